@@ -1,0 +1,239 @@
+/*
+ * encoder.h - the public API of the encoderd core library.
+ *
+ * A Transformer encoder forward pass on the CPU in float32: token embeddings plus
+ * positions (sinusoidal or learned + token type), L layers of multi-head
+ * self-attention and feed-forward with residual + LayerNorm (post-LN or pre-LN),
+ * pooling. It knows nothing of HTTP or of the service's JSON; it reads a checkpoint's
+ * own files (config.json, model.safetensors, vocab.txt / tokenizer.json).
+ *
+ * Dimension legend, used in every shape comment of the library:
+ *   B  sequences in a batch           T  tokens of one sequence
+ *   N  tokens of the whole batch (sum of T; sequences are packed back to back, never padded)
+ *   D  d_model    H  heads    Dh  d_head (H*Dh need not equal D)
+ *   F  d_ff       L  layers   V   vocabulary size
+ *
+ * Errors are values: every call that can fail returns an enc_status and writes a
+ * message saying what and where into the caller's buffer (err, errlen). Nothing in
+ * the library prints or exits.
+ *
+ * Usage:
+ *
+ *   char err[512];
+ *   enc_config cfg;
+ *   enc_config_preset(&cfg, "toy");
+ *   enc_model *m = enc_model_new_random(&cfg, err, sizeof err);
+ *   // or: enc_model *m = enc_model_load_hf("models/all-MiniLM-L6-v2", err, sizeof err);
+ *   if (!m) { fprintf(stderr, "%s\n", err); return 1; }
+ *
+ *   enc_tokens tok;
+ *   if (enc_tokenize(m, "Hello World", 11, true, 0, &tok, err, sizeof err) != ENC_OK) ...
+ *
+ *   size_t len = tok.n;
+ *   enc_batch batch = { .ids = tok.ids, .lengths = &len, .n_seq = 1 };
+ *   enc_request req = enc_request_default(m);          // embedding only, model pooling
+ *   req.outputs |= ENC_OUT_ATTENTION;                  // plus every head of every layer
+ *   enc_workspace *ws = enc_workspace_new();
+ *   enc_result res;
+ *   if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) == ENC_OK) {
+ *       // res.embedding: (B, D); res.attention + res.attn_offset[0]: (L, H, T, T)
+ *       enc_result_free(&res);
+ *   }
+ *   enc_tokens_free(&tok);
+ *   enc_workspace_free(ws);
+ *   enc_model_free(m);
+ *
+ * Thread safety: a model is read-only after loading and may be shared by any number
+ * of threads; a workspace belongs to one thread at a time.
+ */
+#ifndef ENCODERD_ENCODER_H
+#define ENCODERD_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ENC_OK = 0,
+    ENC_ERR_IO,       /* a file could not be opened or read */
+    ENC_ERR_FORMAT,   /* a model file is malformed or inconsistent */
+    ENC_ERR_INVALID,  /* an argument is invalid (id out of range, bad layer index, ...) */
+    ENC_ERR_TOO_LONG, /* an input is longer than the model's max_len */
+    ENC_ERR_NOMEM     /* an allocation failed */
+} enc_status;
+
+/* A short name for a status ("ok", "io", "format", ...). Never NULL. */
+const char *enc_status_name(enc_status s);
+
+typedef enum { ENC_ACT_RELU = 0, ENC_ACT_GELU = 1 } enc_act; /* GELU is the erf form */
+typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1 } enc_pos;
+typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_NONE = 2 } enc_pooling;
+typedef enum { ENC_TOK_WORD = 0, ENC_TOK_WORDPIECE = 1 } enc_tok_kind;
+
+/* Everything that defines a model's shape and behaviour. */
+typedef struct {
+    char name[128];        /* preset name or checkpoint folder name */
+    size_t vocab_size;     /* V */
+    size_t d_model;        /* D */
+    size_t n_heads;        /* H */
+    size_t d_head;         /* Dh */
+    size_t d_ff;           /* F */
+    size_t n_layers;       /* L */
+    size_t max_len;        /* longest sequence (rows of the position table) */
+    size_t type_vocab_size;/* rows of the token-type table; 0 = none */
+    enc_act act;
+    enc_pos pos;
+    bool pre_ln;           /* X + Z(LN(X)) and a final LayerNorm, instead of post-LN */
+    bool emb_layernorm;    /* LayerNorm after embeddings + positions (BERT) */
+    float ln_eps;          /* 1e-5 (article, PyTorch default), 1e-12 (BERT) */
+    enc_pooling pooling;   /* the model's default pooling */
+    bool normalize;        /* the model's default: L2-normalise the pooled embedding */
+    uint64_t seed;         /* random models only */
+    enc_tok_kind tokenizer;
+    bool lowercase;        /* WordPiece: lower-case and strip accents (uncased models) */
+} enc_config;
+
+/* Fills *cfg with a named preset: "base" (the classic paper's encoder: D 512, 8 heads
+ * of 64, F 2048, 6 layers, ReLU, sinusoidal), "toy" (the article's D 4, 2 heads of 3,
+ * F 8, 6 layers) or "minilm" (an all-MiniLM-L6-v2-shaped BERT with random weights).
+ * Returns ENC_ERR_INVALID for an unknown name, listing the known ones. */
+enc_status enc_config_preset(enc_config *cfg, const char *name, char *err, size_t errlen);
+
+/* Checks that a configuration is usable (sizes positive, products in range). */
+enc_status enc_config_check(const enc_config *cfg, char *err, size_t errlen);
+
+typedef struct enc_model enc_model;
+
+/* A seeded random model: the same cfg (including seed) gives bit-identical weights on
+ * every run and machine. Returns NULL on failure with the reason in err. */
+enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen);
+
+/* A BERT-family checkpoint folder in the Hugging Face layout: config.json,
+ * model.safetensors (F32, F16 or BF16), vocab.txt or tokenizer.json, and the
+ * sentence-transformers pooling files when present. Every shape, dtype and offset is
+ * checked; on failure returns NULL and err names the file and the tensor. */
+enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen);
+
+/* Frees a model; NULL is allowed. */
+void enc_model_free(enc_model *m);
+
+/* The model's configuration (never NULL for a valid model). */
+const enc_config *enc_model_config(const enc_model *m);
+
+/* Special token ids (-1 when the model has none). */
+typedef struct {
+    int32_t pad, unk, cls, sep, mask;
+} enc_specials;
+const enc_specials *enc_model_specials(const enc_model *m);
+
+/* The text of a vocabulary entry, or NULL when the id is out of range or the model's
+ * tokenizer has no text for it (the random model hashes words to ids). */
+const char *enc_model_token_text(const enc_model *m, int32_t id);
+
+/* ---- tokenizing ------------------------------------------------------------- */
+
+/* The tokens of one text. Offsets are in Unicode code points of the input text,
+ * [start, end); special tokens added by the tokenizer have start = end = 0 and
+ * special = 1. */
+typedef struct {
+    size_t n;
+    int32_t *ids;       /* (n) */
+    int32_t *start;     /* (n) code point offsets into the input */
+    int32_t *end;       /* (n) */
+    uint8_t *special;   /* (n) 1 for [CLS], [SEP], ... */
+    const char **text;  /* (n) the token's text: a vocab entry or a piece of the input; may be NULL */
+    char *arena;        /* storage for texts that are not vocab entries (owned) */
+    size_t n_untruncated; /* how many tokens there were before truncation */
+} enc_tokens;
+
+/* Tokenizes `len` bytes of UTF-8 `text` with the model's tokenizer, adding [CLS] and
+ * [SEP] when add_special. When max_tokens > 0 the result keeps at most max_tokens
+ * tokens, the specials included (the text is cut, [CLS] ... [SEP] kept);
+ * out->n_untruncated says how many there would have been. Invalid UTF-8 is
+ * ENC_ERR_INVALID with the byte offset. On failure *out is left empty (safe to free). */
+enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool add_special,
+                        size_t max_tokens, enc_tokens *out, char *err, size_t errlen);
+
+/* Describes given ids as tokens (text from the vocabulary where known, no offsets:
+ * start = end = -1). Ids outside [0, V) are ENC_ERR_INVALID naming the index. */
+enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
+                               enc_tokens *out, char *err, size_t errlen);
+
+/* Frees the arrays of *t and empties it; an emptied or zeroed struct is allowed. */
+void enc_tokens_free(enc_tokens *t);
+
+/* ---- the forward pass ------------------------------------------------------- */
+
+/* A batch: B sequences packed back to back (no padding). */
+typedef struct {
+    const int32_t *ids;      /* (N) */
+    const int32_t *type_ids; /* (N) token types, or NULL for all 0 */
+    const size_t *lengths;   /* (B) T of each sequence, each >= 1 */
+    size_t n_seq;            /* B */
+} enc_batch;
+
+enum {
+    ENC_OUT_EMBEDDING = 1u << 0,  /* pooled embedding (B, D) */
+    ENC_OUT_TOKEN_EMB = 1u << 1,  /* last hidden state (N, D) */
+    ENC_OUT_HIDDEN = 1u << 2,     /* selected hidden states */
+    ENC_OUT_ATTENTION = 1u << 3   /* selected attention maps */
+};
+
+/* What to compute and keep. Index lists are used in the order given; NULL means all. */
+typedef struct {
+    unsigned outputs;           /* ENC_OUT_* bits */
+    enc_pooling pooling;
+    bool normalize;             /* L2-normalise the pooled embedding */
+    const size_t *hidden_layers;/* indices into hidden_states, 0..L (0 = embeddings) */
+    size_t n_hidden_layers;
+    const size_t *attn_layers;  /* indices into attention, 0..L-1 */
+    size_t n_attn_layers;
+    const size_t *heads;        /* head indices 0..H-1 for attention */
+    size_t n_heads;
+} enc_request;
+
+/* Embedding only, with the model's pooling and normalisation. */
+enc_request enc_request_default(const enc_model *m);
+
+/* The outputs of one forward pass. Arrays not requested are NULL. */
+typedef struct {
+    size_t n_seq;            /* B */
+    size_t n_tokens;         /* N */
+    size_t d_model;          /* D */
+    size_t *offsets;         /* (B+1) first token of each sequence in the packed arrays */
+    float *embedding;        /* (B, D) pooled; NULL for ENC_POOL_NONE */
+    float *token_embeddings; /* (N, D) output of the last layer */
+    size_t n_hidden;         /* how many hidden states were selected */
+    float *hidden;           /* (n_hidden, N, D) */
+    size_t n_attn, n_attn_heads;
+    size_t *attn_offset;     /* (B) where sequence b's maps start in `attention` */
+    float *attention;        /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
+} enc_result;
+
+/* Scratch memory for forward passes, grown to the largest batch seen and reused. */
+typedef struct enc_workspace enc_workspace;
+enc_workspace *enc_workspace_new(void);
+void enc_workspace_free(enc_workspace *ws);
+
+/* Runs the encoder on a batch. Checks every id against the vocabulary, every length
+ * against max_len, every layer and head index against the model; on failure returns a
+ * status, writes what and where into err and leaves *res empty. On success the caller
+ * owns *res and frees it with enc_result_free. */
+enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *batch,
+                       const enc_request *req, enc_result *res, char *err, size_t errlen);
+
+/* Frees the arrays of *res and empties it; an emptied or zeroed struct is allowed. */
+void enc_result_free(enc_result *res);
+
+/* Threads used by the matrix products (OpenBLAS) of every forward pass. */
+void enc_set_num_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * kernels.h - the numeric kernels of the forward pass, in two sets with one signature:
+ * the fast ones (kernels.c: CBLAS products, fused loops) and the plain reference ones
+ * (kernels_ref.c: loops that read like the math, double accumulators). Tests run both
+ * and compare. Shapes use the legend of encoder.h; every matrix is row-major.
+ */
+#ifndef ENCODERD_KERNELS_H
+#define ENCODERD_KERNELS_H
+
+#include <stddef.h>
+
+typedef struct {
+    /* out (N, Dout) = in (N, Din) W^T + b, with W (Dout, Din) as stored; b (Dout) may be NULL. */
+    void (*linear)(float *out, const float *in, const float *w, const float *b, size_t N,
+                   size_t Din, size_t Dout);
+    /* out (N, D) = LayerNorm(x + r) with gain g and bias b (D); r may be NULL; out may
+     * alias x. */
+    void (*add_layernorm)(float *out, const float *x, const float *r, const float *g,
+                          const float *b, size_t N, size_t D, float eps);
+    /* One sequence, one head: att (T, T) = softmax(Q K^T * scale) over each row, then
+     * z (T, Dh) = att V. Q, K, V rows are `ld` floats apart (they sit inside the fused
+     * QKV rows); z rows are `ldz` apart. */
+    void (*attention_head)(float *att, float *z, const float *q, const float *k,
+                           const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
+                           float scale);
+    /* x (n) = act(x): ReLU or GELU (erf form). */
+    void (*relu)(float *x, size_t n);
+    void (*gelu)(float *x, size_t n);
+} enc_kernels;
+
+extern const enc_kernels enc_kernels_fast;
+extern const enc_kernels enc_kernels_ref;
+
+/* Makes a workspace run the reference kernels (tests only). */
+struct enc_workspace;
+void enc_workspace_use_reference(struct enc_workspace *ws, int on);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * model.c - model configuration, presets, the weights block, and seeded random models.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wordpiece.h"
+
+enc_status enc_fail(char *err, size_t errlen, enc_status status, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+const char *enc_status_name(enc_status s)
+{
+    switch (s) {
+    case ENC_OK: return "ok";
+    case ENC_ERR_IO: return "io";
+    case ENC_ERR_FORMAT: return "format";
+    case ENC_ERR_INVALID: return "invalid";
+    case ENC_ERR_TOO_LONG: return "too_long";
+    case ENC_ERR_NOMEM: return "nomem";
+    }
+    return "unknown";
+}
+
+/* ---- presets ---------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    enc_config cfg;
+} preset;
+
+#define RANDOM_DEFAULTS                                                                    \
+    .pos = ENC_POS_SINUSOIDAL, .act = ENC_ACT_RELU, .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN, \
+    .tokenizer = ENC_TOK_WORD, .lowercase = true, .seed = 42
+
+static const preset PRESETS[] = {
+    /* The classic paper's base encoder. */
+    {"base", {.vocab_size = 32000, .d_model = 512, .n_heads = 8, .d_head = 64, .d_ff = 2048,
+              .n_layers = 6, .max_len = 512, RANDOM_DEFAULTS}},
+    /* The founding article's toy: 4 wide, 2 heads of 3 (so W_o is 6x4), d_ff 8, 6 layers. */
+    {"toy", {.vocab_size = 1000, .d_model = 4, .n_heads = 2, .d_head = 3, .d_ff = 8,
+             .n_layers = 6, .max_len = 512, RANDOM_DEFAULTS}},
+    /* all-MiniLM-L6-v2's shape with random weights: for benchmarks without a download. */
+    {"minilm", {.vocab_size = 30522, .d_model = 384, .n_heads = 12, .d_head = 32, .d_ff = 1536,
+                .n_layers = 6, .max_len = 512, .type_vocab_size = 2, .pos = ENC_POS_LEARNED,
+                .act = ENC_ACT_GELU, .emb_layernorm = true, .ln_eps = 1e-12f,
+                .pooling = ENC_POOL_MEAN, .normalize = true, .tokenizer = ENC_TOK_WORD,
+                .lowercase = true, .seed = 42}},
+};
+
+enc_status enc_config_preset(enc_config *cfg, const char *name, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof PRESETS / sizeof PRESETS[0]; i++) {
+        if (strcmp(PRESETS[i].name, name) == 0) {
+            *cfg = PRESETS[i].cfg;
+            snprintf(cfg->name, sizeof cfg->name, "random-%s", name);
+            return ENC_OK;
+        }
+    }
+    return enc_fail(err, errlen, ENC_ERR_INVALID,
+                    "unknown preset \"%s\" (known: base, toy, minilm)", name);
+}
+
+/* Products of sizes must fit comfortably: 2^40 floats is far past any real model. */
+#define ENC_MAX_ELEMS ((size_t)1 << 40)
+
+static bool mul_ok(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > ENC_MAX_ELEMS / a) return false;
+    *out = a * b;
+    return *out <= ENC_MAX_ELEMS;
+}
+
+enc_status enc_config_check(const enc_config *c, char *err, size_t errlen)
+{
+    const struct { const char *name; size_t v; } sizes[] = {
+        {"vocab_size", c->vocab_size}, {"d_model", c->d_model}, {"n_heads", c->n_heads},
+        {"d_head", c->d_head},         {"d_ff", c->d_ff},       {"n_layers", c->n_layers},
+        {"max_len", c->max_len},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (sizes[i].v == 0 || sizes[i].v > ENC_MAX_ELEMS)
+            return enc_fail(err, errlen, ENC_ERR_INVALID, "model %s must be a positive size, got %zu",
+                            sizes[i].name, sizes[i].v);
+    }
+    if (c->tokenizer == ENC_TOK_WORD && c->vocab_size <= 5)
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model vocab_size must be above 5 for the word tokenizer, got %zu",
+                        c->vocab_size);
+    if (c->vocab_size > INT32_MAX)
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "model vocab_size %zu does not fit an id",
+                        c->vocab_size);
+    if (c->n_layers > 1000 || c->n_heads > 4096 || c->max_len > (1u << 20))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model sizes out of range (n_layers %zu, n_heads %zu, max_len %zu)",
+                        c->n_layers, c->n_heads, c->max_len);
+    if (!(c->ln_eps > 0.0f) || !(c->ln_eps < 1.0f))
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "model ln_eps must be in (0, 1), got %g",
+                        (double)c->ln_eps);
+    size_t t;
+    if (!mul_ok(c->vocab_size, c->d_model, &t) || !mul_ok(c->n_heads, c->d_head, &t) ||
+        !mul_ok(t, c->d_model, &t) || !mul_ok(c->d_ff, c->d_model, &t) ||
+        !mul_ok(c->max_len, c->d_model, &t))
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "model sizes overflow");
+    return ENC_OK;
+}
+
+/* ---- the weights block -------------------------------------------------------- */
+
+/* Walks the parameter block: with base == NULL it only counts, otherwise it points
+ * every tensor of m into base. The one place that says how the block is laid out. */
+static size_t layout(enc_model *m, float *base)
+{
+    const enc_config *c = &m->cfg;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    size_t off = 0;
+#define TAKE(ptr, count)                                   \
+    do {                                                   \
+        if (base) (ptr) = base + off;                      \
+        off += (count);                                    \
+    } while (0)
+    TAKE(m->tok_emb, c->vocab_size * D);
+    TAKE(m->pos_emb, c->max_len * D);
+    if (c->type_vocab_size) TAKE(m->type_emb, c->type_vocab_size * D);
+    if (c->emb_layernorm) {
+        TAKE(m->emb_ln_g, D);
+        TAKE(m->emb_ln_b, D);
+    }
+    if (c->pre_ln) {
+        TAKE(m->final_ln_g, D);
+        TAKE(m->final_ln_b, D);
+    }
+    for (size_t l = 0; l < c->n_layers; l++) {
+        enc_layer *ly = base ? &m->layers[l] : NULL;
+        enc_layer dummy;
+        if (!ly) ly = &dummy;
+        TAKE(ly->wqkv, 3 * HD * D);
+        TAKE(ly->bqkv, 3 * HD);
+        TAKE(ly->wo, D * HD);
+        TAKE(ly->bo, D);
+        TAKE(ly->ln1_g, D);
+        TAKE(ly->ln1_b, D);
+        TAKE(ly->w1, F * D);
+        TAKE(ly->b1, F);
+        TAKE(ly->w2, D * F);
+        TAKE(ly->b2, D);
+        TAKE(ly->ln2_g, D);
+        TAKE(ly->ln2_b, D);
+    }
+#undef TAKE
+    return off;
+}
+
+static void fill(float *p, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++) p[i] = v;
+}
+
+void enc_sinusoidal_table(float *pe, size_t max_len, size_t d_model)
+{
+    for (size_t pos = 0; pos < max_len; pos++) {
+        for (size_t i = 0; 2 * i < d_model; i++) {
+            double angle = (double)pos / pow(10000.0, (double)(2 * i) / (double)d_model);
+            pe[pos * d_model + 2 * i] = (float)sin(angle);
+            if (2 * i + 1 < d_model) pe[pos * d_model + 2 * i + 1] = (float)cos(angle);
+        }
+    }
+}
+
+enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
+{
+    if (enc_config_check(cfg, err, errlen) != ENC_OK) return NULL;
+    enc_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory allocating the model");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->specials = (enc_specials){-1, -1, -1, -1, -1};
+    m->n_params = layout(m, NULL);
+    m->layers = calloc(cfg->n_layers, sizeof *m->layers);
+    m->params = calloc(m->n_params, sizeof(float));
+    if (!m->layers || !m->params) {
+        enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory allocating %zu parameters",
+                 m->n_params);
+        enc_model_free(m);
+        return NULL;
+    }
+    layout(m, m->params);
+    size_t D = cfg->d_model;
+    if (m->emb_ln_g) fill(m->emb_ln_g, D, 1.0f);
+    if (m->final_ln_g) fill(m->final_ln_g, D, 1.0f);
+    for (size_t l = 0; l < cfg->n_layers; l++) {
+        fill(m->layers[l].ln1_g, D, 1.0f);
+        fill(m->layers[l].ln2_g, D, 1.0f);
+    }
+    if (cfg->pos == ENC_POS_SINUSOIDAL) enc_sinusoidal_table(m->pos_emb, cfg->max_len, D);
+    return m;
+}
+
+void enc_model_free(enc_model *m)
+{
+    if (!m) return;
+    enc_wordpiece_free(m->wordpiece);
+    free(m->params);
+    free(m->layers);
+    free(m);
+}
+
+const enc_config *enc_model_config(const enc_model *m) { return &m->cfg; }
+const enc_specials *enc_model_specials(const enc_model *m) { return &m->specials; }
+
+const char *enc_model_token_text(const enc_model *m, int32_t id)
+{
+    if (id < 0 || (size_t)id >= m->cfg.vocab_size) return NULL;
+    if (m->wordpiece) return enc_wordpiece_text(m->wordpiece, id);
+    static const char *const word_specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    return id < 5 ? word_specials[id] : NULL;
+}
+
+/* ---- seeded random models ----------------------------------------------------- */
+
+uint64_t enc_rng_next(enc_rng *r)
+{
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float enc_rng_uniform(enc_rng *r, double a)
+{
+    double u = (double)(enc_rng_next(r) >> 11) * 0x1.0p-53;
+    return (float)((2.0 * u - 1.0) * a);
+}
+
+static void uniform(enc_rng *r, float *p, size_t n, double a)
+{
+    for (size_t i = 0; i < n; i++) p[i] = enc_rng_uniform(r, a);
+}
+
+/* The order and scales below define every random model; tests/golden/gen_fixtures.py
+ * repeats them to build the same weights in PyTorch. Embedding tables get unit variance
+ * (U(-sqrt 3, sqrt 3)); a linear layer with `in` inputs gets weights and biases in
+ * U(-1/sqrt(in), 1/sqrt(in)), PyTorch's nn.Linear default; LayerNorms are gain 1,
+ * bias 0. */
+enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
+{
+    enc_model *m = enc_model_alloc(cfg, err, errlen);
+    if (!m) return NULL;
+    const enc_config *c = &m->cfg;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    enc_rng r = {c->seed};
+    double emb = sqrt(3.0);
+    uniform(&r, m->tok_emb, c->vocab_size * D, emb);
+    if (c->pos == ENC_POS_LEARNED) uniform(&r, m->pos_emb, c->max_len * D, emb);
+    if (m->type_emb) uniform(&r, m->type_emb, c->type_vocab_size * D, emb);
+    for (size_t l = 0; l < c->n_layers; l++) {
+        enc_layer *ly = &m->layers[l];
+        double aD = 1.0 / sqrt((double)D), aHD = 1.0 / sqrt((double)HD),
+               aF = 1.0 / sqrt((double)F);
+        uniform(&r, ly->wqkv, 3 * HD * D, aD);
+        uniform(&r, ly->bqkv, 3 * HD, aD);
+        uniform(&r, ly->wo, D * HD, aHD);
+        uniform(&r, ly->bo, D, aHD);
+        uniform(&r, ly->w1, F * D, aD);
+        uniform(&r, ly->b1, F, aD);
+        uniform(&r, ly->w2, D * F, aF);
+        uniform(&r, ly->b2, D, aF);
+    }
+    if (c->tokenizer == ENC_TOK_WORD) m->specials = (enc_specials){0, 1, 2, 3, 4};
+    else {
+        enc_fail(err, errlen, ENC_ERR_INVALID,
+                 "a random model uses the word tokenizer (a WordPiece vocabulary comes with a checkpoint)");
+        enc_model_free(m);
+        return NULL;
+    }
+    return m;
+}

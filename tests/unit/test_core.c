@@ -1,0 +1,449 @@
+/*
+ * test_core.c - the model, the random init, the word tokenizer, the kernels and the
+ * forward pass's properties (the numbers themselves are checked against PyTorch in
+ * test_golden.c).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoder.h"
+#include "kernels.h"
+#include "model.h"
+#include "tokens.h"
+
+static char err[512];
+
+static enc_model *toy(void)
+{
+    enc_config c;
+    ck_assert_int_eq(enc_config_preset(&c, "toy", err, sizeof err), ENC_OK);
+    enc_model *m = enc_model_new_random(&c, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    return m;
+}
+
+/* A small model with H*Dh != D and every option set by the caller. */
+static enc_model *small(bool pre_ln, enc_act act, enc_pos pos)
+{
+    enc_config c = {.vocab_size = 50, .d_model = 12, .n_heads = 3, .d_head = 5, .d_ff = 20,
+                    .n_layers = 3, .max_len = 40, .act = act, .pos = pos, .pre_ln = pre_ln,
+                    .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN, .seed = 9,
+                    .tokenizer = ENC_TOK_WORD, .type_vocab_size = pos == ENC_POS_LEARNED ? 2 : 0,
+                    .emb_layernorm = pos == ENC_POS_LEARNED};
+    enc_model *m = enc_model_new_random(&c, err, sizeof err);
+    ck_assert_msg(m != NULL, "%s", err);
+    return m;
+}
+
+static float max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float w = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= w)) w = d; /* NaN counts as worst */
+    }
+    return w;
+}
+
+/* ---- model ---------------------------------------------------------------------- */
+
+START_TEST(sinusoidal_d4_pos1)
+{
+    /* The brief's check: d_model 4, pos 1 -> [0.8415, 0.5403, 0.0100, 0.99995]. */
+    float pe[2 * 4];
+    enc_sinusoidal_table(pe, 2, 4);
+    const float want[4] = {0.841470985f, 0.540302306f, 0.00999983333f, 0.99995f};
+    for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(pe[4 + i], want[i], 1e-6f);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(pe[i], (i % 2) ? 1.0f : 0.0f);
+}
+END_TEST
+
+START_TEST(splitmix64_known_answers)
+{
+    /* Known outputs of the reference splitmix64 (Vigna) for seed 1234567. */
+    enc_rng r = {1234567};
+    const uint64_t want[] = {6457827717110365317ull, 3203168211198807973ull,
+                             9817491932198370423ull, 4593380528125082431ull,
+                             16408922859458223821ull};
+    for (size_t i = 0; i < 5; i++) ck_assert_uint_eq(enc_rng_next(&r), want[i]);
+}
+END_TEST
+
+START_TEST(random_model_is_deterministic)
+{
+    enc_model *a = toy(), *b = toy();
+    ck_assert_uint_eq(a->n_params, b->n_params);
+    ck_assert_int_eq(memcmp(a->params, b->params, a->n_params * sizeof(float)), 0);
+    enc_config c = a->cfg;
+    c.seed = 43;
+    enc_model *d = enc_model_new_random(&c, err, sizeof err);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_ne(memcmp(a->params, d->params, a->n_params * sizeof(float)), 0);
+    /* The article's shapes: W_o is (D, H*Dh) = 4 x 6, so wo to ln1 spans 24 + 4 floats. */
+    ck_assert_int_eq((int)(a->layers[0].ln1_g - a->layers[0].wo), 24 + 4);
+    ck_assert_float_eq(a->layers[0].ln1_g[0], 1.0f);
+    ck_assert_float_eq(a->layers[0].ln1_b[0], 0.0f);
+    enc_model_free(a);
+    enc_model_free(b);
+    enc_model_free(d);
+}
+END_TEST
+
+START_TEST(config_check_names_the_bad_size)
+{
+    enc_config c;
+    enc_config_preset(&c, "toy", err, sizeof err);
+    c.d_head = 0;
+    ck_assert_ptr_null(enc_model_new_random(&c, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "d_head"));
+    ck_assert_int_eq(enc_config_preset(&c, "nope", err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "nope"));
+}
+END_TEST
+
+/* ---- word tokenizer --------------------------------------------------------------- */
+
+START_TEST(word_tokenizer_hello_world)
+{
+    enc_model *m = toy();
+    enc_tokens t;
+    ck_assert_int_eq(enc_tokenize(m, "Hello World", 11, false, 0, &t, err, sizeof err), ENC_OK);
+    ck_assert_uint_eq(t.n, 2);
+    ck_assert_str_eq(t.text[0], "hello");
+    ck_assert_str_eq(t.text[1], "world");
+    ck_assert_int_eq(t.start[1], 6);
+    ck_assert_int_eq(t.end[1], 11);
+    ck_assert_int_eq(t.ids[0], enc_wordtok_id(1000, "hello", 5));
+    ck_assert_int_ge(t.ids[0], 5);
+    enc_tokens_free(&t);
+
+    ck_assert_int_eq(enc_tokenize(m, "Hello World", 11, true, 0, &t, err, sizeof err), ENC_OK);
+    ck_assert_uint_eq(t.n, 4);
+    ck_assert_int_eq(t.ids[0], 2);
+    ck_assert_int_eq(t.ids[3], 3);
+    ck_assert_int_eq(t.special[0], 1);
+    ck_assert_int_eq(t.special[1], 0);
+    ck_assert_str_eq(t.text[0], "[CLS]");
+    enc_tokens_free(&t);
+    enc_model_free(m);
+}
+END_TEST
+
+START_TEST(word_tokenizer_punctuation_unicode_offsets)
+{
+    enc_model *m = toy();
+    enc_tokens t;
+    const char *s = "Café, ÉTÉ!! 東京";
+    ck_assert_int_eq(enc_tokenize(m, s, strlen(s), false, 0, &t, err, sizeof err), ENC_OK);
+    const char *want[] = {"café", ",", "été", "!", "!", "東京"};
+    const int starts[] = {0, 4, 6, 9, 10, 12};
+    ck_assert_uint_eq(t.n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_str_eq(t.text[i], want[i]);
+        ck_assert_int_eq(t.start[i], starts[i]);
+    }
+    ck_assert_int_eq(t.end[5], 14);
+    ck_assert_int_eq(t.ids[3], t.ids[4]);
+    enc_tokens_free(&t);
+    ck_assert_int_eq(enc_tokenize(m, "ab\xff", 3, false, 0, &t, err, sizeof err),
+                     ENC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "byte 2"));
+    ck_assert_uint_eq(t.n, 0);
+    enc_model_free(m);
+}
+END_TEST
+
+START_TEST(truncation_keeps_specials)
+{
+    enc_model *m = toy();
+    enc_tokens t;
+    ck_assert_int_eq(enc_tokenize(m, "a b c d e f", 11, true, 4, &t, err, sizeof err), ENC_OK);
+    ck_assert_uint_eq(t.n, 4);
+    ck_assert_uint_eq(t.n_untruncated, 8);
+    ck_assert_int_eq(t.ids[0], m->specials.cls);
+    ck_assert_str_eq(t.text[1], "a");
+    ck_assert_str_eq(t.text[2], "b");
+    ck_assert_int_eq(t.ids[3], m->specials.sep);
+    enc_tokens_free(&t);
+    enc_model_free(m);
+}
+END_TEST
+
+START_TEST(tokens_from_ids_checks_range)
+{
+    enc_model *m = toy();
+    enc_tokens t;
+    int32_t ids[] = {2, 7, 1000};
+    ck_assert_int_eq(enc_tokens_from_ids(m, ids, 3, &t, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_str_eq(err, "tokens[2]=1000 is outside the vocabulary (1000)");
+    ck_assert_int_eq(enc_tokens_from_ids(m, ids, 2, &t, err, sizeof err), ENC_OK);
+    ck_assert_str_eq(t.text[0], "[CLS]");
+    ck_assert_ptr_null(t.text[1]);
+    ck_assert_int_eq(t.start[0], -1);
+    enc_tokens_free(&t);
+    enc_model_free(m);
+}
+END_TEST
+
+/* ---- kernels: fast against reference ----------------------------------------------- */
+
+static void fill_random(float *x, size_t n, uint64_t seed, double a)
+{
+    enc_rng r = {seed};
+    for (size_t i = 0; i < n; i++) x[i] = enc_rng_uniform(&r, a);
+}
+
+START_TEST(kernels_fast_match_reference)
+{
+    enum { N = 37, Din = 70, Dout = 45, T = 23, Dh = 16, LD = 3 * 4 * 16 };
+    float *in = malloc(N * Din * 4), *w = malloc(Dout * Din * 4), *b = malloc(Dout * 4);
+    float *o1 = malloc(N * Dout * 4), *o2 = malloc(N * Dout * 4);
+    fill_random(in, N * Din, 1, 2.0);
+    fill_random(w, Dout * Din, 2, 0.5);
+    fill_random(b, Dout, 3, 0.5);
+    enc_kernels_fast.linear(o1, in, w, b, N, Din, Dout);
+    enc_kernels_ref.linear(o2, in, w, b, N, Din, Dout);
+    ck_assert_float_le(max_abs_diff(o1, o2, N * Dout), 1e-5f);
+    enc_kernels_fast.linear(o1, in, w, NULL, N, Din, Dout);
+    enc_kernels_ref.linear(o2, in, w, NULL, N, Din, Dout);
+    ck_assert_float_le(max_abs_diff(o1, o2, N * Dout), 1e-5f);
+
+    float *g = malloc(Din * 4), *bb = malloc(Din * 4), *r = malloc(N * Din * 4);
+    fill_random(g, Din, 4, 1.0);
+    fill_random(bb, Din, 5, 1.0);
+    fill_random(r, N * Din, 6, 30.0); /* a large offset against the spread */
+    float *l1 = malloc(N * Din * 4), *l2 = malloc(N * Din * 4);
+    enc_kernels_fast.add_layernorm(l1, in, r, g, bb, N, Din, 1e-12f);
+    enc_kernels_ref.add_layernorm(l2, in, r, g, bb, N, Din, 1e-12f);
+    ck_assert_float_le(max_abs_diff(l1, l2, N * Din), 1e-5f);
+
+    float *qkv = malloc(T * LD * 4), *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
+    float *z1 = malloc(T * 64 * 4), *z2 = malloc(T * 64 * 4);
+    fill_random(qkv, T * LD, 7, 3.0);
+    enc_kernels_fast.attention_head(a1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+                                    64, 0.25f);
+    enc_kernels_ref.attention_head(a2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+                                   64, 0.25f);
+    ck_assert_float_le(max_abs_diff(a1, a2, T * T), 1e-6f);
+    for (size_t i = 0; i < T; i++) ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
+
+    float x1[64], x2[64];
+    fill_random(x1, 64, 8, 4.0);
+    memcpy(x2, x1, sizeof x1);
+    enc_kernels_fast.gelu(x1, 64);
+    enc_kernels_ref.gelu(x2, 64);
+    ck_assert_float_le(max_abs_diff(x1, x2, 64), 1e-6f);
+    fill_random(x1, 64, 9, 4.0);
+    memcpy(x2, x1, sizeof x1);
+    enc_kernels_fast.relu(x1, 64);
+    enc_kernels_ref.relu(x2, 64);
+    ck_assert_float_eq(max_abs_diff(x1, x2, 64), 0.0f);
+    free(in), free(w), free(b), free(o1), free(o2), free(g), free(bb), free(r), free(l1), free(l2);
+    free(qkv), free(a1), free(a2), free(z1), free(z2);
+}
+END_TEST
+
+START_TEST(softmax_does_not_overflow)
+{
+    /* Scores near 1000 overflow exp() unless the row max is subtracted first. */
+    float qkv[2 * 3] = {100, 100, 1, 100, -100, 2}; /* rows: q k v with Dh 1, ld 3 */
+    float att[4], z[2];
+    enc_kernels_fast.attention_head(att, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f);
+    for (int i = 0; i < 4; i++) ck_assert(isfinite(att[i]));
+    ck_assert_float_eq_tol(att[0] + att[1], 1.0f, 1e-6f);
+    ck_assert_float_eq_tol(att[0], 1.0f, 1e-6f); /* 1000 against -1000 */
+}
+END_TEST
+
+/* ---- the forward pass ------------------------------------------------------------ */
+
+static const int32_t IDS[] = {2, 11, 17, 23, 5, 3, /* */ 2, 40, 3, /* */ 2, 9, 9, 9, 9, 9, 9, 9, 3};
+static const size_t LENS[] = {6, 3, 9};
+
+static enc_request all_outputs(enc_pooling p)
+{
+    return (enc_request){.outputs = ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN |
+                                    ENC_OUT_ATTENTION,
+                         .pooling = p};
+}
+
+START_TEST(attention_rows_sum_to_one)
+{
+    enc_model *models[] = {toy(), small(false, ENC_ACT_GELU, ENC_POS_LEARNED),
+                           small(true, ENC_ACT_RELU, ENC_POS_SINUSOIDAL)};
+    for (size_t k = 0; k < 3; k++) {
+        enc_model *m = models[k];
+        enc_workspace *ws = enc_workspace_new();
+        enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 3};
+        enc_request q = all_outputs(ENC_POOL_MEAN);
+        enc_result r;
+        ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
+        ck_assert_uint_eq(r.n_attn, m->cfg.n_layers);
+        ck_assert_uint_eq(r.n_hidden, m->cfg.n_layers + 1);
+        for (size_t s = 0; s < 3; s++) {
+            size_t T = LENS[s];
+            const float *a = r.attention + r.attn_offset[s];
+            for (size_t row = 0; row < r.n_attn * r.n_attn_heads * T; row++) {
+                double sum = 0;
+                for (size_t j = 0; j < T; j++) {
+                    ck_assert_float_ge(a[row * T + j], 0.0f);
+                    sum += a[row * T + j];
+                }
+                ck_assert_double_eq_tol(sum, 1.0, 1e-5);
+            }
+        }
+        enc_result_free(&r);
+        enc_workspace_free(ws);
+        enc_model_free(m);
+    }
+}
+END_TEST
+
+START_TEST(batch_equals_one_by_one_and_padding_is_ignored)
+{
+    enc_model *m = small(false, ENC_ACT_GELU, ENC_POS_LEARNED);
+    enc_workspace *ws = enc_workspace_new();
+    enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 3};
+    enc_request q = all_outputs(ENC_POOL_MEAN);
+    q.normalize = true;
+    enc_result all;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &all, err, sizeof err), ENC_OK);
+    size_t D = m->cfg.d_model, off = 0;
+    for (size_t s = 0; s < 3; s++) {
+        enc_batch one = {.ids = IDS + off, .lengths = &LENS[s], .n_seq = 1};
+        enc_result r;
+        ck_assert_int_eq(enc_forward(m, ws, &one, &q, &r, err, sizeof err), ENC_OK);
+        /* The short sequence batched beside a long one (which a padded batch would pad
+         * it to) gets exactly its own mean-pooled embedding. */
+        ck_assert_float_le(max_abs_diff(r.embedding, all.embedding + s * D, D), 1e-6f);
+        ck_assert_float_le(max_abs_diff(r.token_embeddings, all.token_embeddings + off * D,
+                                        LENS[s] * D), 1e-6f);
+        ck_assert_float_le(max_abs_diff(r.attention, all.attention + all.attn_offset[s],
+                                        r.n_attn * r.n_attn_heads * LENS[s] * LENS[s]), 1e-6f);
+        enc_result_free(&r);
+        off += LENS[s];
+    }
+    /* Mean pooling is the average of the sequence's own rows, then L2-normalised. */
+    double norm = 0;
+    for (size_t d = 0; d < D; d++) norm += all.embedding[D + d] * all.embedding[D + d];
+    ck_assert_double_eq_tol(norm, 1.0, 1e-5);
+    enc_result_free(&all);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+}
+END_TEST
+
+START_TEST(forward_fast_matches_reference_kernels)
+{
+    enc_model *models[] = {toy(), small(false, ENC_ACT_GELU, ENC_POS_LEARNED),
+                           small(true, ENC_ACT_RELU, ENC_POS_SINUSOIDAL)};
+    for (size_t k = 0; k < 3; k++) {
+        enc_workspace *fast = enc_workspace_new(), *ref = enc_workspace_new();
+        enc_workspace_use_reference(ref, 1);
+        enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 3};
+        enc_request q = all_outputs(ENC_POOL_CLS);
+        enc_result r1, r2;
+        ck_assert_int_eq(enc_forward(models[k], fast, &b, &q, &r1, err, sizeof err), ENC_OK);
+        ck_assert_int_eq(enc_forward(models[k], ref, &b, &q, &r2, err, sizeof err), ENC_OK);
+        size_t nh = r1.n_hidden * r1.n_tokens * r1.d_model;
+        ck_assert_float_le(max_abs_diff(r1.hidden, r2.hidden, nh), 1e-4f);
+        size_t na = r1.attn_offset[2] + r1.n_attn * r1.n_attn_heads * 81;
+        ck_assert_float_le(max_abs_diff(r1.attention, r2.attention, na), 1e-5f);
+        enc_result_free(&r1);
+        enc_result_free(&r2);
+        enc_workspace_free(fast);
+        enc_workspace_free(ref);
+        enc_model_free(models[k]);
+    }
+}
+END_TEST
+
+START_TEST(selection_in_the_order_asked)
+{
+    enc_model *m = toy();
+    enc_workspace *ws = enc_workspace_new();
+    enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 2};
+    enc_request q = all_outputs(ENC_POOL_CLS);
+    enc_result all, sel;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &all, err, sizeof err), ENC_OK);
+    size_t hl[] = {6, 0, 6}, al[] = {5, 1}, heads[] = {1};
+    q.hidden_layers = hl, q.n_hidden_layers = 3;
+    q.attn_layers = al, q.n_attn_layers = 2;
+    q.heads = heads, q.n_heads = 1;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_OK);
+    size_t ND = all.n_tokens * 4;
+    ck_assert_uint_eq(sel.n_hidden, 3);
+    ck_assert_float_eq(max_abs_diff(sel.hidden, all.hidden + 6 * ND, ND), 0.0f);
+    ck_assert_float_eq(max_abs_diff(sel.hidden + ND, all.hidden, ND), 0.0f);
+    ck_assert_float_eq(max_abs_diff(sel.hidden + 2 * ND, all.hidden + 6 * ND, ND), 0.0f);
+    for (size_t s = 0; s < 2; s++) {
+        size_t TT = LENS[s] * LENS[s];
+        const float *A = all.attention + all.attn_offset[s], *S = sel.attention + sel.attn_offset[s];
+        ck_assert_float_eq(max_abs_diff(S, A + (5 * 2 + 1) * TT, TT), 0.0f);
+        ck_assert_float_eq(max_abs_diff(S + TT, A + (1 * 2 + 1) * TT, TT), 0.0f);
+    }
+    enc_result_free(&sel);
+    size_t bad[] = {6};
+    q.attn_layers = bad, q.n_attn_layers = 1;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_str_eq(err, "layers[0]=6 is out of range (the model has 6)");
+    ck_assert_ptr_null(sel.hidden);
+    enc_result_free(&all);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+}
+END_TEST
+
+START_TEST(forward_rejects_bad_batches)
+{
+    enc_model *m = toy();
+    enc_workspace *ws = enc_workspace_new();
+    enc_request q = enc_request_default(m);
+    enc_result r;
+    int32_t ids[] = {1, 2000};
+    size_t len = 2;
+    enc_batch b = {.ids = ids, .lengths = &len, .n_seq = 1};
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "id 2000 is outside the vocabulary (1000)"));
+    len = 0;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_ERR_INVALID);
+    int32_t *many = calloc(513, sizeof *many);
+    size_t long_len = 513;
+    enc_batch lb = {.ids = many, .lengths = &long_len, .n_seq = 1};
+    ck_assert_int_eq(enc_forward(m, ws, &lb, &q, &r, err, sizeof err), ENC_ERR_TOO_LONG);
+    ck_assert_ptr_nonnull(strstr(err, "513 tokens"));
+    free(many);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, sinusoidal_d4_pos1);
+    tcase_add_test(tc, splitmix64_known_answers);
+    tcase_add_test(tc, random_model_is_deterministic);
+    tcase_add_test(tc, config_check_names_the_bad_size);
+    tcase_add_test(tc, word_tokenizer_hello_world);
+    tcase_add_test(tc, word_tokenizer_punctuation_unicode_offsets);
+    tcase_add_test(tc, truncation_keeps_specials);
+    tcase_add_test(tc, tokens_from_ids_checks_range);
+    tcase_add_test(tc, kernels_fast_match_reference);
+    tcase_add_test(tc, softmax_does_not_overflow);
+    tcase_add_test(tc, attention_rows_sum_to_one);
+    tcase_add_test(tc, batch_equals_one_by_one_and_padding_is_ignored);
+    tcase_add_test(tc, forward_fast_matches_reference_kernels);
+    tcase_add_test(tc, selection_in_the_order_asked);
+    tcase_add_test(tc, forward_rejects_bad_batches);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
