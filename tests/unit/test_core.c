@@ -245,6 +245,22 @@ START_TEST(kernels_fast_match_reference)
 }
 END_TEST
 
+START_TEST(layernorm_uses_its_eps)
+{
+    /* A row whose variance (1e-8) is far below 1e-5 but far above 1e-12: the eps the
+     * model gives decides the output's scale, so a wrong eps cannot pass. */
+    float x[4] = {1e-4f, -1e-4f, 1e-4f, -1e-4f}, g[4] = {1, 1, 1, 1}, b[4] = {0};
+    const enc_kernels *ks[] = {&enc_kernels_fast, &enc_kernels_ref};
+    for (int k = 0; k < 2; k++) {
+        float o[4];
+        ks[k]->add_layernorm(o, x, NULL, g, b, 1, 4, 1e-12f);
+        ck_assert_float_eq_tol(o[0], 1.0f, 1e-3f);
+        ks[k]->add_layernorm(o, x, NULL, g, b, 1, 4, 1e-5f);
+        ck_assert_float_eq_tol(o[0], 1e-4f / sqrtf(1e-8f + 1e-5f), 1e-4f);
+    }
+}
+END_TEST
+
 START_TEST(softmax_does_not_overflow)
 {
     /* Scores near 1000 overflow exp() unless the row max is subtracted first. */
@@ -434,6 +450,7 @@ int main(void)
     tcase_add_test(tc, truncation_keeps_specials);
     tcase_add_test(tc, tokens_from_ids_checks_range);
     tcase_add_test(tc, kernels_fast_match_reference);
+    tcase_add_test(tc, layernorm_uses_its_eps);
     tcase_add_test(tc, softmax_does_not_overflow);
     tcase_add_test(tc, attention_rows_sum_to_one);
     tcase_add_test(tc, batch_equals_one_by_one_and_padding_is_ignored);
