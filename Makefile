@@ -8,7 +8,7 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?= 0
-PKGS    := openblas libmicrohttpd jansson libutf8proc
+PKGS    := openblas libmicrohttpd jansson libutf8proc libuv
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -fno-math-errno \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -33,7 +33,7 @@ SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test deps check-deps unit-tests tokenizer-tests golden-tests e2e-tests \
-        fixtures clean valgrind
+        fixtures clean valgrind bench
 
 all: $(BUILD)/encoderd
 
@@ -97,3 +97,8 @@ fixtures:
 
 clean:
 	rm -rf build build-san
+
+# ---- benchmark (not part of test) ---------------------------------------------------
+# Side by side with ONNX Runtime and PyTorch on the same weights; see tests/bench/README.md.
+bench: deps all
+	tests/bench/bench.sh $(BUILD)

@@ -1,0 +1,347 @@
+/*
+ * workers.c - the bounded job queue, the batcher and the worker pool (libuv).
+ *
+ * Threads: any thread submits (under `lock`) and wakes the loop with uv_async_send;
+ * the loop thread alone takes jobs off the queue, starts batches with uv_queue_work and
+ * runs the done callbacks; the batches themselves run on libuv's pool threads, each
+ * with a workspace of its own that lives as long as the pool.
+ */
+#include "workers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+typedef struct wk_batch {
+    uv_work_t req;
+    wk_pool *pool;
+    size_t n;
+    double t_start;
+    wk_job *jobs[]; /* (n) */
+} wk_batch;
+
+typedef struct wk_call {
+    void (*fn)(void *);
+    void *arg;
+    struct wk_call *next;
+} wk_call;
+
+/* A pool thread's workspace, made on its first batch and freed by wk_stop. */
+typedef struct wk_ws {
+    enc_workspace *ws;
+    struct wk_ws *next;
+} wk_ws;
+
+struct wk_pool {
+    wk_options opt;
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_thread_t thread;
+    pthread_mutex_t lock;    /* guards everything below */
+    wk_job *head, *tail;     /* the queue, oldest first */
+    size_t queued;
+    size_t running;          /* batches under way */
+    bool stopping;
+    wk_call *calls;
+    wk_ws *workspaces;
+    uint64_t generation;     /* tells a pool thread's cached workspace which pool made it */
+};
+
+static uint64_t next_generation = 1;
+static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local struct { uint64_t generation; enc_workspace *ws; } tl_ws;
+
+double wk_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* The calling pool thread's workspace for pool p; NULL when out of memory. */
+static enc_workspace *thread_workspace(wk_pool *p)
+{
+    if (tl_ws.ws && tl_ws.generation == p->generation) return tl_ws.ws;
+    wk_ws *w = malloc(sizeof *w);
+    enc_workspace *ws = enc_workspace_new();
+    if (!w || !ws) {
+        free(w);
+        enc_workspace_free(ws);
+        return NULL;
+    }
+    w->ws = ws;
+    pthread_mutex_lock(&p->lock);
+    w->next = p->workspaces;
+    p->workspaces = w;
+    pthread_mutex_unlock(&p->lock);
+    tl_ws.generation = p->generation;
+    tl_ws.ws = ws;
+    return ws;
+}
+
+static void work_cb(uv_work_t *req)
+{
+    wk_batch *b = req->data;
+    enc_workspace *ws = thread_workspace(b->pool);
+    double t0 = wk_now_ms();
+    b->jobs[0]->run(b->jobs, b->n, ws); /* run copes with ws == NULL (out of memory) */
+    double dt = wk_now_ms() - t0;
+    for (size_t i = 0; i < b->n; i++) b->jobs[i]->run_ms = dt;
+}
+
+static void schedule(wk_pool *p);
+
+static void after_cb(uv_work_t *req, int status)
+{
+    (void)status; /* work is never cancelled: every queued job runs or is dropped */
+    wk_batch *b = req->data;
+    wk_pool *p = b->pool;
+    for (size_t i = 0; i < b->n; i++) b->jobs[i]->done(b->jobs[i]);
+    pthread_mutex_lock(&p->lock);
+    p->running--;
+    pthread_mutex_unlock(&p->lock);
+    free(b);
+    schedule(p);
+}
+
+/* Unlinks job j (whose predecessor is prev, NULL for the head). Under the lock. */
+static void unlink_job(wk_pool *p, wk_job *prev, wk_job *j)
+{
+    if (prev) prev->next = j->next;
+    else p->head = j->next;
+    if (p->tail == j) p->tail = prev;
+    j->next = NULL;
+    p->queued--;
+}
+
+/* Takes the oldest job and every later one that may share its batch, within the
+ * budgets. Under the lock. Returns the number taken into out (room for max_batch_jobs). */
+static size_t take_batch(wk_pool *p, wk_job **out)
+{
+    wk_job *first = p->head;
+    unlink_job(p, NULL, first);
+    out[0] = first;
+    size_t n = 1, tokens = first->cost;
+    if (first->batch_key == 0) return n;
+    wk_job *prev = NULL;
+    for (wk_job *j = p->head; j && n < p->opt.max_batch_jobs;) {
+        wk_job *next = j->next;
+        if (j->batch_key == first->batch_key && j->run == first->run &&
+            tokens + j->cost <= p->opt.max_batch_tokens) {
+            unlink_job(p, prev, j);
+            out[n++] = j;
+            tokens += j->cost;
+        } else {
+            prev = j;
+        }
+        j = next;
+    }
+    return n;
+}
+
+/* On the loop thread: drops jobs nobody waits for, starts batches while there is room,
+ * runs pending calls, and closes the loop once stopping and idle. */
+static void schedule(wk_pool *p)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        wk_call *calls = p->calls;
+        p->calls = NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (!calls) break;
+        while (calls) {
+            wk_call *c = calls;
+            calls = c->next;
+            c->fn(c->arg);
+            free(c);
+        }
+    }
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        /* Jobs whose client left are dropped before they cost a forward pass. */
+        wk_job *gone_list = NULL, *prev = NULL;
+        for (wk_job *j = p->head; j;) {
+            wk_job *next = j->next;
+            if (j->gone && j->gone(j)) {
+                unlink_job(p, prev, j);
+                j->next = gone_list;
+                gone_list = j;
+            } else {
+                prev = j;
+            }
+            j = next;
+        }
+        if (p->running >= p->opt.concurrency || !p->head) {
+            bool idle = p->stopping && !p->head && p->running == 0;
+            pthread_mutex_unlock(&p->lock);
+            while (gone_list) {
+                wk_job *j = gone_list;
+                gone_list = j->next;
+                j->dropped = true;
+                j->done(j);
+            }
+            if (idle && !uv_is_closing((uv_handle_t *)&p->wake))
+                uv_close((uv_handle_t *)&p->wake, NULL);
+            return;
+        }
+        wk_batch *b = malloc(sizeof *b + p->opt.max_batch_jobs * sizeof(wk_job *));
+        if (!b) { /* try again on the next wake-up */
+            pthread_mutex_unlock(&p->lock);
+            return;
+        }
+        b->n = take_batch(p, b->jobs);
+        p->running++;
+        pthread_mutex_unlock(&p->lock);
+        while (gone_list) {
+            wk_job *j = gone_list;
+            gone_list = j->next;
+            j->dropped = true;
+            j->done(j);
+        }
+        b->pool = p;
+        b->req.data = b;
+        b->t_start = wk_now_ms();
+        for (size_t i = 0; i < b->n; i++) {
+            b->jobs[i]->queued_ms = b->t_start - b->jobs[i]->t_submit;
+            b->jobs[i]->batch_size = b->n;
+        }
+        uv_queue_work(&p->loop, &b->req, work_cb, after_cb);
+    }
+}
+
+static void wake_cb(uv_async_t *h) { schedule(h->data); }
+
+static void loop_thread(void *arg)
+{
+    wk_pool *p = arg;
+    uv_run(&p->loop, UV_RUN_DEFAULT);
+}
+
+wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
+{
+    wk_pool *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory starting the workers");
+        return NULL;
+    }
+    p->opt = *opt;
+    if (p->opt.concurrency == 0) p->opt.concurrency = 1;
+    if (p->opt.max_batch_jobs == 0) p->opt.max_batch_jobs = 1;
+    if (p->opt.max_batch_tokens == 0) p->opt.max_batch_tokens = 1;
+    /* libuv sizes its pool once, on first use, from this variable. */
+    char n[16];
+    snprintf(n, sizeof n, "%u", p->opt.concurrency);
+    setenv("UV_THREADPOOL_SIZE", n, 1);
+    enc_set_num_threads(opt->blas_threads);
+    pthread_mutex_lock(&generation_lock);
+    p->generation = next_generation++;
+    pthread_mutex_unlock(&generation_lock);
+    int rc = uv_loop_init(&p->loop);
+    if (rc == 0) {
+        rc = uv_async_init(&p->loop, &p->wake, wake_cb);
+        if (rc != 0) uv_loop_close(&p->loop);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the worker loop: %s", uv_strerror(rc));
+        free(p);
+        return NULL;
+    }
+    p->wake.data = p;
+    pthread_mutex_init(&p->lock, NULL);
+    rc = uv_thread_create(&p->thread, loop_thread, p);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the worker thread: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&p->wake, NULL);
+        uv_run(&p->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&p->loop);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+wk_status wk_submit(wk_pool *p, wk_job *job)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return WK_STOPPING;
+    }
+    if (p->queued >= p->opt.max_queue) {
+        pthread_mutex_unlock(&p->lock);
+        return WK_FULL;
+    }
+    job->next = NULL;
+    job->dropped = false;
+    job->t_submit = wk_now_ms();
+    if (p->tail) p->tail->next = job;
+    else p->head = job;
+    p->tail = job;
+    p->queued++;
+    /* Sent under the lock: the loop closes `wake` only once it sees, under the lock,
+     * that it is stopping and idle, so no send can reach a closed handle. */
+    uv_async_send(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    return WK_OK;
+}
+
+size_t wk_queue_depth(wk_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->queued;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+size_t wk_running(wk_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = p->running;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void wk_call_on_loop(wk_pool *p, void (*fn)(void *), void *arg)
+{
+    wk_call *c = malloc(sizeof *c);
+    if (!c) { /* better late than never: run it here */
+        fn(arg);
+        return;
+    }
+    c->fn = fn;
+    c->arg = arg;
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) { /* the loop may be closing: run it here */
+        pthread_mutex_unlock(&p->lock);
+        free(c);
+        fn(arg);
+        return;
+    }
+    c->next = p->calls;
+    p->calls = c;
+    uv_async_send(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void wk_stop(wk_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    uv_async_send(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    uv_thread_join(&p->thread);
+    uv_loop_close(&p->loop);
+    while (p->workspaces) {
+        wk_ws *w = p->workspaces;
+        p->workspaces = w->next;
+        enc_workspace_free(w->ws);
+        free(w);
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
