@@ -10,7 +10,9 @@
 
 /* A vocabulary of n tokens, id = index; the strings are copied. lowercase = the
  * uncased pipeline (lower-case + strip accents). NULL on failure (duplicate-free
- * input is not required: the first id of a duplicate wins, as in HF). */
+ * input is not required: the LAST id of a duplicate is the one looked up, as in HF's
+ * WordPiece::read_file and transformers' load_vocab, which insert line by line into a
+ * map; the earlier id keeps its text). */
 enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lowercase,
                                  char *err, size_t errlen);
 
@@ -29,8 +31,11 @@ int32_t enc_wordpiece_lookup(const enc_wordpiece *wp, const char *tok, size_t le
 const char *enc_wordpiece_text(const enc_wordpiece *wp, int32_t id);
 
 /* Tokenizes UTF-8 text (no [CLS]/[SEP] added; literal special tokens such as "[SEP]"
- * written in the text are recognised as such and marked special). Appends to v with
- * code point offsets. ENC_ERR_INVALID for invalid UTF-8 (with the byte offset). */
+ * written in the text are recognised as such and marked special - HF's
+ * special_tokens_mask says 0 for those, see wordpiece.c). Appends to v with code point
+ * offsets. ENC_ERR_INVALID for invalid UTF-8 (with the byte offset), ENC_ERR_FORMAT
+ * when a word needs [UNK] and the vocabulary has none, ENC_ERR_NOMEM; on failure v
+ * keeps the tokens it had. */
 enc_status enc_wordpiece_encode(const enc_wordpiece *wp, const char *text, size_t len,
                                 enc_tokvec *v, char *err, size_t errlen);
 
