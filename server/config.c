@@ -1,0 +1,315 @@
+/*
+ * config.c - the JSON config file: defaults, a table of keys, strict checking.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+void srv_config_defaults(srv_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->host, sizeof c->host, "127.0.0.1");
+    c->port = 8080;
+    c->threads = 2;
+    c->max_body_bytes = 2097152;
+    c->max_batch = 64;
+    snprintf(c->model.preset, sizeof c->model.preset, "base");
+    c->model.seed = 42;
+    c->model.activation = c->model.pre_ln = SRV_UNSET;
+    c->model.pooling = c->model.normalize = SRV_UNSET;
+}
+
+/* ---- the table of keys -------------------------------------------------------- */
+
+typedef enum {
+    K_STRING,   /* a non-empty string into char[size] */
+    K_PATH,     /* a string or null (stored as "") into char[size] */
+    K_UINT,     /* an integer in [min, max] into an unsigned of `size` bytes */
+    K_BOOL,     /* true/false into an int */
+    K_CHOICE,   /* one of `choices` into an int (its index) */
+    K_OBJECT    /* a nested object described by `children` */
+} key_type;
+
+typedef struct key_spec {
+    const char *name;
+    key_type type;
+    size_t offset, size;
+    unsigned long long min, max;
+    const char *const *choices;       /* K_CHOICE, NULL-terminated */
+    const struct key_spec *children;  /* K_OBJECT, ended by a NULL name */
+} key_spec;
+
+#define FIELD(f) offsetof(srv_config, f), sizeof(((srv_config *)0)->f)
+#define UINT(name, f, lo, hi) {name, K_UINT, FIELD(f), lo, hi, NULL, NULL}
+#define SIZE_OVERRIDE(name) UINT(#name, model.name, 1, 1u << 30)
+
+/* Choices are listed in the order of their enum values. */
+static const char *const ACTIVATIONS[] = {"relu", "gelu", NULL};
+static const char *const POOLINGS[] = {"cls", "mean", "none", NULL};
+
+static const key_spec MODEL_KEYS[] = {
+    {"path", K_PATH, FIELD(model.path), 0, 0, NULL, NULL},
+    {"preset", K_STRING, FIELD(model.preset), 0, 0, NULL, NULL},
+    UINT("seed", model.seed, 0, INT64_MAX),
+    SIZE_OVERRIDE(vocab_size),
+    SIZE_OVERRIDE(d_model),
+    SIZE_OVERRIDE(n_heads),
+    SIZE_OVERRIDE(d_head),
+    SIZE_OVERRIDE(d_ff),
+    SIZE_OVERRIDE(n_layers),
+    SIZE_OVERRIDE(max_len),
+    {"activation", K_CHOICE, FIELD(model.activation), 0, 0, ACTIVATIONS, NULL},
+    {"pre_ln", K_BOOL, FIELD(model.pre_ln), 0, 0, NULL, NULL},
+    {"pooling", K_CHOICE, FIELD(model.pooling), 0, 0, POOLINGS, NULL},
+    {"normalize", K_BOOL, FIELD(model.normalize), 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const key_spec TOP_KEYS[] = {
+    {"host", K_STRING, FIELD(host), 0, 0, NULL, NULL},
+    UINT("port", port, 0, 65535),
+    UINT("threads", threads, 1, 256),
+    UINT("max_body_bytes", max_body_bytes, 1, 1ull << 30),
+    UINT("max_batch", max_batch, 1, 100000),
+    {"model", K_OBJECT, 0, 0, 0, 0, NULL, MODEL_KEYS},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Known key names of a table, ", "-separated, into buf. */
+static void list_keys(const key_spec *keys, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const key_spec *k = keys; k->name && used < len; k++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", k->name);
+}
+
+static void store_uint(void *dst, size_t size, unsigned long long v)
+{
+    if (size == sizeof(unsigned)) *(unsigned *)dst = (unsigned)v;
+    else *(unsigned long long *)dst = v; /* size_t and uint64_t are 8 bytes here */
+}
+
+_Static_assert(sizeof(size_t) == sizeof(unsigned long long) &&
+                   sizeof(uint64_t) == sizeof(unsigned long long),
+               "config numbers are stored as unsigned long long");
+
+/* Applies object `obj` to *c by table `keys`; `prefix` is the path so far ("" or
+ * "model."). false with err set on the first bad key. */
+static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const char *prefix,
+                  char *err, size_t errlen)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)obj, name, v) {
+        const key_spec *k = keys;
+        while (k->name && strcmp(k->name, name) != 0) k++;
+        if (!k->name) {
+            char known[512];
+            list_keys(keys, known, sizeof known);
+            snprintf(err, errlen, "%s%.100s: unknown key (known: %s)", prefix, name, known);
+            return false;
+        }
+        char *dst = (char *)c + k->offset;
+        switch (k->type) {
+        case K_PATH:
+            if (json_is_null(v)) {
+                dst[0] = '\0';
+                break;
+            }
+            /* fall through */
+        case K_STRING: {
+            size_t n = json_is_string(v) ? json_string_length(v) : 0;
+            if (!json_is_string(v) || n == 0 || n >= k->size ||
+                memchr(json_string_value(v), '\0', n)) {
+                snprintf(err, errlen, "%s%s must be a non-empty string%s of under %zu bytes, got %s",
+                         prefix, name, k->type == K_PATH ? " (or null)" : "", k->size,
+                         json_is_string(v) ? "another string" : json_type_name(v));
+                return false;
+            }
+            memcpy(dst, json_string_value(v), n + 1);
+            break;
+        }
+        case K_UINT: {
+            json_int_t i = json_is_integer(v) ? json_integer_value(v) : -1;
+            if (!json_is_integer(v) || i < 0 || (unsigned long long)i < k->min ||
+                (unsigned long long)i > k->max) {
+                if (json_is_integer(v))
+                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %lld",
+                             prefix, name, k->min, k->max, (long long)i);
+                else
+                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %s",
+                             prefix, name, k->min, k->max, json_type_name(v));
+                return false;
+            }
+            store_uint(dst, k->size, (unsigned long long)i);
+            break;
+        }
+        case K_BOOL:
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "%s%s must be true or false, got %s", prefix, name,
+                         json_type_name(v));
+                return false;
+            }
+            *(int *)dst = json_is_true(v);
+            break;
+        case K_CHOICE: {
+            int found = -1;
+            for (int i = 0; json_is_string(v) && k->choices[i]; i++)
+                if (strcmp(k->choices[i], json_string_value(v)) == 0) found = i;
+            if (found < 0) {
+                char opts[128] = "";
+                for (int i = 0; k->choices[i]; i++)
+                    snprintf(opts + strlen(opts), sizeof opts - strlen(opts), "%s\"%s\"",
+                             i ? " or " : "", k->choices[i]);
+                if (json_is_string(v))
+                    snprintf(err, errlen, "%s%s must be %s, got \"%.60s\"", prefix, name, opts,
+                             json_string_value(v));
+                else
+                    snprintf(err, errlen, "%s%s must be %s, got %s", prefix, name, opts,
+                             json_type_name(v));
+                return false;
+            }
+            *(int *)dst = found;
+            break;
+        }
+        case K_OBJECT: {
+            if (!json_is_object(v)) {
+                snprintf(err, errlen, "%s%s must be an object, got %s", prefix, name,
+                         json_type_name(v));
+                return false;
+            }
+            char sub[64];
+            snprintf(sub, sizeof sub, "%s%s.", prefix, name);
+            if (!apply(c, v, k->children, sub, err, errlen)) return false;
+            break;
+        }
+        }
+    }
+    return true;
+}
+
+bool srv_config_load_json(srv_config *c, const char *text, size_t len, const char *source,
+                          char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s: line %d, column %d: %s", source, jerr.line, jerr.column,
+                 jerr.text);
+        return false;
+    }
+    bool ok = true;
+    srv_config tmp = *c;
+    char msg[768];
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "%s: the config must be a JSON object, got %s", source,
+                 json_type_name(root));
+        ok = false;
+    } else if (!apply(&tmp, root, TOP_KEYS, "", msg, sizeof msg)) {
+        snprintf(err, errlen, "%s: %s", source, msg);
+        ok = false;
+    }
+    json_decref(root);
+    if (ok) *c = tmp;
+    return ok;
+}
+
+bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return false;
+    }
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    bool too_big = n == sizeof buf, failed = ferror(f);
+    fclose(f);
+    if (failed || too_big) {
+        snprintf(err, errlen, "%s: %s", path,
+                 too_big ? "too large for a config file (64 KiB at most)" : "read error");
+        return false;
+    }
+    return srv_config_load_json(c, buf, n, path, err, errlen);
+}
+
+bool srv_config_has_random_overrides(const srv_config *c)
+{
+    enc_config preset, mine;
+    char msg[256];
+    if (enc_config_preset(&preset, c->model.preset, msg, sizeof msg) != ENC_OK)
+        return c->model.vocab_size || c->model.d_model || c->model.n_heads || c->model.d_head ||
+               c->model.d_ff || c->model.n_layers || c->model.max_len ||
+               c->model.activation != SRV_UNSET || c->model.pre_ln != SRV_UNSET;
+    mine = preset;
+#define OVERRIDE(f) if (c->model.f) mine.f = c->model.f
+    OVERRIDE(vocab_size);
+    OVERRIDE(d_model);
+    OVERRIDE(n_heads);
+    OVERRIDE(d_head);
+    OVERRIDE(d_ff);
+    OVERRIDE(n_layers);
+    OVERRIDE(max_len);
+#undef OVERRIDE
+    if (c->model.activation != SRV_UNSET) mine.act = (enc_act)c->model.activation;
+    if (c->model.pre_ln != SRV_UNSET) mine.pre_ln = c->model.pre_ln;
+    return mine.vocab_size != preset.vocab_size || mine.d_model != preset.d_model ||
+           mine.n_heads != preset.n_heads || mine.d_head != preset.d_head ||
+           mine.d_ff != preset.d_ff || mine.n_layers != preset.n_layers ||
+           mine.max_len != preset.max_len || mine.act != preset.act || mine.pre_ln != preset.pre_ln;
+}
+
+void srv_config_clear_random_overrides(srv_config *c)
+{
+    c->model.vocab_size = c->model.d_model = c->model.n_heads = c->model.d_head = 0;
+    c->model.d_ff = c->model.n_layers = c->model.max_len = 0;
+    c->model.activation = c->model.pre_ln = SRV_UNSET;
+}
+
+bool srv_config_random_model(const srv_config *c, enc_config *out, char *err, size_t errlen)
+{
+    char msg[512];
+    if (enc_config_preset(out, c->model.preset, msg, sizeof msg) != ENC_OK) {
+        snprintf(err, errlen, "model.preset: %s", msg);
+        return false;
+    }
+    out->seed = c->model.seed;
+#define OVERRIDE(f) if (c->model.f) out->f = c->model.f
+    OVERRIDE(vocab_size);
+    OVERRIDE(d_model);
+    OVERRIDE(n_heads);
+    OVERRIDE(d_head);
+    OVERRIDE(d_ff);
+    OVERRIDE(n_layers);
+    OVERRIDE(max_len);
+#undef OVERRIDE
+    if (c->model.activation != SRV_UNSET) out->act = (enc_act)c->model.activation;
+    if (c->model.pre_ln != SRV_UNSET) out->pre_ln = c->model.pre_ln;
+    if (c->model.pooling != SRV_UNSET) out->pooling = (enc_pooling)c->model.pooling;
+    if (c->model.normalize != SRV_UNSET) out->normalize = c->model.normalize;
+    if (enc_config_check(out, msg, sizeof msg) != ENC_OK) {
+        snprintf(err, errlen, "model: %s", msg);
+        return false;
+    }
+    return true;
+}

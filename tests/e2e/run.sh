@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# End-to-end tests: start the real BUILD_DIR/encoderd on free loopback ports (the toy
+# config, and once the default config), call it with curl and with node's fetch
+# (tests/e2e/api.test.mjs), check the process itself (--help, a bad model, a bad config,
+# SIGTERM). Every server started here is killed by the EXIT trap.
+# Usage: tests/e2e/run.sh BUILD_DIR      Ends with "e2e: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+build=${1:-build}
+bin=$build/encoderd
+tmp=$(mktemp -d)
+pids=()
+passed=0; failed=0
+
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.2
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok()   { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1${2:+: $2}"; }
+# check NAME COMMAND...: passes when the command succeeds
+check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n"; fi; }
+
+if [ ! -x "$bin" ]; then echo "e2e: $bin is missing (run make)"; echo "e2e: 0 passed, 1 failed"; exit 1; fi
+command -v curl >/dev/null || { echo "e2e: curl is missing"; exit 1; }
+
+# start NAME ARGS...: starts encoderd on port 0 and sets PORT once it listens (30 s max).
+start() {
+    local name=$1; shift
+    "$bin" --port 0 "$@" 2>"$tmp/$name.log" &
+    local pid=$!
+    pids+=("$pid")
+    eval "${name}_pid=$pid"
+    for _ in $(seq 300); do
+        if grep -q 'listening on' "$tmp/$name.log"; then
+            PORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9]*\) .*/\1/p' "$tmp/$name.log" | head -1)
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "e2e: $name did not start:"; cat "$tmp/$name.log"
+    return 1
+}
+
+# req METHOD URL [curl args...]: sets CODE and BODY
+req() {
+    local m=$1 url=$2; shift 2
+    CODE=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$url")
+    BODY=$(cat "$tmp/body")
+}
+has() { [[ "$BODY" == *"$1"* ]] || { echo "     body: ${BODY:0:300}"; return 1; }; }
+
+# ---- the process ------------------------------------------------------------------------
+out=$("$bin" --help 2>&1); rc=$?
+check "--help exits 0" [ $rc -eq 0 ]
+for f in --config --model --preset --host --port --threads --help; do
+    check "--help lists $f" grep -q -- "$f" <<<"$out"
+done
+
+"$bin" --model "$tmp/no-such-model" --port 0 2>"$tmp/badmodel.log"; rc=$?
+check "a bad --model exits 1" [ $rc -eq 1 ]
+check "a bad --model names the folder" grep -q "no-such-model" "$tmp/badmodel.log"
+mkdir -p "$tmp/broken"; echo '{"model_type": "bert"}' >"$tmp/broken/config.json"
+"$bin" --model "$tmp/broken" --port 0 2>"$tmp/broken.log"; rc=$?
+check "a broken checkpoint exits 1 with a message" [ $rc -eq 1 -a -s "$tmp/broken.log" ]
+
+echo '{"model": {"sede": 1}}' >"$tmp/bad.json"
+"$bin" --config "$tmp/bad.json" --port 0 2>"$tmp/badcfg.log"; rc=$?
+check "a config with an unknown key exits 1" [ $rc -eq 1 ]
+check "the message names model.sede" grep -q "model.sede" "$tmp/badcfg.log"
+"$bin" --config "$tmp/missing.json" 2>/dev/null; rc=$?
+check "a missing --config exits 1" [ $rc -eq 1 ]
+"$bin" --port 99999 2>/dev/null; rc=$?
+check "a bad --port is refused" [ $rc -ne 0 ]
+
+# ---- the toy server --------------------------------------------------------------------
+start toy --config config/toy.json || { echo "e2e: 0 passed, 1 failed"; exit 1; }
+TOY=$PORT
+check "start-up line names the model, sizes and address" \
+    grep -q "model random-toy (vocab 1000, d_model 4, 2 heads x 3, d_ff 8, 6 layers.*listening on http://127.0.0.1:$TOY" "$tmp/toy.log"
+check "listens on 127.0.0.1 only" bash -c "ss -ltnH | awk '{print \$4}' | grep -qx '127.0.0.1:$TOY' && ! ss -ltnH | awk '{print \$4}' | grep -v '^127.0.0.1:' | grep -q ':$TOY\$'"
+
+# The brief's example, exactly as written (curl -d sends form-urlencoded).
+out=$(curl -s -d '{"text":"Hello World"}' "localhost:$TOY/encode")
+check "curl -d '{\"text\":\"Hello World\"}' localhost/encode answers tokens and an embedding" \
+    bash -c '[[ "$1" == *"\"text\":\"hello\""* && "$1" == *"\"embedding\":["* ]]' _ "$out"
+
+req GET "http://127.0.0.1:$TOY/health"
+check "GET /health 200" [ "$CODE" = 200 ]
+check "GET /health body" has '"status":"ok"'
+req POST "http://127.0.0.1:$TOY/tokenize" -d '{"text":"Hello World"}'
+check "POST /tokenize 200" [ "$CODE" = 200 ]
+req GET "http://127.0.0.1:$TOY/nope"
+check "unknown path 404" [ "$CODE" = 404 ]
+check "404 body" has '"type":"not_found"'
+hdr=$(curl -s -D - -o /dev/null "http://127.0.0.1:$TOY/encode")
+check "GET /encode 405 with Allow: POST" bash -c '[[ "$1" == *" 405 "* && "$1" == *"Allow: POST"* ]]' _ "$hdr"
+req POST "http://127.0.0.1:$TOY/encode" -H 'Content-Type: text/html' -d '{"text":"a"}'
+check "text/html body 415" [ "$CODE" = 415 ]
+
+# A body over 2 MB: declared (Content-Length, with and without Expect) and chunked.
+head -c 2200000 /dev/zero | tr '\0' 'a' | { printf '{"text":"'; cat; printf '"}'; } >"$tmp/big.json"
+req POST "http://127.0.0.1:$TOY/encode" -H 'Content-Type: application/json' --data-binary @"$tmp/big.json"
+check "a 2.2 MB body is 413" [ "$CODE" = 413 ]
+check "the 413 says the limit" has '2097152'
+req POST "http://127.0.0.1:$TOY/encode" -H 'Expect:' --data-binary @"$tmp/big.json"
+check "a 2.2 MB body without Expect is 413" [ "$CODE" = 413 ]
+req POST "http://127.0.0.1:$TOY/encode" -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big.json"
+check "a 2.2 MB chunked body is 413" [ "$CODE" = 413 ]
+req GET "http://127.0.0.1:$TOY/health"
+check "the server still answers after the 413s" [ "$CODE" = 200 ]
+check "access log lines: method, path, status, tokens, ms" \
+    grep -Eq '^access POST /encode 200 tokens=4 ms=[0-9.]+' "$tmp/toy.log"
+
+# ---- the default config (the base model) ---------------------------------------------------
+start base || { echo "e2e: $passed passed, $((failed + 1)) failed"; exit 1; }
+BASE=$PORT
+check "without --config the default config is used" grep -q "config config/default.json" "$tmp/base.log"
+check "the default model is the base encoder" \
+    grep -q "random-base (vocab 32000, d_model 512, 8 heads x 64, d_ff 2048, 6 layers.*relu" "$tmp/base.log"
+
+# ---- the API in detail (node's fetch + node --test) -------------------------------------------
+if command -v node >/dev/null; then
+    ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
+        node --test --test-reporter=tap tests/e2e/api.test.mjs >"$tmp/node.tap" 2>&1
+    grep -E '^(not )?ok |^# (Subtest|pass|fail)' "$tmp/node.tap" | grep -v '^# Subtest' | sed 's/^/  node: /'
+    np=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$tmp/node.tap"); nf=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$tmp/node.tap")
+    if [ -z "$np" ]; then cat "$tmp/node.tap"; fail "node --test ran"; else
+        passed=$((passed + np)); failed=$((failed + ${nf:-0}))
+        [ "${nf:-0}" -gt 0 ] && grep -A30 '^not ok' "$tmp/node.tap" | head -80
+    fi
+else
+    fail "node is needed for tests/e2e/api.test.mjs"
+fi
+
+# ---- stopping ------------------------------------------------------------------------------
+# A request under way when SIGTERM arrives is still answered; the process exits 0.
+{ printf '{"outputs":["hidden_states","attention"],"text":"'; seq -f 'w%g' 500 | tr '\n' ' '; printf '"}'; } >"$tmp/slow.json"
+curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$BASE/encode" --data-binary @"$tmp/slow.json" >"$tmp/inflight" &
+cpid=$!
+sleep 0.5
+kill -TERM "$base_pid"; wait "$base_pid"; rc=$?
+wait "$cpid"
+check "SIGTERM: base server exits 0" [ $rc -eq 0 ]
+check "SIGTERM: the request under way was answered" [ "$(cat "$tmp/inflight")" = 200 ]
+check "SIGTERM: logged" grep -q "SIGTERM received, stopping" "$tmp/base.log"
+kill -INT "$toy_pid"; wait "$toy_pid"; rc=$?
+check "SIGINT: toy server exits 0" [ $rc -eq 0 ]
+req GET "http://127.0.0.1:$TOY/health"
+check "nothing listens after the stop" [ "$CODE" = 000 ]
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
