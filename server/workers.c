@@ -39,6 +39,7 @@ struct wk_pool {
     wk_options opt;
     uv_loop_t loop;
     uv_async_t wake;
+    uv_timer_t tick;         /* looks at the queue every WK_TICK_MS: expiry, departures */
     uv_thread_t thread;
     pthread_mutex_t lock;    /* guards everything below */
     wk_job *head, *tail;     /* the queue, oldest first */
@@ -49,6 +50,8 @@ struct wk_pool {
     wk_ws *workspaces;
     uint64_t generation;     /* tells a pool thread's cached workspace which pool made it */
 };
+
+#define WK_TICK_MS 100
 
 static uint64_t next_generation = 1;
 static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -161,11 +164,14 @@ static void schedule(wk_pool *p)
     }
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        /* Jobs whose client left are dropped before they cost a forward pass. */
+        /* Jobs whose client left, or that waited too long, are dropped before they
+         * cost a forward pass. */
         wk_job *gone_list = NULL, *prev = NULL;
+        double now = wk_now_ms();
         for (wk_job *j = p->head; j;) {
             wk_job *next = j->next;
-            if (j->gone && j->gone(j)) {
+            j->expired = j->max_wait_ms > 0 && now - j->t_submit > j->max_wait_ms;
+            if (j->expired || (j->gone && j->gone(j))) {
                 unlink_job(p, prev, j);
                 j->next = gone_list;
                 gone_list = j;
@@ -183,8 +189,10 @@ static void schedule(wk_pool *p)
                 j->dropped = true;
                 j->done(j);
             }
-            if (idle && !uv_is_closing((uv_handle_t *)&p->wake))
+            if (idle && !uv_is_closing((uv_handle_t *)&p->wake)) {
                 uv_close((uv_handle_t *)&p->wake, NULL);
+                uv_close((uv_handle_t *)&p->tick, NULL);
+            }
             return;
         }
         wk_batch *b = malloc(sizeof *b + p->opt.max_batch_jobs * sizeof(wk_job *));
@@ -213,6 +221,7 @@ static void schedule(wk_pool *p)
 }
 
 static void wake_cb(uv_async_t *h) { schedule(h->data); }
+static void tick_cb(uv_timer_t *h) { schedule(h->data); }
 
 static void loop_thread(void *arg)
 {
@@ -242,7 +251,13 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
     int rc = uv_loop_init(&p->loop);
     if (rc == 0) {
         rc = uv_async_init(&p->loop, &p->wake, wake_cb);
-        if (rc != 0) uv_loop_close(&p->loop);
+        if (rc == 0) {
+            uv_timer_init(&p->loop, &p->tick);
+            p->tick.data = p;
+            uv_timer_start(&p->tick, tick_cb, WK_TICK_MS, WK_TICK_MS);
+        } else {
+            uv_loop_close(&p->loop);
+        }
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the worker loop: %s", uv_strerror(rc));
@@ -255,6 +270,7 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the worker thread: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&p->wake, NULL);
+        uv_close((uv_handle_t *)&p->tick, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
         uv_loop_close(&p->loop);
         pthread_mutex_destroy(&p->lock);
@@ -276,7 +292,7 @@ wk_status wk_submit(wk_pool *p, wk_job *job)
         return WK_FULL;
     }
     job->next = NULL;
-    job->dropped = false;
+    job->dropped = job->expired = false;
     job->t_submit = wk_now_ms();
     if (p->tail) p->tail->next = job;
     else p->head = job;

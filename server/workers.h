@@ -35,8 +35,11 @@ struct wk_job {
                                   left); checked before running: such a job is dropped */
     uint64_t batch_key;        /* jobs with the same non-zero key may run as one batch */
     size_t cost;               /* tokens, for the batch budget */
+    double max_wait_ms;        /* a job still queued this long after submit is dropped
+                                  with `expired` set (0 = wait for ever) */
     /* Set by the pool. */
-    bool dropped;              /* `gone` said so: run was not called */
+    bool dropped;              /* not run: `gone` said so, or it expired */
+    bool expired;              /* dropped for waiting longer than max_wait_ms */
     double queued_ms;          /* time from submit to the start of its batch */
     double run_ms;             /* time in run (the whole batch's) */
     size_t batch_size;         /* jobs in its batch */

@@ -147,6 +147,26 @@ START_TEST(stop_finishes_queued_jobs)
 }
 END_TEST
 
+START_TEST(jobs_waiting_too_long_expire)
+{
+    tjob t[2];
+    init(t, 2, 0, 1);
+    t[1].job.max_wait_ms = 50;
+    wk_pool *p = start(10, 64, 32);
+    hold = 1;
+    ck_assert_int_eq(wk_submit(p, &t[0].job), WK_OK);
+    while (wk_running(p) == 0) usleep(1000);
+    ck_assert_int_eq(wk_submit(p, &t[1].job), WK_OK);
+    /* While the first job still runs, the second expires: told by the timer, unrun. */
+    wait_done(1);
+    ck_assert(t[1].done && t[1].job.dropped && t[1].job.expired && !t[1].ran);
+    ck_assert(!t[0].done);
+    hold = 0;
+    wait_done(2);
+    wk_stop(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("workers");
@@ -156,6 +176,7 @@ int main(void)
     tcase_add_test(tc, queue_is_bounded);
     tcase_add_test(tc, abandoned_jobs_are_dropped_unrun);
     tcase_add_test(tc, stop_finishes_queued_jobs);
+    tcase_add_test(tc, jobs_waiting_too_long_expire);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

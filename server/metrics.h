@@ -1,0 +1,50 @@
+/*
+ * metrics.h - Prometheus counters and histograms of the service, rendered as the text
+ * exposition format (version 0.0.4) for GET /metrics.
+ *
+ * Thread-safe: every call takes the registry's lock. Routes are labelled by the known
+ * route's path or "other", so a client cannot grow the label set.
+ */
+#ifndef ENCODERD_METRICS_H
+#define ENCODERD_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct metrics metrics;
+
+/* What one request cost; a time that does not apply is negative. */
+typedef struct {
+    const char *route;   /* "/encode", ..., or NULL for an unknown path */
+    int status;          /* the HTTP status sent */
+    size_t tokens;       /* tokens of its inputs */
+    double tokenize_ms;  /* parse, validate, tokenize */
+    double queue_ms;     /* waiting for a worker */
+    double forward_ms;   /* the forward pass of its batch */
+    size_t batch_size;   /* requests in its batch (0: none) */
+    double total_ms;     /* first byte in to the answer queued */
+} metrics_sample;
+
+/* NULL when out of memory. */
+metrics *metrics_new(void);
+void metrics_free(metrics *m); /* NULL allowed */
+
+void metrics_record(metrics *m, const metrics_sample *s);
+void metrics_reload(metrics *m, bool ok);
+
+/* Gauges read when rendering (set once at start; may be NULL). */
+typedef struct {
+    size_t (*queue_depth)(void *arg);
+    size_t (*running)(void *arg);
+    void *arg;
+} metrics_gauges;
+void metrics_set_gauges(metrics *m, const metrics_gauges *g);
+
+/* The model's name for encoderd_model_info. */
+void metrics_set_model(metrics *m, const char *name);
+
+/* Renders everything into a malloc'd text; arg is a metrics *. false when out of memory.
+ * (The signature is api_ctx's metrics_text.) */
+bool metrics_text(void *arg, char **text, size_t *len);
+
+#endif
