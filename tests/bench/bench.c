@@ -1,0 +1,375 @@
+/*
+ * bench.c - the in-process side of `make bench` (tests/bench/README.md).
+ *
+ *   bench info                      OpenBLAS core and build, one "key<TAB>value" a line
+ *   bench dump DIR                  DIR/minilm.safetensors: the "minilm" preset's weights
+ *                                   under Hugging Face BERT names, F32 (Q, K, V split
+ *                                   from the fused rows); DIR/ref.safetensors: one input
+ *                                   (input_ids I64 (B, T)) and encoderd's outputs for it
+ *                                   (last_hidden_state (B, T, D), embedding (B, D))
+ *   bench gemm N THREADS... [--reps R]
+ *                                   cblas_sgemm N x N x N: best GFLOP/s of R runs
+ *   bench forward [--shapes 1x8,32x16] [--threads 1,2] [--min-time S] [--min-reps N]
+ *                 [--max-reps N] [--warmup-time S]
+ *                                   enc_forward latency of the minilm preset
+ *
+ * Results are tab-separated lines on stdout, read by tests/bench/report.py; progress
+ * goes to stderr. The timing policy (warm-up, then repeat until min-time and min-reps,
+ * or max-reps) is the same one bench_torch.py and bench_ort.js implement.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "encoder.h"
+#include "model.h"
+
+/* The reference input: B sequences of T ids, no padding. */
+#define REF_B 2
+#define REF_T 48
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench: %s\n", what);
+    exit(1);
+}
+
+/* Ids in [5, V) (past the specials) from a small LCG: deterministic, no padding. The
+ * same ids on every run; the other sides read the reference ones from ref.safetensors. */
+static void make_ids(int32_t *ids, size_t n, size_t V, uint64_t seed)
+{
+    uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        ids[i] = (int32_t)(5 + (s >> 33) % (V - 5));
+    }
+}
+
+static enc_model *minilm(void)
+{
+    char err[512];
+    enc_config cfg;
+    if (enc_config_preset(&cfg, "minilm", err, sizeof err) != ENC_OK) die(err);
+    enc_model *m = enc_model_new_random(&cfg, err, sizeof err);
+    if (!m) die(err);
+    return m;
+}
+
+/* ---- safetensors writer ------------------------------------------------------------- */
+
+typedef struct {
+    char name[128];
+    const char *dtype;     /* "F32" or "I64" */
+    size_t shape[4], n_dims;
+    const void *data;
+    size_t n_bytes;
+} st_entry;
+
+typedef struct {
+    st_entry *e;
+    size_t n, cap;
+} st_list;
+
+static void st_add(st_list *l, const char *name, const char *dtype, const void *data,
+                   size_t elem, size_t n_dims, size_t d0, size_t d1, size_t d2)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->e = realloc(l->e, l->cap * sizeof *l->e);
+        if (!l->e) die("out of memory");
+    }
+    st_entry *e = &l->e[l->n++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->dtype = dtype;
+    e->n_dims = n_dims;
+    e->shape[0] = d0, e->shape[1] = d1, e->shape[2] = d2;
+    size_t count = 1;
+    for (size_t i = 0; i < n_dims; i++) count *= e->shape[i];
+    e->data = data;
+    e->n_bytes = count * elem;
+}
+
+static void st_f32(st_list *l, const char *name, const float *p, size_t n_dims, size_t d0,
+                   size_t d1)
+{
+    st_add(l, name, "F32", p, sizeof(float), n_dims, d0, d1, 0);
+}
+
+static void st_write(const st_list *l, const char *path)
+{
+    size_t cap = 256 + l->n * 256, len = 0;
+    char *h = malloc(cap);
+    if (!h) die("out of memory");
+    size_t off = 0;
+    len += (size_t)snprintf(h + len, cap - len, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (size_t i = 0; i < l->n; i++) {
+        const st_entry *e = &l->e[i];
+        len += (size_t)snprintf(h + len, cap - len, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[",
+                                e->name, e->dtype);
+        for (size_t d = 0; d < e->n_dims; d++)
+            len += (size_t)snprintf(h + len, cap - len, "%s%zu", d ? "," : "", e->shape[d]);
+        len += (size_t)snprintf(h + len, cap - len, "],\"data_offsets\":[%zu,%zu]}", off,
+                                off + e->n_bytes);
+        off += e->n_bytes;
+    }
+    len += (size_t)snprintf(h + len, cap - len, "}");
+    while (len % 8) h[len++] = ' '; /* the data area starts 8-aligned */
+    if (len >= cap) die("safetensors header overflow");
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    unsigned char n8[8];
+    for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)len >> (8 * i));
+    int ok = fwrite(n8, 1, 8, f) == 8 && fwrite(h, 1, len, f) == len;
+    for (size_t i = 0; ok && i < l->n; i++)
+        ok = fwrite(l->e[i].data, 1, l->e[i].n_bytes, f) == l->e[i].n_bytes;
+    if (fclose(f) != 0 || !ok) die("write error");
+    free(h);
+}
+
+/* ---- dump ----------------------------------------------------------------------------- */
+
+static int cmd_dump(const char *dir)
+{
+    enc_model *m = minilm();
+    const enc_config *c = &m->cfg;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    st_list w = {0};
+    char name[128];
+    st_f32(&w, "embeddings.word_embeddings.weight", m->tok_emb, 2, c->vocab_size, D);
+    st_f32(&w, "embeddings.position_embeddings.weight", m->pos_emb, 2, c->max_len, D);
+    st_f32(&w, "embeddings.token_type_embeddings.weight", m->type_emb, 2, c->type_vocab_size, D);
+    st_f32(&w, "embeddings.LayerNorm.weight", m->emb_ln_g, 1, D, 0);
+    st_f32(&w, "embeddings.LayerNorm.bias", m->emb_ln_b, 1, D, 0);
+    static const char *const QKV[3] = {"query", "key", "value"};
+    for (size_t l = 0; l < c->n_layers; l++) {
+        const enc_layer *ly = &m->layers[l];
+#define NAME(fmt, ...) (snprintf(name, sizeof name, "encoder.layer.%zu." fmt, l, __VA_ARGS__), name)
+        for (int j = 0; j < 3; j++) { /* fused rows: Q, then K, then V */
+            st_f32(&w, NAME("attention.self.%s.weight", QKV[j]), ly->wqkv + j * HD * D, 2, HD, D);
+            st_f32(&w, NAME("attention.self.%s.bias", QKV[j]), ly->bqkv + j * HD, 1, HD, 0);
+        }
+        st_f32(&w, NAME("attention.output.dense.weight%s", ""), ly->wo, 2, D, HD);
+        st_f32(&w, NAME("attention.output.dense.bias%s", ""), ly->bo, 1, D, 0);
+        st_f32(&w, NAME("attention.output.LayerNorm.weight%s", ""), ly->ln1_g, 1, D, 0);
+        st_f32(&w, NAME("attention.output.LayerNorm.bias%s", ""), ly->ln1_b, 1, D, 0);
+        st_f32(&w, NAME("intermediate.dense.weight%s", ""), ly->w1, 2, F, D);
+        st_f32(&w, NAME("intermediate.dense.bias%s", ""), ly->b1, 1, F, 0);
+        st_f32(&w, NAME("output.dense.weight%s", ""), ly->w2, 2, D, F);
+        st_f32(&w, NAME("output.dense.bias%s", ""), ly->b2, 1, D, 0);
+        st_f32(&w, NAME("output.LayerNorm.weight%s", ""), ly->ln2_g, 1, D, 0);
+        st_f32(&w, NAME("output.LayerNorm.bias%s", ""), ly->ln2_b, 1, D, 0);
+#undef NAME
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/minilm.safetensors", dir);
+    st_write(&w, path);
+
+    /* The reference: encoderd's own outputs for one input. */
+    int32_t ids[REF_B * REF_T];
+    int64_t ids64[REF_B * REF_T];
+    make_ids(ids, REF_B * REF_T, c->vocab_size, 7);
+    for (size_t i = 0; i < REF_B * REF_T; i++) ids64[i] = ids[i];
+    size_t lens[REF_B];
+    for (size_t b = 0; b < REF_B; b++) lens[b] = REF_T;
+    enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = REF_B};
+    enc_request req = enc_request_default(m);
+    req.outputs |= ENC_OUT_TOKEN_EMB;
+    enc_workspace *ws = enc_workspace_new();
+    enc_result res;
+    char err[512];
+    if (!ws || enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+    st_list r = {0};
+    st_add(&r, "input_ids", "I64", ids64, 8, 2, REF_B, REF_T, 0);
+    st_add(&r, "last_hidden_state", "F32", res.token_embeddings, 4, 3, REF_B, REF_T, D);
+    st_add(&r, "embedding", "F32", res.embedding, 4, 2, REF_B, D, 0);
+    snprintf(path, sizeof path, "%s/ref.safetensors", dir);
+    st_write(&r, path);
+    printf("weights_mb\t%.1f\n", (double)m->n_params * sizeof(float) / 1e6);
+    fprintf(stderr, "bench: wrote %s/minilm.safetensors (%zu tensors, %.1f MB) and ref.safetensors\n",
+            dir, w.n, (double)m->n_params * sizeof(float) / 1e6);
+    enc_result_free(&res);
+    enc_workspace_free(ws);
+    free(w.e);
+    free(r.e);
+    enc_model_free(m);
+    return 0;
+}
+
+/* ---- gemm peak ------------------------------------------------------------------------- */
+
+static int cmd_gemm(int argc, char **argv)
+{
+    if (argc < 2) die("usage: bench gemm N THREADS... [--reps R]");
+    size_t n = strtoul(argv[0], NULL, 10);
+    int reps = 5;
+    float *a = malloc(n * n * sizeof *a), *b = malloc(n * n * sizeof *b),
+          *c = malloc(n * n * sizeof *c);
+    if (!a || !b || !c) die("out of memory");
+    for (size_t i = 0; i < n * n; i++) {
+        a[i] = (float)((i * 7 + 3) % 17) * 0.01f;
+        b[i] = (float)((i * 5 + 1) % 13) * 0.01f;
+    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[i + 1]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0) {
+            i++;
+            continue;
+        }
+        int t = atoi(argv[i]);
+        openblas_set_num_threads(t);
+        double flop = 2.0 * (double)n * (double)n * (double)n, best = 1e30;
+        for (int r = 0; r < reps + 1; r++) { /* the first run warms up */
+            double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f,
+                        a, (int)n, b, (int)n, 0.0f, c, (int)n);
+            double dt = now() - t0;
+            if (r > 0 && dt < best) best = dt;
+        }
+        printf("gemm\t%d\t%zu\t%.2f\t%.3f\n", t, n, flop / best / 1e9, best * 1e3);
+        fflush(stdout);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 0;
+}
+
+/* ---- forward latency ---------------------------------------------------------------- */
+
+/* FLOPs of the products of one pass: QKV, scores, AV, W_o, FFN (2 per multiply-add). */
+static double forward_flops(const enc_config *c, size_t B, size_t T)
+{
+    double N = (double)(B * T), D = (double)c->d_model, HD = (double)(c->n_heads * c->d_head),
+           F = (double)c->d_ff, TT = (double)B * (double)T * (double)T;
+    double per_layer = 2 * N * D * 3 * HD /* QKV */ + 2 * TT * HD /* QK^T */ +
+                       2 * TT * HD /* AV */ + 2 * N * HD * D /* W_o */ + 2 * 2 * N * D * F /* FFN */;
+    return per_layer * (double)c->n_layers;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
+{
+    size_t n = 0;
+    while (*s && n < max) {
+        char *end;
+        a[n] = strtoul(s, &end, 10);
+        if (b) {
+            if (*end != 'x') die("shapes are BxT,BxT,...");
+            b[n] = strtoul(end + 1, &end, 10);
+        }
+        n++;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') die("bad list");
+    }
+    return n;
+}
+
+static int cmd_forward(int argc, char **argv)
+{
+    const char *shapes = "1x8,1x128,1x512,32x16,32x128", *threads = "1,2";
+    double min_time = 2.0, warmup_time = 0.5;
+    size_t min_reps = 5, max_reps = 500;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--shapes") == 0) shapes = argv[i + 1];
+        else if (strcmp(argv[i], "--threads") == 0) threads = argv[i + 1];
+        else if (strcmp(argv[i], "--min-time") == 0) min_time = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--warmup-time") == 0) warmup_time = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--min-reps") == 0) min_reps = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--max-reps") == 0) max_reps = strtoul(argv[i + 1], NULL, 10);
+        else die("unknown forward option");
+    }
+    size_t Bs[16], Ts[16], th[8];
+    size_t n_shapes = parse_list(shapes, Bs, Ts, 16), n_th = parse_list(threads, th, NULL, 8);
+    enc_model *m = minilm();
+    enc_workspace *ws = enc_workspace_new();
+    if (!ws) die("out of memory");
+    double *samples = malloc(max_reps * sizeof *samples);
+    if (!samples) die("out of memory");
+    char err[512];
+    for (size_t t = 0; t < n_th; t++) {
+        enc_set_num_threads((int)th[t]);
+        for (size_t s = 0; s < n_shapes; s++) {
+            size_t B = Bs[s], T = Ts[s], N = B * T;
+            int32_t *ids = malloc(N * sizeof *ids);
+            size_t *lens = malloc(B * sizeof *lens);
+            if (!ids || !lens) die("out of memory");
+            make_ids(ids, N, m->cfg.vocab_size, 1000 + N);
+            for (size_t b = 0; b < B; b++) lens[b] = T;
+            enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
+            enc_request req = enc_request_default(m); /* embedding only, as the server's default */
+            enc_result res;
+            /* Warm-up: passes until warmup_time has gone by (at least one, at most 50). */
+            double w0 = now();
+            for (int r = 0; r < 50; r++) {
+                if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+                enc_result_free(&res);
+                if (now() - w0 >= warmup_time) break;
+            }
+            size_t reps = 0;
+            double t_start = now();
+            while (reps < max_reps) {
+                double t0 = now();
+                if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+                samples[reps++] = now() - t0;
+                enc_result_free(&res);
+                if (reps >= min_reps && now() - t_start >= min_time) break;
+            }
+            qsort(samples, reps, sizeof *samples, cmp_double);
+            double med = reps % 2 ? samples[reps / 2]
+                                  : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]);
+            double flops = forward_flops(&m->cfg, B, T);
+            /* forward  threads  B  T  median_ms  min_ms  max_ms  reps  gflop_per_pass */
+            printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\n", th[t], B, T,
+                   med * 1e3, samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9);
+            fflush(stdout);
+            fprintf(stderr, "  encoderd %zux%zu threads %zu: %.3f ms (%zu runs)\n", B, T, th[t],
+                    med * 1e3, reps);
+            free(ids);
+            free(lens);
+        }
+    }
+    free(samples);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+    return 0;
+}
+
+static int cmd_info(void)
+{
+    printf("openblas_core\t%s\n", openblas_get_corename());
+    printf("openblas_config\t%s\n", openblas_get_config());
+    printf("openblas_threads\t%d\n", openblas_get_num_threads());
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "info") == 0) return cmd_info();
+    if (argc == 3 && strcmp(argv[1], "dump") == 0) return cmd_dump(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "gemm") == 0) return cmd_gemm(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "forward") == 0) return cmd_forward(argc - 2, argv + 2);
+    fprintf(stderr, "usage: bench info | dump DIR | gemm N THREADS... [--reps R] | "
+                    "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
+                    "[--max-reps N] [--warmup-time S]\n");
+    return 2;
+}

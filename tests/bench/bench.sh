@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# The benchmark of `make bench` (tests/bench/README.md): encoderd in-process, ONNX Runtime
+# and PyTorch on the same weights, then HTTP with wrk; prints a Markdown table and writes
+# it to BUILD_DIR/bench.md.
+#
+#   tests/bench/bench.sh [BUILD_DIR] [--quick]
+#
+# BUILD_DIR (default build) must hold libencoder.a and encoderd (`make bench` builds them).
+# --quick: few repetitions, shapes 1x8 and 32x16 only, no HTTP part (a sanity pass).
+#
+# Every side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its own
+# environment (as on a user's machine); nothing is changed globally. Exits non-zero when
+# a correctness check fails or a step did not run.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+BUILD=build
+QUICK=0
+for a in "$@"; do
+    case $a in
+    --quick) QUICK=1 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) BUILD=$a ;;
+    esac
+done
+OUT=$BUILD/bench
+HERE=tests/bench
+mkdir -p "$OUT"
+rm -f "$OUT"/*.tsv "$OUT"/*.log
+CLEAN=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+PY=/usr/bin/python3 # Debian's, with python3-torch (a pyenv python3 on PATH has no torch)
+FAILED=()
+
+say() { echo "bench: $*" >&2; }
+# step NAME OUTFILE CMD...: runs CMD with stdout to OUTFILE and stderr to OUT/NAME.log
+# (shown live, indented); records a failure and goes on.
+step() {
+    local name=$1 out=$2
+    shift 2
+    say "$name"
+    if ! { "$@" 2>&1 >"$out"; } | tee "$OUT/$name.log" | sed 's/^/    /' >&2; then
+        FAILED+=("$name")
+        say "$name FAILED (log: $OUT/$name.log)"
+        return 1
+    fi
+}
+apt_install() { # PKG...: installs the Debian packages that are missing
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    say "installing ${missing[*]}"
+    $sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+        $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "$QUICK" -eq 1 ]; then
+    SHAPES=1x8,32x16
+    TIMING=(--min-time 0.2 --warmup-time 0.1 --min-reps 3 --max-reps 20)
+    GEMM=(1024 1 2 --reps 2)
+else
+    SHAPES=1x8,1x128,1x512,32x16,32x128
+    TIMING=(--min-time 2 --warmup-time 0.5 --min-reps 5 --max-reps 500)
+    GEMM=(2048 1 2 --reps 5)
+fi
+START=$(date +%s)
+{
+    echo -e "started\t$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo -e "quick\t$QUICK"
+    echo -e "cpu\t$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo -e "cores\t$(nproc)"
+    echo -e "loadavg_start\t$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo -e "env_coretype\t${OPENBLAS_CORETYPE:-(unset)}"
+    echo -e "env_l2\t${OPENBLAS_L2_SIZE:-(unset)}"
+} >"$OUT/machine.tsv"
+
+# ---- prerequisites -------------------------------------------------------------------
+for f in "$BUILD/libencoder.a" "$BUILD/encoderd"; do
+    [ -e "$f" ] || { say "$f is missing: run make bench (or make) first"; exit 1; }
+done
+apt_install python3-torch python3-numpy || { say "cannot install python3-torch"; exit 1; }
+echo -e "torch_deb\t$(dpkg-query -W -f='${Version}' python3-torch)" >>"$OUT/machine.tsv"
+echo -e "node\t$(node --version)" >>"$OUT/machine.tsv"
+[ "$QUICK" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
+want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' $HERE/package.json)
+have=$(cd $HERE && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+    say "npm ci (onnxruntime-node $want, --ignore-scripts: the CPU library is in the package)"
+    (cd $HERE && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || { say "npm ci failed"; exit 1; }
+fi
+
+# ---- 1. encoderd in-process ------------------------------------------------------------
+PKGS="openblas libmicrohttpd jansson libutf8proc"
+say "building $OUT/bench"
+# shellcheck disable=SC2046
+"${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno \
+    $(pkg-config --cflags $PKGS) -Icore -o "$OUT/bench" $HERE/bench.c "$BUILD/libencoder.a" \
+    $(pkg-config --libs $PKGS) -lm -pthread || { say "cannot build bench.c"; exit 1; }
+
+step info "$OUT/info.tsv" "${CLEAN[@]}" "$OUT/bench" info
+step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }
+step gemm "$OUT/gemm.tsv" "${CLEAN[@]}" "$OUT/bench" gemm "${GEMM[@]}"
+step encoderd "$OUT/encoderd.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
+    --threads 1,2 "${TIMING[@]}"
+
+# ---- 2. PyTorch (one process per thread count) and ONNX Runtime -------------------------
+# Debian's torch runs its own OpenMP threads and calls OpenBLAS, which has its own: GOMP's
+# default spin-waiting then fights OpenBLAS's threads for the 2 cores (2-thread runs came out
+# 5-40x slower than 1-thread ones); OMP_WAIT_POLICY=PASSIVE avoids that.
+rm -f "$OUT/minilm.onnx"
+for t in 1 2; do
+    export_args=()
+    [ "$t" -eq 1 ] && export_args=(--export "$OUT/minilm.onnx")
+    step "torch$t" "$OUT/torch$t.tsv" "${CLEAN[@]}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+        MKL_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE PYTHONWARNINGS=ignore \
+        $PY $HERE/bench_torch.py "$OUT" --threads $t --shapes $SHAPES "${TIMING[@]}" "${export_args[@]}"
+done
+if [ -f "$OUT/minilm.onnx" ]; then
+    step ort "$OUT/ort.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
+        --shapes $SHAPES "${TIMING[@]}"
+else
+    FAILED+=(ort)
+    say "ort skipped: no ONNX export"
+fi
+
+# ---- 3. HTTP: encoderd under wrk --------------------------------------------------------
+SERVER_PID=
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+}
+trap stop_server EXIT
+trap 'stop_server; exit 130' INT TERM
+
+# Waits until the server is idle (under ~10% of a core over 0.3 s; 60 s at most): requests
+# still in flight when wrk stops go on in the server and would slow the next run.
+wait_idle() {
+    local a b
+    for _ in $(seq 200); do
+        a=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null) || return 0
+        sleep 0.3
+        b=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat" 2>/dev/null) || return 0
+        [ $((b - a)) -le 3 ] && return 0
+    done
+}
+
+http_part() {
+    local port url t0 t1
+    port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    url=http://127.0.0.1:$port
+    # A config of its own, so that nothing in config/default.json changes the run.
+    printf '{"host": "127.0.0.1", "port": %s, "threads": 2, "model": {"preset": "minilm", "seed": 42}}\n' \
+        "$port" >"$OUT/server.json"
+    t0=$(date +%s%N)
+    "${CLEAN[@]}" "$BUILD/encoderd" --config "$OUT/server.json" --preset minilm --port "$port" \
+        --threads 2 2>"$OUT/server.log" &
+    SERVER_PID=$!
+    t1=$($PY $HERE/wait_health.py "$port" "$SERVER_PID") || { cat "$OUT/server.log" >&2; return 1; }
+    echo -e "load_ms\t$(( (t1 - t0) / 1000000 ))" >"$OUT/server.tsv"
+    echo -e "rss_loaded_kb\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" >>"$OUT/server.tsv"
+    sed 's/^/    /' "$OUT/server.log" >&2
+
+    # The bodies: the random model's word tokenizer makes one token per word, plus [CLS] and
+    # [SEP]; checked below through usage.tokens.
+    $PY - "$OUT" <<'EOF'
+import json, sys
+out = sys.argv[1]
+words = lambda n: " ".join(f"w{i % 97}x{i}" for i in range(n))
+bodies = {
+    "emb16": {"text": words(14), "outputs": ["embedding"]},
+    "emb128": {"text": words(126), "outputs": ["embedding"]},
+    "all128": {"text": words(126), "outputs": ["tokens", "embedding", "hidden_states", "attention"]},
+}
+for name, b in bodies.items():
+    with open(f"{out}/{name}.json", "w") as f:
+        json.dump(b, f)
+EOF
+    local name want
+    for name in emb16:16 emb128:128 all128:128; do
+        want=${name#*:}
+        name=${name%%:*}
+        # one request first: the answer's token count and embedding size are checked
+        curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$OUT/$name.json" \
+            -o "$OUT/$name.response" -w "%{size_download}\t%{time_total}\n" "$url/encode" \
+            >"$OUT/$name.curl" || { say "POST /encode ($name) failed"; return 1; }
+        $PY - "$OUT/$name.response" "$want" <<'EOF' || return 1
+import json, sys
+r = json.load(open(sys.argv[1]))
+n, want = r["usage"]["tokens"], int(sys.argv[2])
+if n != want or len(r["embedding"]) != 384:
+    sys.exit(f"bench: expected {want} tokens and a 384-wide embedding, got {n} and {len(r['embedding'])}")
+EOF
+    done
+    # wrk runs: payload, connections, seconds
+    local runs=("emb16 1 6" "emb16 8 6" "emb16 64 6" "emb128 1 6" "all128 1 10" "all128 8 10"
+                "all128 64 10")
+    local r payload conns secs line
+    for r in "${runs[@]}"; do
+        read -r payload conns secs <<<"$r"
+        wait_idle
+        say "wrk $payload, $conns connection(s), ${secs}s"
+        line=$(BENCH_BODY="$OUT/$payload.json" wrk -t1 -c"$conns" -d"${secs}s" --timeout 60s \
+            -s $HERE/post.lua "$url/encode" | tee -a "$OUT/wrk.log" | grep '^wrk') || { say "wrk failed"; return 1; }
+        echo -e "$payload\t$conns\t$(cut -f2- <<<"$line")\t$(cut -f1 "$OUT/$payload.curl")" >>"$OUT/http.tsv"
+    done
+    awk '/^VmHWM/ {print "rss_peak_kb\t" $2} /^VmRSS/ {print "rss_end_kb\t" $2}' \
+        /proc/$SERVER_PID/status >>"$OUT/server.tsv"
+    stop_server
+}
+if [ "$QUICK" -eq 0 ]; then
+    say "http"
+    http_part || { FAILED+=(http); stop_server; }
+fi
+
+# ---- 4. the table ------------------------------------------------------------------------
+echo -e "loadavg_end\t$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.tsv"
+echo -e "wall_s\t$(( $(date +%s) - START ))" >>"$OUT/machine.tsv"
+echo -e "failed\t${FAILED[*]:-}" >>"$OUT/machine.tsv"
+$PY $HERE/report.py "$OUT" >"$BUILD/bench.md"
+report_rc=$?
+cat "$BUILD/bench.md"
+say "table written to $BUILD/bench.md; raw results in $OUT/"
+if [ ${#FAILED[@]} -gt 0 ] || [ $report_rc -ne 0 ]; then
+    say "FAILED: ${FAILED[*]:-} $([ $report_rc -ne 0 ] && echo 'a correctness check')"
+    exit 1
+fi

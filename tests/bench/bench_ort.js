@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// The ONNX Runtime side of `make bench` (tests/bench/README.md): npm onnxruntime-node, CPU.
+//
+//   node bench_ort.js DIR [--threads 1,2] [--shapes 1x8,...] [--min-time S] [--min-reps N]
+//                         [--max-reps N] [--warmup-time S]
+//
+// Runs DIR/minilm.onnx (exported by bench_torch.py from the weights `bench dump` wrote),
+// checks its outputs against encoderd's (DIR/ref.safetensors) for every session, and times
+// each shape with intraOpNumThreads = 1 and 2 (interOpNumThreads 1, sequential, all graph
+// optimizations). Timed runs fetch only the pooled embedding, as encoderd's timed runs
+// return only it. Results are tab-separated lines on stdout; progress goes to stderr.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const ort = require('onnxruntime-node');
+
+const TOL = 1e-3;
+const VOCAB = 30522;
+
+function parseArgs(argv) {
+  const a = { threads: '1,2', shapes: '1x8,1x128,1x512,32x16,32x128', minTime: 2.0,
+              warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    if (k === '--threads') { a.threads = v; i++; }
+    else if (k === '--shapes') { a.shapes = v; i++; }
+    else if (k === '--min-time') { a.minTime = Number(v); i++; }
+    else if (k === '--warmup-time') { a.warmupTime = Number(v); i++; }
+    else if (k === '--min-reps') { a.minReps = Number(v); i++; }
+    else if (k === '--max-reps') { a.maxReps = Number(v); i++; }
+    else if (!a.dir) a.dir = k;
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.dir) throw new Error('usage: bench_ort.js DIR [options]');
+  return a;
+}
+
+function readSafetensors(file) {
+  const raw = fs.readFileSync(file);
+  const n = Number(raw.readBigUInt64LE(0));
+  const header = JSON.parse(raw.subarray(8, 8 + n).toString('utf8'));
+  const out = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [b, e] = t.data_offsets;
+    const bytes = raw.subarray(8 + n + b, 8 + n + e);
+    const copy = new Uint8Array(bytes); // aligned copy
+    const Typed = { F32: Float32Array, I64: BigInt64Array }[t.dtype];
+    out[name] = { shape: t.shape, data: new Typed(copy.buffer, 0, copy.length / Typed.BYTES_PER_ELEMENT) };
+  }
+  return out;
+}
+
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+
+function feeds(B, T, ids) {
+  return {
+    input_ids: new ort.Tensor('int64', ids, [B, T]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]),
+  };
+}
+
+// Deterministic ids in [5, VOCAB) for a timed shape (any ids do: no padding, same cost).
+function randomIds(n, seed) {
+  let s = BigInt(seed) * 6364136223846793005n + 1442695040888963407n;
+  const ids = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
+    ids[i] = 5n + (s >> 33n) % BigInt(VOCAB - 5);
+  }
+  return ids;
+}
+
+// Op types in a serialized ONNX graph, counted for the names we care about: NodeProto
+// field 4 (op_type) is the byte 0x22, the length, then the name.
+function countOps(file) {
+  const buf = fs.readFileSync(file);
+  const names = ['Attention', 'MultiHeadAttention', 'SkipLayerNormalization', 'LayerNormalization',
+                 'EmbedLayerNormalization', 'BiasGelu', 'Gelu', 'FastGelu', 'MatMul', 'FusedMatMul',
+                 'Gemm', 'Softmax', 'Erf'];
+  const counts = {};
+  for (const name of names) {
+    const pat = Buffer.concat([Buffer.from([0x22, name.length]), Buffer.from(name)]);
+    let c = 0;
+    for (let i = buf.indexOf(pat); i >= 0; i = buf.indexOf(pat, i + 1)) {
+      const next = buf[i + pat.length];
+      if (!(next >= 0x61 && next <= 0x7a) && !(next >= 0x41 && next <= 0x5a)) c++; // not a longer name
+    }
+    if (c) counts[name] = c;
+  }
+  return Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2));
+  const model = path.join(a.dir, 'minilm.onnx');
+  const ref = readSafetensors(path.join(a.dir, 'ref.safetensors'));
+  const pkg = require('onnxruntime-node/package.json');
+  console.log(`ort_version\t${pkg.version}`);
+  let ok = true;
+  for (const threads of a.threads.split(',').map(Number)) {
+    const opts = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
+                   executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const optimized = path.join(a.dir, 'minilm.ort-optimized.onnx');
+    if (threads === 1) {
+      opts.optimizedModelFilePath = optimized; // to list the fused ops; deleted below
+      opts.logSeverityLevel = 3; // no warning that the saved graph is machine-specific
+    }
+    const session = await ort.InferenceSession.create(model, opts);
+    if (threads === 1 && fs.existsSync(optimized)) {
+      console.log(`ort_graph\t${countOps(optimized)}`);
+      fs.unlinkSync(optimized);
+    }
+
+    // The check: the reference input, both outputs, against encoderd's.
+    const [B, T] = ref.input_ids.shape;
+    const out = await session.run(feeds(B, T, ref.input_ids.data));
+    for (const name of ['last_hidden_state', 'embedding']) {
+      const got = out[name].data;
+      const want = ref[name].data;
+      let diff = got.length === want.length ? 0 : Infinity;
+      for (let i = 0; i < want.length && diff !== Infinity; i++) {
+        const d = Math.abs(got[i] - want[i]);
+        if (!(d <= diff)) diff = d; // NaN makes it NaN
+      }
+      const good = diff <= TOL;
+      ok = ok && good;
+      console.log(`check\tort\t${threads}\t${name}\t${diff.toExponential(3)}\t${TOL}\t${good ? 'ok' : 'FAIL'}`);
+      process.stderr.write(`  ORT (threads ${threads}) vs encoderd, ${name} [${out[name].dims}]: ` +
+                           `max |diff| ${diff.toExponential(3)}\n`);
+    }
+
+    for (const shape of a.shapes.split(',')) {
+      const [b, t] = shape.split('x').map(Number);
+      const f = feeds(b, t, randomIds(b * t, 1000 + b * t));
+      const w0 = now();
+      for (let r = 0; r < 50; r++) {
+        await session.run(f, ['embedding']);
+        if (now() - w0 >= a.warmupTime) break;
+      }
+      const samples = [];
+      const tStart = now();
+      while (samples.length < a.maxReps) {
+        const t0 = now();
+        await session.run(f, ['embedding']);
+        samples.push(now() - t0);
+        if (samples.length >= a.minReps && now() - tStart >= a.minTime) break;
+      }
+      samples.sort((x, y) => x - y);
+      const n = samples.length;
+      const med = n % 2 ? samples[(n - 1) / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+      console.log(`forward\t${threads}\t${b}\t${t}\t${(med * 1e3).toFixed(4)}\t` +
+                  `${(samples[0] * 1e3).toFixed(4)}\t${(samples[n - 1] * 1e3).toFixed(4)}\t${n}`);
+      process.stderr.write(`  ORT ${b}x${t} threads ${threads}: ${(med * 1e3).toFixed(3)} ms (${n} runs)\n`);
+    }
+    await session.release();
+  }
+  process.exitCode = ok ? 0 : 1;
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

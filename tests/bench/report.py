@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Makes the Markdown table of `make bench` from the tab-separated results in DIR
+(BUILD_DIR/bench, written by bench.sh and the three sides). Prints it; exits 1 when a
+correctness check failed or is missing.
+
+    report.py DIR
+"""
+import os
+import sys
+
+TOL = 1e-3
+FEW = 20  # wrk runs with fewer completed requests get their latencies marked
+
+
+def rows(path):
+    """The tab-separated lines of a file, [] when it does not exist."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def kv(path):
+    return {r[0]: "\t".join(r[1:]) for r in rows(path) if r}
+
+
+def fmt_ms(v):
+    if v is None:
+        return "—"
+    return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def main():
+    d = sys.argv[1]
+    machine, info, dump = kv(f"{d}/machine.tsv"), kv(f"{d}/info.tsv"), kv(f"{d}/dump.tsv")
+    server = kv(f"{d}/server.tsv")
+    quick = machine.get("quick") == "1"
+    torch_version, ort_version, ort_graph = "—", "—", ""
+    checks, lat = [], {}  # lat[(side, threads, B, T)] = (median_ms, reps)
+    gflop = {}  # (B, T) -> GFLOP per pass
+
+    for r in rows(f"{d}/encoderd.tsv"):
+        if r[0] == "forward":
+            key = (int(r[2]), int(r[3]))
+            lat[("encoderd", int(r[1])) + key] = (float(r[4]), int(r[7]))
+            gflop[key] = float(r[8])
+    for name in ("torch1.tsv", "torch2.tsv", "ort.tsv"):
+        side = "ort" if name == "ort.tsv" else "torch"
+        for r in rows(f"{d}/{name}"):
+            if r[0] == "torch_version":
+                torch_version = r[1]
+            elif r[0] == "ort_version":
+                ort_version = r[1]
+            elif r[0] == "ort_graph":
+                ort_graph = r[1]
+            elif r[0] == "check":
+                checks.append(r[1:])
+            elif r[0] == "forward":
+                lat[(side, int(r[1]), int(r[2]), int(r[3]))] = (float(r[4]), int(r[7]))
+    peak = {int(r[1]): (int(r[2]), float(r[3])) for r in rows(f"{d}/gemm.tsv") if r[0] == "gemm"}
+
+    out = []
+    p = out.append
+    p(f"## encoderd benchmark{' (--quick)' if quick else ''}: {machine.get('started', '?')}")
+    p("")
+    p(f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; load average "
+      f"{machine.get('loadavg_start', '?')} at the start, {machine.get('loadavg_end', '?')} at the end "
+      f"(other work on the machine makes the figures noisy).")
+    p(f"- OpenBLAS core: **{info.get('openblas_core', '?')}** ({info.get('openblas_config', '?')}); "
+      f"every side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in its own command "
+      f"(this environment had {machine.get('env_coretype', '?')} / {machine.get('env_l2', '?')}).")
+    p(f"- PyTorch {torch_version} (Debian python3-torch {machine.get('torch_deb', '?')}); "
+      f"ONNX Runtime {ort_version} (npm onnxruntime-node under Node.js {machine.get('node', '?')}, "
+      f"CPU EP, sequential, all graph optimizations"
+      + (f"; ops after optimization: {ort_graph}" if ort_graph else "") + ").")
+    p(f"- Model: all-MiniLM-L6-v2 shape (6 layers, D 384, 12 heads, F 1536, V 30522), the "
+      f"`minilm` preset's seeded random weights ({dump.get('weights_mb', '?')} MB), the same "
+      f"in every column.")
+    p(f"- Command: `make bench` (tests/bench/bench.sh{' --quick' if quick else ''}); "
+      f"took {machine.get('wall_s', '?')} s.")
+    p("")
+
+    # Correctness.
+    p("### Correctness: max |diff| against encoderd's output (same 2×48 input)")
+    p("")
+    p("| side | threads | last_hidden_state | embedding | tolerance | ok |")
+    p("|---|---|---|---|---|---|")
+    ok = True
+    by = {}
+    for side, threads, output, diff, tol, good in checks:
+        by.setdefault((side, threads), {})[output] = (diff, good)
+    for side in ("torch", "ort"):
+        for threads in ("1", "2"):
+            c = by.get((side, threads))
+            name = "PyTorch" if side == "torch" else "ONNX Runtime"
+            if not c or len(c) != 2:
+                ok = False
+                p(f"| {name} | {threads} | — | — | {TOL:g} | **missing** |")
+                continue
+            good = all(g == "ok" for _, g in c.values())
+            ok &= good
+            p(f"| {name} | {threads} | {float(c['last_hidden_state'][0]):.2e} | {float(c['embedding'][0]):.2e} | "
+              f"{TOL:g} | {'ok' if good else '**FAIL**'} |")
+    p("")
+
+    # GEMM peak.
+    p("### Single-precision GEMM peak (cblas_sgemm, best of the runs)")
+    p("")
+    p("| threads | size | GFLOP/s |")
+    p("|---|---|---|")
+    for t in sorted(peak):
+        n, g = peak[t]
+        p(f"| {t} | {n}³ | {g:.0f} |")
+    p("")
+
+    # Forward latency.
+    p("### In-process forward pass, embedding only (median ms of repeated runs after warm-up)")
+    p("")
+    p("| B×T | threads | GFLOP | encoderd ms | encoderd GFLOP/s | % of GEMM peak | "
+      "ONNX Runtime ms | ORT GFLOP/s | PyTorch ms | encoderd / ORT |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    shapes = sorted({(k[2], k[3]) for k in lat}, key=lambda s: (s[0], s[1]))
+    for t in (1, 2):
+        for B, T in shapes:
+            g = gflop.get((B, T))
+            e, o, pt = (lat.get((side, t, B, T), (None, 0))[0] for side in ("encoderd", "ort", "torch"))
+            if not (e or o or pt):
+                continue
+            eg = g / (e / 1e3) if g and e else None
+            og = g / (o / 1e3) if g and o else None
+            pk = peak.get(t, (0, None))[1]
+            cells = [f"{B}×{T}", str(t), f"{g:.2f}" if g else "—", fmt_ms(e),
+                     f"{eg:.0f}" if eg else "—", f"{100 * eg / pk:.0f}%" if eg and pk else "—",
+                     fmt_ms(o), f"{og:.0f}" if og else "—", fmt_ms(pt),
+                     f"{e / o:.2f}" if e and o else "—"]
+            p("| " + " | ".join(cells) + " |")
+    p("")
+    p("GFLOP counts the products only (QKV, scores, AV, W_o, FFN; 2 per multiply-add). "
+      "encoderd / ORT below 1 means encoderd is faster.")
+    p("")
+
+    # HTTP.
+    http = rows(f"{d}/http.tsv")
+    if not quick:
+        p("### HTTP: POST /encode under wrk (1 wrk thread; `encoderd --preset minilm --threads 2`)")
+        p("")
+        if http:
+            labels = {"emb16": "16 tokens, embedding only",
+                      "emb128": "128 tokens, embedding only",
+                      "all128": "128 tokens, every hidden state and attention map"}
+            p("| request | response bytes | connections | requests | req/s | p50 ms | p99 ms | errors |")
+            p("|---|---|---|---|---|---|---|---|")
+            p50, few = {}, False
+            for r in http:
+                payload, conns, n, _dur, rps, r50, r99, _mean, _mx, non2xx, sock, size = r
+                p50[(payload, conns)] = float(r50)
+                errs = int(non2xx) + int(sock)
+                mark = " †" if int(n) < FEW else ""
+                few |= bool(mark)
+                p(f"| {labels.get(payload, payload)} | {int(size):,} | {conns} | {n} | {float(rps):.1f} | "
+                  f"{fmt_ms(float(r50))}{mark} | {fmt_ms(float(r99))}{mark} | {errs} |")
+            p("")
+            p("Latency is per request as wrk sees it (queueing in the server included); errors are "
+              "non-2xx answers plus socket errors and timeouts (60 s).")
+            if few:
+                p(f"† Fewer than {FEW} requests completed in the run: these latencies rest on few "
+                  "samples (requests still in flight when wrk stops are not counted).")
+            p("")
+            if ("all128", "1") in p50 and ("emb128", "1") in p50:
+                p(f"All outputs / embedding only, 128 tokens, 1 connection, p50: "
+                  f"{p50[('all128', '1')] / p50[('emb128', '1')]:.1f}×.")
+                p("")
+        else:
+            p("(no results: the HTTP part failed; see the log above)")
+            p("")
+        p("### Server")
+        p("")
+        p("| weights | model load (process start → /health answers) | RSS after load | "
+          "peak RSS (VmHWM) after the wrk runs |")
+        p("|---|---|---|---|")
+        mb = lambda k: f"{int(server[k]) / 1024:.0f} MB" if k in server else "—"
+        p(f"| {dump.get('weights_mb', '?')} MB | "
+          f"{server['load_ms'] + ' ms' if 'load_ms' in server else '—'} | {mb('rss_loaded_kb')} | "
+          f"{mb('rss_peak_kb')} |")
+        p("")
+    if machine.get("failed"):
+        p(f"**Steps that failed: {machine['failed']}** (see BUILD_DIR/bench/*.log).")
+        p("")
+    print("\n".join(out))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
