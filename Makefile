@@ -21,7 +21,7 @@ endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_PKGS := build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev \
-            libuv1-dev libutf8proc-dev check curl ca-certificates
+            libuv1-dev libutf8proc-dev check curl ca-certificates valgrind
 
 CORE_SRC   := $(wildcard core/*.c)
 SERVER_SRC := $(wildcard server/*.c)
@@ -45,7 +45,21 @@ $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/encoderd: $(SERVER_OBJ) $(BUILD)/libencoder.a
+# Files the binary serves, embedded at build time as C arrays (od is in coreutils), so
+# the binary needs nothing beside it.
+$(BUILD)/gen/openapi_yaml.c: openapi.yaml
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from openapi.yaml by the Makefile */'; \
+	  echo 'const char encoderd_openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0};'; \
+	  echo 'const unsigned long encoderd_openapi_yaml_len = sizeof encoderd_openapi_yaml - 1;'; \
+	} > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/encoderd: $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/libencoder.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ) $(wildcard tests/unit/*.h)
@@ -81,7 +95,7 @@ test: deps
 unit-tests: all $(TEST_BIN)
 	tests/run_all.sh $(BUILD) unit
 
-valgrind: all $(TEST_BIN)
+valgrind: deps all $(TEST_BIN)
 	@for t in $(TEST_BIN); do \
 	    echo "== valgrind $$t"; \
 	    CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \

@@ -21,7 +21,7 @@
  *
  *   char err[512];
  *   enc_config cfg;
- *   enc_config_preset(&cfg, "toy");
+ *   enc_config_preset(&cfg, "toy", err, sizeof err);
  *   enc_model *m = enc_model_new_random(&cfg, err, sizeof err);
  *   // or: enc_model *m = enc_model_load_hf("models/all-MiniLM-L6-v2", err, sizeof err);
  *   if (!m) { fprintf(stderr, "%s\n", err); return 1; }

@@ -7,21 +7,40 @@
  *
  *   const api_route *r = api_route_find("POST", "/encode", &err);     // 404 / 405
  *   api_content_type_ok(content_type, &err);                          // 415
- *   api_job *job = api_job_prepare(&ctx, r, body, len, &err);         // 400 / 413 / 422
+ *   api_job *job = api_job_prepare(&ctx, r, body, len, &err);         // 400 / 404 / 413 / 422
  *   api_job_run(job, ws, &reply);          // the forward pass and the response (any thread)
  *   api_job_free(job);
  *
+ * Jobs whose api_job_batch_key is equal and non-zero may instead run together:
+ * api_jobs_run packs all their inputs into ONE enc_forward call and answers each job
+ * exactly as api_job_run would have alone.
+ *
  * Every failure is an api_error (errors.h); nothing here builds error JSON. api_handle
- * does all of it in one call (tests, and the synchronous server of today).
+ * does all of it in one call (tests, and a synchronous server).
  *
- * Routes: POST /encode, POST /tokenize, GET /health.
+ * Routes: POST /encode, POST /tokenize, POST /v1/embeddings, GET /model, GET /health,
+ * GET /metrics, GET /openapi.yaml (HEAD is taken wherever GET is).
  *
- * Conventions of the answers (design.md, "HTTP API (v1)"): one input gives one result
- * object; a list of inputs gives {"model", "results": [same objects], "usage"}, computed
- * by ONE packed enc_forward. "layers" says which entries hidden_states / attention hold:
- * the list asked, or with none asked 0..L when hidden_states is requested (attention then
- * holds all of its own 0..L-1) and 0..L-1 otherwise. /tokenize follows /encode's length
- * rule: an input over max_len is a 413 unless "truncate" is true.
+ * Conventions of the answers (design.md, "HTTP API (v1)"; openapi.yaml is the contract):
+ * one input gives one result object; a list of inputs gives {"model", "results": [same
+ * objects], "usage"}, computed by ONE packed enc_forward. "layers" says which entries
+ * hidden_states / attention hold: the list asked, or with none asked 0..L when
+ * hidden_states is requested (attention then holds all of its own 0..L-1) and 0..L-1
+ * otherwise. /tokenize and /v1/embeddings follow /encode's length rule: an input over
+ * max_len is a 413 unless "truncate" is true (/encode, /tokenize only).
+ *
+ * /encode "encoding": "base64" turns every float output into a tensor object
+ *   {"dtype": "float32", "shape": [...], "data": "<base64 of little-endian float32, row-major>"}
+ * with shapes embedding [D], token_embeddings [T, D], hidden_states [n_layers, T, D],
+ * attention [n_layers, n_heads, T, T]. "precision" (1..9, default 9) sets the significant
+ * digits of floats written as JSON numbers.
+ *
+ * /v1/embeddings is OpenAI's embeddings API: "input" a string, a list of strings, a list
+ * of ids or a list of lists of ids; the server's pooling (mean when it is "none") and
+ * normalisation; "dimensions" below D keeps the first ones and L2-normalises them, as
+ * OpenAI does; "encoding_format": "base64" sends each embedding as a base64 string of
+ * little-endian float32. "model" and "user" are accepted and not used; null counts as
+ * absent for every optional field of this route, as OpenAI clients may send it.
  */
 #ifndef ENCODERD_API_H
 #define ENCODERD_API_H
@@ -39,7 +58,15 @@
  * hidden state and every attention map (~14.5M) fits. */
 #define API_MAX_OUTPUT_VALUES ((size_t)32 << 20)
 
-typedef enum { API_ROUTE_ENCODE, API_ROUTE_TOKENIZE, API_ROUTE_HEALTH } api_route_id;
+typedef enum {
+    API_ROUTE_ENCODE,
+    API_ROUTE_TOKENIZE,
+    API_ROUTE_EMBEDDINGS,
+    API_ROUTE_MODEL,
+    API_ROUTE_HEALTH,
+    API_ROUTE_METRICS,
+    API_ROUTE_OPENAPI
+} api_route_id;
 
 typedef struct {
     const char *path;
@@ -58,15 +85,27 @@ const api_route *api_route_find(const char *method, const char *path, api_error 
  * is still read as JSON) and text/plain are. false with a 415 in err otherwise. */
 bool api_content_type_ok(const char *content_type, api_error *err);
 
-/* What the API needs to know of the service. The model is borrowed. */
+/* What the API needs to know of the service. Everything is borrowed and must outlive
+ * every job prepared with it (a job keeps the pointer). */
 typedef struct {
     const enc_model *model;
     size_t max_batch;      /* inputs in one request */
-    enc_pooling pooling;   /* /encode's default pooling */
-    bool normalize;        /* /encode's default normalisation */
+    enc_pooling pooling;   /* /encode's default pooling (and /v1/embeddings', "none" = mean) */
+    bool normalize;        /* /encode's and /v1/embeddings' default normalisation */
+    const char *preset;    /* GET /model: the random model's preset, NULL for a checkpoint
+                              (api_ctx_init reads it off a "random-<preset>" name and the
+                              word tokenizer; main may set it outright) */
+    /* GET /openapi.yaml answers these bytes as they are (application/yaml); NULL: 404. */
+    const char *openapi;
+    size_t openapi_len;
+    /* GET /metrics answers the malloc'd Prometheus text this makes (the API frees it);
+     * false when it cannot (a 503). NULL: 404. Called on the thread running the job. */
+    bool (*metrics_text)(void *arg, char **text, size_t *len);
+    void *metrics_arg;
 } api_ctx;
 
-/* Fills ctx for a model: its own pooling and normalisation as defaults. */
+/* Fills ctx for a model (every other field emptied): its own pooling and normalisation
+ * as defaults, the preset read off its name, no OpenAPI text and no metrics. */
 void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch);
 
 /* Output bits: ENC_OUT_* of encoder.h plus the token list. */
@@ -77,6 +116,7 @@ typedef struct {
     api_route_id route;
     bool from_text;          /* inputs are texts; else token ids */
     bool batch;              /* the input was a list of inputs: answer with "results" */
+    const char *field;       /* the field the inputs came from: "text", "tokens", "input" */
     size_t n_inputs;         /* B */
     const char **texts;      /* (B) borrowed from `root` (from_text) */
     size_t *text_lens;       /* (B) bytes */
@@ -91,13 +131,16 @@ typedef struct {
     size_t n_heads;
     bool add_special_tokens; /* text only */
     bool truncate;
+    int precision;           /* significant digits of JSON floats, 1..9 (9) */
+    bool base64;             /* floats as base64 float32 ("encoding" / "encoding_format") */
+    size_t dimensions;       /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
     void *root;              /* the parsed jansson document, owned */
 } api_request;
 
-/* Parses and validates a JSON body for route `route` into *req (emptied first). On
- * failure returns false with a 400 (malformed JSON, with line, column and byte) or a
- * 422 (what is wrong and where) in err, and leaves *req empty. On success the caller
- * frees *req with api_request_free. */
+/* Parses and validates a JSON body for route `route` (one of the routes with a body)
+ * into *req (emptied first). On failure returns false with a 400 (malformed JSON, with
+ * line, column and byte) or a 422 (what is wrong and where) in err, and leaves *req
+ * empty. On success the caller frees *req with api_request_free. */
 bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body, size_t len,
                        api_request *req, api_error *err);
 
@@ -107,23 +150,44 @@ void api_request_free(api_request *req);
 typedef struct api_job api_job;
 
 /* Validates the body (NULL/0 for routes without one) and tokenizes the inputs. Returns
- * a job that owns everything it needs, or NULL with err set (400, 413 for an input over
- * max_len without truncate or a response too large, 422, 503 out of memory). */
+ * a job that owns everything it needs (it keeps the ctx pointer: ctx must outlive it),
+ * or NULL with err set (400, 404 for /metrics or /openapi.yaml when ctx has none, 413
+ * for an input over max_len without truncate or a response too large, 422, 503 out of
+ * memory). */
 api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body,
                          size_t len, api_error *err);
 
-/* true when running the job computes a forward pass (false for /tokenize, /health, or
- * an /encode that asks only for tokens). */
+/* true when running the job computes a forward pass (false for /tokenize, /model,
+ * /health, /metrics, /openapi.yaml, or an /encode that asks only for tokens). */
 bool api_job_needs_forward(const api_job *job);
 
-/* Runs the job on workspace ws (owned by the calling thread for the duration; may be
- * NULL when !api_job_needs_forward) and fills *reply (emptied first) with the response,
- * or with the error response when the forward pass fails. Always fills *reply; its body
- * is NULL only when even the error body could not be allocated. */
+/* Jobs with the same non-zero key may be packed into one api_jobs_run: they ask the
+ * same forward pass of the same model (outputs, pooling, normalisation, selections),
+ * whatever their routes and response formats. 0 when the job must run alone: it needs
+ * no forward pass, or it asks for hidden_states or attention (responses so large that
+ * writing them, not the matrix products, is the cost; packing would only make each
+ * wait for the others'). A hash: equal keys are not proof, and api_jobs_run checks. */
+uint64_t api_job_batch_key(const api_job *job);
+
+/* Runs jobs[0..n) and fills replies[i] (emptied first) for jobs[i], exactly as
+ * api_job_run would have for each alone, up to the last bits of the floats (BLAS may
+ * block a bigger product differently). The inputs of all jobs that ask the same forward
+ * pass go into ONE enc_forward call on workspace ws (owned by the calling thread for the
+ * duration); jobs that differ run in separate calls, and a failed packed call is re-run
+ * job by job so that each gets its own error. ws may be NULL: the jobs that need a
+ * forward pass then get a 503 (no workspace, out of memory), the others their answer.
+ * Every reply is filled; a body is NULL only when even the error body could not be
+ * allocated. Returns the number of enc_forward calls made (for metrics and tests). */
+size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies);
+
+/* api_jobs_run of one job. */
 void api_job_run(api_job *job, enc_workspace *ws, api_reply *reply);
 
 /* Tokens of the job's inputs (N), for logs and metrics. 0 for NULL. */
 size_t api_job_tokens(const api_job *job);
+
+/* The route the job was prepared for. */
+const api_route *api_job_route(const api_job *job);
 
 /* Frees a job; NULL is allowed. */
 void api_job_free(api_job *job);

@@ -16,8 +16,17 @@ void srv_config_defaults(srv_config *c)
     snprintf(c->host, sizeof c->host, "127.0.0.1");
     c->port = 8080;
     c->threads = 2;
+    c->workers = 1;
+    c->http_threads = 2;
     c->max_body_bytes = 2097152;
     c->max_batch = 64;
+    c->max_request_tokens = 32768;
+    c->max_queue = 64;
+    c->max_batch_tokens = 16384;
+    c->max_batch_requests = 32;
+    c->queue_timeout_ms = 30000;
+    c->connection_timeout_s = 30;
+    c->max_connections = 1000;
     snprintf(c->model.preset, sizeof c->model.preset, "base");
     c->model.seed = 42;
     c->model.activation = c->model.pre_ln = SRV_UNSET;
@@ -32,7 +41,8 @@ typedef enum {
     K_UINT,     /* an integer in [min, max] into an unsigned of `size` bytes */
     K_BOOL,     /* true/false into an int */
     K_CHOICE,   /* one of `choices` into an int (its index) */
-    K_OBJECT    /* a nested object described by `children` */
+    K_OBJECT,   /* a nested object described by `children` */
+    K_ORIGINS   /* an array of origins ("*" or scheme://host[:port]), comma-joined */
 } key_type;
 
 typedef struct key_spec {
@@ -74,8 +84,19 @@ static const key_spec TOP_KEYS[] = {
     {"host", K_STRING, FIELD(host), 0, 0, NULL, NULL},
     UINT("port", port, 0, 65535),
     UINT("threads", threads, 1, 256),
+    UINT("workers", workers, 1, 64),
+    UINT("http_threads", http_threads, 1, 256),
     UINT("max_body_bytes", max_body_bytes, 1, 1ull << 30),
     UINT("max_batch", max_batch, 1, 100000),
+    UINT("max_request_tokens", max_request_tokens, 1, 1ull << 26),
+    UINT("max_queue", max_queue, 1, 1000000),
+    UINT("max_batch_tokens", max_batch_tokens, 1, 1ull << 26),
+    UINT("max_batch_requests", max_batch_requests, 1, 4096),
+    UINT("queue_timeout_ms", queue_timeout_ms, 0, 3600000),
+    UINT("connection_timeout_s", connection_timeout_s, 0, 3600),
+    UINT("max_connections", max_connections, 1, 1000000),
+    {"cors_origins", K_ORIGINS, FIELD(cors_origins), 0, 0, NULL, NULL},
+    {"api_key", K_PATH, FIELD(api_key), 0, 0, NULL, NULL},
     {"model", K_OBJECT, 0, 0, 0, 0, NULL, MODEL_KEYS},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
@@ -190,6 +211,37 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
                 return false;
             }
             *(int *)dst = found;
+            break;
+        }
+        case K_ORIGINS: {
+            char joined[sizeof c->cors_origins] = "";
+            size_t used = 0, i;
+            json_t *o;
+            if (!json_is_array(v)) {
+                snprintf(err, errlen, "%s%s must be an array of origins, got %s", prefix, name,
+                         json_type_name(v));
+                return false;
+            }
+            json_array_foreach(v, i, o) {
+                const char *sv = json_is_string(o) ? json_string_value(o) : NULL;
+                size_t n = sv ? strlen(sv) : 0;
+                if (!sv || n == 0 || n != json_string_length(o) || strchr(sv, ',') ||
+                    strpbrk(sv, " \t\r\n") ||
+                    (strcmp(sv, "*") != 0 && strncmp(sv, "http://", 7) != 0 &&
+                     strncmp(sv, "https://", 8) != 0)) {
+                    snprintf(err, errlen, "%s%s[%zu] must be \"*\" or an origin such as "
+                             "\"https://example.org\"", prefix, name, i);
+                    return false;
+                }
+                if (used + n + 2 > sizeof joined) {
+                    snprintf(err, errlen, "%s%s: too many origins (%zu bytes at most)", prefix,
+                             name, sizeof joined);
+                    return false;
+                }
+                used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s",
+                                         used ? "," : "", sv);
+            }
+            memcpy(dst, joined, used + 1);
             break;
         }
         case K_OBJECT: {

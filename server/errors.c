@@ -16,6 +16,7 @@ static const struct {
 } KINDS[] = {
     [ERR_NONE] = {200, "ok"},
     [ERR_BAD_JSON] = {400, "bad_json"},
+    [ERR_UNAUTHORIZED] = {401, "unauthorized"},
     [ERR_NOT_FOUND] = {404, "not_found"},
     [ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
     [ERR_TOO_LARGE] = {413, "too_large"},
@@ -72,6 +73,7 @@ bool err_reply(const api_error *e, api_reply *out)
         snprintf(out->allow, sizeof out->allow, "%s", e->allow);
     if (kind == ERR_OVERLOADED || kind == ERR_UNAVAILABLE)
         out->retry_after = e->retry_after ? e->retry_after : 1;
+    if (kind == ERR_UNAUTHORIZED) out->www_authenticate = "Bearer"; /* RFC 6750 */
 
     jsonw w;
     jw_init(&w);

@@ -7,7 +7,8 @@
  * No other code builds error JSON.
  *
  * api_reply is the answer to one request, error or not: api.c fills it for successes,
- * err_reply for errors, http.c sends it.
+ * err_reply for errors, http.c sends it with every header it names (Allow, Retry-After,
+ * WWW-Authenticate): the headers an error needs are decided here, not in http.c.
  */
 #ifndef ENCODERD_ERRORS_H
 #define ENCODERD_ERRORS_H
@@ -20,6 +21,7 @@
 typedef enum {
     ERR_NONE = 0,
     ERR_BAD_JSON,               /* 400 malformed JSON or invalid UTF-8 */
+    ERR_UNAUTHORIZED,           /* 401 no or a wrong API key, with WWW-Authenticate: Bearer */
     ERR_NOT_FOUND,              /* 404 unknown path */
     ERR_METHOD_NOT_ALLOWED,     /* 405, with an Allow header */
     ERR_TOO_LARGE,              /* 413 body or input too large */
@@ -59,6 +61,8 @@ typedef struct {
     const char *content_type; /* a static string */
     char allow[64];           /* the Allow header, "" for none */
     unsigned retry_after;     /* the Retry-After header in seconds, 0 for none */
+    const char *www_authenticate; /* the WWW-Authenticate header (a static string), NULL
+                                     for none; err_reply sets "Bearer" on every 401 */
 } api_reply;
 
 /* Frees the body and empties the reply; NULL-safe. */

@@ -11,9 +11,13 @@
  *   next calls (body chunks): append under max_body_bytes. Past the cap (a chunked
  *             body) the rest is dropped, and past twice the cap the connection is
  *             closed without an answer, so no body is read forever.
- *   last call (*upload_data_size == 0): the error decided so far, or prepare the job
- *             (validate, tokenize), run it (run_job) and queue the reply.
- *   on_completed: the access-log line, then free the state.
+ *   last call (*upload_data_size == 0): the error decided so far, or the API key, then
+ *             prepare the job (validate, tokenize). A job without a forward pass is
+ *             answered at once; one with a forward pass is queued to the workers and the
+ *             connection suspended (429 when the queue is full).
+ *   job done  (worker loop thread): the reply is in the request; resume the connection.
+ *   last call again, after the resume: send the reply (or close, if the client left).
+ *   on_completed: metrics, the access-log line, then free the state.
  */
 #include "http.h"
 
@@ -27,96 +31,148 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
-/* ---- a pool of forward-pass workspaces -------------------------------------------- */
-
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    enc_workspace **free_ws; /* (n) the idle ones are free_ws[0 .. n_free) */
-    size_t n, n_free;
-} ws_pool;
-
-/* false when a workspace cannot be allocated (the pool is then empty and freed). */
-static bool pool_init(ws_pool *p, size_t n)
-{
-    memset(p, 0, sizeof *p);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    p->free_ws = calloc(n, sizeof *p->free_ws);
-    if (!p->free_ws) return false;
-    for (p->n = 0; p->n < n; p->n++)
-        if (!(p->free_ws[p->n] = enc_workspace_new())) return false;
-    p->n_free = n;
-    return true;
-}
-
-/* Frees every workspace; all must have been released. */
-static void pool_free(ws_pool *p)
-{
-    for (size_t i = 0; p->free_ws && i < p->n; i++) enc_workspace_free(p->free_ws[i]);
-    free(p->free_ws);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
-}
-
-/* Waits for an idle workspace; the caller owns it until pool_release. */
-static enc_workspace *pool_acquire(ws_pool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    while (p->n_free == 0) pthread_cond_wait(&p->cv, &p->mu);
-    enc_workspace *ws = p->free_ws[--p->n_free];
-    pthread_mutex_unlock(&p->mu);
-    return ws;
-}
-
-static void pool_release(ws_pool *p, enc_workspace *ws)
-{
-    pthread_mutex_lock(&p->mu);
-    p->free_ws[p->n_free++] = ws;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* ---- the server and its requests --------------------------------------------------- */
+struct http_model {
+    enc_model *model;
+    api_ctx ctx;
+    size_t refs;              /* the server's own + one per request using it */
+};
 
 struct http_server {
     struct MHD_Daemon *daemon;
     http_options opt;
     char host[256];
+    char cors[2048];
+    char api_key[256];
     char address[INET6_ADDRSTRLEN];
     unsigned port;
-    int listen_fd;
-    ws_pool pool;
-    pthread_mutex_t mu;       /* guards active */
+    pthread_mutex_t mu;       /* guards everything below */
     pthread_cond_t idle;      /* signalled when active drops to 0 */
     size_t active;            /* requests between their first call and their completion */
+    bool draining;
+    http_model *model;        /* the model new requests get */
 };
 
+typedef enum { RQ_READING, RQ_QUEUED, RQ_READY } rq_phase;
+
 typedef struct {
-    struct timespec start;
+    wk_job job;               /* first: the workers hand back a wk_job * */
+    http_server *s;
+    struct MHD_Connection *conn;
+    int fd;                   /* the client's socket, to see whether it left */
+    double t0;
     char method[16];
     char path[128];           /* for the log: printable, cut */
+    const char *route_path;   /* the known route's path, for metrics; NULL if unknown */
     const api_route *route;   /* NULL once an error is decided */
     api_error err;            /* the error to answer with when !route */
     char *body;               /* (len) the upload so far, NUL-terminated */
     size_t len, cap;
     size_t dropped;           /* body bytes read and dropped past the cap */
+    http_model *model;        /* a reference, from prepare to completion */
+    api_job *ajob;
+    api_reply reply;          /* filled by the worker */
+    rq_phase phase;
     bool answered;
     int status;
     size_t tokens;
+    double tokenize_ms;
+    const char *origin;       /* the allowed Origin to echo, or NULL */
 } request;
 
-static double ms_since(const struct timespec *t0)
+/* ---- models ------------------------------------------------------------------------ */
+
+http_model *http_model_new(enc_model *m, const api_ctx *ctx)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+    http_model *hm = calloc(1, sizeof *hm);
+    if (!hm) {
+        enc_model_free(m);
+        return NULL;
+    }
+    hm->model = m;
+    hm->ctx = *ctx;
+    hm->ctx.model = m;
+    hm->refs = 1;
+    return hm;
+}
+
+/* Drops one reference; the last frees the model. Under s->mu. Returns the model to
+ * free outside the lock (or NULL). */
+static http_model *model_unref_locked(http_model *hm)
+{
+    return hm && --hm->refs == 0 ? hm : NULL;
+}
+
+static void model_free(http_model *hm)
+{
+    if (!hm) return;
+    enc_model_free(hm->model);
+    free(hm);
+}
+
+const enc_model *http_model_get(const http_model *hm) { return hm->model; }
+const api_ctx *http_model_ctx(const http_model *hm) { return &hm->ctx; }
+void http_model_free(http_model *hm) { model_free(hm); }
+
+static http_model *model_acquire(http_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    http_model *hm = s->model;
+    hm->refs++;
+    pthread_mutex_unlock(&s->mu);
+    return hm;
+}
+
+static void model_release(http_server *s, http_model *hm)
+{
+    pthread_mutex_lock(&s->mu);
+    http_model *dead = model_unref_locked(hm);
+    pthread_mutex_unlock(&s->mu);
+    model_free(dead);
+}
+
+void http_set_model(http_server *s, http_model *hm)
+{
+    pthread_mutex_lock(&s->mu);
+    http_model *old = s->model;
+    s->model = hm;
+    http_model *dead = model_unref_locked(old);
+    pthread_mutex_unlock(&s->mu);
+    model_free(dead);
+}
+
+/* ---- replies ----------------------------------------------------------------------- */
+
+/* Whether `origin` is one of the comma-joined allowed origins (or they hold "*"). */
+static bool origin_allowed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if ((len == 1 && *p == '*') || (len == n && strncmp(p, origin, n) == 0)) return true;
+        p += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
+static void add_common_headers(http_server *s, request *rq, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (rq->origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", rq->origin);
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    pthread_mutex_lock(&s->mu);
+    bool draining = s->draining;
+    pthread_mutex_unlock(&s->mu);
+    if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 /* Queues reply r (its body is handed to MHD) and records the status for the log. */
@@ -126,20 +182,26 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
                               "\"message\":\"out of memory\"}}";
     struct MHD_Response *resp =
         r->body ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE)
-                : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM, MHD_RESPMEM_PERSISTENT);
+        : r->status == 204 ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+                           : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
+                                                             MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         api_reply_free(r);
         return MHD_NO; /* MHD closes the connection */
     }
-    int status = !r->body ? 503 : r->status ? r->status : 500;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            r->content_type ? r->content_type : "application/json");
+    int status = r->status == 204 ? 204 : !r->body ? 503 : r->status ? r->status : 500;
+    if (status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : "application/json");
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->retry_after) {
-        char s[16];
-        snprintf(s, sizeof s, "%u", r->retry_after);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
+        char sec[16];
+        snprintf(sec, sizeof sec, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, sec);
     }
+    if (r->www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
+    add_common_headers(rq->s, rq, resp);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     rq->answered = true;
@@ -156,13 +218,59 @@ static enum MHD_Result send_error(struct MHD_Connection *c, request *rq, const a
     return send_reply(c, rq, &r);
 }
 
-/* Runs a prepared job to its reply. This is the one place that decides where the model
- * runs: here, on the calling MHD thread, with a pooled workspace. */
-static void run_job(http_server *s, api_job *job, api_reply *reply)
+/* A CORS preflight: 204, with the allowances when the origin is allowed. */
+static enum MHD_Result send_preflight(struct MHD_Connection *c, request *rq)
 {
-    enc_workspace *ws = api_job_needs_forward(job) ? pool_acquire(&s->pool) : NULL;
-    api_job_run(job, ws, reply);
-    if (ws) pool_release(&s->pool, ws);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    if (rq->origin) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    add_common_headers(rq->s, rq, resp);
+    enum MHD_Result ret = MHD_queue_response(c, 204, resp);
+    MHD_destroy_response(resp);
+    rq->answered = true;
+    rq->status = 204;
+    return ret;
+}
+
+/* ---- the worker side ------------------------------------------------------------------ */
+
+/* On a pool thread: every job of the batch shares one forward pass. */
+static void run_batch(wk_job **jobs, size_t n, enc_workspace *ws)
+{
+    api_job *ajobs[n];
+    api_reply replies[n];
+    for (size_t i = 0; i < n; i++) ajobs[i] = ((request *)jobs[i])->ajob;
+    api_jobs_run(ajobs, n, ws, replies);
+    for (size_t i = 0; i < n; i++) ((request *)jobs[i])->reply = replies[i];
+}
+
+/* On the worker loop thread: the reply is ready (or the job was dropped). */
+static void job_done(wk_job *j)
+{
+    request *rq = (request *)j;
+    rq->phase = RQ_READY;
+    MHD_resume_connection(rq->conn);
+}
+
+/* Whether the client closed its side while the job waited. */
+static bool client_gone(wk_job *j)
+{
+    request *rq = (request *)j;
+    char b;
+    if (rq->fd < 0) return false;
+    ssize_t n = recv(rq->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* ---- requests ------------------------------------------------------------------------- */
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
 /* The first call: the request's state, and the errors its headers already show. */
@@ -171,17 +279,28 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
 {
     request *rq = calloc(1, sizeof *rq);
     if (!rq) return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &rq->start);
+    rq->s = s;
+    rq->conn = c;
+    rq->t0 = wk_now_ms();
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    rq->fd = ci ? ci->connect_fd : -1;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     snprintf(rq->path, sizeof rq->path, "%s", url);
     for (char *p = rq->path; *p; p++)
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) *p = '?';
+    const char *origin = header(c, "Origin");
+    if (origin && s->cors[0] && origin_allowed(s->cors, origin))
+        rq->origin = strstr(s->cors, "*") && !strstr(s->cors, origin) ? "*" : origin;
     rq->route = api_route_find(method, url, &rq->err);
+    api_error ignored;
+    const api_route *known = rq->route ? rq->route : api_route_find("GET", url, &ignored);
+    if (!known) known = api_route_find("POST", url, &ignored);
+    rq->route_path = known ? known->path : NULL;
     if (rq->route && rq->route->has_body) {
-        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (!api_content_type_ok(ct, &rq->err)) rq->route = NULL;
-        else if (cl && strtoull(cl, NULL, 10) > s->opt.max_body_bytes) {
+        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!api_content_type_ok(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &rq->err)) {
+            rq->route = NULL;
+        } else if (cl && strtoull(cl, NULL, 10) > s->opt.max_body_bytes) {
             api_error_set(&rq->err, ERR_TOO_LARGE, "the request body has %s bytes; at most %zu "
                           "are allowed", cl, s->opt.max_body_bytes);
             rq->route = NULL;
@@ -193,8 +312,8 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
 /* Whether the request announces a body (a non-zero Content-Length, or chunks). */
 static bool has_body(struct MHD_Connection *c)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     return te || (cl && strtoull(cl, NULL, 10) != 0);
 }
 
@@ -219,6 +338,79 @@ static bool request_append(http_server *s, request *rq, const char *data, size_t
     return true;
 }
 
+/* Whether the request carries the API key (when one is set). Compares every byte of
+ * the longer of the two whatever they hold, so the time says nothing of the key. */
+static bool authorized(http_server *s, struct MHD_Connection *c)
+{
+    if (!s->api_key[0]) return true;
+    const char *h = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    const char *given = h + 7, *key = s->api_key;
+    size_t lg = strlen(given), lk = strlen(key), n = lg > lk ? lg : lk;
+    unsigned char diff = lg != lk;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)((i < lg ? given[i] : 0) ^ (i < lk ? key[i] : 0));
+    return diff == 0;
+}
+
+/* The last call, the first time: validate, tokenize, then answer or queue. */
+static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, request *rq)
+{
+    api_error err;
+    if (rq->route->id != API_ROUTE_HEALTH && !authorized(s, c)) {
+        api_error_set(&err, ERR_UNAUTHORIZED, "this server needs an API key: send "
+                      "\"Authorization: Bearer KEY\"");
+        return send_error(c, rq, &err);
+    }
+    rq->model = model_acquire(s);
+    double t = wk_now_ms();
+    rq->ajob = api_job_prepare(&rq->model->ctx, rq->route, rq->body, rq->len, &err);
+    rq->tokenize_ms = wk_now_ms() - t;
+    if (!rq->ajob) return send_error(c, rq, &err);
+    rq->tokens = api_job_tokens(rq->ajob);
+    if (rq->tokens > s->opt.max_request_tokens) {
+        api_error_set(&err, ERR_TOO_LARGE, "the request holds %zu tokens; at most %zu are "
+                      "allowed in one request (max_request_tokens)", rq->tokens,
+                      s->opt.max_request_tokens);
+        return send_error(c, rq, &err);
+    }
+    if (!api_job_needs_forward(rq->ajob)) {
+        api_job_run(rq->ajob, NULL, &rq->reply);
+        return send_reply(c, rq, &rq->reply);
+    }
+    rq->job = (wk_job){.run = run_batch, .done = job_done, .gone = client_gone,
+                       .batch_key = api_job_batch_key(rq->ajob), .cost = rq->tokens,
+                       .max_wait_ms = s->opt.queue_timeout_ms};
+    rq->phase = RQ_QUEUED;
+    MHD_suspend_connection(c); /* before submitting: done() may resume at once */
+    wk_status st = wk_submit(s->opt.workers, &rq->job);
+    if (st == WK_OK) return MHD_YES;
+    rq->phase = RQ_READY;
+    if (st == WK_FULL)
+        api_error_set(&err, ERR_OVERLOADED, "%zu requests are already waiting; try again later",
+                      wk_queue_depth(s->opt.workers));
+    else
+        api_error_set(&err, ERR_UNAVAILABLE, "the server is stopping");
+    err.retry_after = 1;
+    err_reply(&err, &rq->reply);
+    MHD_resume_connection(c);
+    return MHD_YES;
+}
+
+/* The last call after the worker resumed the connection. */
+static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
+{
+    if (rq->job.dropped && !rq->job.expired) return MHD_NO; /* the client left: close */
+    if (rq->job.expired) {
+        api_error err;
+        api_error_set(&err, ERR_UNAVAILABLE, "the request waited %.0f ms for a worker, more "
+                      "than queue_timeout_ms; try again later", rq->job.queued_ms);
+        err.retry_after = 1;
+        return send_error(c, rq, &err);
+    }
+    return send_reply(c, rq, &rq->reply);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -232,6 +424,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&s->mu);
         s->active++;
         pthread_mutex_unlock(&s->mu);
+        if (strcmp(method, "OPTIONS") == 0 && rq->route_path && !has_body(c))
+            return MHD_YES; /* a CORS preflight, answered on the last call */
         /* Answer now only to refuse a body unread (see the top of the file). */
         return !rq->route && has_body(c) ? send_error(c, rq, &rq->err) : MHD_YES;
     }
@@ -245,15 +439,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (rq->phase == RQ_READY) return finish_job(c, rq);
+    if (rq->phase == RQ_QUEUED) return MHD_YES; /* not resumed yet */
+    if (strcmp(method, "OPTIONS") == 0 && rq->route_path) return send_preflight(c, rq);
     if (!rq->route) return send_error(c, rq, &rq->err);
-    api_error err;
-    api_job *job = api_job_prepare(s->opt.api, rq->route, rq->body, rq->len, &err);
-    if (!job) return send_error(c, rq, &err);
-    api_reply reply;
-    run_job(s, job, &reply);
-    rq->tokens = api_job_tokens(job);
-    api_job_free(job);
-    return send_reply(c, rq, &reply);
+    return start_job(s, c, rq);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -263,13 +453,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     http_server *s = cls;
     request *rq = *req_cls;
     if (!rq) return;
+    double total = wk_now_ms() - rq->t0;
+    bool ran = rq->ajob && api_job_needs_forward(rq->ajob) && !rq->job.dropped &&
+               rq->phase == RQ_READY && rq->job.run_ms > 0;
+    if (s->opt.metrics && rq->answered) {
+        metrics_sample m = {.route = rq->route_path, .status = rq->status, .tokens = rq->tokens,
+                            .tokenize_ms = rq->model ? rq->tokenize_ms : -1, /* prepare ran */
+                            .queue_ms = ran ? rq->job.queued_ms : -1,
+                            .forward_ms = ran ? rq->job.run_ms : -1,
+                            .batch_size = ran ? rq->job.batch_size : 0, .total_ms = total};
+        metrics_record(s->opt.metrics, &m);
+    }
     if (rq->answered)
         fprintf(stderr, "access %s %s %d tokens=%zu ms=%.1f%s\n", rq->method, rq->path,
-                rq->status, rq->tokens, ms_since(&rq->start),
+                rq->status, rq->tokens, total,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
     else
-        fprintf(stderr, "access %s %s - tokens=0 ms=%.1f (closed before an answer)\n",
-                rq->method, rq->path, ms_since(&rq->start));
+        fprintf(stderr, "access %s %s - tokens=%zu ms=%.1f (closed before an answer)\n",
+                rq->method, rq->path, rq->tokens, total);
+    api_job_free(rq->ajob);
+    api_reply_free(&rq->reply);
+    if (rq->model) model_release(s, rq->model);
     free(rq->body);
     free(rq);
     *req_cls = NULL;
@@ -284,9 +488,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     fputs("encoderd: libmicrohttpd: ", stderr);
     vfprintf(stderr, fmt, ap);
 }
-
-/* How long http_stop waits for requests under way. */
-#define HTTP_DRAIN_SECONDS 30
 
 /* ---- start and stop ---------------------------------------------------------------- */
 
@@ -339,38 +540,38 @@ static int listen_on(http_server *s, const char *host, unsigned port, char *err,
     return fd;
 }
 
-http_server *http_start(const http_options *opt, char *err, size_t errlen)
+http_server *http_start(const http_options *opt, http_model *model, char *err, size_t errlen)
 {
     http_server *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
+        model_free(model);
         return NULL;
     }
     s->opt = *opt;
-    s->listen_fd = -1;
+    s->model = model;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     snprintf(s->host, sizeof s->host, "%s", opt->host);
+    snprintf(s->cors, sizeof s->cors, "%s", opt->cors_origins ? opt->cors_origins : "");
+    snprintf(s->api_key, sizeof s->api_key, "%s", opt->api_key ? opt->api_key : "");
     s->opt.host = s->host;
-    unsigned threads = opt->threads ? opt->threads : 1;
-    if (!pool_init(&s->pool, threads)) {
-        snprintf(err, errlen, "out of memory allocating %u workspaces", threads);
-        pool_free(&s->pool);
-        free(s);
-        return NULL;
-    }
+    s->opt.cors_origins = s->cors;
+    s->opt.api_key = NULL; /* only the copy in s->api_key is kept */
+    unsigned threads = opt->http_threads ? opt->http_threads : 1;
     int fd = listen_on(s, opt->host, opt->port, err, errlen);
     if (fd >= 0) {
-        /* ITC lets http_stop quiesce the daemon (stop accepting) while requests finish. */
+        /* ITC lets workers resume suspended connections and http_drain quiesce the daemon. */
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                         MHD_USE_ITC;
+                         MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
         s->daemon = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, s,
             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, so it gets every message */
             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
             MHD_OPTION_THREAD_POOL_SIZE, threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+            MHD_OPTION_CONNECTION_TIMEOUT, opt->connection_timeout_s,
+            MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1000,
             MHD_OPTION_END);
         if (!s->daemon) {
             snprintf(err, errlen, "libmicrohttpd could not start on %s port %u", s->address, s->port);
@@ -378,13 +579,12 @@ http_server *http_start(const http_options *opt, char *err, size_t errlen)
         }
     }
     if (!s->daemon) {
-        pool_free(&s->pool);
+        model_free(s->model);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->idle);
         free(s);
         return NULL;
     }
-    s->listen_fd = fd;
     return s;
 }
 
@@ -392,22 +592,31 @@ unsigned http_port(const http_server *s) { return s->port; }
 
 const char *http_address(const http_server *s) { return s->address; }
 
-void http_stop(http_server *s)
+size_t http_drain(http_server *s, unsigned seconds)
 {
-    if (!s) return;
-    /* Stop accepting, let the requests under way finish and be sent (up to a bound),
-     * then stop the threads; MHD_stop_daemon closes any connection still open. */
+    /* Stop accepting; the connections already open still get their answers (with
+     * "Connection: close"). quiesce hands the listening socket back to us. */
+    pthread_mutex_lock(&s->mu);
+    s->draining = true;
+    pthread_mutex_unlock(&s->mu);
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += HTTP_DRAIN_SECONDS;
+    deadline.tv_sec += seconds;
     pthread_mutex_lock(&s->mu);
     while (s->active > 0 && pthread_cond_timedwait(&s->idle, &s->mu, &deadline) == 0) {
     }
+    size_t left = s->active;
     pthread_mutex_unlock(&s->mu);
-    MHD_stop_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET) close(fd); /* quiesce handed the listening socket to us */
-    pool_free(&s->pool);
+    return left;
+}
+
+void http_stop(http_server *s)
+{
+    if (!s) return;
+    MHD_stop_daemon(s->daemon); /* closes any connection still open */
+    model_free(s->model);        /* every request released its reference on completion */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);

@@ -229,15 +229,19 @@ static const double POW10[] = {
 
 static double scale10(double a, int k) { return k >= 0 ? a * POW10[k] : a / POW10[-k]; }
 
+static const long long POW10I[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                   100000000, 1000000000};
+
 /*
- * Nine significant digits, as printf("%.9g") would write them (trailing zeros dropped,
- * exponent form below 1e-4 and from 1e9 on). The digits come from one multiplication
+ * `p` significant digits, as printf("%.<p>g") would write them (trailing zeros dropped,
+ * exponent form below 1e-4 and from 1e<p> on). The digits come from one multiplication
  * in double, exact to well under one unit of the ninth digit; nine digits of a float
  * lie within a third of its ulp of it, so even a last digit off by one parses back to
  * the same float. snprintf would do the same ten times slower.
  */
-size_t jw_format_float(float v, char *out)
+size_t jw_format_float_digits(float v, int p, char *out)
 {
+    if (p < 1 || p > 9) p = 9;
     char *o = out;
     double a = v;
     if (a == 0) {
@@ -249,19 +253,20 @@ size_t jw_format_float(float v, char *out)
         *o++ = '-';
         a = -a;
     }
+    const long long lo = POW10I[p - 1], hi = POW10I[p];
     int e = (int)floor(log10(a));
-    long long m = llrint(scale10(a, 8 - e));
-    if (m >= 1000000000LL) m = llrint(scale10(a, 8 - ++e));
-    else if (m < 100000000LL) m = llrint(scale10(a, 8 - --e));
-    if (m >= 1000000000LL) { /* rounding carried into a tenth digit: 999999999.5 */
+    long long m = llrint(scale10(a, p - 1 - e));
+    if (m >= hi) m = llrint(scale10(a, p - 1 - ++e));
+    else if (m < lo) m = llrint(scale10(a, p - 1 - --e));
+    if (m >= hi) { /* rounding carried into one digit more: 999999999.5 */
         m /= 10;
         e++;
     }
     char d[9];
-    for (int i = 8; i >= 0; i--, m /= 10) d[i] = (char)('0' + m % 10);
-    int nd = 9;
+    for (int i = p - 1; i >= 0; i--, m /= 10) d[i] = (char)('0' + m % 10);
+    int nd = p;
     while (nd > 1 && d[nd - 1] == '0') nd--;
-    if (e < -4 || e >= 9) {
+    if (e < -4 || e >= p) {
         *o++ = d[0];
         if (nd > 1) {
             *o++ = '.';
@@ -270,7 +275,7 @@ size_t jw_format_float(float v, char *out)
         }
         o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
     } else if (e >= 0) {
-        int whole = e + 1; /* digits before the point, <= 9 */
+        int whole = e + 1; /* digits before the point, <= p */
         for (int i = 0; i < whole; i++) *o++ = i < nd ? d[i] : '0';
         if (nd > whole) {
             *o++ = '.';
@@ -288,6 +293,15 @@ size_t jw_format_float(float v, char *out)
     return (size_t)(o - out);
 }
 
+size_t jw_format_float(float v, char *out) { return jw_format_float_digits(v, 9, out); }
+
+void jw_set_float_digits(jsonw *w, int digits)
+{
+    w->float_digits = digits >= 1 && digits <= 9 ? digits : 9;
+}
+
+static int float_digits(const jsonw *w) { return w->float_digits ? w->float_digits : 9; }
+
 void jw_float(jsonw *w, float v)
 {
     before_item(w);
@@ -296,7 +310,7 @@ void jw_float(jsonw *w, float v)
         return;
     }
     if (!reserve(w, 24)) return;
-    w->len += jw_format_float(v, w->buf + w->len);
+    w->len += jw_format_float_digits(v, float_digits(w), w->buf + w->len);
 }
 
 void jw_floats(jsonw *w, const float *x, size_t n)
@@ -308,10 +322,11 @@ void jw_floats(jsonw *w, const float *x, size_t n)
         return;
     }
     char *o = w->buf + w->len;
+    const int digits = float_digits(w);
     *o++ = '[';
     for (size_t i = 0; i < n; i++) {
         if (i) *o++ = ',';
-        if (isfinite(x[i])) o += jw_format_float(x[i], o);
+        if (isfinite(x[i])) o += jw_format_float_digits(x[i], digits, o);
         else {
             memcpy(o, "null", 4);
             o += 4;
@@ -327,4 +342,100 @@ void jw_sizes(jsonw *w, const size_t *v, size_t n)
     jw_arr_begin(w);
     for (size_t i = 0; i < n; i++) jw_uint(w, v[i]);
     jw_arr_end(w);
+}
+
+/* ---- base64 ------------------------------------------------------------------------ */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void jw_b64_begin(jsonw *w)
+{
+    before_item(w);
+    putc1(w, '"');
+    w->b64_open = true;
+    w->b64_n = 0;
+}
+
+/* Encodes whole 3-byte groups of s[0..n) straight into the buffer (room reserved). */
+static void b64_groups(jsonw *w, const unsigned char *s, size_t n)
+{
+    char *o = w->buf + w->len;
+    for (size_t i = 0; i + 3 <= n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        *o++ = B64[v >> 18];
+        *o++ = B64[(v >> 12) & 63];
+        *o++ = B64[(v >> 6) & 63];
+        *o++ = B64[v & 63];
+    }
+    w->len = (size_t)(o - w->buf);
+    w->buf[w->len] = '\0';
+}
+
+/* Appends bytes to the open base64 string, keeping up to 2 of them for the next call. */
+static void b64_append(jsonw *w, const unsigned char *s, size_t n)
+{
+    if (w->failed) return;
+    if (!w->b64_open || n > SIZE_MAX / 2) {
+        w->failed = true;
+        return;
+    }
+    unsigned char head[3];
+    size_t used = 0;
+    if (w->b64_n > 0) { /* complete the carried group first */
+        memcpy(head, w->b64_carry, (size_t)w->b64_n);
+        size_t take = 3 - (size_t)w->b64_n;
+        if (n < take) {
+            memcpy(w->b64_carry + w->b64_n, s, n);
+            w->b64_n += (int)n;
+            return;
+        }
+        memcpy(head + w->b64_n, s, take);
+        if (!reserve(w, 4)) return;
+        b64_groups(w, head, 3);
+        used = take;
+        w->b64_n = 0;
+    }
+    size_t whole = (n - used) / 3 * 3;
+    if (!reserve(w, whole / 3 * 4)) return;
+    b64_groups(w, s + used, whole);
+    used += whole;
+    memcpy(w->b64_carry, s + used, n - used);
+    w->b64_n = (int)(n - used);
+}
+
+void jw_b64_bytes(jsonw *w, const void *data, size_t n) { b64_append(w, data, n); }
+
+void jw_b64_floats(jsonw *w, const float *x, size_t n)
+{
+    unsigned char chunk[3 * 256]; /* a multiple of 3 and of 4 bytes */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        chunk[k++] = (unsigned char)bits;
+        chunk[k++] = (unsigned char)(bits >> 8);
+        chunk[k++] = (unsigned char)(bits >> 16);
+        chunk[k++] = (unsigned char)(bits >> 24);
+        if (k == sizeof chunk) {
+            b64_append(w, chunk, k);
+            k = 0;
+        }
+    }
+    if (k) b64_append(w, chunk, k);
+}
+
+void jw_b64_end(jsonw *w)
+{
+    if (!w->b64_open) {
+        w->failed = true;
+        return;
+    }
+    w->b64_open = false;
+    if (w->b64_n > 0 && reserve(w, 4)) {
+        unsigned v = (unsigned)w->b64_carry[0] << 16 | (w->b64_n == 2 ? (unsigned)w->b64_carry[1] << 8 : 0);
+        char q[4] = {B64[v >> 18], B64[(v >> 12) & 63], w->b64_n == 2 ? B64[(v >> 6) & 63] : '=', '='};
+        put(w, q, 4);
+    }
+    w->b64_n = 0;
+    putc1(w, '"');
 }

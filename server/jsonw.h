@@ -17,7 +17,12 @@
  * later call does nothing and jw_ok() is false; one check at the end suffices.
  * Strings are always emitted as valid JSON: control characters escaped, invalid UTF-8
  * replaced by U+FFFD. Floats are written with 9 significant digits (float32 round-trips
- * exactly); NaN and infinities are written as null.
+ * exactly) unless jw_set_float_digits asks for fewer; NaN and infinities are written as
+ * null.
+ *
+ * Large float arrays can also go out as one base64 string of their little-endian float32
+ * bytes, streamed from several pieces (the rows of a matrix need not be contiguous):
+ *   jw_b64_begin(&w); jw_b64_floats(&w, row0, D); jw_b64_floats(&w, row1, D); jw_b64_end(&w);
  */
 #ifndef ENCODERD_JSONW_H
 #define ENCODERD_JSONW_H
@@ -35,6 +40,10 @@ typedef struct {
     bool after_key;     /* the next value follows "key": and takes no comma */
     int depth;
     bool has_items[JW_MAX_DEPTH]; /* per open container: a comma before the next item */
+    int float_digits;   /* significant digits of floats, 1..9; 0 means 9 */
+    bool b64_open;      /* between jw_b64_begin and jw_b64_end */
+    unsigned char b64_carry[2]; /* bytes waiting for a full 3-byte group */
+    int b64_n;          /* how many of b64_carry are used */
 } jsonw;
 
 /* An empty writer; allocates nothing until the first write. */
@@ -66,8 +75,23 @@ void jw_floats(jsonw *w, const float *x, size_t n);
 /* [v0, v1, ...] of n sizes. */
 void jw_sizes(jsonw *w, const size_t *v, size_t n);
 
-/* printf-free float formatting used by jw_float: writes the shortest %.9g-style text of
- * a finite float into out (at least 24 bytes), returns its length. Exposed for tests. */
+/* Significant digits of every later jw_float / jw_floats: 1..9 (%.<digits>g); anything
+ * else means 9, which round-trips every float32. */
+void jw_set_float_digits(jsonw *w, int digits);
+
+/* A base64 string (standard alphabet, '=' padding) of bytes given in pieces: begin,
+ * any number of jw_b64_floats / jw_b64_bytes, end. Nothing else may be written between
+ * begin and end. jw_b64_floats writes each float as its 4 little-endian IEEE-754 bytes,
+ * whatever the host's byte order; NaN and infinities are kept as they are. */
+void jw_b64_begin(jsonw *w);
+void jw_b64_bytes(jsonw *w, const void *data, size_t n);
+void jw_b64_floats(jsonw *w, const float *x, size_t n);
+void jw_b64_end(jsonw *w);
+
+/* printf-free float formatting used by jw_float: writes the %.<digits>g text of a finite
+ * float (digits 1..9; 9 round-trips) into out (at least 24 bytes), returns its length.
+ * jw_format_float is the 9-digit form. Exposed for tests. */
+size_t jw_format_float_digits(float v, int digits, char *out);
 size_t jw_format_float(float v, char *out);
 
 #endif

@@ -1,10 +1,11 @@
 /*
- * main.c - build/encoderd: flags, config, load the model once, serve until SIGINT or
- * SIGTERM, stop cleanly. The only file that exits.
+ * main.c - build/encoderd: flags, config, load the model once, start the workers and the
+ * HTTP server, then wait on a libuv loop for signals: SIGINT/SIGTERM stop accepting,
+ * finish every request under way and exit 0; SIGHUP reloads the config and the model
+ * without dropping a request (a bad new one keeps the old, and the log says why).
+ * The only file that exits.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,6 +18,14 @@
 #include "config.h"
 #include "encoder.h"
 #include "http.h"
+#include "metrics.h"
+#include "workers.h"
+
+#include <uv.h>
+
+/* openapi.yaml, embedded at build time (the Makefile makes build/gen/openapi_yaml.c). */
+extern const char encoderd_openapi_yaml[];
+extern const unsigned long encoderd_openapi_yaml_len;
 
 #define DEFAULT_CONFIG "config/default.json"
 
@@ -25,7 +34,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: encoderd [options]\n"
             "Runs a Transformer encoder and serves it over HTTP: POST /encode, POST /tokenize,\n"
-            "GET /health.\n"
+            "POST /v1/embeddings, GET /model, /health, /metrics, /openapi.yaml.\n"
+            "Signals: SIGTERM/SIGINT finish the requests under way and exit 0; SIGHUP\n"
+            "reloads the config file and the model.\n"
             "\n"
             "  --config FILE   JSON config file (default: " DEFAULT_CONFIG " when it exists,\n"
             "                  else built-in defaults; keys in config/README.md)\n"
@@ -36,7 +47,7 @@ static void usage(FILE *out)
             "                  keys and model.path (unless --model is given)\n"
             "  --host HOST     address to listen on (default 127.0.0.1)\n"
             "  --port N        port to listen on, 0 for any free one (default 8080)\n"
-            "  --threads N     HTTP and compute threads (default 2)\n"
+            "  --threads N     compute threads of a forward pass (default 2)\n"
             "  --help          this text\n");
 }
 
@@ -131,6 +142,15 @@ static bool load_config(const flags *f, srv_config *cfg)
         }
         snprintf(cfg->model.path, sizeof cfg->model.path, "%s", f->model);
     }
+    const char *key = getenv("ENCODERD_API_KEY");
+    if (key && *key) {
+        if (strlen(key) >= sizeof cfg->api_key) {
+            fprintf(stderr, "encoderd: ENCODERD_API_KEY is too long (%zu bytes at most)\n",
+                    sizeof cfg->api_key - 1);
+            return false;
+        }
+        snprintf(cfg->api_key, sizeof cfg->api_key, "%s", key);
+    }
     fprintf(stderr, "encoderd: config %s\n", file ? file : "(built-in defaults)");
     return true;
 }
@@ -158,96 +178,178 @@ static enc_model *load_model(const srv_config *cfg)
     return m;
 }
 
-/* SIGINT / SIGTERM: the handler writes the signal number into a pipe that main reads.
- * (Blocking the signals and sigwait would not do: the BLAS library starts threads before
- * main, and a signal delivered to one of them would kill the process.) */
-static int stop_pipe[2] = {-1, -1};
-
-static void on_stop_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t n = write(stop_pipe[1], &b, 1);
-    (void)n; /* a full pipe already holds a stop request */
-    errno = saved;
-}
-
-/* false with errno set when the pipe or a handler cannot be installed. */
-static bool install_stop_handlers(void)
-{
-    if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    struct sigaction ign = {.sa_handler = SIG_IGN};
-    return sigaction(SIGINT, &sa, NULL) == 0 && sigaction(SIGTERM, &sa, NULL) == 0 &&
-           sigaction(SIGPIPE, &ign, NULL) == 0;
-}
-
-/* Blocks until SIGINT or SIGTERM arrives; returns its number. */
-static int wait_for_stop(void)
-{
-    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
-    unsigned char b = 0;
-    for (;;) {
-        if (poll(&p, 1, -1) > 0 && read(stop_pipe[0], &b, 1) == 1) return b;
-    }
-}
-
 static const char *pooling_name(enc_pooling p)
 {
     return p == ENC_POOL_CLS ? "cls" : p == ENC_POOL_MEAN ? "mean" : "none";
 }
 
+/* ---- the service ------------------------------------------------------------------- */
+
+typedef struct {
+    flags f;
+    srv_config cfg;          /* as loaded at start: what a reload must not change */
+    metrics *metrics;
+    wk_pool *workers;
+    http_server *http;
+    uv_signal_t sigint, sigterm, sighup;
+    int stop_signal;
+} service;
+
+/* The http_model for a config: the model it names and the API context for it. NULL
+ * with a message printed. */
+static http_model *make_model(service *sv, const srv_config *cfg)
+{
+    enc_model *m = load_model(cfg);
+    if (!m) return NULL;
+    api_ctx ctx;
+    api_ctx_init(&ctx, m, cfg->max_batch); /* ctx.preset is read off the model's own name */
+    if (cfg->model.pooling != SRV_UNSET) ctx.pooling = (enc_pooling)cfg->model.pooling;
+    if (cfg->model.normalize != SRV_UNSET) ctx.normalize = cfg->model.normalize;
+    ctx.openapi = encoderd_openapi_yaml;
+    ctx.openapi_len = encoderd_openapi_yaml_len;
+    ctx.metrics_text = metrics_text;
+    ctx.metrics_arg = sv->metrics;
+    http_model *hm = http_model_new(m, &ctx);
+    if (!hm) fprintf(stderr, "encoderd: out of memory\n");
+    else metrics_set_model(sv->metrics, enc_model_config(m)->name);
+    return hm;
+}
+
+/* SIGHUP: the config file again (with the same flags on top) and its model. Keys that
+ * only a restart can change are reported, not applied. */
+static void reload(service *sv)
+{
+    srv_config cfg;
+    fprintf(stderr, "encoderd: SIGHUP received, reloading\n");
+    if (!load_config(&sv->f, &cfg)) {
+        fprintf(stderr, "encoderd: reload failed, still serving the old model\n");
+        metrics_reload(sv->metrics, false);
+        return;
+    }
+    const srv_config *o = &sv->cfg;
+    if (strcmp(cfg.host, o->host) || cfg.port != o->port || cfg.threads != o->threads ||
+        cfg.workers != o->workers || cfg.http_threads != o->http_threads ||
+        cfg.max_queue != o->max_queue || cfg.max_body_bytes != o->max_body_bytes ||
+        strcmp(cfg.cors_origins, o->cors_origins) || strcmp(cfg.api_key, o->api_key) ||
+        cfg.max_request_tokens != o->max_request_tokens ||
+        cfg.max_batch_tokens != o->max_batch_tokens ||
+        cfg.max_batch_requests != o->max_batch_requests ||
+        cfg.queue_timeout_ms != o->queue_timeout_ms ||
+        cfg.connection_timeout_s != o->connection_timeout_s ||
+        cfg.max_connections != o->max_connections)
+        fprintf(stderr, "encoderd: note: the new config changes keys that need a restart "
+                        "(listening, threads, limits, CORS, API key); only the model and "
+                        "max_batch are reloaded\n");
+    http_model *hm = make_model(sv, &cfg);
+    if (!hm) {
+        fprintf(stderr, "encoderd: reload failed, still serving the old model\n");
+        metrics_reload(sv->metrics, false);
+        return;
+    }
+    const enc_config *mc = enc_model_config(http_model_get(hm));
+    http_set_model(sv->http, hm);
+    metrics_reload(sv->metrics, true);
+    fprintf(stderr, "encoderd: reloaded: now serving %s (d_model %zu, %zu layers)\n", mc->name,
+            mc->d_model, mc->n_layers);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    service *sv = h->data;
+    if (sig == SIGHUP) {
+        reload(sv);
+        return;
+    }
+    sv->stop_signal = sig;
+    uv_close((uv_handle_t *)&sv->sigint, NULL);
+    uv_close((uv_handle_t *)&sv->sigterm, NULL);
+    uv_close((uv_handle_t *)&sv->sighup, NULL);
+}
+
+/* How long a stop waits for the requests under way. */
+#define DRAIN_SECONDS 60
+
 int main(int argc, char **argv)
 {
-    flags f;
-    int rc = parse_flags(argc, argv, &f);
+    service sv;
+    memset(&sv, 0, sizeof sv);
+    int rc = parse_flags(argc, argv, &sv.f);
     if (rc >= 0) return rc;
-    srv_config cfg;
-    if (!load_config(&f, &cfg)) return 1;
+    if (!load_config(&sv.f, &sv.cfg)) return 1;
+    const srv_config *cfg = &sv.cfg;
+    signal(SIGPIPE, SIG_IGN);
 
-    enc_set_num_threads((int)cfg.threads);
-    enc_model *model = load_model(&cfg);
-    if (!model) return 1;
-    api_ctx ctx;
-    api_ctx_init(&ctx, model, cfg.max_batch);
-    if (cfg.model.pooling != SRV_UNSET) ctx.pooling = (enc_pooling)cfg.model.pooling;
-    if (cfg.model.normalize != SRV_UNSET) ctx.normalize = cfg.model.normalize;
-
-    if (!install_stop_handlers()) {
-        fprintf(stderr, "encoderd: cannot install signal handlers: %s\n", strerror(errno));
-        enc_model_free(model);
+    sv.metrics = metrics_new();
+    if (!sv.metrics) {
+        fprintf(stderr, "encoderd: out of memory\n");
         return 1;
     }
-
+    http_model *hm = make_model(&sv, cfg);
+    if (!hm) {
+        metrics_free(sv.metrics);
+        return 1;
+    }
     char err[512];
-    http_options opt = {.host = cfg.host, .port = cfg.port, .threads = cfg.threads,
-                        .max_body_bytes = cfg.max_body_bytes, .api = &ctx};
-    http_server *server = http_start(&opt, err, sizeof err);
-    if (!server) {
+    wk_options wo = {.max_queue = cfg->max_queue, .max_batch_tokens = cfg->max_batch_tokens,
+                     .max_batch_jobs = cfg->max_batch_requests, .concurrency = cfg->workers,
+                     .blas_threads = (int)cfg->threads};
+    sv.workers = wk_start(&wo, err, sizeof err);
+    if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);
-        enc_model_free(model);
+        http_model_free(hm);
+        metrics_free(sv.metrics);
         return 1;
     }
-    const enc_config *mc = enc_model_config(model);
-    const char *addr = http_address(server);
+    metrics_gauges g = {.queue_depth = (size_t(*)(void *))wk_queue_depth,
+                        .running = (size_t(*)(void *))wk_running, .arg = sv.workers};
+    metrics_set_gauges(sv.metrics, &g);
+    const enc_config *mc = enc_model_config(http_model_get(hm));
+    api_ctx ctx0 = *http_model_ctx(hm);
+    http_options opt = {.host = cfg->host, .port = cfg->port, .http_threads = cfg->http_threads,
+                        .max_body_bytes = cfg->max_body_bytes,
+                        .max_request_tokens = cfg->max_request_tokens,
+                        .queue_timeout_ms = cfg->queue_timeout_ms,
+                        .connection_timeout_s = cfg->connection_timeout_s,
+                        .max_connections = cfg->max_connections,
+                        .cors_origins = cfg->cors_origins, .api_key = cfg->api_key,
+                        .workers = sv.workers, .metrics = sv.metrics};
+    sv.http = http_start(&opt, hm, err, sizeof err);
+    if (!sv.http) {
+        fprintf(stderr, "encoderd: %s\n", err);
+        wk_stop(sv.workers);
+        metrics_free(sv.metrics);
+        return 1;
+    }
+    const char *addr = http_address(sv.http);
     bool v6 = strchr(addr, ':') != NULL;
     fprintf(stderr,
             "encoderd: model %s (vocab %zu, d_model %zu, %zu heads x %zu, d_ff %zu, %zu layers, "
             "max_len %zu, %s, %s, pooling %s%s) listening on http://%s%s%s:%u with %u threads\n",
             mc->name, mc->vocab_size, mc->d_model, mc->n_heads, mc->d_head, mc->d_ff,
             mc->n_layers, mc->max_len, mc->act == ENC_ACT_GELU ? "gelu" : "relu",
-            mc->pre_ln ? "pre-LN" : "post-LN", pooling_name(ctx.pooling),
-            ctx.normalize ? ", normalized" : "", v6 ? "[" : "", addr, v6 ? "]" : "",
-            http_port(server), cfg.threads);
+            mc->pre_ln ? "pre-LN" : "post-LN", pooling_name(ctx0.pooling),
+            ctx0.normalize ? ", normalized" : "", v6 ? "[" : "", addr, v6 ? "]" : "",
+            http_port(sv.http), cfg->threads);
+    if (cfg->api_key[0]) fprintf(stderr, "encoderd: an API key is required (not for /health)\n");
 
-    int sig = wait_for_stop();
-    fprintf(stderr, "encoderd: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    http_stop(server);
-    enc_model_free(model);
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t *sigs[] = {&sv.sigint, &sv.sigterm, &sv.sighup};
+    const int nums[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(loop, sigs[i]);
+        sigs[i]->data = &sv;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    fprintf(stderr, "encoderd: %s received, finishing the requests under way\n",
+            sv.stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    size_t left = http_drain(sv.http, DRAIN_SECONDS);
+    if (left) fprintf(stderr, "encoderd: %zu requests still under way after %d s\n", left, DRAIN_SECONDS);
+    wk_stop(sv.workers); /* runs what is left, so no connection stays suspended */
+    http_stop(sv.http);
+    metrics_free(sv.metrics);
+    uv_loop_close(loop);
     fprintf(stderr, "encoderd: stopped\n");
     return 0;
 }

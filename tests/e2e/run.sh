@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end tests: start the real BUILD_DIR/encoderd on free loopback ports (the toy
-# config, and once the default config), call it with curl and with node's fetch
-# (tests/e2e/api.test.mjs), check the process itself (--help, a bad model, a bad config,
-# SIGTERM). Every server started here is killed by the EXIT trap.
+# config, and once the default config), call it with curl and with node's fetch (every
+# tests/e2e/*.test.mjs, given ENCODERD_TOY, ENCODERD_BASE and ENCODERD_BIN), check the
+# answers against openapi.yaml (tests/openapi, which starts its own servers; npm ci there
+# first when its node_modules is missing), check the process itself (--help, a bad model,
+# a bad config, SIGTERM). Every server started here is killed by the EXIT trap.
 # Usage: tests/e2e/run.sh BUILD_DIR      Ends with "e2e: N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -124,18 +126,32 @@ check "without --config the default config is used" grep -q "config config/defau
 check "the default model is the base encoder" \
     grep -q "random-base (vocab 32000, d_model 512, 8 heads x 64, d_ff 2048, 6 layers.*relu" "$tmp/base.log"
 
-# ---- the API in detail (node's fetch + node --test) -------------------------------------------
+# ---- the API in detail: every tests/e2e/*.test.mjs (node --test), then openapi.yaml ----------
+# run_node NAME COMMAND...: runs a node --test command with the TAP reporter, prints its
+# results and adds its counts to ours.
+run_node() {
+    local name=$1; shift
+    "$@" >"$tmp/$name.tap" 2>&1
+    grep -E '^(not )?ok ' "$tmp/$name.tap" | sed "s/^/  $name: /"
+    local np nf
+    np=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$tmp/$name.tap"); nf=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$tmp/$name.tap")
+    if [ -z "$np" ]; then cat "$tmp/$name.tap"; fail "$name: node --test ran"; return; fi
+    passed=$((passed + np)); failed=$((failed + ${nf:-0}))
+    [ "${nf:-0}" -gt 0 ] && grep -A30 '^not ok' "$tmp/$name.tap" | head -80
+    return 0
+}
 if command -v node >/dev/null; then
-    ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
-        node --test --test-reporter=tap tests/e2e/api.test.mjs >"$tmp/node.tap" 2>&1
-    grep -E '^(not )?ok |^# (Subtest|pass|fail)' "$tmp/node.tap" | grep -v '^# Subtest' | sed 's/^/  node: /'
-    np=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$tmp/node.tap"); nf=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$tmp/node.tap")
-    if [ -z "$np" ]; then cat "$tmp/node.tap"; fail "node --test ran"; else
-        passed=$((passed + np)); failed=$((failed + ${nf:-0}))
-        [ "${nf:-0}" -gt 0 ] && grep -A30 '^not ok' "$tmp/node.tap" | head -80
+    run_node node env ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
+        ENCODERD_BIN="$bin" node --test --test-reporter=tap tests/e2e/*.test.mjs
+    # openapi.yaml: valid OpenAPI 3.1, and the real answers match it (its own servers).
+    if [ ! -d tests/openapi/node_modules/ajv ] || [ ! -d tests/openapi/node_modules/@apidevtools/swagger-parser ]; then
+        echo "e2e: npm ci in tests/openapi (swagger-parser, ajv, yaml; pinned in package-lock.json)"
+        (cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/openapi"
     fi
+    [ -d tests/openapi/node_modules/ajv ] &&
+        run_node openapi env ENCODERD_BIN="$bin" node --test --test-reporter=tap tests/openapi/openapi.test.mjs
 else
-    fail "node is needed for tests/e2e/api.test.mjs"
+    fail "node is needed for tests/e2e/*.test.mjs and tests/openapi"
 fi
 
 # ---- stopping ------------------------------------------------------------------------------
@@ -148,7 +164,7 @@ kill -TERM "$base_pid"; wait "$base_pid"; rc=$?
 wait "$cpid"
 check "SIGTERM: base server exits 0" [ $rc -eq 0 ]
 check "SIGTERM: the request under way was answered" [ "$(cat "$tmp/inflight")" = 200 ]
-check "SIGTERM: logged" grep -q "SIGTERM received, stopping" "$tmp/base.log"
+check "SIGTERM: logged" grep -q "SIGTERM received" "$tmp/base.log"
 kill -INT "$toy_pid"; wait "$toy_pid"; rc=$?
 check "SIGINT: toy server exits 0" [ $rc -eq 0 ]
 req GET "http://127.0.0.1:$TOY/health"

@@ -69,7 +69,7 @@ test('a full queue answers 429 with Retry-After; every accepted request is answe
         assert.ok(codes.every((c) => c === 200 || c === 429), codes.join(','));
         const refused = rs.filter((r) => r.status === 429);
         assert.ok(refused.length >= 1, 'no 429 under a flood: ' + codes.join(','));
-        assert.ok(codes.filter((c) => c === 200).length >= 2, codes.join(','));
+        assert.ok(codes.includes(200), codes.join(','));
         for (const r of refused) {
             assert.equal(r.headers.get('retry-after'), '1');
             assert.equal(r.json.error.type, 'overloaded');

@@ -1,73 +1,9 @@
 /*
- * test_api.c - the API without HTTP: request JSON in, status + message (or a response
- * whose shapes are checked with jansson) out, on the toy random model (D 4, 2 heads of
- * 3, 6 layers, vocabulary 1000, max_len 512). Also the JSON writer and the error map.
+ * test_api.c - the API without HTTP, its routes and its validation: request JSON in,
+ * status + message out, on the toy random model (api_fixture.h). Also the error map.
+ * The answers' contents are in test_api_output.c, the JSON writer in test_jsonw.c.
  */
-#include <check.h>
-#include <jansson.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "api.h"
-#include "errors.h"
-#include "jsonw.h"
-
-static enc_model *model;
-static api_ctx ctx;        /* max_batch 4 */
-static enc_workspace *ws;
-
-typedef struct {
-    int status;
-    char message[ERR_MESSAGE_MAX + 64];
-    char type[64];
-    json_t *json;          /* the parsed body (owned) */
-    api_reply reply;
-} answer;
-
-/* Runs one request through api_handle and parses the body. */
-static answer call_full(const char *method, const char *path, const char *ct, const char *body)
-{
-    answer a;
-    memset(&a, 0, sizeof a);
-    api_handle(&ctx, method, path, ct, body, body ? strlen(body) : 0, ws, &a.reply, NULL);
-    a.status = a.reply.status;
-    json_error_t jerr;
-    a.json = json_loadb(a.reply.body, a.reply.body_len, 0, &jerr);
-    ck_assert_msg(a.json != NULL, "response is not JSON (%s): %.200s", jerr.text, a.reply.body);
-    json_t *e = json_object_get(a.json, "error");
-    if (e) {
-        /* Every error body is exactly {"error": {"code", "type", "message"}}. */
-        ck_assert_int_eq(json_object_size(a.json), 1);
-        ck_assert_int_eq(json_object_size(e), 3);
-        ck_assert_int_eq(json_integer_value(json_object_get(e, "code")), a.status);
-        snprintf(a.message, sizeof a.message, "%s", json_string_value(json_object_get(e, "message")));
-        snprintf(a.type, sizeof a.type, "%s", json_string_value(json_object_get(e, "type")));
-    }
-    return a;
-}
-
-static void answer_free(answer *a)
-{
-    json_decref(a->json);
-    api_reply_free(&a->reply);
-}
-
-static answer encode(const char *body) { return call_full("POST", "/encode", "application/json", body); }
-
-/* Asserts a request gets `status` and a message containing `want`. */
-#define ck_status(a_expr, status_, want)                                                   \
-    do {                                                                                   \
-        answer a_ = (a_expr);                                                              \
-        ck_assert_msg(a_.status == (status_), "status %d, expected %d (%s)", a_.status,    \
-                      (status_), a_.message);                                              \
-        ck_assert_msg(strstr(a_.message, (want)) != NULL, "message \"%s\" lacks \"%s\"",   \
-                      a_.message, (want));                                                 \
-        answer_free(&a_);                                                                  \
-    } while (0)
-
-#define ck_encode(body, status_, want) ck_status(encode(body), status_, want)
+#include "api_fixture.h"
 
 /* ---- routes and content types ------------------------------------------------------ */
 
@@ -308,223 +244,162 @@ END_TEST
 
 /* ---- good requests --------------------------------------------------------------------- */
 
-static size_t usage_tokens(const json_t *o)
+/* ---- the v1 routes --------------------------------------------------------------------- */
+
+START_TEST(route_table)
 {
-    return (size_t)json_integer_value(json_object_get(json_object_get(o, "usage"), "tokens"));
-}
-
-START_TEST(default_outputs)
-{
-    answer a = encode("{\"text\": \"Hello World\"}");
-    ck_assert_int_eq(a.status, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(a.json, "model")), "random-toy");
-    json_t *toks = json_object_get(a.json, "tokens"), *emb = json_object_get(a.json, "embedding");
-    ck_assert_int_eq(json_array_size(toks), 4); /* [CLS] hello world [SEP] */
-    ck_assert_int_eq(json_array_size(emb), 4);
-    ck_assert_ptr_null(json_object_get(a.json, "hidden_states"));
-    ck_assert_ptr_null(json_object_get(a.json, "layers"));
-    ck_assert_uint_eq(usage_tokens(a.json), 4);
-    json_t *hello = json_array_get(toks, 1);
-    ck_assert_str_eq(json_string_value(json_object_get(hello, "text")), "hello");
-    ck_assert_int_eq(json_integer_value(json_object_get(hello, "start")), 0);
-    ck_assert_int_eq(json_integer_value(json_object_get(hello, "end")), 5);
-    ck_assert(json_is_false(json_object_get(hello, "special")));
-    ck_assert(json_is_integer(json_object_get(hello, "id")));
-    json_t *world = json_array_get(toks, 2);
-    ck_assert_int_eq(json_integer_value(json_object_get(world, "start")), 6);
-    ck_assert_int_eq(json_integer_value(json_object_get(world, "end")), 11);
-    ck_assert(json_is_true(json_object_get(json_array_get(toks, 0), "special")));
-    for (size_t i = 0; i < 4; i++) ck_assert(json_is_number(json_array_get(emb, i)));
-    answer_free(&a);
-
-    /* Offsets are code points: "é" is one character. */
-    a = encode("{\"text\": \"caf\\u00e9 ok\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
-    ck_assert_int_eq(a.status, 200);
-    json_t *ok = json_array_get(json_object_get(a.json, "tokens"), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(ok, "start")), 5);
-    ck_assert_int_eq(json_integer_value(json_object_get(ok, "end")), 7);
-    answer_free(&a);
-}
-END_TEST
-
-START_TEST(ids_input)
-{
-    answer a = encode("{\"tokens\": [2, 17, 3]}");
-    ck_assert_int_eq(a.status, 200);
-    json_t *toks = json_object_get(a.json, "tokens");
-    ck_assert_int_eq(json_array_size(toks), 3);
-    json_t *t0 = json_array_get(toks, 0), *t1 = json_array_get(toks, 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(t0, "id")), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(t0, "text")), "[CLS]");
-    ck_assert(json_is_true(json_object_get(t0, "special")));
-    ck_assert(json_is_null(json_object_get(t1, "start")));
-    ck_assert(json_is_null(json_object_get(t1, "end")));
-    ck_assert_uint_eq(usage_tokens(a.json), 3);
-    answer_free(&a);
-}
-END_TEST
-
-/* max |a - b| over two equal-shaped nested number arrays; -1 if the shapes differ. */
-static double max_diff(const json_t *a, const json_t *b)
-{
-    if (json_is_number(a) && json_is_number(b)) return fabs(json_number_value(a) - json_number_value(b));
-    if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b)) return -1;
-    double m = 0;
-    for (size_t i = 0; i < json_array_size(a); i++) {
-        double d = max_diff(json_array_get(a, i), json_array_get(b, i));
-        if (d < 0) return -1;
-        if (d > m) m = d;
-    }
-    return m;
-}
-
-START_TEST(every_output_and_shapes)
-{
-    answer a = encode("{\"text\": \"the cat sat\", \"outputs\": [\"tokens\", \"embedding\", "
-                      "\"token_embeddings\", \"hidden_states\", \"attention\"]}");
-    ck_assert_int_eq(a.status, 200);
-    size_t T = 5;
-    json_t *te = json_object_get(a.json, "token_embeddings"), *hs = json_object_get(a.json, "hidden_states");
-    json_t *at = json_object_get(a.json, "attention");
-    ck_assert_int_eq(json_array_size(te), T);
-    ck_assert_int_eq(json_array_size(json_array_get(te, 0)), 4);
-    ck_assert_int_eq(json_array_size(hs), 7);
-    ck_assert_int_eq(json_array_size(json_array_get(hs, 6)), T);
-    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(hs, 6), T - 1)), 4);
-    ck_assert_int_eq(json_array_size(at), 6);
-    ck_assert_int_eq(json_array_size(json_array_get(at, 5)), 2);
-    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(at, 5), 1)), T);
-    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(json_array_get(at, 5), 1), 0)), T);
-    /* The last hidden state is the token embeddings; attention rows sum to 1. */
-    ck_assert(max_diff(json_array_get(hs, 6), te) == 0);
-    for (size_t l = 0; l < 6; l++)
-        for (size_t h = 0; h < 2; h++)
-            for (size_t i = 0; i < T; i++) {
-                json_t *row = json_array_get(json_array_get(json_array_get(at, l), h), i);
-                double s = 0;
-                for (size_t j = 0; j < T; j++) s += json_number_value(json_array_get(row, j));
-                ck_assert_msg(fabs(s - 1) < 1e-5, "row sums to %g", s);
-            }
-    json_t *layers = json_object_get(a.json, "layers"), *heads = json_object_get(a.json, "heads");
-    ck_assert_int_eq(json_array_size(layers), 7);
-    ck_assert_int_eq(json_integer_value(json_array_get(layers, 6)), 6);
-    ck_assert_int_eq(json_array_size(heads), 2);
-
-    /* Selection: hidden_states [6, 0] in that order; attention of layer 2 head 1. */
-    answer s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"hidden_states\"], \"layers\": [6, 0]}");
-    ck_assert_int_eq(s.status, 200);
-    json_t *shs = json_object_get(s.json, "hidden_states");
-    ck_assert_int_eq(json_array_size(shs), 2);
-    ck_assert(max_diff(json_array_get(shs, 0), json_array_get(hs, 6)) == 0);
-    ck_assert(max_diff(json_array_get(shs, 1), json_array_get(hs, 0)) == 0);
-    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "layers"), 0)), 6);
-    ck_assert_ptr_null(json_object_get(s.json, "heads"));
-    ck_assert_ptr_null(json_object_get(s.json, "embedding"));
-    answer_free(&s);
-
-    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\"], \"layers\": [2], \"heads\": [1]}");
-    ck_assert_int_eq(s.status, 200);
-    json_t *sat = json_object_get(s.json, "attention");
-    ck_assert_int_eq(json_array_size(sat), 1);
-    ck_assert_int_eq(json_array_size(json_array_get(sat, 0)), 1);
-    ck_assert(max_diff(json_array_get(json_array_get(sat, 0), 0),
-                       json_array_get(json_array_get(at, 2), 1)) == 0);
-    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "heads"), 0)), 1);
-    ck_assert_int_eq(json_array_size(json_object_get(s.json, "layers")), 1);
-    answer_free(&s);
-    answer_free(&a);
-}
-END_TEST
-
-START_TEST(pooling_and_normalize)
-{
-    answer none = encode("{\"text\": \"a b\", \"pooling\": \"none\"}");
-    ck_assert_int_eq(none.status, 200);
-    ck_assert(json_is_null(json_object_get(none.json, "embedding")));
-    answer_free(&none);
-
-    answer mean = encode("{\"text\": \"a b\", \"pooling\": \"mean\"}");
-    answer cls = encode("{\"text\": \"a b\", \"pooling\": \"cls\"}");
-    answer dflt = encode("{\"text\": \"a b\"}"); /* the toy model's default is mean */
-    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(dflt.json, "embedding")) == 0);
-    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(cls.json, "embedding")) > 1e-6);
-    answer_free(&mean);
-    answer_free(&cls);
-    answer_free(&dflt);
-
-    answer n = encode("{\"text\": \"a b\", \"normalize\": true}");
-    json_t *e = json_object_get(n.json, "embedding");
-    double s = 0;
-    for (size_t i = 0; i < json_array_size(e); i++) s += pow(json_number_value(json_array_get(e, i)), 2);
-    ck_assert_msg(fabs(sqrt(s) - 1) < 1e-5, "norm %g", sqrt(s));
-    answer_free(&n);
-
-    answer plain = encode("{\"text\": \"a b\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
-    ck_assert_int_eq(json_array_size(json_object_get(plain.json, "tokens")), 2);
-    answer_free(&plain);
-}
-END_TEST
-
-START_TEST(batch_equals_singles)
-{
-    const char *texts[] = {"Hello World", "the quick brown fox jumps", "a"};
-    answer batch = encode("{\"text\": [\"Hello World\", \"the quick brown fox jumps\", \"a\"],"
-                          " \"outputs\": [\"tokens\", \"embedding\", \"hidden_states\", \"attention\"],"
-                          " \"layers\": [1, 3], \"heads\": [0]}");
-    ck_assert_int_eq(batch.status, 200);
-    json_t *results = json_object_get(batch.json, "results");
-    ck_assert_int_eq(json_array_size(results), 3);
-    ck_assert_str_eq(json_string_value(json_object_get(batch.json, "model")), "random-toy");
-    size_t total = 0;
-    for (size_t b = 0; b < 3; b++) {
-        char body[256];
-        snprintf(body, sizeof body, "{\"text\": \"%s\", \"outputs\": [\"tokens\", \"embedding\", "
-                 "\"hidden_states\", \"attention\"], \"layers\": [1, 3], \"heads\": [0]}", texts[b]);
-        answer one = encode(body);
-        json_t *r = json_array_get(results, b);
-        ck_assert(json_equal(json_object_get(r, "tokens"), json_object_get(one.json, "tokens")));
-        ck_assert(json_equal(json_object_get(r, "layers"), json_object_get(one.json, "layers")));
-        ck_assert(json_equal(json_object_get(r, "heads"), json_object_get(one.json, "heads")));
-        const char *keys[] = {"embedding", "hidden_states", "attention"};
-        for (size_t k = 0; k < 3; k++) {
-            double d = max_diff(json_object_get(r, keys[k]), json_object_get(one.json, keys[k]));
-            ck_assert_msg(d >= 0 && d < 1e-5, "%s of input %zu differs by %g", keys[k], b, d);
+    const struct { const char *path, *method, *allow; } table[] = {
+        {"/encode", "POST", "POST"},         {"/tokenize", "POST", "POST"},
+        {"/v1/embeddings", "POST", "POST"},  {"/model", "GET", "GET, HEAD"},
+        {"/health", "GET", "GET, HEAD"},     {"/metrics", "GET", "GET, HEAD"},
+        {"/openapi.yaml", "GET", "GET, HEAD"}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        api_error e;
+        const api_route *r = api_route_find(table[i].method, table[i].path, &e);
+        ck_assert_msg(r != NULL, "%s %s", table[i].method, table[i].path);
+        ck_assert_str_eq(r->path, table[i].path);
+        ck_assert_str_eq(r->allow, table[i].allow);
+        bool get = strcmp(table[i].method, "GET") == 0;
+        ck_assert(r->has_body == !get);
+        ck_assert_ptr_eq(api_route_find("HEAD", table[i].path, &e), get ? r : NULL);
+        const char *other[] = {get ? "POST" : "GET", "PUT", "DELETE", "PATCH"};
+        for (size_t k = 0; k < 4; k++) {
+            ck_assert_ptr_null(api_route_find(other[k], table[i].path, &e));
+            ck_assert_int_eq(e.kind, ERR_METHOD_NOT_ALLOWED);
+            ck_assert_str_eq(e.allow, table[i].allow);
         }
-        total += usage_tokens(r);
-        ck_assert_uint_eq(usage_tokens(r), usage_tokens(one.json));
-        answer_free(&one);
     }
-    ck_assert_uint_eq(usage_tokens(batch.json), total);
-    answer_free(&batch);
-
-    /* A batch of ids. */
-    answer ids = encode("{\"tokens\": [[2, 9, 3], [2, 9, 10, 11, 3]]}");
-    ck_assert_int_eq(ids.status, 200);
-    ck_assert_int_eq(json_array_size(json_object_get(ids.json, "results")), 2);
-    ck_assert_uint_eq(usage_tokens(ids.json), 8);
-    answer_free(&ids);
+    ck_status(call_full("GET", "/v2", NULL, NULL), 404,
+              "no route GET /v2; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, "
+              "GET /model, GET /health, GET /metrics, GET /openapi.yaml");
+    ck_status(call_full("GET", "/v1/embeddings", NULL, NULL), 405, "GET /v1/embeddings is not allowed; /v1/embeddings takes POST");
+    ck_status(call_full("POST", "/model", "application/json", "{}"), 405, "/model takes GET, HEAD");
+    ck_status(call_full("DELETE", "/openapi.yaml", NULL, NULL), 405, "/openapi.yaml takes GET, HEAD");
+    ck_status(call_full("POST", "/v1/embeddings", "text/html", "{\"input\": \"a\"}"), 415,
+              "Content-Type \"text/html\" is not supported");
 }
 END_TEST
 
-START_TEST(tokenize_route)
+static bool fake_metrics(void *arg, char **text, size_t *len)
 {
-    answer a = call_full("POST", "/tokenize", NULL, "{\"text\": \"Hello World\"}");
-    ck_assert_int_eq(a.status, 200);
-    ck_assert_int_eq(json_array_size(json_object_get(a.json, "tokens")), 4);
-    ck_assert_ptr_null(json_object_get(a.json, "embedding"));
+    if (!arg) return false;
+    *text = strdup("# TYPE encoderd_requests_total counter\nencoderd_requests_total 3\n");
+    *len = strlen(*text);
+    return true;
+}
+
+START_TEST(metrics_and_openapi)
+{
+    /* Not configured: 404, with GET and HEAD alike. */
+    ck_status(call_full("GET", "/metrics", NULL, NULL), 404, "no route GET /metrics: this server keeps no metrics");
+    ck_status(call_full("HEAD", "/metrics", NULL, NULL), 404, "keeps no metrics");
+    ck_status(call_full("GET", "/openapi.yaml", NULL, NULL), 404, "no route GET /openapi.yaml");
+
+    api_ctx c = ctx;
+    static const char YAML[] = "openapi: 3.1.0\ninfo: {title: t, version: \"1\"}\n";
+    int arg = 1;
+    c.openapi = YAML, c.openapi_len = sizeof YAML - 1;
+    c.metrics_text = fake_metrics, c.metrics_arg = &arg;
+    for (int head = 0; head < 2; head++) {
+        answer a = call_any(&c, head ? "HEAD" : "GET", "/openapi.yaml", NULL, NULL, false);
+        ck_assert_int_eq(a.status, 200);
+        ck_assert_str_eq(a.reply.content_type, "application/yaml");
+        ck_assert_uint_eq(a.reply.body_len, sizeof YAML - 1);
+        ck_assert(memcmp(a.reply.body, YAML, sizeof YAML - 1) == 0);
+        answer_free(&a);
+        a = call_any(&c, head ? "HEAD" : "GET", "/metrics", NULL, NULL, false);
+        ck_assert_int_eq(a.status, 200);
+        ck_assert_str_eq(a.reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
+        ck_assert_str_eq(a.reply.body, "# TYPE encoderd_requests_total counter\nencoderd_requests_total 3\n");
+        answer_free(&a);
+    }
+    /* The metrics cannot be written: 503 with Retry-After. */
+    c.metrics_arg = NULL;
+    answer a = call_any(&c, "GET", "/metrics", NULL, NULL, true);
+    ck_assert_int_eq(a.status, 503);
+    ck_assert_uint_eq(a.reply.retry_after, 1);
+    ck_assert_msg(strstr(a.message, "the metrics could not be written"), "%s", a.message);
     answer_free(&a);
-    a = call_full("POST", "/tokenize", NULL, "{\"text\": [\"a b\", \"c\"], \"add_special_tokens\": false}");
-    ck_assert_int_eq(a.status, 200);
-    json_t *r = json_object_get(a.json, "results");
-    ck_assert_int_eq(json_array_size(r), 2);
-    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(r, 0), "tokens")), 2);
-    ck_assert_uint_eq(usage_tokens(a.json), 3);
+}
+END_TEST
+
+START_TEST(precision_and_encoding_invalid)
+{
+    ck_encode("{\"text\": \"a\", \"precision\": 0}", 422, "precision=0 is outside 1..9");
+    ck_encode("{\"text\": \"a\", \"precision\": 10}", 422, "precision=10 is outside 1..9");
+    ck_encode("{\"text\": \"a\", \"precision\": -1}", 422, "precision=-1 is outside 1..9");
+    ck_encode("{\"text\": \"a\", \"precision\": 2.5}", 422,
+              "precision must be an integer number of significant digits in 1..9, got a real number");
+    ck_encode("{\"text\": \"a\", \"precision\": \"3\"}", 422, "precision must be an integer number of significant digits in 1..9, got a string");
+    ck_encode("{\"text\": \"a\", \"precision\": null}", 422, "got null");
+    ck_encode("{\"text\": \"a\", \"encoding\": \"hex\"}", 422, "encoding must be \"json\" or \"base64\", got \"hex\"");
+    ck_encode("{\"text\": \"a\", \"encoding\": true}", 422, "encoding must be \"json\" or \"base64\", got a boolean");
+    ck_encode("{\"text\": \"a\", \"encoding\": \"float\"}", 422, "got \"float\"");
+    ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422, "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, normalize, layers, heads, add_special_tokens, truncate, precision, encoding)");
+    ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"precision\": 3}"), 422,
+              "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate)");
+    ck_encode("{\"text\": \"a\", \"precision\": 1, \"encoding\": \"json\"}", 200, "");
+    ck_encode("{\"text\": \"a\", \"precision\": 9, \"encoding\": \"base64\"}", 200, "");
+}
+END_TEST
+
+START_TEST(embeddings_invalid)
+{
+    ck_embed("", 400, "the request body is empty");
+    ck_embed("{\"input\": ", 400, "malformed JSON at line 1, column");
+    ck_embed("[\"a\"]", 422, "the body must be a JSON object, got a list");
+    ck_embed("{}", 422, "send \"input\" (a string, a list of strings, a list of token ids or a list of lists of token ids)");
+    ck_embed("{\"input\": null}", 422, "send \"input\"");
+    ck_embed("{\"input\": 5}", 422, "input must be a string, a list of strings, a list of token ids or a list of lists of token ids, got an integer");
+    ck_embed("{\"input\": \"\"}", 422, "input is empty");
+    ck_embed("{\"input\": []}", 422, "input is an empty list");
+    ck_embed("{\"input\": [{}]}", 422, "input[0] must be a string, a token id or a list of token ids, got an object");
+    ck_embed("{\"input\": [null]}", 422, "input[0] must be a string, a token id or a list of token ids, got null");
+    ck_embed("{\"input\": [\"a\", 1]}", 422, "input[1] must be a string, got an integer");
+    ck_embed("{\"input\": [\"a\", \"\"]}", 422, "input[1] is empty");
+    ck_embed("{\"input\": [1, \"a\"]}", 422, "input[1] must be an integer token id, got a string");
+    ck_embed("{\"input\": [5, 1000]}", 422, "input[1]=1000 is outside the vocabulary (1000)");
+    ck_embed("{\"input\": [1.5]}", 422, "input[0]=1.5 is not an integer token id");
+    ck_embed("{\"input\": [-3]}", 422, "input[0]=-3 is negative");
+    ck_embed("{\"input\": [[1], 2]}", 422, "input[1] must be a list of ids like input[0], got an integer");
+    ck_embed("{\"input\": [[1], []]}", 422, "input[1] is an empty list");
+    ck_embed("{\"input\": [[1], [2, 1000]]}", 422, "input[1][1]=1000 is outside the vocabulary (1000)");
+    ck_embed("{\"input\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 422, "the batch has 5 inputs; at most 4 are allowed (max_batch)");
+    ck_embed("{\"input\": \"a\", \"encoding_format\": \"int8\"}", 422, "encoding_format must be \"float\" or \"base64\", got \"int8\"");
+    ck_embed("{\"input\": \"a\", \"encoding_format\": \"json\"}", 422, "got \"json\"");
+    ck_embed("{\"input\": \"a\", \"encoding_format\": 1}", 422, "encoding_format must be \"float\" or \"base64\", got an integer");
+    ck_embed("{\"input\": \"a\", \"dimensions\": 0}", 422, "dimensions=0 is outside 1..4 (the model's d_model)");
+    ck_embed("{\"input\": \"a\", \"dimensions\": 5}", 422, "dimensions=5 is outside 1..4");
+    ck_embed("{\"input\": \"a\", \"dimensions\": \"2\"}", 422, "dimensions must be a positive integer, got a string");
+    ck_embed("{\"input\": \"a\", \"dimensions\": 2.0}", 422, "dimensions must be a positive integer, got a real number");
+    ck_embed("{\"input\": \"a\", \"model\": 3}", 422, "model must be a string, got an integer");
+    ck_embed("{\"input\": \"a\", \"user\": {}}", 422, "user must be a string, got an object");
+    ck_embed("{\"input\": \"a\", \"text\": \"b\"}", 422, "unknown field \"text\" (known: input, model, encoding_format, dimensions, user)");
+    ck_embed("{\"input\": \"a\", \"input\": \"b\"}", 422, "duplicate field");
+    ck_embed("{\"input\": \" \"}", 200, ""); /* only the specials: [CLS] [SEP] */
+    /* null is "not given" for every optional field of OpenAI's request. */
+    ck_embed("{\"input\": \"a\", \"model\": null, \"encoding_format\": null, \"dimensions\": null, \"user\": null}", 200, "");
+    ck_embed("{\"input\": \"a\", \"model\": \"text-embedding-3-small\", \"user\": \"u-1\", \"dimensions\": 4}", 200, "");
+
+    /* 413: no "truncate" on this route, so the message does not offer it. */
+    char *body = malloc(8000), *p = body;
+    p += sprintf(p, "{\"input\": \"");
+    for (int i = 0; i < 600; i++) p += sprintf(p, "%sw", i ? " " : "");
+    sprintf(p, "\"}");
+    answer a = embed(body);
+    ck_assert_int_eq(a.status, 413);
+    ck_assert_str_eq(a.type, "too_large");
+    ck_assert_str_eq(a.message, "the input has 602 tokens, more than the model's max_len of 512");
     answer_free(&a);
-    a = call_full("POST", "/tokenize", NULL, "{\"tokens\": [2, 3]}");
-    ck_assert_int_eq(a.status, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a.json, "tokens"), 1), "text")), "[SEP]");
-    answer_free(&a);
-    ck_status(call_full("POST", "/tokenize", NULL, "{\"tokens\": [1000]}"), 422, "tokens[0]=1000 is outside");
+    p = body + sprintf(body, "{\"input\": [\"a\", \"");
+    for (int i = 0; i < 600; i++) p += sprintf(p, "%sw", i ? " " : "");
+    sprintf(p, "\"]}");
+    ck_embed(body, 413, "input[1] has 602 tokens, more than the model's max_len of 512");
+    p = body + sprintf(body, "{\"input\": [");
+    for (int i = 0; i < 513; i++) p += sprintf(p, "%s7", i ? "," : "");
+    sprintf(p, "]}");
+    ck_embed(body, 413, "the input has 513 tokens");
+    free(body);
 }
 END_TEST
 
@@ -551,15 +426,54 @@ START_TEST(parse_fills_request)
     ck_assert(!api_request_parse(&ctx, API_ROUTE_ENCODE, "{}", 2, &r, &e));
     ck_assert_int_eq(e.kind, ERR_INVALID_REQUEST);
     ck_assert_ptr_null(r.root);
+
+    /* Defaults, then precision and encoding. */
+    ck_assert(api_request_parse(&ctx, API_ROUTE_ENCODE, "{\"text\": \"a\"}", 13, &r, &e));
+    ck_assert_int_eq(r.precision, 9);
+    ck_assert(!r.base64);
+    ck_assert_str_eq(r.field, "text");
+    api_request_free(&r);
+    body = "{\"text\": [\"a\"], \"precision\": 3, \"encoding\": \"base64\"}";
+    ck_assert(api_request_parse(&ctx, API_ROUTE_ENCODE, body, strlen(body), &r, &e));
+    ck_assert_int_eq(r.precision, 3);
+    ck_assert(r.base64 && r.batch && r.from_text);
+    api_request_free(&r);
+
+    /* OpenAI's request: ids, base64, dimensions below D; the server's pooling, with
+     * "none" read as mean, and normalisation. */
+    api_ctx c = ctx;
+    c.pooling = ENC_POOL_NONE;
+    c.normalize = true;
+    body = "{\"input\": [[1, 2], [3]], \"encoding_format\": \"base64\", \"dimensions\": 2, \"model\": \"m\"}";
+    ck_assert(api_request_parse(&c, API_ROUTE_EMBEDDINGS, body, strlen(body), &r, &e));
+    ck_assert(!r.from_text && r.batch && r.base64);
+    ck_assert_str_eq(r.field, "input");
+    ck_assert_uint_eq(r.n_inputs, 2);
+    ck_assert_uint_eq(r.id_lens[1], 1);
+    ck_assert_uint_eq(r.dimensions, 2);
+    ck_assert_uint_eq(r.outputs, ENC_OUT_EMBEDDING);
+    ck_assert_int_eq(r.pooling, ENC_POOL_MEAN);
+    ck_assert(r.normalize);
+    api_request_free(&r);
+    body = "{\"input\": \"a b\", \"dimensions\": 4}"; /* D: nothing to cut */
+    ck_assert(api_request_parse(&ctx, API_ROUTE_EMBEDDINGS, body, strlen(body), &r, &e));
+    ck_assert(r.from_text && !r.batch && !r.base64);
+    ck_assert_uint_eq(r.dimensions, 0);
+    ck_assert_int_eq(r.pooling, ENC_POOL_MEAN);
+    api_request_free(&r);
+    /* Routes without a body have no request. */
+    ck_assert(!api_request_parse(&ctx, API_ROUTE_MODEL, "{}", 2, &r, &e));
+    ck_assert_int_eq(e.kind, ERR_INTERNAL);
 }
 END_TEST
 
-/* ---- the error map and the JSON writer ---------------------------------------------- */
+/* ---- the error map ---------------------------------------------- */
 
 START_TEST(error_map)
 {
     const struct { err_kind k; int status; const char *type; } map[] = {
-        {ERR_BAD_JSON, 400, "bad_json"}, {ERR_NOT_FOUND, 404, "not_found"},
+        {ERR_BAD_JSON, 400, "bad_json"}, {ERR_UNAUTHORIZED, 401, "unauthorized"},
+        {ERR_NOT_FOUND, 404, "not_found"},
         {ERR_METHOD_NOT_ALLOWED, 405, "method_not_allowed"}, {ERR_TOO_LARGE, 413, "too_large"},
         {ERR_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type"},
         {ERR_INVALID_REQUEST, 422, "invalid_request"}, {ERR_OVERLOADED, 429, "overloaded"},
@@ -579,6 +493,8 @@ START_TEST(error_map)
         ck_assert_str_eq(json_string_value(json_object_get(err, "message")), "bad \"thing\"\n7");
         ck_assert_str_eq(r.allow, map[i].k == ERR_METHOD_NOT_ALLOWED ? "POST" : "");
         ck_assert_uint_eq(r.retry_after, map[i].status == 429 || map[i].status == 503 ? 1 : 0);
+        if (map[i].status == 401) ck_assert_str_eq(r.www_authenticate, "Bearer");
+        else ck_assert_ptr_null(r.www_authenticate);
         json_decref(j);
         api_reply_free(&r);
     }
@@ -589,97 +505,9 @@ START_TEST(error_map)
 }
 END_TEST
 
-START_TEST(jsonw_structure_and_strings)
-{
-    jsonw w;
-    jw_init(&w);
-    jw_obj_begin(&w);
-    jw_key(&w, "s"), jw_str(&w, "q\"b\\n\n\t\x01\x1f\x7f" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-    jw_key(&w, "bad"), jw_strn(&w, "a\xff" "b\xc3(\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf", 14);
-    jw_key(&w, "nul"), jw_strn(&w, "a\0b", 3);
-    jw_key(&w, "null"), jw_str(&w, NULL);
-    jw_key(&w, "a"), jw_arr_begin(&w), jw_int(&w, -3), jw_uint(&w, 4294967296ull), jw_bool(&w, true),
-        jw_null(&w), jw_arr_begin(&w), jw_arr_end(&w), jw_obj_begin(&w), jw_obj_end(&w), jw_arr_end(&w);
-    float x[4] = {1.5f, NAN, INFINITY, -0.0f};
-    jw_key(&w, "f"), jw_floats(&w, x, 4);
-    jw_key(&w, "f1"), jw_float(&w, -INFINITY);
-    jw_key(&w, "e"), jw_floats(&w, x, 0);
-    jw_obj_end(&w);
-    ck_assert(jw_ok(&w));
-    size_t len;
-    char *text = jw_take(&w, &len);
-    ck_assert_uint_eq(len, strlen(text));
-    json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
-    ck_assert_msg(j != NULL, "%s: %s", jerr.text, text);
-    ck_assert_str_eq(json_string_value(json_object_get(j, "s")),
-                     "q\"b\\n\n\t\x01\x1f\x7f" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-    /* Each invalid byte becomes U+FFFD; the valid ones stay. */
-    ck_assert_str_eq(json_string_value(json_object_get(j, "bad")),
-                     "a\xef\xbf\xbd" "b\xef\xbf\xbd(" /* then 9: ED A0 80, F4 90 80 80, C0 AF */
-                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
-    ck_assert_uint_eq(json_string_length(json_object_get(j, "nul")), 3);
-    ck_assert(json_is_null(json_object_get(j, "null")));
-    ck_assert_int_eq(json_array_size(json_object_get(j, "a")), 6);
-    json_t *f = json_object_get(j, "f");
-    ck_assert(json_number_value(json_array_get(f, 0)) == 1.5);
-    ck_assert(json_is_null(json_array_get(f, 1)) && json_is_null(json_array_get(f, 2)));
-    ck_assert(json_is_null(json_object_get(j, "f1")));
-    ck_assert_int_eq(json_array_size(json_object_get(j, "e")), 0);
-    json_decref(j);
-    free(text);
-
-    jw_init(&w);
-    for (int i = 0; i < JW_MAX_DEPTH + 1; i++) jw_arr_begin(&w);
-    ck_assert(!jw_ok(&w));
-    ck_assert_ptr_null(jw_take(&w, &len));
-}
-END_TEST
-
-START_TEST(jsonw_floats_round_trip)
-{
-    char buf[32], ref[32];
-    const struct { float v; const char *s; } fixed[] = {
-        {0.0f, "0"}, {1.0f, "1"}, {-0.5f, "-0.5"}, {0.1f, "0.100000001"}, {1e-5f, "9.99999975e-06"},
-        {123456789.0f, "123456792"}, {1e9f, "1e+09"}, {0.0001f, "9.99999975e-05"}, {100.0f, "100"},
-        {3.4028235e38f, "3.40282347e+38"}, {1.4e-45f, "1.40129846e-45"}, {0.15625f, "0.15625"}};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        jw_format_float(fixed[i].v, buf);
-        ck_assert_str_eq(buf, fixed[i].s);
-    }
-    /* Every float parses back to itself; the text matches %.9g nearly always. */
-    uint32_t state = 12345;
-    size_t differ = 0;
-    for (int i = 0; i < 300000; i++) {
-        state = state * 1664525u + 1013904223u;
-        uint32_t bits = state;
-        float v;
-        memcpy(&v, &bits, sizeof v);
-        if (!isfinite(v)) continue;
-        jw_format_float(v, buf);
-        float back = strtof(buf, NULL);
-        ck_assert_msg(memcmp(&back, &v, sizeof v) == 0 || (v == 0 && back == 0),
-                      "%.9g written as %s reads back as %.9g", (double)v, buf, (double)back);
-        snprintf(ref, sizeof ref, "%.9g", (double)v);
-        if (v != 0 && strcmp(ref, buf) != 0) differ++;
-    }
-    ck_assert_msg(differ < 5, "%zu of 300k differ from %%.9g", differ);
-}
-END_TEST
-
 int main(void)
 {
-    char err[512];
-    enc_config cfg;
-    if (enc_config_preset(&cfg, "toy", err, sizeof err) != ENC_OK ||
-        !(model = enc_model_new_random(&cfg, err, sizeof err))) {
-        fprintf(stderr, "test_api: cannot build the toy model: %s\n", err);
-        return EXIT_FAILURE;
-    }
-    api_ctx_init(&ctx, model, 4);
-    ws = enc_workspace_new();
-
+    fixture_setup();
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("api");
     tcase_set_timeout(tc, 60);
@@ -693,22 +521,14 @@ int main(void)
     tcase_add_test(tc, invalid_indices);
     tcase_add_test(tc, too_long_inputs);
     tcase_add_test(tc, response_too_large);
-    tcase_add_test(tc, default_outputs);
-    tcase_add_test(tc, ids_input);
-    tcase_add_test(tc, every_output_and_shapes);
-    tcase_add_test(tc, pooling_and_normalize);
-    tcase_add_test(tc, batch_equals_singles);
-    tcase_add_test(tc, tokenize_route);
+    tcase_add_test(tc, route_table);
+    tcase_add_test(tc, metrics_and_openapi);
+    tcase_add_test(tc, precision_and_encoding_invalid);
+    tcase_add_test(tc, embeddings_invalid);
     tcase_add_test(tc, parse_fills_request);
     tcase_add_test(tc, error_map);
-    tcase_add_test(tc, jsonw_structure_and_strings);
-    tcase_add_test(tc, jsonw_floats_round_trip);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    enc_workspace_free(ws);
-    enc_model_free(model);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    int rc = fixture_run(s);
+    fixture_teardown();
+    return rc;
 }

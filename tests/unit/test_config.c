@@ -245,6 +245,34 @@ START_TEST(random_model_overrides)
 }
 END_TEST
 
+START_TEST(service_keys)
+{
+    srv_config c;
+    ck_assert_msg(load(&c, "{\"workers\": 2, \"max_queue\": 3, \"queue_timeout_ms\": 0, "
+                           "\"cors_origins\": [\"http://a.example\", \"*\"], "
+                           "\"api_key\": \"k\", \"max_request_tokens\": 9}"), "%s", err);
+    ck_assert_uint_eq(c.workers, 2);
+    ck_assert_uint_eq(c.max_queue, 3);
+    ck_assert_uint_eq(c.queue_timeout_ms, 0);
+    ck_assert_uint_eq(c.max_request_tokens, 9);
+    ck_assert_str_eq(c.cors_origins, "http://a.example,*");
+    ck_assert_str_eq(c.api_key, "k");
+    ck_assert_msg(load(&c, "{\"api_key\": null, \"cors_origins\": []}"), "%s", err);
+    ck_assert_str_eq(c.api_key, "");
+    ck_assert_str_eq(c.cors_origins, "");
+    srv_config_defaults(&c);
+    ck_assert_uint_eq(c.max_queue, 64);
+    ck_assert_uint_eq(c.workers, 1);
+    ck_assert_uint_eq(c.queue_timeout_ms, 30000);
+    ck_refused("{\"cors_origins\": \"http://a.example\"}", "cors_origins must be an array");
+    ck_refused("{\"cors_origins\": [\"a.example\"]}", "cors_origins[0] must be");
+    ck_refused("{\"cors_origins\": [\"http://a,b\"]}", "cors_origins[0] must be");
+    ck_refused("{\"workers\": 0}", "workers must be an integer in 1..64");
+    ck_refused("{\"max_queue\": -1}", "max_queue must be an integer");
+    ck_refused("{\"api_key\": 5}", "api_key must be a non-empty string");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -261,6 +289,7 @@ int main(void)
     tcase_add_test(tc, files);
     tcase_add_test(tc, clearing_overrides);
     tcase_add_test(tc, random_model_overrides);
+    tcase_add_test(tc, service_keys);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,252 @@
+// openapi.yaml against the real server, so the file cannot drift from the code:
+//   1. the file is valid OpenAPI 3.1 (swagger-parser) and every schema in it compiles as
+//      strict JSON Schema 2020-12 (ajv: a misspelt keyword is an error, not ignored);
+//   2. build/encoderd is started on 127.0.0.1, port 0 (the toy config; once with an API
+//      key, once with a queue of one), and REAL answers of every route and method, and of
+//      every error status that can be caused from outside (400 401 404 405 413 415 422
+//      429), are checked against the operation's documented response: the status must be
+//      listed, the Content-Type must be one of its media types, the body must match its
+//      schema (closed objects: a field the code adds and the file lacks fails), and its
+//      required headers (Allow, Retry-After, WWW-Authenticate) must be there and match;
+//   3. the route table and the file name the same paths and methods (405's Allow).
+// 500 and 503 cannot be caused from outside; their schemas are still compiled.
+//
+// Run by tests/e2e/run.sh (npm ci first when node_modules is missing), or alone:
+//   (cd tests/openapi && npm ci) && node --test tests/openapi/
+// ENCODERD_BIN names the binary (default build/encoderd, from the repository root);
+// ENCODERD_OPENAPI another file to check (default openapi.yaml).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import Ajv2020Module from 'ajv/dist/2020.js';
+import YAML from 'yaml';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = resolve(ROOT, process.env.ENCODERD_BIN || 'build/encoderd');
+const SPEC_TEXT = readFileSync(process.env.ENCODERD_OPENAPI || join(ROOT, 'openapi.yaml'), 'utf8');
+const Ajv2020 = Ajv2020Module.default ?? Ajv2020Module;
+const METHODS = ['get', 'head', 'post', 'put', 'delete', 'patch'];
+
+let api;            // the dereferenced document
+const servers = {}; // name -> { url, proc }
+const tmp = mkdtempSync(join(tmpdir(), 'encoderd-openapi-'));
+// strictRequired is off: "exactly one of text and tokens" is a oneOf of `required`s,
+// whose properties are defined one level up. Every other strict check is on.
+const ajv = new Ajv2020({ strict: true, strictRequired: false, allErrors: true });
+const compiled = new WeakMap();
+const covered = new Set(); // "METHOD /path STATUS" checked against the file
+
+function validator(schema) {
+    if (!compiled.has(schema)) compiled.set(schema, ajv.compile(schema));
+    return compiled.get(schema);
+}
+
+// Starts encoderd with a config (object) and environment; resolves its base URL.
+function startServer(name, config, env = {}) {
+    const file = join(tmp, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const proc = spawn(BIN, ['--config', file, '--host', '127.0.0.1', '--port', '0'],
+        { env: { ...process.env, ENCODERD_API_KEY: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    return new Promise((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${log}`)), 30000);
+        proc.stderr.on('data', (d) => {
+            log += d;
+            const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+            if (m && !servers[name]) {
+                clearTimeout(timer);
+                servers[name] = { url: `http://127.0.0.1:${m[1]}`, proc };
+                ok(servers[name].url);
+            }
+        });
+        proc.on('exit', (code) => { clearTimeout(timer); if (!servers[name]) fail(new Error(`${name} exited ${code}:\n${log}`)); });
+    });
+}
+
+before(async () => {
+    api = await SwaggerParser.dereference(YAML.parse(SPEC_TEXT));
+    const toy = { host: '127.0.0.1', model: { preset: 'toy', seed: 42 } };
+    await Promise.all([
+        startServer('toy', toy),
+        startServer('keyed', toy, { ENCODERD_API_KEY: 'contract-test-key' }),
+        startServer('tiny', { ...toy, threads: 1, max_queue: 1 }),
+    ]);
+});
+
+after(() => {
+    for (const s of Object.values(servers)) s.proc.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+});
+
+// The documented response for a real answer: the operation's, or for a path or method
+// the file does not have, the shared NotFound / MethodNotAllowed.
+function documented(method, path, status) {
+    const op = api.paths[path]?.[method.toLowerCase()];
+    if (!op) {
+        const expected = api.paths[path] ? 405 : 404;
+        assert.equal(status, expected, `${method} ${path} is not in openapi.yaml, so it must be ${expected}`);
+        return api.components.responses[expected === 404 ? 'NotFound' : 'MethodNotAllowed'];
+    }
+    const r = op.responses[String(status)];
+    assert.ok(r, `${method} ${path} answered ${status}, which openapi.yaml does not list for it`);
+    return r;
+}
+
+// Sends a request and checks its answer against the file. Returns { status, headers, text, json }.
+async function check(server, method, path, { body, headers = {}, status } = {}) {
+    const init = { method, headers: { ...headers } };
+    if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+            init.headers['content-type'] = 'application/json';
+    }
+    const res = await fetch(servers[server].url + path, init);
+    const text = await res.text();
+    if (status !== undefined)
+        assert.equal(res.status, status, `${method} ${path}: expected ${status}, got ${res.status}: ${text.slice(0, 300)}`);
+    const doc = documented(method, path, res.status);
+    for (const [name, h] of Object.entries(doc.headers ?? {})) {
+        const value = res.headers.get(name);
+        if (h.required) assert.ok(value !== null, `${method} ${path} ${res.status}: header ${name} is missing`);
+        if (value === null) continue;
+        const v = h.schema.type === 'integer' ? Number(value) : value;
+        const validate = validator(h.schema);
+        assert.ok(validate(v), `${method} ${path} ${res.status}: header ${name}: ${value}: ${ajv.errorsText(validate.errors)}`);
+    }
+    let json = null;
+    if (method === 'HEAD') {
+        assert.equal(text, '', 'HEAD answers no body');
+    } else if (doc.content) {
+        const type = (res.headers.get('content-type') ?? '').split(';')[0].trim();
+        const media = doc.content[type];
+        assert.ok(media, `${method} ${path} ${res.status}: Content-Type ${type} is not one of ${Object.keys(doc.content)}`);
+        const value = type === 'application/json' ? (json = JSON.parse(text)) : text;
+        const validate = validator(media.schema);
+        assert.ok(validate(value), `${method} ${path} ${res.status}: the body does not match openapi.yaml: ` +
+            `${ajv.errorsText(validate.errors)}\n${text.slice(0, 400)}`);
+    } else {
+        assert.equal(text, '', `${method} ${path} ${res.status}: openapi.yaml documents no body`);
+    }
+    covered.add(`${method} ${path} ${res.status}`);
+    return { status: res.status, headers: res.headers, text, json };
+}
+
+test('openapi.yaml is valid OpenAPI 3.1 (swagger-parser)', async () => {
+    const doc = await SwaggerParser.validate(YAML.parse(SPEC_TEXT));
+    assert.equal(doc.openapi, '3.1.0');
+});
+
+test('every schema in openapi.yaml compiles as strict JSON Schema 2020-12', () => {
+    let n = 0;
+    const walk = (o) => {
+        if (!o || typeof o !== 'object') return;
+        if (o.schema && typeof o.schema === 'object' && !Array.isArray(o.schema)) validator(o.schema), n++;
+        for (const v of Object.values(o)) walk(v);
+    };
+    walk(api.paths);
+    walk(api.components.responses);
+    walk(api.components.headers);
+    assert.ok(n > 50, `only ${n} schemas`);
+    // The schemas reject what they should: they are not vacuous.
+    const err = validator(api.components.responses.InvalidRequest.content['application/json'].schema);
+    assert.ok(!err({ error: { code: 400, type: 'invalid_request', message: 'x' } }), '422 schema takes code 400');
+    assert.ok(!err({ error: { code: 422, type: 'invalid_request', message: 'x', extra: 1 } }), 'error takes extra fields');
+    const enc = validator(api.paths['/encode'].post.responses['200'].content['application/json'].schema);
+    assert.ok(!enc({ model: 'm', usage: { tokens: 1 }, logits: [] }), 'an unknown output field is accepted');
+});
+
+test('success answers of every route and method match openapi.yaml', async () => {
+    await check('toy', 'GET', '/health', { status: 200 });
+    await check('toy', 'HEAD', '/health', { status: 200 });
+    const model = await check('toy', 'GET', '/model', { status: 200 });
+    assert.equal(model.json.d_model, 4);
+    await check('toy', 'HEAD', '/model', { status: 200 });
+    const metrics = await check('toy', 'GET', '/metrics', { status: 200 });
+    assert.match(metrics.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    await check('toy', 'HEAD', '/metrics', { status: 200 });
+    await check('toy', 'GET', '/openapi.yaml', { status: 200 });
+    await check('toy', 'HEAD', '/openapi.yaml', { status: 200 });
+
+    const all = ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention'];
+    for (const body of [
+        { text: 'Hello World' },
+        { text: 'the cat sat', outputs: all, layers: [0, 2], heads: [1] },
+        { text: ['a b', 'c'], outputs: all },
+        { tokens: [[2, 9, 3], [5]], outputs: ['embedding'], pooling: 'cls', normalize: true },
+        { text: 'the cat sat', outputs: all, encoding: 'base64' },
+        { text: ['a', 'b c'], outputs: all, encoding: 'base64', precision: 3 },
+        { text: 'x', pooling: 'none', precision: 2 },
+        { text: 'x', pooling: 'none', encoding: 'base64' },
+    ]) await check('toy', 'POST', '/encode', { body, status: 200 });
+    await check('toy', 'POST', '/tokenize', { body: { text: 'Hello World' }, status: 200 });
+    await check('toy', 'POST', '/tokenize', { body: { tokens: [[2, 3], [7]] }, status: 200 });
+    for (const body of [
+        { input: 'Hello World', model: 'text-embedding-3-small' },
+        { input: ['a', 'b'], encoding_format: 'base64', user: 'u' },
+        { input: [2, 9, 3], dimensions: 2 },
+        { input: [[2, 9, 3], [5]], encoding_format: 'float', model: null },
+    ]) await check('toy', 'POST', '/v1/embeddings', { body, status: 200 });
+});
+
+test('GET /openapi.yaml serves this file, byte for byte', async () => {
+    const r = await fetch(servers.toy.url + '/openapi.yaml');
+    assert.equal(r.headers.get('content-type'), 'application/yaml');
+    assert.equal(await r.text(), SPEC_TEXT, 'the served openapi.yaml is not the file (rebuild: make)');
+});
+
+test('error answers match openapi.yaml, with their headers', async () => {
+    await check('toy', 'POST', '/encode', { body: '{"text": ', status: 400 });
+    await check('toy', 'POST', '/v1/embeddings', { body: '', status: 400 });
+    await check('toy', 'POST', '/tokenize', { body: '{"text": "a",}', status: 400 });
+    await check('toy', 'GET', '/nope', { status: 404 });
+    await check('toy', 'POST', '/v2/encode', { body: {}, status: 404 });
+    await check('toy', 'GET', '/encode', { status: 405 });
+    await check('toy', 'POST', '/model', { body: {}, status: 405 });
+    await check('toy', 'DELETE', '/health', { status: 405 });
+    await check('toy', 'POST', '/encode', { body: { text: Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ') }, status: 413 });
+    await check('toy', 'POST', '/v1/embeddings', { body: { input: Array(513).fill(7) }, status: 413 });
+    await check('toy', 'POST', '/encode', { body: { text: 'a' }, headers: { 'content-type': 'text/html' }, status: 415 });
+    await check('toy', 'POST', '/v1/embeddings', { body: { input: 'a' }, headers: { 'content-type': 'application/xml' }, status: 415 });
+    await check('toy', 'POST', '/encode', { body: { text: 'a', precision: 0 }, status: 422 });
+    await check('toy', 'POST', '/tokenize', { body: { text: 'a', outputs: [] }, status: 422 });
+    await check('toy', 'POST', '/v1/embeddings', { body: { input: 'a', dimensions: 9 }, status: 422 });
+
+    // 401 with WWW-Authenticate on a server with a key; /health stays open.
+    for (const [m, p, body] of [['POST', '/encode', { text: 'a' }], ['GET', '/model'],
+        ['POST', '/v1/embeddings', { input: 'a' }], ['GET', '/openapi.yaml'], ['POST', '/tokenize', { text: 'a' }]])
+        await check('keyed', m, p, { body, status: 401, headers: { authorization: 'Bearer wrong' } });
+    await check('keyed', 'GET', '/health', { status: 200 });
+    await check('keyed', 'POST', '/encode', { body: { text: 'a' }, headers: { authorization: 'Bearer contract-test-key' }, status: 200 });
+
+    // 429 with Retry-After: a queue of one, flooded with slow requests.
+    const slow = { text: Array.from({ length: 500 }, (_, i) => `w${i}`).join(' '), outputs: ['attention'], layers: [0] };
+    const answers = await Promise.all(Array.from({ length: 16 }, () => check('tiny', 'POST', '/encode', { body: slow })));
+    const codes = answers.map((a) => a.status);
+    assert.ok(codes.includes(429), `no 429 from a queue of one under 16 requests: ${codes}`);
+    assert.ok(codes.includes(200), `nothing answered 200: ${codes}`);
+    assert.ok(codes.every((c) => c === 200 || c === 429), `${codes}`);
+});
+
+test('the route table and openapi.yaml name the same paths and methods', async () => {
+    for (const [path, item] of Object.entries(api.paths)) {
+        const mine = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase());
+        for (const m of METHODS.map((x) => x.toUpperCase())) {
+            if (mine.includes(m)) continue;
+            const r = await check('toy', m, path, { body: m === 'GET' || m === 'HEAD' ? undefined : {}, status: 405 });
+            assert.deepEqual(r.headers.get('allow').split(', ').sort(), [...mine].sort(), `Allow of ${path}`);
+        }
+    }
+    // Every operation in the file answered 200 above, and every error status that can be
+    // caused from outside was checked.
+    for (const [path, item] of Object.entries(api.paths))
+        for (const m of METHODS.filter((x) => item[x]))
+            assert.ok(covered.has(`${m.toUpperCase()} ${path} 200`), `${m.toUpperCase()} ${path} 200 was not checked`);
+    const statuses = new Set([...covered].map((c) => c.split(' ')[2]));
+    for (const s of ['200', '400', '401', '404', '405', '413', '415', '422', '429'])
+        assert.ok(statuses.has(s), `no ${s} answer was checked`);
+});

@@ -1,0 +1,529 @@
+/*
+ * test_api_output.c - what the API answers, on the toy random model (api_fixture.h):
+ * /encode's outputs and shapes, batches, /tokenize, GET /model, POST /v1/embeddings
+ * (float, base64, dimensions), "precision" and "encoding": "base64". Packing jobs into
+ * one forward pass is in test_api_packing.c.
+ */
+#include "api_fixture.h"
+
+/* ---- /encode and /tokenize ------------------------------------------------------------ */
+
+START_TEST(default_outputs)
+{
+    answer a = encode("{\"text\": \"Hello World\"}");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "model")), "random-toy");
+    json_t *toks = json_object_get(a.json, "tokens"), *emb = json_object_get(a.json, "embedding");
+    ck_assert_int_eq(json_array_size(toks), 4); /* [CLS] hello world [SEP] */
+    ck_assert_int_eq(json_array_size(emb), 4);
+    ck_assert_ptr_null(json_object_get(a.json, "hidden_states"));
+    ck_assert_ptr_null(json_object_get(a.json, "layers"));
+    ck_assert_uint_eq(usage_tokens(a.json), 4);
+    json_t *hello = json_array_get(toks, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(hello, "text")), "hello");
+    ck_assert_int_eq(json_integer_value(json_object_get(hello, "start")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(hello, "end")), 5);
+    ck_assert(json_is_false(json_object_get(hello, "special")));
+    ck_assert(json_is_integer(json_object_get(hello, "id")));
+    json_t *world = json_array_get(toks, 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(world, "start")), 6);
+    ck_assert_int_eq(json_integer_value(json_object_get(world, "end")), 11);
+    ck_assert(json_is_true(json_object_get(json_array_get(toks, 0), "special")));
+    for (size_t i = 0; i < 4; i++) ck_assert(json_is_number(json_array_get(emb, i)));
+    answer_free(&a);
+
+    /* Offsets are code points: "é" is one character. */
+    a = encode("{\"text\": \"caf\\u00e9 ok\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
+    ck_assert_int_eq(a.status, 200);
+    json_t *ok = json_array_get(json_object_get(a.json, "tokens"), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(ok, "start")), 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(ok, "end")), 7);
+    answer_free(&a);
+}
+END_TEST
+
+START_TEST(ids_input)
+{
+    answer a = encode("{\"tokens\": [2, 17, 3]}");
+    ck_assert_int_eq(a.status, 200);
+    json_t *toks = json_object_get(a.json, "tokens");
+    ck_assert_int_eq(json_array_size(toks), 3);
+    json_t *t0 = json_array_get(toks, 0), *t1 = json_array_get(toks, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(t0, "id")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(t0, "text")), "[CLS]");
+    ck_assert(json_is_true(json_object_get(t0, "special")));
+    ck_assert(json_is_null(json_object_get(t1, "start")));
+    ck_assert(json_is_null(json_object_get(t1, "end")));
+    ck_assert_uint_eq(usage_tokens(a.json), 3);
+    answer_free(&a);
+}
+END_TEST
+
+START_TEST(every_output_and_shapes)
+{
+    answer a = encode("{\"text\": \"the cat sat\", \"outputs\": [\"tokens\", \"embedding\", "
+                      "\"token_embeddings\", \"hidden_states\", \"attention\"]}");
+    ck_assert_int_eq(a.status, 200);
+    size_t T = 5;
+    json_t *te = json_object_get(a.json, "token_embeddings"), *hs = json_object_get(a.json, "hidden_states");
+    json_t *at = json_object_get(a.json, "attention");
+    ck_assert_int_eq(json_array_size(te), T);
+    ck_assert_int_eq(json_array_size(json_array_get(te, 0)), 4);
+    ck_assert_int_eq(json_array_size(hs), 7);
+    ck_assert_int_eq(json_array_size(json_array_get(hs, 6)), T);
+    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(hs, 6), T - 1)), 4);
+    ck_assert_int_eq(json_array_size(at), 6);
+    ck_assert_int_eq(json_array_size(json_array_get(at, 5)), 2);
+    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(at, 5), 1)), T);
+    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(json_array_get(at, 5), 1), 0)), T);
+    /* The last hidden state is the token embeddings; attention rows sum to 1. */
+    ck_assert(max_diff(json_array_get(hs, 6), te) == 0);
+    for (size_t l = 0; l < 6; l++)
+        for (size_t h = 0; h < 2; h++)
+            for (size_t i = 0; i < T; i++) {
+                json_t *row = json_array_get(json_array_get(json_array_get(at, l), h), i);
+                double s = 0;
+                for (size_t j = 0; j < T; j++) s += json_number_value(json_array_get(row, j));
+                ck_assert_msg(fabs(s - 1) < 1e-5, "row sums to %g", s);
+            }
+    json_t *layers = json_object_get(a.json, "layers"), *heads = json_object_get(a.json, "heads");
+    ck_assert_int_eq(json_array_size(layers), 7);
+    ck_assert_int_eq(json_integer_value(json_array_get(layers, 6)), 6);
+    ck_assert_int_eq(json_array_size(heads), 2);
+
+    /* Selection: hidden_states [6, 0] in that order; attention of layer 2 head 1. */
+    answer s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"hidden_states\"], \"layers\": [6, 0]}");
+    ck_assert_int_eq(s.status, 200);
+    json_t *shs = json_object_get(s.json, "hidden_states");
+    ck_assert_int_eq(json_array_size(shs), 2);
+    ck_assert(max_diff(json_array_get(shs, 0), json_array_get(hs, 6)) == 0);
+    ck_assert(max_diff(json_array_get(shs, 1), json_array_get(hs, 0)) == 0);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "layers"), 0)), 6);
+    ck_assert_ptr_null(json_object_get(s.json, "heads"));
+    ck_assert_ptr_null(json_object_get(s.json, "embedding"));
+    answer_free(&s);
+
+    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\"], \"layers\": [2], \"heads\": [1]}");
+    ck_assert_int_eq(s.status, 200);
+    json_t *sat = json_object_get(s.json, "attention");
+    ck_assert_int_eq(json_array_size(sat), 1);
+    ck_assert_int_eq(json_array_size(json_array_get(sat, 0)), 1);
+    ck_assert(max_diff(json_array_get(json_array_get(sat, 0), 0),
+                       json_array_get(json_array_get(at, 2), 1)) == 0);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "heads"), 0)), 1);
+    ck_assert_int_eq(json_array_size(json_object_get(s.json, "layers")), 1);
+    answer_free(&s);
+    answer_free(&a);
+}
+END_TEST
+
+START_TEST(pooling_and_normalize)
+{
+    answer none = encode("{\"text\": \"a b\", \"pooling\": \"none\"}");
+    ck_assert_int_eq(none.status, 200);
+    ck_assert(json_is_null(json_object_get(none.json, "embedding")));
+    answer_free(&none);
+
+    answer mean = encode("{\"text\": \"a b\", \"pooling\": \"mean\"}");
+    answer cls = encode("{\"text\": \"a b\", \"pooling\": \"cls\"}");
+    answer dflt = encode("{\"text\": \"a b\"}"); /* the toy model's default is mean */
+    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(dflt.json, "embedding")) == 0);
+    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(cls.json, "embedding")) > 1e-6);
+    answer_free(&mean);
+    answer_free(&cls);
+    answer_free(&dflt);
+
+    answer n = encode("{\"text\": \"a b\", \"normalize\": true}");
+    json_t *e = json_object_get(n.json, "embedding");
+    double s = 0;
+    for (size_t i = 0; i < json_array_size(e); i++) s += pow(json_number_value(json_array_get(e, i)), 2);
+    ck_assert_msg(fabs(sqrt(s) - 1) < 1e-5, "norm %g", sqrt(s));
+    answer_free(&n);
+
+    answer plain = encode("{\"text\": \"a b\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
+    ck_assert_int_eq(json_array_size(json_object_get(plain.json, "tokens")), 2);
+    answer_free(&plain);
+}
+END_TEST
+
+START_TEST(batch_equals_singles)
+{
+    const char *texts[] = {"Hello World", "the quick brown fox jumps", "a"};
+    answer batch = encode("{\"text\": [\"Hello World\", \"the quick brown fox jumps\", \"a\"],"
+                          " \"outputs\": [\"tokens\", \"embedding\", \"hidden_states\", \"attention\"],"
+                          " \"layers\": [1, 3], \"heads\": [0]}");
+    ck_assert_int_eq(batch.status, 200);
+    json_t *results = json_object_get(batch.json, "results");
+    ck_assert_int_eq(json_array_size(results), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(batch.json, "model")), "random-toy");
+    size_t total = 0;
+    for (size_t b = 0; b < 3; b++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"text\": \"%s\", \"outputs\": [\"tokens\", \"embedding\", "
+                 "\"hidden_states\", \"attention\"], \"layers\": [1, 3], \"heads\": [0]}", texts[b]);
+        answer one = encode(body);
+        json_t *r = json_array_get(results, b);
+        ck_assert(json_equal(json_object_get(r, "tokens"), json_object_get(one.json, "tokens")));
+        ck_assert(json_equal(json_object_get(r, "layers"), json_object_get(one.json, "layers")));
+        ck_assert(json_equal(json_object_get(r, "heads"), json_object_get(one.json, "heads")));
+        const char *keys[] = {"embedding", "hidden_states", "attention"};
+        for (size_t k = 0; k < 3; k++) {
+            double d = max_diff(json_object_get(r, keys[k]), json_object_get(one.json, keys[k]));
+            ck_assert_msg(d >= 0 && d < 1e-5, "%s of input %zu differs by %g", keys[k], b, d);
+        }
+        total += usage_tokens(r);
+        ck_assert_uint_eq(usage_tokens(r), usage_tokens(one.json));
+        answer_free(&one);
+    }
+    ck_assert_uint_eq(usage_tokens(batch.json), total);
+    answer_free(&batch);
+
+    /* A batch of ids. */
+    answer ids = encode("{\"tokens\": [[2, 9, 3], [2, 9, 10, 11, 3]]}");
+    ck_assert_int_eq(ids.status, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(ids.json, "results")), 2);
+    ck_assert_uint_eq(usage_tokens(ids.json), 8);
+    answer_free(&ids);
+}
+END_TEST
+
+START_TEST(tokenize_route)
+{
+    answer a = call_full("POST", "/tokenize", NULL, "{\"text\": \"Hello World\"}");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(a.json, "tokens")), 4);
+    ck_assert_ptr_null(json_object_get(a.json, "embedding"));
+    answer_free(&a);
+    a = call_full("POST", "/tokenize", NULL, "{\"text\": [\"a b\", \"c\"], \"add_special_tokens\": false}");
+    ck_assert_int_eq(a.status, 200);
+    json_t *r = json_object_get(a.json, "results");
+    ck_assert_int_eq(json_array_size(r), 2);
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(r, 0), "tokens")), 2);
+    ck_assert_uint_eq(usage_tokens(a.json), 3);
+    answer_free(&a);
+    a = call_full("POST", "/tokenize", NULL, "{\"tokens\": [2, 3]}");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a.json, "tokens"), 1), "text")), "[SEP]");
+    answer_free(&a);
+    ck_status(call_full("POST", "/tokenize", NULL, "{\"tokens\": [1000]}"), 422, "tokens[0]=1000 is outside");
+}
+END_TEST
+
+/* ---- GET /model ------------------------------------------------------------------------- */
+
+START_TEST(model_route)
+{
+    answer a = call_full("GET", "/model", NULL, NULL);
+    ck_assert_int_eq(a.status, 200);
+    json_t *want = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:f,"
+        " s:{s:s, s:b}, s:s, s:b, s:i}",
+        "name", "random-toy", "kind", "random", "preset", "toy", "seed", 42, "vocab_size", 1000,
+        "d_model", 4, "n_heads", 2, "d_head", 3, "d_ff", 8, "n_layers", 6, "max_len", 512,
+        "type_vocab_size", 0, "activation", "relu", "positions", "sinusoidal", "pre_ln", 0,
+        "embedding_layernorm", 0, "ln_eps", 1e-5, "tokenizer", "kind", "word", "lowercase", 1,
+        "pooling", "mean", "normalize", 0, "max_batch", 4);
+    ck_assert_msg(json_equal(a.json, want), "got %s", a.reply.body);
+    json_decref(want);
+    answer h = call_full("HEAD", "/model", NULL, NULL);
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_str_eq(h.reply.body, a.reply.body);
+    answer_free(&h);
+    answer_free(&a);
+
+    /* A checkpoint (no preset), with the service's own pooling and batch size. */
+    api_ctx c = ctx;
+    c.preset = NULL, c.pooling = ENC_POOL_CLS, c.normalize = true, c.max_batch = 7;
+    a = call_any(&c, "GET", "/model", NULL, NULL, true);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "kind")), "bert");
+    ck_assert(json_is_null(json_object_get(a.json, "preset")));
+    ck_assert(json_is_null(json_object_get(a.json, "seed")));
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "pooling")), "cls");
+    ck_assert(json_is_true(json_object_get(a.json, "normalize")));
+    ck_assert_int_eq(json_integer_value(json_object_get(a.json, "max_batch")), 7);
+    answer_free(&a);
+
+    /* api_ctx_init reads the preset off the name, and empties the rest. */
+    api_ctx d;
+    memset(&d, 0xff, sizeof d);
+    api_ctx_init(&d, model, 3);
+    ck_assert_str_eq(d.preset, "toy");
+    ck_assert_ptr_null(d.openapi);
+    ck_assert_uint_eq(d.openapi_len, 0);
+    ck_assert_ptr_null(d.metrics_text);
+    ck_assert_ptr_null(d.metrics_arg);
+    ck_assert_int_eq(d.pooling, ENC_POOL_MEAN);
+}
+END_TEST
+
+/* A Hugging Face checkpoint (the golden BERT fixture): kind "bert", no preset, no seed. */
+START_TEST(model_route_checkpoint)
+{
+    char err[512];
+    enc_model *bert = enc_model_load_hf("tests/golden/fixtures/bert_f32/model", err, sizeof err);
+    ck_assert_msg(bert != NULL, "%s (run from the repository root)", err);
+    api_ctx c;
+    api_ctx_init(&c, bert, 8);
+    ck_assert_ptr_null(c.preset);
+    answer a = call_any(&c, "GET", "/model", NULL, NULL, true);
+    ck_assert_int_eq(a.status, 200);
+    json_t *j = a.json;
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "model"); /* the folder */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "bert");
+    ck_assert(json_is_null(json_object_get(j, "preset")) && json_is_null(json_object_get(j, "seed")));
+    const struct { const char *key; json_int_t v; } sizes[] = {
+        {"vocab_size", 100}, {"d_model", 32}, {"n_heads", 4}, {"d_head", 8}, {"d_ff", 64},
+        {"n_layers", 2}, {"max_len", 64}, {"type_vocab_size", 2}, {"max_batch", 8}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        ck_assert_msg(json_integer_value(json_object_get(j, sizes[i].key)) == sizes[i].v, "%s", sizes[i].key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "activation")), "gelu");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "positions")), "learned");
+    ck_assert(json_is_true(json_object_get(j, "embedding_layernorm")));
+    ck_assert(json_real_value(json_object_get(j, "ln_eps")) == 1e-12);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tokenizer"), "kind")), "wordpiece");
+    ck_assert_int_eq(json_object_size(j), 21);
+    answer_free(&a);
+    /* And the OpenAI route on it. */
+    a = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": [\"hello world\", \"a\"]}", true);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(json_object_get(a.json, "data"), 1), "embedding")), 32);
+    answer_free(&a);
+    enc_model_free(bert);
+}
+END_TEST
+
+/* ---- POST /v1/embeddings ----------------------------------------------------------------- */
+
+/* data[i].embedding of an OpenAI answer. */
+static json_t *openai_embedding(const answer *a, size_t i)
+{
+    json_t *d = json_array_get(json_object_get(a->json, "data"), i);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "object")), "embedding");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "index")), (json_int_t)i);
+    ck_assert_int_eq(json_object_size(d), 3);
+    return json_object_get(d, "embedding");
+}
+
+START_TEST(embeddings_route)
+{
+    answer e = embed("{\"input\": \"Hello World\", \"model\": \"text-embedding-3-small\"}");
+    ck_assert_int_eq(e.status, 200);
+    json_t *want = json_pack("{s:s, s:[], s:s, s:{s:i, s:i}}", "object", "list", "data",
+                             "model", "random-toy", "usage", "prompt_tokens", 4, "total_tokens", 4);
+    json_object_set(want, "data", json_object_get(e.json, "data"));
+    ck_assert_msg(json_equal(e.json, want), "%s", e.reply.body);
+    json_decref(want);
+    ck_assert_int_eq(json_array_size(json_object_get(e.json, "data")), 1);
+    answer enc = encode("{\"text\": \"Hello World\"}");
+    ck_assert(max_diff(openai_embedding(&e, 0), json_object_get(enc.json, "embedding")) == 0);
+    answer_free(&enc);
+
+    /* base64: the same floats, little-endian float32. */
+    answer b = embed("{\"input\": \"Hello World\", \"encoding_format\": \"base64\"}");
+    ck_assert_int_eq(b.status, 200);
+    float *x = NULL;
+    ck_assert_int_eq(b64_floats(json_string_value(openai_embedding(&b, 0)), &x), 4);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert(x[i] == (float)json_number_value(json_array_get(openai_embedding(&e, 0), i)));
+    free(x);
+    answer_free(&b);
+
+    /* A list of texts, of ids, of lists of ids: one entry each, equal to /encode's. */
+    const char *lists[][2] = {
+        {"{\"input\": [\"Hello World\", \"a b c\"]}", "{\"text\": [\"Hello World\", \"a b c\"]}"},
+        {"{\"input\": [[2, 17, 3], [5]]}", "{\"tokens\": [[2, 17, 3], [5]]}"}};
+    for (size_t k = 0; k < 2; k++) {
+        answer l = embed(lists[k][0]), r = encode(lists[k][1]);
+        ck_assert_int_eq(l.status, 200);
+        ck_assert_int_eq(json_array_size(json_object_get(l.json, "data")), 2);
+        for (size_t i = 0; i < 2; i++)
+            ck_assert(max_diff(openai_embedding(&l, i),
+                               json_object_get(json_array_get(json_object_get(r.json, "results"), i), "embedding")) == 0);
+        json_t *u = json_object_get(l.json, "usage");
+        ck_assert_uint_eq(json_integer_value(json_object_get(u, "prompt_tokens")), usage_tokens(r.json));
+        ck_assert_uint_eq(json_integer_value(json_object_get(u, "total_tokens")), usage_tokens(r.json));
+        answer_free(&l);
+        answer_free(&r);
+    }
+    answer ids = embed("{\"input\": [2, 17, 3]}"), one = encode("{\"tokens\": [2, 17, 3]}");
+    ck_assert_int_eq(json_array_size(json_object_get(ids.json, "data")), 1);
+    ck_assert(max_diff(openai_embedding(&ids, 0), json_object_get(one.json, "embedding")) == 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ids.json, "usage"), "prompt_tokens")), 3);
+    answer_free(&ids);
+    answer_free(&one);
+
+    /* dimensions: the first ones, L2-normalised again; d_model itself changes nothing. */
+    answer d2 = embed("{\"input\": \"Hello World\", \"dimensions\": 2}");
+    json_t *full = openai_embedding(&e, 0), *cut = openai_embedding(&d2, 0);
+    ck_assert_int_eq(json_array_size(cut), 2);
+    double x0 = json_number_value(json_array_get(full, 0)), x1 = json_number_value(json_array_get(full, 1));
+    double norm = sqrt(x0 * x0 + x1 * x1);
+    ck_assert(fabs(json_number_value(json_array_get(cut, 0)) - x0 / norm) < 1e-6);
+    ck_assert(fabs(json_number_value(json_array_get(cut, 1)) - x1 / norm) < 1e-6);
+    answer_free(&d2);
+    answer d4 = embed("{\"input\": \"Hello World\", \"dimensions\": 4}");
+    ck_assert(max_diff(openai_embedding(&d4, 0), full) == 0);
+    answer_free(&d4);
+    answer d1 = embed("{\"input\": \"Hello World\", \"dimensions\": 1, \"encoding_format\": \"base64\"}");
+    ck_assert_int_eq(b64_floats(json_string_value(openai_embedding(&d1, 0)), &x), 1);
+    ck_assert(fabs(fabs(x[0]) - 1) < 1e-7);
+    free(x);
+    answer_free(&d1);
+
+    /* The service's pooling ("none" serves mean) and normalisation. */
+    api_ctx c = ctx;
+    c.pooling = ENC_POOL_NONE;
+    c.normalize = true;
+    answer n = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": \"Hello World\"}", true);
+    answer m = encode("{\"text\": \"Hello World\", \"pooling\": \"mean\", \"normalize\": true}");
+    ck_assert_int_eq(n.status, 200);
+    ck_assert(max_diff(openai_embedding(&n, 0), json_object_get(m.json, "embedding")) == 0);
+    answer_free(&n);
+    answer_free(&m);
+    c.pooling = ENC_POOL_CLS;
+    n = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": \"Hello World\"}", true);
+    m = encode("{\"text\": \"Hello World\", \"pooling\": \"cls\", \"normalize\": true}");
+    ck_assert(max_diff(openai_embedding(&n, 0), json_object_get(m.json, "embedding")) == 0);
+    answer_free(&n);
+    answer_free(&m);
+    answer_free(&e);
+}
+END_TEST
+
+/* ---- precision and base64 of /encode ----------------------------------------------------- */
+
+/* Whether every number of a nested array is written with at most `digits` digits. */
+static bool at_most_digits(const json_t *a, int digits)
+{
+    if (json_is_number(a)) {
+        char buf[40];
+        double v = json_number_value(a);
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        return strtod(buf, NULL) == v;
+    }
+    for (size_t i = 0; i < json_array_size(a); i++)
+        if (!at_most_digits(json_array_get(a, i), digits)) return false;
+    return true;
+}
+
+START_TEST(precision_digits)
+{
+    const char *base = "{\"text\": \"the cat sat\", \"outputs\": [\"embedding\", \"token_embeddings\", \"attention\"], \"layers\": [1]";
+    char body[256];
+    snprintf(body, sizeof body, "%s}", base);
+    answer full = encode(body);
+    ck_assert(!at_most_digits(json_object_get(full.json, "token_embeddings"), 3)); /* 9 by default */
+    snprintf(body, sizeof body, "%s, \"precision\": 9}", base);
+    answer nine = encode(body);
+    ck_assert_str_eq(nine.reply.body, full.reply.body);
+    answer_free(&nine);
+    const int digits[] = {1, 3, 6};
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(body, sizeof body, "%s, \"precision\": %d}", base, digits[k]);
+        answer p = encode(body);
+        ck_assert_int_eq(p.status, 200);
+        double tol = 0.5 * pow(10, 1 - digits[k]); /* half a unit of the last digit, relative */
+        const char *keys[] = {"embedding", "token_embeddings", "attention"};
+        for (size_t i = 0; i < 3; i++) {
+            json_t *x = json_object_get(p.json, keys[i]), *y = json_object_get(full.json, keys[i]);
+            ck_assert_msg(at_most_digits(x, digits[k]), "%s with precision %d", keys[i], digits[k]);
+            float fx[512], fy[512];
+            size_t nx = 0, ny = 0;
+            flatten(x, fx, &nx, 512), flatten(y, fy, &ny, 512);
+            ck_assert_uint_eq(nx, ny);
+            for (size_t j = 0; j < nx; j++)
+                ck_assert_msg(fabs(fx[j] - fy[j]) <= tol * fabs(fy[j]) * 1.05,
+                              "%s[%zu]: %.9g vs %.9g at %d digits", keys[i], j, fx[j], fy[j], digits[k]);
+        }
+        ck_assert(json_equal(json_object_get(p.json, "layers"), json_object_get(full.json, "layers")));
+        answer_free(&p);
+    }
+    answer_free(&full);
+}
+END_TEST
+
+/* Checks that tensor object t is {"dtype": "float32", "shape", "data"} holding exactly
+ * the numbers of the nested JSON array j. */
+static void ck_tensor(const json_t *t, const json_t *j, const char *what)
+{
+    ck_assert_msg(json_is_object(t) && json_object_size(t) == 3, "%s is not a tensor object", what);
+    ck_assert_str_eq(json_string_value(json_object_get(t, "dtype")), "float32");
+    size_t shape[8], rank = json_shape(j, shape), count = 1;
+    json_t *s = json_object_get(t, "shape");
+    ck_assert_uint_eq(json_array_size(s), rank);
+    for (size_t i = 0; i < rank; i++) {
+        ck_assert_uint_eq(json_integer_value(json_array_get(s, i)), shape[i]);
+        count *= shape[i];
+    }
+    float *x = NULL, *y = malloc((count + 1) * sizeof *y);
+    size_t n = 0;
+    flatten(j, y, &n, count);
+    ck_assert_int_eq(b64_floats(json_string_value(json_object_get(t, "data")), &x), (long)count);
+    for (size_t i = 0; i < count; i++) ck_assert_msg(x[i] == y[i], "%s[%zu]: %.9g vs %.9g", what, i, x[i], y[i]);
+    free(x);
+    free(y);
+}
+
+START_TEST(base64_encoding)
+{
+    const char *base = "\"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", \"hidden_states\", \"attention\"], \"layers\": [2, 0]";
+    const char *inputs[] = {"\"text\": \"the cat sat\"", "\"text\": [\"the cat sat on\", \"a\"]"};
+    const char *keys[] = {"embedding", "token_embeddings", "hidden_states", "attention"};
+    for (size_t k = 0; k < 2; k++) {
+        char body[512];
+        snprintf(body, sizeof body, "{%s, %s}", inputs[k], base);
+        answer j = encode(body);
+        snprintf(body, sizeof body, "{%s, %s, \"encoding\": \"base64\"}", inputs[k], base);
+        answer b = encode(body);
+        ck_assert_int_eq(b.status, 200);
+        size_t n = k ? 2 : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *rj = k ? json_array_get(json_object_get(j.json, "results"), i) : j.json;
+            json_t *rb = k ? json_array_get(json_object_get(b.json, "results"), i) : b.json;
+            for (size_t q = 0; q < 4; q++) ck_tensor(json_object_get(rb, keys[q]), json_object_get(rj, keys[q]), keys[q]);
+            /* Everything but the floats is as in JSON mode. */
+            const char *same[] = {"model", "tokens", "layers", "heads", "usage"};
+            for (size_t q = 0; q < 5; q++)
+                ck_assert_msg(json_equal(json_object_get(rb, same[q]), json_object_get(rj, same[q])), "%s", same[q]);
+            ck_assert_int_eq(json_object_size(rb), json_object_size(rj));
+        }
+        /* shapes: hidden_states [2, T, 4], attention [2, 2, T, T] */
+        json_t *r0 = k ? json_array_get(json_object_get(b.json, "results"), 0) : b.json;
+        size_t T = k ? 6 : 5;
+        json_t *hs = json_object_get(json_object_get(r0, "hidden_states"), "shape");
+        ck_assert_int_eq(json_integer_value(json_array_get(hs, 0)), 2);
+        ck_assert_uint_eq(json_integer_value(json_array_get(hs, 1)), T);
+        json_t *as = json_object_get(json_object_get(r0, "attention"), "shape");
+        ck_assert_uint_eq(json_integer_value(json_array_get(as, 3)), T);
+        answer_free(&j);
+        answer_free(&b);
+    }
+    answer none = encode("{\"text\": \"a\", \"pooling\": \"none\", \"encoding\": \"base64\"}");
+    ck_assert(json_is_null(json_object_get(none.json, "embedding")));
+    answer_free(&none);
+}
+END_TEST
+
+
+int main(void)
+{
+    fixture_setup();
+    Suite *s = suite_create("api_output");
+    TCase *tc = tcase_create("api_output");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, default_outputs);
+    tcase_add_test(tc, ids_input);
+    tcase_add_test(tc, every_output_and_shapes);
+    tcase_add_test(tc, pooling_and_normalize);
+    tcase_add_test(tc, batch_equals_singles);
+    tcase_add_test(tc, tokenize_route);
+    tcase_add_test(tc, model_route);
+    tcase_add_test(tc, model_route_checkpoint);
+    tcase_add_test(tc, embeddings_route);
+    tcase_add_test(tc, precision_digits);
+    tcase_add_test(tc, base64_encoding);
+    suite_add_tcase(s, tc);
+    int rc = fixture_run(s);
+    fixture_teardown();
+    return rc;
+}
