@@ -37,9 +37,10 @@ TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/encoderd
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h server/*.h)
+# -MMD writes each object's header dependencies beside it (included at the end).
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icore -Iserver -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -Icore -Iserver -c $< -o $@
 
 $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
@@ -62,9 +63,9 @@ $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 $(BUILD)/encoderd: $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/libencoder.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ) $(wildcard tests/unit/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icore -Iserver -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIB_OBJ) \
+	$(CC) $(CFLAGS) -MMD -MP -Icore -Iserver -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIB_OBJ) \
 	    $(BUILD)/libencoder.a $(LDLIBS) $(shell pkg-config --libs check)
 
 # ---- set-up ----------------------------------------------------------------------
@@ -116,3 +117,5 @@ clean:
 # Side by side with ONNX Runtime and PyTorch on the same weights; see tests/bench/README.md.
 bench: deps all
 	tests/bench/bench.sh $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

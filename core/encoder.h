@@ -180,7 +180,8 @@ enum {
     ENC_OUT_EMBEDDING = 1u << 0,  /* pooled embedding (B, D) */
     ENC_OUT_TOKEN_EMB = 1u << 1,  /* last hidden state (N, D) */
     ENC_OUT_HIDDEN = 1u << 2,     /* selected hidden states */
-    ENC_OUT_ATTENTION = 1u << 3   /* selected attention maps */
+    ENC_OUT_ATTENTION = 1u << 3,  /* selected attention maps */
+    ENC_OUT_SCORES = 1u << 4      /* the same maps before the softmax: Q K^T / sqrt(Dh) */
 };
 
 /* What to compute and keep. Index lists are used in the order given; NULL means all. */
@@ -190,9 +191,9 @@ typedef struct {
     bool normalize;             /* L2-normalise the pooled embedding */
     const size_t *hidden_layers;/* indices into hidden_states, 0..L (0 = embeddings) */
     size_t n_hidden_layers;
-    const size_t *attn_layers;  /* indices into attention, 0..L-1 */
+    const size_t *attn_layers;  /* indices into attention (and scores), 0..L-1 */
     size_t n_attn_layers;
-    const size_t *heads;        /* head indices 0..H-1 for attention */
+    const size_t *heads;        /* head indices 0..H-1 for attention and scores */
     size_t n_heads;
 } enc_request;
 
@@ -210,8 +211,9 @@ typedef struct {
     size_t n_hidden;         /* how many hidden states were selected */
     float *hidden;           /* (n_hidden, N, D) */
     size_t n_attn, n_attn_heads;
-    size_t *attn_offset;     /* (B) where sequence b's maps start in `attention` */
+    size_t *attn_offset;     /* (B) where sequence b's maps start in `attention`/`scores` */
     float *attention;        /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
+    float *scores;           /* the same layout, before the softmax (ENC_OUT_SCORES) */
 } enc_result;
 
 /* Scratch memory for forward passes, grown to the largest batch seen and reused. */

@@ -97,6 +97,7 @@ void enc_result_free(enc_result *r)
     free(r->hidden);
     free(r->attn_offset);
     free(r->attention);
+    free(r->scores);
     memset(r, 0, sizeof *r);
 }
 
@@ -167,32 +168,31 @@ static void keep_hidden(enc_result *r, const enc_request *q, const float *x, siz
 
 /* Where head h of layer l of sequence s is kept, or NULL when it was not asked for
  * (the first slot that asked; further duplicates are copied by copy_duplicates). */
-static float *attention_slot(enc_result *r, const enc_request *q, size_t l, size_t h, size_t s,
-                             size_t T)
+static float *attention_slot(const enc_result *r, float *base, const enc_request *q, size_t l,
+                             size_t h, size_t s, size_t T)
 {
-    if (!r->attention) return NULL;
+    if (!base) return NULL;
     for (size_t a = 0; a < r->n_attn; a++) {
         if ((q->attn_layers ? q->attn_layers[a] : a) != l) continue;
         for (size_t j = 0; j < r->n_attn_heads; j++)
             if ((q->heads ? q->heads[j] : j) == h)
-                return r->attention + r->attn_offset[s] + (a * r->n_attn_heads + j) * T * T;
+                return base + r->attn_offset[s] + (a * r->n_attn_heads + j) * T * T;
     }
     return NULL;
 }
 
 /* A layer or head asked for twice gets its copy after the pass. */
-static void copy_duplicates(enc_result *r, const enc_request *q)
+static void copy_duplicates(const enc_result *r, float *base, const enc_request *q)
 {
-    if (!r->attention) return;
+    if (!base) return;
     for (size_t s = 0; s < r->n_seq; s++) {
         size_t T = r->offsets[s + 1] - r->offsets[s];
         for (size_t a = 0; a < r->n_attn; a++)
             for (size_t j = 0; j < r->n_attn_heads; j++) {
                 size_t l = q->attn_layers ? q->attn_layers[a] : a;
                 size_t h = q->heads ? q->heads[j] : j;
-                float *first = attention_slot(r, q, l, h, s, T);
-                float *mine = r->attention + r->attn_offset[s] +
-                              (a * r->n_attn_heads + j) * T * T;
+                float *first = attention_slot(r, base, q, l, h, s, T);
+                float *mine = base + r->attn_offset[s] + (a * r->n_attn_heads + j) * T * T;
                 if (first != mine) memcpy(mine, first, T * T * sizeof *mine);
             }
     }
@@ -245,7 +245,7 @@ static enc_status alloc_result(enc_result *r, const enc_model *m, const enc_batc
         if (r->n_hidden && !(r->hidden = malloc(r->n_hidden * N * D * sizeof(float))))
             return ENC_ERR_NOMEM;
     }
-    if (q->outputs & ENC_OUT_ATTENTION) {
+    if (q->outputs & (ENC_OUT_ATTENTION | ENC_OUT_SCORES)) {
         r->n_attn = q->attn_layers ? q->n_attn_layers : c->n_layers;
         r->n_attn_heads = q->heads ? q->n_heads : c->n_heads;
         r->attn_offset = malloc(B * sizeof *r->attn_offset);
@@ -255,7 +255,11 @@ static enc_status alloc_result(enc_result *r, const enc_model *m, const enc_batc
             r->attn_offset[s] = total;
             total += per * b->lengths[s] * b->lengths[s];
         }
-        if (total && !(r->attention = malloc(total * sizeof(float)))) return ENC_ERR_NOMEM;
+        if (total && (q->outputs & ENC_OUT_ATTENTION) &&
+            !(r->attention = malloc(total * sizeof(float))))
+            return ENC_ERR_NOMEM;
+        if (total && (q->outputs & ENC_OUT_SCORES) && !(r->scores = malloc(total * sizeof(float))))
+            return ENC_ERR_NOMEM;
     }
     return ENC_OK;
 }
@@ -292,8 +296,9 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, const e
         size_t first = r->offsets[s], T = r->offsets[s + 1] - first;
         const float *rows = ws->qkv + first * 3 * HD;
         for (size_t h = 0; h < H; h++) {
-            float *att = attention_slot(r, q, l, h, s, T);
-            ws->k->attention_head(att ? att : ws->att, ws->z + first * HD + h * Dh,
+            float *att = attention_slot(r, r->attention, q, l, h, s, T);
+            ws->k->attention_head(att ? att : ws->att, attention_slot(r, r->scores, q, l, h, s, T),
+                                  ws->z + first * HD + h * Dh,
                                   rows + h * Dh, rows + HD + h * Dh, rows + 2 * HD + h * Dh, T,
                                   Dh, 3 * HD, HD, scale);
         }
@@ -353,9 +358,10 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
     if (s == ENC_OK && (q->outputs & ENC_OUT_HIDDEN) && q->hidden_layers)
         s = check_indices(q->hidden_layers, q->n_hidden_layers, c->n_layers + 1, "layers", err,
                           errlen);
-    if (s == ENC_OK && (q->outputs & ENC_OUT_ATTENTION) && q->attn_layers)
+    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
+    if (s == ENC_OK && (q->outputs & maps) && q->attn_layers)
         s = check_indices(q->attn_layers, q->n_attn_layers, c->n_layers, "layers", err, errlen);
-    if (s == ENC_OK && (q->outputs & ENC_OUT_ATTENTION) && q->heads)
+    if (s == ENC_OK && (q->outputs & maps) && q->heads)
         s = check_indices(q->heads, q->n_heads, c->n_heads, "heads", err, errlen);
     if (s == ENC_OK && q->pooling != ENC_POOL_CLS && q->pooling != ENC_POOL_MEAN &&
         q->pooling != ENC_POOL_NONE)
@@ -378,7 +384,8 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
                                  c->d_model, c->ln_eps);
         keep_hidden(r, q, ws->x, l + 1, ND);
     }
-    copy_duplicates(r, q);
+    copy_duplicates(r, r->attention, q);
+    copy_duplicates(r, r->scores, q);
     if (r->token_embeddings) memcpy(r->token_embeddings, ws->x, ND * sizeof(float));
     if (r->embedding) pool(r, q, ws->x, c->d_model);
     return ENC_OK;

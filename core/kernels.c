@@ -69,13 +69,14 @@ static void softmax_rows(float *a, size_t rows, size_t cols)
     }
 }
 
-static void attention_head_fast(float *att, float *z, const float *q, const float *k,
-                                const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                                float scale)
+static void attention_head_fast(float *att, float *scores, float *z, const float *q,
+                                const float *k, const float *v, size_t T, size_t Dh, size_t ld,
+                                size_t ldz, float scale)
 {
     /* att (T, T) = scale * Q (T, Dh) K^T */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)Dh, scale, q,
                 (int)ld, k, (int)ld, 0.0f, att, (int)T);
+    if (scores) memcpy(scores, att, T * T * sizeof *att);
     softmax_rows(att, T, T);
     /* z (T, Dh) = att (T, T) V (T, Dh) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)Dh, (int)T, 1.0f, att,

@@ -19,8 +19,9 @@ typedef struct {
                           const float *b, size_t N, size_t D, float eps);
     /* One sequence, one head: att (T, T) = softmax(Q K^T * scale) over each row, then
      * z (T, Dh) = att V. Q, K, V rows are `ld` floats apart (they sit inside the fused
-     * QKV rows); z rows are `ldz` apart. */
-    void (*attention_head)(float *att, float *z, const float *q, const float *k,
+     * QKV rows); z rows are `ldz` apart. scores (T, T), when not NULL, gets
+     * Q K^T * scale before the softmax. */
+    void (*attention_head)(float *att, float *scores, float *z, const float *q, const float *k,
                            const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
                            float scale);
     /* x (n) = act(x): ReLU or GELU (erf form). */

@@ -37,9 +37,9 @@ static void add_layernorm_ref(float *out, const float *x, const float *r, const 
     }
 }
 
-static void attention_head_ref(float *att, float *z, const float *q, const float *k,
-                               const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                               float scale)
+static void attention_head_ref(float *att, float *scores, float *z, const float *q,
+                               const float *k, const float *v, size_t T, size_t Dh, size_t ld,
+                               size_t ldz, float scale)
 {
     for (size_t i = 0; i < T; i++) {
         double max = -INFINITY;
@@ -47,6 +47,7 @@ static void attention_head_ref(float *att, float *z, const float *q, const float
             double s = 0;
             for (size_t e = 0; e < Dh; e++) s += (double)q[i * ld + e] * k[j * ld + e];
             att[i * T + j] = (float)(s * scale);
+            if (scores) scores[i * T + j] = att[i * T + j];
             if (att[i * T + j] > max) max = att[i * T + j];
         }
         double sum = 0;

@@ -222,9 +222,9 @@ START_TEST(kernels_fast_match_reference)
     float *qkv = malloc(T * LD * 4), *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
     float *z1 = malloc(T * 64 * 4), *z2 = malloc(T * 64 * 4);
     fill_random(qkv, T * LD, 7, 3.0);
-    enc_kernels_fast.attention_head(a1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+    enc_kernels_fast.attention_head(a1, NULL, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
                                     64, 0.25f);
-    enc_kernels_ref.attention_head(a2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+    enc_kernels_ref.attention_head(a2, NULL, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
                                    64, 0.25f);
     ck_assert_float_le(max_abs_diff(a1, a2, T * T), 1e-6f);
     for (size_t i = 0; i < T; i++) ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
@@ -266,7 +266,7 @@ START_TEST(softmax_does_not_overflow)
     /* Scores near 1000 overflow exp() unless the row max is subtracted first. */
     float qkv[2 * 3] = {100, 100, 1, 100, -100, 2}; /* rows: q k v with Dh 1, ld 3 */
     float att[4], z[2];
-    enc_kernels_fast.attention_head(att, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f);
+    enc_kernels_fast.attention_head(att, NULL, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f);
     for (int i = 0; i < 4; i++) ck_assert(isfinite(att[i]));
     ck_assert_float_eq_tol(att[0] + att[1], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(att[0], 1.0f, 1e-6f); /* 1000 against -1000 */
@@ -436,6 +436,39 @@ START_TEST(forward_rejects_bad_batches)
 }
 END_TEST
 
+START_TEST(scores_are_attention_before_softmax)
+{
+    enc_model *m = toy();
+    enc_workspace *ws = enc_workspace_new();
+    enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 3};
+    enc_request q = {.outputs = ENC_OUT_ATTENTION | ENC_OUT_SCORES, .pooling = ENC_POOL_CLS};
+    size_t al[] = {4, 2}, heads[] = {1, 0};
+    q.attn_layers = al, q.n_attn_layers = 2, q.heads = heads, q.n_heads = 2;
+    enc_result r;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
+    ck_assert_ptr_nonnull(r.scores);
+    for (size_t s = 0; s < 3; s++) {
+        size_t T = LENS[s];
+        const float *sc = r.scores + r.attn_offset[s], *at = r.attention + r.attn_offset[s];
+        for (size_t row = 0; row < 4 * T; row++) {
+            double max = -1e30, sum = 0;
+            for (size_t j = 0; j < T; j++) max = fmax(max, sc[row * T + j]);
+            for (size_t j = 0; j < T; j++) sum += exp(sc[row * T + j] - max);
+            for (size_t j = 0; j < T; j++)
+                ck_assert_double_eq_tol(exp(sc[row * T + j] - max) / sum, at[row * T + j], 1e-6);
+        }
+    }
+    enc_result_free(&r);
+    q.outputs = ENC_OUT_SCORES; /* scores alone */
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
+    ck_assert_ptr_null(r.attention);
+    ck_assert_ptr_nonnull(r.scores);
+    enc_result_free(&r);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -456,6 +489,7 @@ int main(void)
     tcase_add_test(tc, batch_equals_one_by_one_and_padding_is_ignored);
     tcase_add_test(tc, forward_fast_matches_reference_kernels);
     tcase_add_test(tc, selection_in_the_order_asked);
+    tcase_add_test(tc, scores_are_attention_before_softmax);
     tcase_add_test(tc, forward_rejects_bad_batches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
