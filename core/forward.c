@@ -5,8 +5,8 @@
  * attention runs per sequence over that sequence's own keys only - exactly what a key
  * padding mask computes, without the padded rows.
  */
-#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +16,8 @@
 struct enc_workspace {
     const enc_kernels *k;
     size_t cap_tokens, cap_T;   /* what the buffers below hold */
-    size_t D, HD, F;            /* the model sizes they were made for */
+    size_t D, HD, F, Dh;        /* the model sizes they were made for */
+    int threads;                /* the team size the scratch was made for */
     float *block;               /* one allocation for every buffer below */
     float *x;     /* (N, D) the residual stream: hidden_states[l] */
     float *h;     /* (N, D) pre-LN: LayerNorm(x) */
@@ -25,7 +26,7 @@ struct enc_workspace {
     float *proj;  /* (N, D) output of W_o, then of W_2 */
     float *u;     /* (N, D) post-LN: LayerNorm(X + Z) */
     float *ff;    /* (N, F) */
-    float *att;   /* (T, T) one head's weights when they are not kept */
+    float *scratch; /* (threads, ENC_ATT_SCRATCH(T, Dh)) each thread's attention scratch */
 };
 
 enc_workspace *enc_workspace_new(void)
@@ -51,16 +52,17 @@ void enc_workspace_use_reference(enc_workspace *ws, int on)
  * them (and only then allocates). ENC_ERR_NOMEM leaves the workspace as it was. */
 static enc_status workspace_reserve(enc_workspace *ws, const enc_config *c, size_t N, size_t T)
 {
-    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
-    if (ws->block && N <= ws->cap_tokens && T <= ws->cap_T && D == ws->D && HD == ws->HD &&
-        F == ws->F)
-        return ENC_OK;
-    if (ws->D == D && ws->HD == HD && ws->F == F) {
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, Dh = c->d_head;
+    int threads = enc_kernel_threads();
+    bool same = D == ws->D && HD == ws->HD && F == ws->F && Dh == ws->Dh && threads == ws->threads;
+    if (ws->block && same && N <= ws->cap_tokens && T <= ws->cap_T) return ENC_OK;
+    if (same) {
         if (N < ws->cap_tokens) N = ws->cap_tokens;
         if (T < ws->cap_T) T = ws->cap_T;
     }
     size_t per_token = 4 * D + 3 * HD + HD + F;
-    float *block = malloc((N * per_token + T * T) * sizeof(float));
+    size_t scratch = (size_t)threads * ENC_ATT_SCRATCH(T, Dh);
+    float *block = malloc((N * per_token + scratch) * sizeof(float));
     if (!block) return ENC_ERR_NOMEM;
     free(ws->block);
     ws->block = block;
@@ -69,6 +71,8 @@ static enc_status workspace_reserve(enc_workspace *ws, const enc_config *c, size
     ws->D = D;
     ws->HD = HD;
     ws->F = F;
+    ws->Dh = Dh;
+    ws->threads = threads;
     float *p = block;
     ws->x = p, p += N * D;
     ws->h = p, p += N * D;
@@ -77,7 +81,7 @@ static enc_status workspace_reserve(enc_workspace *ws, const enc_config *c, size
     ws->proj = p, p += N * D;
     ws->u = p, p += N * D;
     ws->ff = p, p += N * F;
-    ws->att = p;
+    ws->scratch = p;
     return ENC_OK;
 }
 
@@ -101,7 +105,7 @@ void enc_result_free(enc_result *r)
     memset(r, 0, sizeof *r);
 }
 
-void enc_set_num_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+void enc_set_num_threads(int n) { enc_kernel_set_threads(n); }
 
 /* ---- checking the request --------------------------------------------------------- */
 
@@ -285,23 +289,30 @@ static void embed(const enc_model *m, enc_workspace *ws, const enc_batch *b)
         ws->k->add_layernorm(ws->x, ws->x, NULL, m->emb_ln_g, m->emb_ln_b, n, D, c->ln_eps);
 }
 
-/* z (N, H*Dh) = concat_h softmax(Q_h K_h^T / sqrt(Dh)) V_h, per sequence, from qkv. */
+/* z (N, H*Dh) = concat_h softmax(Q_h K_h^T / sqrt(Dh)) V_h, per sequence, from qkv. The
+ * (sequence, head) pairs are shared out among the thread team. */
 static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, const enc_request *q,
                    size_t l)
 {
     const enc_config *c = &m->cfg;
-    size_t H = c->n_heads, Dh = c->d_head, HD = H * Dh;
-    float scale = 1.0f / sqrtf((float)Dh);
+    size_t H = c->n_heads, Dh = c->d_head, HD = H * Dh, pairs = r->n_seq * H;
+    size_t per_thread = ENC_ATT_SCRATCH(ws->cap_T, Dh), work = 0;
     for (size_t s = 0; s < r->n_seq; s++) {
+        size_t T = r->offsets[s + 1] - r->offsets[s];
+        work += H * T * T * Dh;
+    }
+    float scale = 1.0f / sqrtf((float)Dh);
+    int nt = ws->threads > 1 && work >= ((size_t)1 << 16) ? ws->threads : 1;
+#pragma omp parallel for schedule(dynamic) num_threads(nt)
+    for (size_t p = 0; p < pairs; p++) {
+        size_t s = p / H, h = p % H;
         size_t first = r->offsets[s], T = r->offsets[s + 1] - first;
         const float *rows = ws->qkv + first * 3 * HD;
-        for (size_t h = 0; h < H; h++) {
-            float *att = attention_slot(r, r->attention, q, l, h, s, T);
-            ws->k->attention_head(att ? att : ws->att, attention_slot(r, r->scores, q, l, h, s, T),
-                                  ws->z + first * HD + h * Dh,
-                                  rows + h * Dh, rows + HD + h * Dh, rows + 2 * HD + h * Dh, T,
-                                  Dh, 3 * HD, HD, scale);
-        }
+        float *scratch = ws->scratch + (size_t)omp_get_thread_num() * per_thread;
+        ws->k->attention_head(attention_slot(r, r->attention, q, l, h, s, T),
+                              attention_slot(r, r->scores, q, l, h, s, T),
+                              ws->z + first * HD + h * Dh, rows + h * Dh, rows + HD + h * Dh,
+                              rows + 2 * HD + h * Dh, T, Dh, 3 * HD, HD, scale, scratch);
     }
 }
 

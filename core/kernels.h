@@ -20,14 +20,22 @@ typedef struct {
     /* One sequence, one head: att (T, T) = softmax(Q K^T * scale) over each row, then
      * z (T, Dh) = att V. Q, K, V rows are `ld` floats apart (they sit inside the fused
      * QKV rows); z rows are `ldz` apart. scores (T, T), when not NULL, gets
-     * Q K^T * scale before the softmax. */
+     * Q K^T * scale before the softmax. att may be NULL (not kept). scratch holds
+     * ENC_ATT_SCRATCH(T, Dh) floats of the calling thread's own. */
     void (*attention_head)(float *att, float *scores, float *z, const float *q, const float *k,
                            const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                           float scale);
+                           float scale, float *scratch);
     /* x (n) = act(x): ReLU or GELU (erf form). */
     void (*relu)(float *x, size_t n);
     void (*gelu)(float *x, size_t n);
 } enc_kernels;
+
+#define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 1) * (((T) + 7) & ~(size_t)7))
+
+/* The size of the thread team of every forward pass (1 at start). Set it before passes
+ * run, not during one; it also makes the CBLAS single-threaded (see kernels.c). */
+void enc_kernel_set_threads(int n);
+int enc_kernel_threads(void);
 
 extern const enc_kernels enc_kernels_fast;
 extern const enc_kernels enc_kernels_ref;

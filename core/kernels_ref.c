@@ -37,25 +37,27 @@ static void add_layernorm_ref(float *out, const float *x, const float *r, const 
     }
 }
 
+/* att may be NULL here too: then each row is computed in scratch (T floats). */
 static void attention_head_ref(float *att, float *scores, float *z, const float *q,
                                const float *k, const float *v, size_t T, size_t Dh, size_t ld,
-                               size_t ldz, float scale)
+                               size_t ldz, float scale, float *scratch)
 {
     for (size_t i = 0; i < T; i++) {
+        float *row = att ? att + i * T : scratch;
         double max = -INFINITY;
         for (size_t j = 0; j < T; j++) {
             double s = 0;
             for (size_t e = 0; e < Dh; e++) s += (double)q[i * ld + e] * k[j * ld + e];
-            att[i * T + j] = (float)(s * scale);
-            if (scores) scores[i * T + j] = att[i * T + j];
-            if (att[i * T + j] > max) max = att[i * T + j];
+            row[j] = (float)(s * scale);
+            if (scores) scores[i * T + j] = row[j];
+            if (row[j] > max) max = row[j];
         }
         double sum = 0;
-        for (size_t j = 0; j < T; j++) sum += exp(att[i * T + j] - max);
-        for (size_t j = 0; j < T; j++) att[i * T + j] = (float)(exp(att[i * T + j] - max) / sum);
+        for (size_t j = 0; j < T; j++) sum += exp(row[j] - max);
+        for (size_t j = 0; j < T; j++) row[j] = (float)(exp(row[j] - max) / sum);
         for (size_t e = 0; e < Dh; e++) {
             double s = 0;
-            for (size_t j = 0; j < T; j++) s += (double)att[i * T + j] * v[j * ld + e];
+            for (size_t j = 0; j < T; j++) s += (double)row[j] * v[j * ld + e];
             z[i * ldz + e] = (float)s;
         }
     }

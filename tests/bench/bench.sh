@@ -96,9 +96,9 @@ fi
 PKGS="openblas libmicrohttpd jansson libutf8proc"
 say "building $OUT/bench"
 # shellcheck disable=SC2046
-"${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno \
+"${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
     $(pkg-config --cflags $PKGS) -Icore -o "$OUT/bench" $HERE/bench.c "$BUILD/libencoder.a" \
-    $(pkg-config --libs $PKGS) -lm -pthread || { say "cannot build bench.c"; exit 1; }
+    $(pkg-config --libs $PKGS) -lm -pthread -fopenmp || { say "cannot build bench.c"; exit 1; }
 
 step info "$OUT/info.tsv" "${CLEAN[@]}" "$OUT/bench" info
 step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }

@@ -135,10 +135,12 @@ test('clients that leave mid-request: queued work is dropped, the server goes on
         // The first runs; the next ones wait in the queue and are abandoned there.
         const first = post(s.url, '/encode', heavy, {}, ctl.signal).catch((e) => e);
         const queued = Array.from({ length: 4 }, () => post(s.url, '/encode', heavy, {}, ctl.signal).catch((e) => e));
-        await sleep(300);
+        // Abort once the server holds them: one running, at least three queued.
+        await until(async () => /encoderd_queue_depth [3-9]/.test(await (await fetch(s.url + '/metrics')).text()));
         ctl.abort();
         await Promise.all([first, ...queued]);
-        await until(async () => (s.log().match(/closed before an answer/g) || []).length >= 5);
+        await until(async () => (s.log().match(/access POST \/encode/g) || []).length >= 5);
+        assert.ok((s.log().match(/closed before an answer/g) || []).length >= 3, s.log());
         const r = await post(s.url, '/encode', { text: 'still here' });
         assert.equal(r.status, 200);
         const forwards = (await (await fetch(s.url + '/metrics')).text())

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "tokens.h"
+#include "vecmath.h"
 
 static char err[512];
 
@@ -222,10 +224,14 @@ START_TEST(kernels_fast_match_reference)
     float *qkv = malloc(T * LD * 4), *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
     float *z1 = malloc(T * 64 * 4), *z2 = malloc(T * 64 * 4);
     fill_random(qkv, T * LD, 7, 3.0);
-    enc_kernels_fast.attention_head(a1, NULL, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
-                                    64, 0.25f);
-    enc_kernels_ref.attention_head(a2, NULL, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
-                                   64, 0.25f);
+    float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
+    float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
+    enc_kernels_fast.attention_head(a1, s1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh,
+                                    LD, 64, 0.25f, scratch);
+    enc_kernels_ref.attention_head(a2, s2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh,
+                                   LD, 64, 0.25f, scratch);
+    ck_assert_float_le(max_abs_diff(s1, s2, T * T), 1e-5f);
+    free(scratch), free(s1), free(s2);
     ck_assert_float_le(max_abs_diff(a1, a2, T * T), 1e-6f);
     for (size_t i = 0; i < T; i++) ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
 
@@ -265,8 +271,8 @@ START_TEST(softmax_does_not_overflow)
 {
     /* Scores near 1000 overflow exp() unless the row max is subtracted first. */
     float qkv[2 * 3] = {100, 100, 1, 100, -100, 2}; /* rows: q k v with Dh 1, ld 3 */
-    float att[4], z[2];
-    enc_kernels_fast.attention_head(att, NULL, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f);
+    float att[4], z[2], scratch[ENC_ATT_SCRATCH(2, 1)];
+    enc_kernels_fast.attention_head(att, NULL, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f, scratch);
     for (int i = 0; i < 4; i++) ck_assert(isfinite(att[i]));
     ck_assert_float_eq_tol(att[0] + att[1], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(att[0], 1.0f, 1e-6f); /* 1000 against -1000 */
@@ -469,6 +475,88 @@ START_TEST(scores_are_attention_before_softmax)
 }
 END_TEST
 
+START_TEST(vector_exp_and_erf_are_accurate)
+{
+    /* A dense sweep against libm in double: the bounds vecmath.h promises. */
+    double worst_exp = 0, worst_erf = 0;
+    for (double x0 = -86.9; x0 < 88.0; x0 += 8 * 0.00137) {
+        v8sf v, e;
+        for (int i = 0; i < 8; i++) v[i] = (float)(x0 + i * 0.00137);
+        e = v;
+        v_exp(&e);
+        for (int i = 0; i < 8; i++) {
+            double want = exp((double)v[i]);
+            double rel = fabs(e[i] - want) / want;
+            if (rel > worst_exp) worst_exp = rel;
+        }
+    }
+    for (double x0 = -7; x0 < 7; x0 += 8 * 0.0001) {
+        v8sf v, e;
+        for (int i = 0; i < 8; i++) v[i] = (float)(x0 + i * 0.0001);
+        e = v;
+        v_erf(&e);
+        for (int i = 0; i < 8; i++) {
+            double d = fabs(e[i] - erf((double)v[i]));
+            if (d > worst_erf) worst_erf = d;
+        }
+    }
+    printf("vecmath: exp max relative error %.3g, erf max absolute error %.3g\n", worst_exp,
+           worst_erf);
+    ck_assert_double_lt(worst_exp, 2e-7);
+    ck_assert_double_lt(worst_erf, 4e-7);
+    v8sf big = V1(-1000.0f), inf = V1(-INFINITY), top = V1(88.0f);
+    v_exp(&big);
+    v_exp(&inf);
+    v_exp(&top);
+    ck_assert_float_eq(big[0], 0.0f);
+    ck_assert_float_eq(inf[3], 0.0f);
+    ck_assert(isfinite(top[0]) && top[0] > 1e38f);
+}
+END_TEST
+
+START_TEST(team_of_threads_gives_the_same_answers)
+{
+    /* Shapes big enough that every step splits: products by rows and by columns,
+     * attention by (sequence, head), LayerNorm and GELU by rows. */
+    enc_config c = {.vocab_size = 300, .d_model = 64, .n_heads = 4, .d_head = 16, .d_ff = 256,
+                    .n_layers = 2, .max_len = 128, .act = ENC_ACT_GELU,
+                    .pos = ENC_POS_LEARNED, .type_vocab_size = 2, .emb_layernorm = true,
+                    .ln_eps = 1e-12f, .seed = 5, .tokenizer = ENC_TOK_WORD};
+    enc_model *m = enc_model_new_random(&c, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    size_t lens[] = {100, 3, 90, 7}, N = 200;
+    int32_t *ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++) ids[i] = (int32_t)(5 + (i * 37) % 290);
+    enc_request q = all_outputs(ENC_POOL_MEAN);
+    enc_result r1, r2, r3;
+    for (int pass = 0; pass < 3; pass++) {
+        enc_set_num_threads(pass == 0 ? 1 : 2);
+        enc_workspace *ws = enc_workspace_new();
+        enc_batch b = {.ids = ids, .lengths = lens, .n_seq = pass == 2 ? 1 : 4};
+        size_t few = 8; /* pass 2: one sequence of 8 rows: products split by columns */
+        if (pass == 2) b.lengths = &few;
+        ck_assert_int_eq(enc_forward(m, ws, &b, &q, pass == 0 ? &r1 : pass == 1 ? &r2 : &r3, err,
+                                     sizeof err), ENC_OK);
+        enc_workspace_free(ws);
+    }
+    enc_set_num_threads(1);
+    ck_assert_float_le(max_abs_diff(r1.hidden, r2.hidden, r1.n_hidden * N * 64), 1e-5f);
+    ck_assert_float_le(max_abs_diff(r1.attention, r2.attention,
+                                    r1.attn_offset[3] + 2 * 4 * 49), 1e-6f);
+    /* the first 8 tokens alone, split by columns, against one thread */
+    enc_workspace *ws = enc_workspace_new();
+    size_t few = 8;
+    enc_batch b = {.ids = ids, .lengths = &few, .n_seq = 1};
+    enc_result r4;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r4, err, sizeof err), ENC_OK);
+    ck_assert_float_le(max_abs_diff(r3.hidden, r4.hidden, r4.n_hidden * 8 * 64), 1e-5f);
+    enc_result_free(&r1), enc_result_free(&r2), enc_result_free(&r3), enc_result_free(&r4);
+    enc_workspace_free(ws);
+    free(ids);
+    enc_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -485,9 +573,11 @@ int main(void)
     tcase_add_test(tc, kernels_fast_match_reference);
     tcase_add_test(tc, layernorm_uses_its_eps);
     tcase_add_test(tc, softmax_does_not_overflow);
+    tcase_add_test(tc, vector_exp_and_erf_are_accurate);
     tcase_add_test(tc, attention_rows_sum_to_one);
     tcase_add_test(tc, batch_equals_one_by_one_and_padding_is_ignored);
     tcase_add_test(tc, forward_fast_matches_reference_kernels);
+    tcase_add_test(tc, team_of_threads_gives_the_same_answers);
     tcase_add_test(tc, selection_in_the_order_asked);
     tcase_add_test(tc, scores_are_attention_before_softmax);
     tcase_add_test(tc, forward_rejects_bad_batches);

@@ -393,17 +393,14 @@ static double time_text(const enc_wordpiece *wp, const char *unit, size_t bytes,
 
 START_TEST(linear_time)
 {
-    /* 2 MB in well under a second, and 10x the text costs about 10x, not 100x (the best
-     * of 3 runs, against noise from other processes). Units: English with accents, a
+    /* 10x the text costs about 10x, not 100x (the best of 3 runs, against noise from
+     * other processes; no absolute time is asserted: speed belongs to benchmarks, and
+     * our machines are shared). Units: English with accents, a
      * run of combining marks, CJK, 100-char words that split into one piece per char
      * (the worst case of the greedy search). Under valgrind (LD_PRELOAD names it) the
-     * texts are 10x shorter, and there and under AddressSanitizer only the ratio is
-     * checked. */
+     * texts are 10x shorter. */
     const char *p = getenv("LD_PRELOAD");
-    bool slow = p && strstr(p, "valgrind"), sanitized = slow;
-#ifdef __SANITIZE_ADDRESS__
-    sanitized = true;
-#endif
+    bool slow = p && strstr(p, "valgrind");
     size_t big_bytes = slow ? 200 << 10 : 2 << 20;
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
     char word[128];
@@ -422,7 +419,6 @@ START_TEST(linear_time)
         ck_assert_msg(n_big >= 9 * n_small, "unit %zu: %zu then %zu tokens", i, n_small, n_big);
         ck_assert_msg(big < 40 * small + 0.1, "unit %zu: %zu bytes %.3f s, %zu bytes %.3f s", i,
                       big_bytes / 10, small, big_bytes, big);
-        if (!sanitized) ck_assert_msg(big < 0.8, "unit %zu: 2 MB took %.3f s", i, big);
     }
     enc_wordpiece_free(wp);
 }
