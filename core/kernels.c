@@ -196,7 +196,24 @@ static void attention_head_fast(float *att, float *scores, float *z, const float
         for (size_t j = T; j < T8; j++) kt[e * T8 + j] = 0.0f;
     for (size_t i = 0; i < T; i++) {
         const float *qi = q + i * ld;
-        for (size_t c = 0; c < T8; c += 8) {
+        /* Four independent accumulators at a time: one would wait on each FMA's latency. */
+        size_t c = 0;
+        for (; c + 32 <= T8; c += 32) {
+            v8sf a0 = V1(0.0f), a1 = V1(0.0f), a2 = V1(0.0f), a3 = V1(0.0f);
+            for (size_t e = 0; e < Dh; e++) {
+                v8sf qe = V1(qi[e] * scale);
+                const float *kr = kt + e * T8 + c;
+                a0 += qe * V_LOAD(kr);
+                a1 += qe * V_LOAD(kr + 8);
+                a2 += qe * V_LOAD(kr + 16);
+                a3 += qe * V_LOAD(kr + 24);
+            }
+            V_STORE(row + c, a0);
+            V_STORE(row + c + 8, a1);
+            V_STORE(row + c + 16, a2);
+            V_STORE(row + c + 24, a3);
+        }
+        for (; c < T8; c += 8) {
             v8sf acc = V1(0.0f);
             for (size_t e = 0; e < Dh; e++) acc += V1(qi[e] * scale) * V_LOAD(kt + e * T8 + c);
             V_STORE(row + c, acc);
@@ -205,12 +222,33 @@ static void attention_head_fast(float *att, float *scores, float *z, const float
         for (size_t j = T; j < T8; j++) row[j] = -INFINITY; /* exp gives them 0 */
         softmax_rows(row, 1, T8);
         if (att) memcpy(att + i * T, row, T * sizeof *row);
+        /* z_i = sum_j a_ij V_j: 32 columns at a time in four accumulators, then 8, then 1. */
         float *zi = z + i * ldz;
         size_t e = 0;
-        for (; e + 8 <= Dh; e += 8) {      /* z_i = sum_j a_ij V_j, 8 columns at a time */
-            v8sf acc = V1(0.0f);
-            for (size_t j = 0; j < T; j++) acc += V1(row[j]) * V_LOAD(v + j * ld + e);
-            V_STORE(zi + e, acc);
+        for (; e + 32 <= Dh; e += 32) {
+            v8sf a0 = V1(0.0f), a1 = V1(0.0f), a2 = V1(0.0f), a3 = V1(0.0f);
+            for (size_t j = 0; j < T; j++) {
+                v8sf w = V1(row[j]);
+                const float *vr = v + j * ld + e;
+                a0 += w * V_LOAD(vr);
+                a1 += w * V_LOAD(vr + 8);
+                a2 += w * V_LOAD(vr + 16);
+                a3 += w * V_LOAD(vr + 24);
+            }
+            V_STORE(zi + e, a0);
+            V_STORE(zi + e + 8, a1);
+            V_STORE(zi + e + 16, a2);
+            V_STORE(zi + e + 24, a3);
+        }
+        for (; e + 8 <= Dh; e += 8) {
+            v8sf a0 = V1(0.0f), a1 = V1(0.0f);
+            size_t j = 0;
+            for (; j + 2 <= T; j += 2) {
+                a0 += V1(row[j]) * V_LOAD(v + j * ld + e);
+                a1 += V1(row[j + 1]) * V_LOAD(v + (j + 1) * ld + e);
+            }
+            if (j < T) a0 += V1(row[j]) * V_LOAD(v + j * ld + e);
+            V_STORE(zi + e, a0 + a1);
         }
         for (; e < Dh; e++) {
             float acc = 0.0f;
