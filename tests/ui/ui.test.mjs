@@ -1,0 +1,381 @@
+// The visualizer in a real browser: Debian's chromium, driven by playwright-core (pinned
+// in package-lock.json), against build/encoderd on 127.0.0.1 (port 0): the toy model
+// (config/toy.json, and once with an API key), the base preset (config/default.json), and
+// a 12 layers x 12 heads model at T=128. A person's steps: type a sentence and press Enter, read the tokens and
+// their spans, see heatmaps with real pixels, switch layer and head, hover a token, open
+// every tab, download a PNG and the JSON, give token ids, get clear messages for an
+// over-long and an empty input. Throughout: no console error, no CSP violation, no
+// request leaving loopback. Screenshots go to tests/artifacts/ui/ (not committed).
+//
+// Run: make test-ui   (or: cd tests/ui && npm ci; node --test tests/ui/ui.test.mjs)
+// ENCODERD_BIN names the binary (default build/encoderd); CHROMIUM the browser
+// (default /usr/bin/chromium).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = resolve(ROOT, process.env.ENCODERD_BIN || 'build/encoderd');
+const SHOTS = join(ROOT, 'tests/artifacts/ui');
+const tmp = mkdtempSync(join(tmpdir(), 'encoderd-ui-'));
+const servers = {};
+let browser; // a persistent context on a fresh user-data-dir
+const problems = []; // console errors, page errors, CSP violations, requests off loopback
+
+function startServer(name, args, env = {}) {
+    const proc = spawn(BIN, [...args, '--host', '127.0.0.1', '--port', '0'],
+        { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ENCODERD_API_KEY: '', ...env } });
+    let log = '';
+    return new Promise((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${log}`)), 60000);
+        proc.stderr.on('data', (d) => {
+            log += d;
+            const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+            if (m && !servers[name]) {
+                clearTimeout(timer);
+                servers[name] = { url: `http://127.0.0.1:${m[1]}/`, proc };
+                ok();
+            }
+        });
+        proc.on('exit', (code) => { clearTimeout(timer); if (!servers[name]) fail(new Error(`${name} exited ${code}:\n${log}`)); });
+    });
+}
+
+before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const big = join(tmp, 'big.json');
+    writeFileSync(big, JSON.stringify({ model: { preset: 'base', seed: 7, d_model: 768, n_heads: 12, d_head: 64, d_ff: 3072, n_layers: 12 } }));
+    await Promise.all([
+        startServer('toy', ['--config', join(ROOT, 'config/toy.json')]),
+        startServer('base', ['--config', join(ROOT, 'config/default.json')]),
+        startServer('big', ['--config', big]),
+        startServer('keyed', ['--config', join(ROOT, 'config/toy.json')], { ENCODERD_API_KEY: 'ui-test-key' }),
+    ]);
+    browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
+        viewport: { width: 1360, height: 900 },
+        acceptDownloads: true,
+    });
+});
+
+after(async () => {
+    await browser?.close();
+    for (const s of Object.values(servers)) s.proc.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+});
+
+// A new page on a server, watched for every kind of problem.
+async function open(server, hash = '') {
+    const page = await browser.newPage();
+    problems.length = 0; // each test reports its own
+    const where = `${server}${hash ? ' ' + hash.slice(0, 40) : ''}`;
+    page.on('console', (m) => {
+        if (m.type() !== 'error' && m.type() !== 'warning') return;
+        if (/willReadFrequently/.test(m.text())) return; // this test's own getImageData calls
+        problems.push(`${where}: console ${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`${where}: page error: ${e.message}`));
+    page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1:') && !r.url().startsWith('blob:')) problems.push(`${where}: request off loopback: ${r.url()}`); });
+    await page.addInitScript(() => {
+        window.__csp = [];
+        document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+        window.__long = [];
+        new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(Math.round(e.duration)); }).observe({ type: 'longtask', buffered: true });
+    });
+    await page.goto(servers[server].url + hash);
+    await page.waitForFunction(() => !/loading/.test(document.getElementById('model-badge').textContent));
+    return page;
+}
+
+// `expected`: console messages the test caused on purpose (the browser logs every 4xx).
+async function checkClean(page, what, expected = null) {
+    const csp = await page.evaluate(() => window.__csp);
+    assert.deepEqual(csp, [], `${what}: CSP violations`);
+    assert.deepEqual(problems.filter((p) => !expected?.test(p)), [], `${what}: problems`);
+}
+
+// Non-white pixels in a square of 2r+1 CSS pixels around (x, y) of a canvas.
+function inkAt(page, selector, x, y, r = 3) {
+    return page.evaluate(([sel, x, y, r]) => {
+        const c = document.querySelector(sel), k = c.width / c.getBoundingClientRect().width;
+        const d = c.getContext('2d').getImageData(Math.round((x - r) * k), Math.round((y - r) * k), Math.round((2 * r + 1) * k), Math.round((2 * r + 1) * k)).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] < 235 || d[i + 1] < 235 || d[i + 2] < 235) n++;
+        return n;
+    }, [selector, x, y, r]);
+}
+
+const shot = (page, name, full = false) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: full });
+
+// Pixels of a canvas that are not (near) white, and a hash of all of them.
+function pixels(page, selector) {
+    return page.evaluate((sel) => {
+        const c = document.querySelector(sel);
+        if (!c || !c.width) return { ink: 0, hash: 0, w: 0 };
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let ink = 0, hash = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] > 0 && (d[i] < 235 || d[i + 1] < 235 || d[i + 2] < 235)) ink++;
+            hash = (hash * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) | 0;
+        }
+        return { ink, hash, w: c.width };
+    }, selector);
+}
+
+async function submit(page, text) {
+    await page.fill('#text', text);
+    await page.press('#text', 'Enter');
+}
+
+const tokensShown = (page) => page.$$eval('#tokens .chip', (els) => els.map((e) => ({
+    text: e.querySelector('.tt').textContent, id: Number(e.querySelector('.id').textContent), special: e.classList.contains('special'),
+})));
+
+async function encodeApi(server, body) {
+    const r = await fetch(servers[server].url + 'encode', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return r.json();
+}
+
+test('toy: type a sentence, press Enter: tokens, spans, head view and heatmap', async () => {
+    const page = await open('toy');
+    const text = 'Hello 🙂 World, the cat sat on the mat';
+    await submit(page, text);
+    await page.waitForFunction((t) => document.querySelector('#source')?.textContent === t, text);
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const want = await encodeApi('toy', { text, outputs: ['tokens'] });
+    const shown = await tokensShown(page);
+    assert.deepEqual(shown, want.tokens.map((t) => ({ text: t.text, id: t.id, special: t.special })));
+    assert.equal(shown.filter((t) => t.special).length, 2, '[CLS] and [SEP] are marked special');
+    // Spans: code point offsets read back as the right characters (the emoji is 2 UTF-16 units).
+    const spans = await page.$$eval('#source .span', (els) => els.map((e) => [Number(e.dataset.i), e.textContent]));
+    const world = want.tokens.findIndex((t) => t.text === 'world');
+    assert.ok(spans.some(([i, s]) => i === world && s === 'World'), `the span of "world" reads World: ${JSON.stringify(spans)}`);
+    assert.ok(spans.some(([, s]) => s === '🙂'), 'the emoji has its own span');
+    const heat = await pixels(page, '[data-testid=attention-heatmap] canvas');
+    const head = await pixels(page, '[data-testid=headview]');
+    assert.ok(heat.ink > 2000, `heatmap has ink: ${heat.ink}`);
+    assert.ok(head.ink > 2000, `head view has ink: ${head.ink}`);
+    assert.match(await page.textContent('#tokens-meta'), new RegExp(`^${want.tokens.length} tokens`));
+    await shot(page, 'toy-1-attention', true);
+    await checkClean(page, 'toy first encode');
+    await page.close();
+});
+
+test('toy: switch layer and head, average, hover to isolate a token, the grid', async () => {
+    const page = await open('toy', '#text=' + encodeURIComponent('the cat sat on the mat because it was tired'));
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const sel = '[data-testid=attention-heatmap] canvas';
+    const at0 = await pixels(page, sel);
+    await page.click('#layer-next');
+    await page.waitForFunction(() => /layer 1 · head 0/.test(document.querySelector('[data-view=attention] h3').textContent));
+    const at1 = await pixels(page, sel);
+    assert.notEqual(at1.hash, at0.hash, 'layer 1 draws another map');
+    await page.click('#heads [data-head="1"]');
+    await page.waitForFunction(() => /layer 1 · head 1/.test(document.querySelector('[data-view=attention] h3').textContent));
+    const h1 = await pixels(page, sel);
+    assert.notEqual(h1.hash, at1.hash, 'head 1 draws another map');
+    assert.ok(h1.ink > 2000);
+    await page.click('#heads [data-head="avg"]');
+    await page.waitForFunction(() => /average of heads/.test(document.querySelector('[data-view=attention] h3').textContent));
+    assert.notEqual((await pixels(page, sel)).hash, h1.hash, 'the average is another map');
+    // Keyboard: → is the next layer.
+    await page.click('[data-view=attention] .card-head h3');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.getElementById('layer').value === '2');
+    assert.match(await page.evaluate(() => location.hash), /layer=2/);
+
+    // Hover query token 2 in the head view: only its lines remain (none leaves token 0
+    // any more), its chip lights up.
+    const hv = '[data-testid=headview]';
+    const before = await pixels(page, hv);
+    const row0 = () => inkAt(page, hv, 118 + 8, 30 + 0.5 * 22, 3); // where token 0's lines start
+    assert.ok(await row0() > 0, 'lines leave token 0');
+    const box = await page.locator(hv).boundingBox();
+    await page.mouse.move(box.x + 60, box.y + 30 + 2.5 * 22);
+    await page.waitForSelector('#tokens .chip[data-i="2"].focus');
+    await page.waitForSelector(`${hv}[data-focus=q2]`);
+    assert.notEqual((await pixels(page, hv)).hash, before.hash);
+    assert.equal(await row0(), 0, 'no line leaves token 0 while token 2 is isolated');
+    await shot(page, 'toy-2-hover');
+    await page.mouse.move(box.x + box.width + 300, box.y - 100);
+
+    // The grid: every layer x head drawn; a click opens that map.
+    const { n_layers: L, n_heads: H } = await page.evaluate(() => fetch('model').then((r) => r.json()));
+    await page.locator('[data-testid=grid]').scrollIntoViewIfNeeded();
+    await page.waitForFunction((n) => document.querySelectorAll('canvas.thumb.ready').length === n, L * H);
+    const thumb = await pixels(page, 'canvas.thumb[data-l="3"][data-h="1"]');
+    assert.ok(thumb.ink > 0.5 * thumb.w * thumb.w, 'a thumbnail has pixels');
+    await page.click('canvas.thumb[data-l="3"][data-h="1"]');
+    await page.waitForFunction(() => /layer 3 · head 1/.test(document.querySelector('[data-view=attention] h3').textContent));
+    await shot(page, 'toy-3-grid', true);
+    await checkClean(page, 'toy layer/head/hover/grid');
+    await page.close();
+});
+
+test('toy: inside the layers, queries and keys, the model card, downloads', async () => {
+    const page = await open('toy', '#text=' + encodeURIComponent('the animal did not cross the street'));
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+
+    const download = async (click, ext) => {
+        const [d] = await Promise.all([page.waitForEvent('download'), click()]);
+        const file = join(SHOTS, `download-${d.suggestedFilename()}`);
+        await d.saveAs(file);
+        assert.ok(d.suggestedFilename().endsWith(ext), d.suggestedFilename());
+        assert.ok(statSync(file).size > 100, `${file} is not empty`);
+        return file;
+    };
+    const png = await download(() => page.click('[data-view=attention] .row .card:nth-child(2) button.mini'), '.png');
+    assert.deepEqual([...readFileSync(png).subarray(1, 4)], [0x50, 0x4e, 0x47], 'a PNG file');
+    const json = JSON.parse(readFileSync(await download(() => page.click('#download-json'), '.json'), 'utf8'));
+    assert.equal(json.attention.length, 1, 'the JSON of the layer in view');
+    assert.equal(json.tokens.length, 9);
+
+    await page.click('[data-tab=layers]');
+    await page.waitForSelector('[data-testid=pca]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-view=layers] canvas.heatmap').length === 4);
+    for (const [i, what] of ['hidden state', 'norms', 'cosines', 'positions'].entries()) {
+        const ink = await page.evaluate((k) => {
+            const c = document.querySelectorAll('[data-view=layers] canvas.heatmap')[k];
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let j = 0; j < d.length; j += 4) if (d[j] < 235 || d[j + 1] < 235 || d[j + 2] < 235) n++;
+            return n;
+        }, i);
+        assert.ok(ink > 1000, `${what} heatmap has ink: ${ink}`);
+    }
+    assert.ok((await pixels(page, '[data-testid=pca]')).ink > 500, 'the PCA has points');
+    await page.fill('[data-testid=hs-slider]', '3');
+    await page.waitForFunction(() => /hidden_states\[3\]/.test(document.querySelector('[data-view=layers] .card h3').textContent));
+    await shot(page, 'toy-4-layers', true);
+
+    await page.click('[data-tab=qk]');
+    await page.waitForFunction(() => /✓/.test(document.querySelector('[data-testid=softmax-check]').textContent));
+    assert.ok(!(await page.$('[data-testid=softmax-check].bad')), 'softmax(scores) equals attention');
+    for (const s of ['[data-testid=scores-heatmap] canvas', '[data-testid=softmax-heatmap] canvas'])
+        assert.ok((await pixels(page, s)).ink > 2000, `${s} has ink`);
+    await page.click('#tokens .chip[data-i="3"]');
+    await page.waitForFunction(() => /Query 3/.test(document.querySelector('[data-view=qk] .steps')?.previousElementSibling?.textContent ?? ''));
+    assert.equal(await page.$$eval('[data-view=qk] table.numbers tbody tr', (r) => r.length), 9);
+    await shot(page, 'toy-5-qk', true);
+
+    await page.click('[data-tab=model]');
+    await page.waitForSelector('[data-testid=toy-numbers] table');
+    assert.match(await page.textContent('[data-testid=model-card]'), /random-toy/);
+    assert.equal(await page.$$eval('[data-testid=toy-numbers] tbody tr', (r) => r.length), 9);
+    await shot(page, 'toy-6-model', true);
+    await checkClean(page, 'toy tabs');
+    await page.close();
+});
+
+test('toy: clear messages for an over-long, an empty and a wrong input; token ids', async () => {
+    const page = await open('toy', '#text=hello%20world');
+    await page.waitForSelector('#tokens .chip');
+    const long = Array.from({ length: 600 }, (_, i) => `w${i}`).join(' ');
+    await submit(page, long);
+    await page.waitForSelector('#error:not([hidden])');
+    const msg = await page.textContent('#error');
+    assert.match(msg, /413/);
+    assert.match(msg, /max_len of 512/);
+    assert.match(msg, /truncate/);
+    assert.equal((await tokensShown(page)).length, 4, 'the last good answer stays on the page');
+    await shot(page, 'toy-7-too-long');
+    await page.check('#truncate');
+    await page.press('#text', 'Enter');
+    await page.waitForSelector('#error', { state: 'hidden' });
+    await page.waitForFunction(() => document.querySelectorAll('#tokens .chip').length === 512);
+    await page.uncheck('#truncate');
+
+    await submit(page, '');
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error'), /422.*text is empty/s);
+    await shot(page, 'toy-8-empty');
+
+    await page.check('input[name=mode][value=ids]');
+    await submit(page, '2 x 3');
+    await page.waitForFunction(() => /not a token id/.test(document.getElementById('error').textContent));
+    await submit(page, '[2, 17, 999999]');
+    await page.waitForFunction(() => /outside the vocabulary/.test(document.getElementById('error').textContent));
+    await submit(page, '2, 17, 3');
+    await page.waitForSelector('#error', { state: 'hidden' });
+    await page.waitForFunction(() => document.querySelectorAll('#tokens .chip').length === 3);
+    assert.equal((await tokensShown(page))[0].text, '[CLS]');
+    assert.match(await page.textContent('#source'), /no text/);
+    await shot(page, 'toy-9-ids');
+    await checkClean(page, 'toy errors', /the server responded with a status of (413|422)/);
+    await page.close();
+});
+
+test('a server with an API key: the page asks for it, then works', async () => {
+    const page = await open('keyed');
+    await page.waitForSelector('#error:not([hidden]) input[type=password]');
+    assert.match(await page.textContent('#error'), /401 · This server needs an API key/);
+    await page.fill('#error input[type=password]', 'wrong');
+    await page.click('#error button[type=submit]');
+    await page.waitForSelector('#error:not([hidden]) input[type=password]');
+    await page.fill('#error input[type=password]', 'ui-test-key');
+    await page.click('#error button[type=submit]');
+    await page.waitForFunction(() => /random-toy/.test(document.getElementById('model-badge').textContent));
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    assert.ok((await pixels(page, '[data-testid=attention-heatmap] canvas')).ink > 2000);
+    await checkClean(page, 'keyed', /status of 401/);
+    await page.close();
+});
+
+test('base preset: the default model end to end', async () => {
+    const page = await open('base');
+    await submit(page, 'The animal didn’t cross the street because it was too tired.');
+    await page.waitForFunction(() => /because/.test(document.getElementById('source').textContent));
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    assert.match(await page.textContent('#model-badge'), /random-base · 6 layers · 8 heads/);
+    assert.ok((await pixels(page, '[data-testid=attention-heatmap] canvas')).ink > 5000);
+    await page.click('#heads [data-head="5"]');
+    await page.click('#layer-next');
+    await page.waitForFunction(() => /layer 1 · head 5/.test(document.querySelector('[data-view=attention] h3').textContent));
+    await shot(page, 'base-1-attention');
+    await page.click('[data-tab=layers]');
+    await page.waitForSelector('[data-testid=pca]');
+    await page.waitForFunction(() => document.querySelectorAll('.strip figure canvas').length === 7);
+    await shot(page, 'base-2-layers', true);
+    await checkClean(page, 'base');
+    await page.close();
+});
+
+test('12 layers x 12 heads at T=128: lazy, and the page stays responsive', async () => {
+    const words = 'the quick brown fox jumps over the lazy dog while a small bird sings in the old tree'.split(' ');
+    const text = Array.from({ length: 126 }, (_, i) => words[i % words.length]).join(' ');
+    const page = await open('big');
+    const t0 = Date.now();
+    await submit(page, text);
+    await page.waitForFunction(() => document.querySelectorAll('#tokens .chip').length === 128, null, { timeout: 60000 });
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const first = Date.now() - t0;
+    // The first answer holds one layer only; the grid fetches the rest when scrolled to.
+    assert.equal(await page.evaluate(() => document.querySelectorAll('canvas.thumb.ready').length), 12);
+    await page.locator('[data-testid=grid]').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => document.querySelectorAll('canvas.thumb.ready').length === 144, null, { timeout: 60000 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const box = await page.locator('[data-testid=headview]').boundingBox();
+    await page.mouse.move(box.x + 60, box.y + 30 + 5.5 * 11);
+    await page.waitForSelector('#tokens .chip[data-i="5"].focus');
+    await shot(page, 'big-1-attention');
+    for (const tab of ['layers', 'qk']) {
+        await page.click(`[data-tab=${tab}]`);
+        await page.waitForSelector(`[data-view=${tab}] canvas.heatmap`, { timeout: 60000 });
+    }
+    await page.waitForFunction(() => /✓/.test(document.querySelector('[data-testid=softmax-check]').textContent));
+    await shot(page, 'big-2-qk');
+    const long = await page.evaluate(() => window.__long);
+    const worst = Math.max(0, ...long);
+    console.log(`# T=128, 12x12: first heatmap ${first} ms; longest main-thread task ${worst} ms`);
+    assert.ok(worst < 2000, `the page froze for ${worst} ms`);
+    await checkClean(page, 'big');
+    await page.close();
+});
