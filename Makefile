@@ -2,6 +2,7 @@
 #   make          build build/encoderd (and build/libencoder.a)
 #   make run      install what is missing, build, start on config/default.json
 #   make test     install what is missing, build, run every test
+#   make test-ui  the visualizer in Debian's chromium (tests/ui; installs chromium, npm ci)
 #   make fixtures regenerate the PyTorch golden fixtures (needs python3-torch; not run by test)
 #   make SAN=1 …  the same with AddressSanitizer and UndefinedBehaviorSanitizer
 
@@ -31,9 +32,14 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # Server objects the unit tests may link against (everything but main).
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# ---- hardening (issue 7): each fuzz harness, replayed on its committed inputs (seed
+# corpus and regressions) by tests/fuzz/replay_main.c, is a test like the unit tests.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+TEST_BIN   += $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
+# ---- end of issue 7's block ---------------------------------------------------------------
 
 .PHONY: all run test deps check-deps unit-tests tokenizer-tests golden-tests e2e-tests \
-        fixtures clean valgrind bench
+        fixtures clean valgrind bench test-ui
 
 all: $(BUILD)/encoderd
 
@@ -60,8 +66,21 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/encoderd: $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/libencoder.a
+$(BUILD)/encoderd: $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/gen/web_assets.o $(BUILD)/libencoder.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- the visualizer (issue 6) ---------------------------------------------------------
+# server/web/'s files (not its subfolders: docs/ holds the README's screenshot) as a C
+# table of {path, Content-Type, bytes, ETag} (api_web_file, server/api.h), linked into
+# build/encoderd only; main.c registers it.
+WEB_FILES := $(sort $(wildcard $(addprefix server/web/*.,html css js svg png txt)))
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) server/web/embed.sh
+	@mkdir -p $(dir $@)
+	server/web/embed.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c server/api.h server/errors.h core/encoder.h
+	$(CC) $(CFLAGS) -Icore -Iserver -c $< -o $@
+# ---- end of the visualizer's block ------------------------------------------------------
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -103,6 +122,16 @@ valgrind: deps all $(TEST_BIN)
 	        $$t >/dev/null || exit 1; \
 	done; echo "valgrind: no errors, no leaks"
 
+# ---- the visualizer in a browser (issue 6): Debian's chromium driven by playwright-core
+# (pinned in tests/ui/package-lock.json) against build/encoderd; screenshots go to
+# tests/artifacts/ui/.
+test-ui: deps all
+	@[ -x /usr/bin/chromium ] || { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	    echo "installing: chromium"; $$SUDO apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; }
+	@[ -d tests/ui/node_modules/playwright-core ] || (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+	ENCODERD_BIN=$(BUILD)/encoderd node --test --test-reporter=spec tests/ui/ui.test.mjs
+
 # The golden fixtures are committed; this regenerates them with Debian's python3-torch.
 fixtures:
 	@dpkg-query -W -f='$${Status}' python3-torch 2>/dev/null | grep -q "ok installed" || { \
@@ -118,4 +147,96 @@ clean:
 bench: deps all
 	tests/bench/bench.sh $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# ---- hardening (issue 7): fuzzing, hostile clients ----------------------------------------
+#   make fuzz          every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS (60) each, with
+#                      ASan + UBSan, built by Debian's clang in build-fuzz/ (installed when missing)
+#   make fuzz-ci       the same, 20 s each (.ci/run)
+#   make test-hostile  tests/hostile/: the real BUILD/encoderd on loopback against floods, slow
+#                      and vanishing clients, hostile bodies, broken model folders, path tricks
+#                      (HOSTILE_WRK_SECONDS: the wrk round length, 30 by default)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CC      := clang-14
+FUZZ_DEB_PKGS := clang-14 libclang-rt-14-dev libomp-14-dev
+# No -Werror: clang warns where gcc does not, and a warning must not stop the fuzzing.
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -fno-math-errno -fno-omit-frame-pointer \
+                $(filter -fopenmp,$(CFLAGS)) -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+                -Icore -Iserver
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(CORE_SRC) $(filter-out server/main.c,$(SERVER_SRC)))
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-ci fuzz-deps clean-fuzz test-hostile
+
+# The replay tests (gcc, or ASan + UBSan with SAN=1): see the block after TEST_BIN.
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icore -Iserver $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c \
+	    $(SERVER_LIB_OBJ) $(BUILD)/libencoder.a $(LDLIBS)
+
+# Objects built before this Makefile wrote .d files would never see a header change (a
+# stale build-san/ once mixed two layouts of enc_result): an object without its .d is rebuilt.
+$(CORE_OBJ) $(SERVER_OBJ): $(BUILD)/%.o: $(BUILD)/%.d
+$(BUILD)/%.d: ;
+.PRECIOUS: $(BUILD)/%.d
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	    echo "installing:$$missing"; \
+	    $$SUDO apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+.SECONDARY: $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+
+fuzz: fuzz-deps
+	$(MAKE) $(FUZZ_BIN)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
+
+test-hostile: deps
+	@command -v wrk >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	    echo "installing: wrk"; $$SUDO apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends wrk; }
+	$(MAKE) all
+	tests/hostile/run.sh $(BUILD)
+# ---- end of issue 7's block ---------------------------------------------------------------
+
+# ---- containers and scale-out (issue 5) ---------------------------------------------------
+#   make docker-test   docker/Dockerfile built and run with podman (installed when missing;
+#                      ../shared/docs/containers.md's recipe): /health, /encode, HEALTHCHECK,
+#                      not root, SIGTERM; prints the image size (docker/test.sh)
+#   make scale-test    two BUILD/encoderd behind Debian's nginx under wrk, one killed mid-load
+#                      (tests/scale/run.sh, about 30 s)
+#   make deploy-check  docker/k8s against the Kubernetes schemas (npm), compose.yaml with
+#                      docker-compose, nginx.conf with nginx -t (docker/check.sh)
+.PHONY: docker-test scale-test deploy-check
+docker-test: deps
+	docker/test.sh
+
+scale-test: deps
+	$(MAKE) all
+	tests/scale/run.sh $(BUILD)
+
+deploy-check: deps
+	$(MAKE) all
+	docker/check.sh $(BUILD)
+# ---- end of issue 5's block ---------------------------------------------------------------
+
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

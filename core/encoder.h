@@ -152,7 +152,8 @@ typedef struct {
 
 /* Tokenizes `len` bytes of UTF-8 `text` with the model's tokenizer, adding [CLS] and
  * [SEP] when add_special. When max_tokens > 0 the result keeps at most max_tokens
- * tokens, the specials included (the text is cut, [CLS] ... [SEP] kept);
+ * tokens, the specials included (the text is cut, [CLS] ... [SEP] kept; with
+ * max_tokens 1, [CLS] alone);
  * out->n_untruncated says how many there would have been. Invalid UTF-8 is
  * ENC_ERR_INVALID with the byte offset. On failure *out is left empty (safe to free). */
 enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool add_special,

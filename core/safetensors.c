@@ -21,6 +21,7 @@ struct enc_safetensors {
     char file[128];              /* base name, for messages */
     unsigned char *map;          /* the whole file, read-only (NULL for an empty table) */
     size_t map_len;
+    bool mapped;                 /* map is our mmap (enc_st_open), else borrowed (enc_st_open_mem) */
     const unsigned char *data;   /* the data area: map + 8 + header length */
     size_t data_len;
     enc_st_tensor *t;            /* (n) in header order; names owned */
@@ -244,6 +245,7 @@ static enc_status map_file(enc_safetensors *st, const char *path, char *err, siz
         else {
             st->map = p;
             st->map_len = (size_t)sb.st_size;
+            st->mapped = true;
         }
     }
     close(fd);
@@ -317,13 +319,37 @@ enc_safetensors *enc_st_open(const char *path, char *err, size_t errlen) {
     return st;
 }
 
+enc_safetensors *enc_st_open_mem(const void *buf, size_t len, const char *name, char *err,
+                                 size_t errlen) {
+    enc_safetensors *st = calloc(1, sizeof *st);
+    if (!st) {
+        enc_fail(err, errlen, ENC_ERR_NOMEM, "%s: out of memory", name);
+        return NULL;
+    }
+    snprintf(st->file, sizeof st->file, "%s", base_name(name));
+    enc_status s = ENC_OK;
+    if (len < 8)
+        s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                     "%s: truncated: %zu bytes, too short for the 8-byte header length", st->file, len);
+    else {
+        st->map = (unsigned char *)buf; /* borrowed: never written, never unmapped */
+        st->map_len = len;
+        s = parse_header(st, err, errlen);
+    }
+    if (s != ENC_OK) {
+        enc_st_close(st);
+        return NULL;
+    }
+    return st;
+}
+
 void enc_st_close(enc_safetensors *st) {
     if (!st)
         return;
     for (size_t i = 0; i < st->n; i++)
         free((char *)st->t[i].name);
     free(st->t);
-    if (st->map)
+    if (st->map && st->mapped)
         munmap(st->map, st->map_len);
     free(st);
 }

@@ -48,6 +48,13 @@ typedef struct enc_safetensors enc_safetensors;
  * failure. The caller owns the result and closes it with enc_st_close. */
 enc_safetensors *enc_st_open(const char *path, char *err, size_t errlen);
 
+/* enc_st_open on bytes already in memory (buf, len), named `name` in messages: the same
+ * checks, nothing mapped or copied. buf is borrowed and must outlive the table. For the
+ * fuzzer (tests/fuzz/fuzz_safetensors.c), where an exact-size buffer lets AddressSanitizer
+ * see a read one byte past the data. */
+enc_safetensors *enc_st_open_mem(const void *buf, size_t len, const char *name, char *err,
+                                 size_t errlen);
+
 /* Unmaps the file and frees the table; every pointer obtained from it dies. NULL allowed. */
 void enc_st_close(enc_safetensors *st);
 

@@ -29,9 +29,10 @@ enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool a
     }
     size_t total = v.n + (with_sep ? 1 : 0);
     if (s == ENC_OK && max_tokens > 0 && total > max_tokens) {
-        size_t keep = max_tokens - (with_sep ? 1 : 0); /* the text is cut, specials kept */
-        if (keep < (with_cls ? 1u : 0u)) keep = with_cls ? 1 : 0;
-        v.n = keep;
+        /* The text is cut, the specials kept; room for one token only keeps [CLS] alone
+         * (pushing [SEP] after it made 2 tokens out of max_tokens 1: found by fuzzing). */
+        if (with_sep && max_tokens <= (with_cls ? 1u : 0u)) with_sep = false;
+        v.n = max_tokens - (with_sep ? 1 : 0);
     }
     if (s == ENC_OK && with_sep) s = push_special(m, &v, sep);
     if (s == ENC_OK) s = enc_tokvec_finish(&v, out);

@@ -28,9 +28,10 @@ static const api_route ROUTES[] = {
 
 const api_route *api_route_find(const char *method, const char *path, api_error *err)
 {
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        const api_route *r = &ROUTES[i];
-        if (strcmp(r->path, path) != 0) continue;
+    const api_route *web = api_web_route(path); /* the visualizer's files */
+    for (size_t i = 0; i <= N_ROUTES; i++) {
+        const api_route *r = i < N_ROUTES ? &ROUTES[i] : web;
+        if (!r || strcmp(r->path, path) != 0) continue;
         if (strcmp(r->method, method) == 0 ||
             (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
             return r;
@@ -43,6 +44,8 @@ const api_route *api_route_find(const char *method, const char *path, api_error 
     for (size_t i = 0; i < N_ROUTES; i++)
         snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s %s",
                  i ? ", " : "", ROUTES[i].method, ROUTES[i].path);
+    if (api_web_route("/"))
+        snprintf(routes + strlen(routes), sizeof routes - strlen(routes), ", GET / (the visualizer)");
     api_error_set(err, ERR_NOT_FOUND, "no route %.20s %.200s; the routes are %s", method, path, routes);
     return NULL;
 }
@@ -105,7 +108,8 @@ const api_route *api_job_route(const api_job *job) { return job->route; }
 /* Which core outputs the job asks of enc_forward. */
 static unsigned core_outputs(const api_job *job)
 {
-    unsigned o = job->req.outputs & (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION);
+    unsigned o = job->req.outputs & (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN |
+                                     ENC_OUT_ATTENTION | ENC_OUT_SCORES);
     if (job->req.pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
     return o;
 }
@@ -165,6 +169,7 @@ static size_t output_values(const api_job *job)
         if (o & ENC_OUT_TOKEN_EMB) v += T * (double)D;
         if (o & ENC_OUT_HIDDEN) v += (double)hid * T * (double)D;
         if (o & ENC_OUT_ATTENTION) v += (double)att * (double)heads * T * T;
+        if (o & ENC_OUT_SCORES) v += (double)att * (double)heads * T * T;
         if (v > (double)API_MAX_OUTPUT_VALUES || (double)total + v > (double)API_MAX_OUTPUT_VALUES)
             return API_MAX_OUTPUT_VALUES + 1;
         total += (size_t)v;
@@ -201,7 +206,7 @@ static bool prepare_inputs(api_job *job, api_error *err)
             enc_status s = enc_tokens_from_ids(m, src, job->lens[b], &job->toks[b], msg, sizeof msg);
             if (s != ENC_OK) return api_error_set(err, err_kind_from_enc(s), "%s", msg);
         }
-        ids += req->from_text ? 0 : req->id_lens[b];
+        if (!req->from_text) ids += req->id_lens[b]; /* ids is NULL for texts: no NULL + 0 */
     }
     return true;
 }
@@ -244,8 +249,9 @@ static enc_request forward_request(const api_job *job)
         er.normalize = false;
     }
     if (r->layers && (er.outputs & ENC_OUT_HIDDEN)) er.hidden_layers = r->layers, er.n_hidden_layers = r->n_layers;
-    if (r->layers && (er.outputs & ENC_OUT_ATTENTION)) er.attn_layers = r->layers, er.n_attn_layers = r->n_layers;
-    if (r->heads && (er.outputs & ENC_OUT_ATTENTION)) er.heads = r->heads, er.n_heads = r->n_heads;
+    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES; /* both select by layers and heads */
+    if (r->layers && (er.outputs & maps)) er.attn_layers = r->layers, er.n_attn_layers = r->n_layers;
+    if (r->heads && (er.outputs & maps)) er.heads = r->heads, er.n_heads = r->n_heads;
     return er;
 }
 
@@ -277,7 +283,7 @@ uint64_t api_job_batch_key(const api_job *job)
 {
     if (!api_job_needs_forward(job)) return 0;
     enc_request er = forward_request(job);
-    if (er.outputs & (ENC_OUT_HIDDEN | ENC_OUT_ATTENTION)) return 0;
+    if (er.outputs & (ENC_OUT_HIDDEN | ENC_OUT_ATTENTION | ENC_OUT_SCORES)) return 0;
     uint64_t h = 0xcbf29ce484222325ULL;
     const enc_model *m = job->ctx->model;
     unsigned fields[3] = {er.outputs, (unsigned)er.pooling, er.normalize};

@@ -19,20 +19,22 @@
  * does all of it in one call (tests, and a synchronous server).
  *
  * Routes: POST /encode, POST /tokenize, POST /v1/embeddings, GET /model, GET /health,
- * GET /metrics, GET /openapi.yaml (HEAD is taken wherever GET is).
+ * GET /metrics, GET /openapi.yaml, and the visualizer's files registered with
+ * api_web_register: GET / and GET /web/<file> (HEAD is taken wherever GET is).
  *
  * Conventions of the answers (design.md, "HTTP API (v1)"; openapi.yaml is the contract):
  * one input gives one result object; a list of inputs gives {"model", "results": [same
  * objects], "usage"}, computed by ONE packed enc_forward. "layers" says which entries
- * hidden_states / attention hold: the list asked, or with none asked 0..L when
- * hidden_states is requested (attention then holds all of its own 0..L-1) and 0..L-1
- * otherwise. /tokenize and /v1/embeddings follow /encode's length rule: an input over
+ * hidden_states / attention / scores hold: the list asked, or with none asked 0..L when
+ * hidden_states is requested (attention and scores then hold all of their own 0..L-1)
+ * and 0..L-1 otherwise. "scores" are the attention maps before the softmax
+ * (Q K^T / sqrt(Dh)), selected by "layers" and "heads" as attention is. /tokenize and /v1/embeddings follow /encode's length rule: an input over
  * max_len is a 413 unless "truncate" is true (/encode, /tokenize only).
  *
  * /encode "encoding": "base64" turns every float output into a tensor object
  *   {"dtype": "float32", "shape": [...], "data": "<base64 of little-endian float32, row-major>"}
  * with shapes embedding [D], token_embeddings [T, D], hidden_states [n_layers, T, D],
- * attention [n_layers, n_heads, T, T]. "precision" (1..9, default 9) sets the significant
+ * attention and scores [n_layers, n_heads, T, T]. "precision" (1..9, default 9) sets the significant
  * digits of floats written as JSON numbers.
  *
  * /v1/embeddings is OpenAI's embeddings API: "input" a string, a list of strings, a list
@@ -65,7 +67,8 @@ typedef enum {
     API_ROUTE_MODEL,
     API_ROUTE_HEALTH,
     API_ROUTE_METRICS,
-    API_ROUTE_OPENAPI
+    API_ROUTE_OPENAPI,
+    API_ROUTE_WEB        /* a file of the visualizer (api_web_register) */
 } api_route_id;
 
 typedef struct {
@@ -79,6 +82,32 @@ typedef struct {
 /* The route for a method and path (path without a query string). NULL with err set
  * when the path is unknown (404) or does not take the method (405, err->allow set). */
 const api_route *api_route_find(const char *method, const char *path, api_error *err);
+
+/* ---- the visualizer's files ----------------------------------------------------------
+ * server/web/, embedded at build time as build/gen/web_assets.c (only build/encoderd
+ * links it). Each is a GET route of its own, answered with its bytes, its Content-Type,
+ * a strong ETag, "Cache-Control: no-cache" (the browser revalidates: a 304 when the ETag
+ * still matches, so a new binary never meets a stale script) and, on HTML, a
+ * Content-Security-Policy that allows only the server's own files. They need no API key:
+ * a browser cannot send one with a page load; the page asks for it when /encode does. */
+typedef struct {
+    const char *path;          /* "/" (index.html) or "/web/<file>" */
+    const char *content_type;  /* "text/html; charset=utf-8", "text/javascript; ...", ... */
+    const unsigned char *data; /* (len) the file's bytes */
+    size_t len;
+    const char *etag;          /* "\"<hex digest of the bytes>\"" */
+} api_web_file;
+
+#define API_MAX_WEB_FILES 64
+
+/* Serves files[0..n) from now on (borrowed: they must outlive every request). Call once
+ * before serving; a later call replaces the table (not while serving). false, changing
+ * nothing, when n is over API_MAX_WEB_FILES or a path is not "/" or "/web/<name>". */
+bool api_web_register(const api_web_file *files, size_t n);
+
+/* Whether an If-None-Match header value (NULL: none) matches `etag`: "*", or one of its
+ * comma-separated entity tags, compared weakly (W/ ignored), as RFC 9110 asks of GET. */
+bool api_etag_matches(const char *if_none_match, const char *etag);
 
 /* Whether a declared Content-Type may carry the JSON body: none, application/json,
  * application/...+json, application/x-www-form-urlencoded (curl -d's default; the body
@@ -164,7 +193,7 @@ bool api_job_needs_forward(const api_job *job);
 /* Jobs with the same non-zero key may be packed into one api_jobs_run: they ask the
  * same forward pass of the same model (outputs, pooling, normalisation, selections),
  * whatever their routes and response formats. 0 when the job must run alone: it needs
- * no forward pass, or it asks for hidden_states or attention (responses so large that
+ * no forward pass, or it asks for hidden_states, attention or scores (responses so large that
  * writing them, not the matrix products, is the cost; packing would only make each
  * wait for the others'). A hash: equal keys are not proof, and api_jobs_run checks. */
 uint64_t api_job_batch_key(const api_job *job);

@@ -3,6 +3,7 @@
  *   api.c           routes, jobs (tokenize, size checks), packing jobs into forward passes
  *   api_request.c   request JSON -> validated api_request
  *   api_response.c  a job and its forward-pass result -> the response (api_reply)
+ *   api_web.c       the visualizer's files: their routes and their replies
  */
 #ifndef ENCODERD_API_INTERNAL_H
 #define ENCODERD_API_INTERNAL_H
@@ -24,6 +25,12 @@ struct api_job {
  * it (other jobs' sequences may come before and after); otherwise res is NULL. On
  * failure (out of memory, metrics not available) the reply is the error's. */
 void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_reply *reply);
+
+/* The route of a registered visualizer file at `path`, or NULL. */
+const api_route *api_web_route(const char *path);
+
+/* Fills *reply (emptied first) with the file of a job on an API_ROUTE_WEB route. */
+void api_web_respond(const api_job *job, api_reply *reply);
 
 /* Fills *reply with the error response of `kind` and a message. */
 void api_error_reply(api_reply *reply, err_kind kind, const char *fmt, ...)

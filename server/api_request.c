@@ -25,7 +25,7 @@ static const char *const EMBEDDINGS_FIELDS[] = {"input", "model", "encoding_form
 static const struct { const char *name; unsigned bit; } OUTPUTS[] = {
     {"tokens", API_OUT_TOKENS}, {"embedding", ENC_OUT_EMBEDDING},
     {"token_embeddings", ENC_OUT_TOKEN_EMB}, {"hidden_states", ENC_OUT_HIDDEN},
-    {"attention", ENC_OUT_ATTENTION}};
+    {"attention", ENC_OUT_ATTENTION}, {"scores", ENC_OUT_SCORES}};
 #define N_OUTPUTS (sizeof OUTPUTS / sizeof OUTPUTS[0])
 #define MAX_INDICES 4096 /* entries of layers / heads */
 
@@ -230,7 +230,7 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
             return invalid(err, "outputs[%zu] must be a string, got %s", i, type_name(e));
         if (k == N_OUTPUTS)
             return invalid(err, "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
-                           "token_embeddings, hidden_states, attention", i, json_string_value(e));
+                           "token_embeddings, hidden_states, attention, scores", i, json_string_value(e));
         req->outputs |= OUTPUTS[k].bit;
     }
     return true;
@@ -282,13 +282,15 @@ static bool get_encoding(const json_t *v, const char *name, const char *plain, a
 static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *err)
 {
     const enc_config *c = enc_model_config(ctx->model);
+    unsigned maps = req->outputs & (ENC_OUT_ATTENTION | ENC_OUT_SCORES); /* per layer and head */
+    const char *maps_name = (maps & ENC_OUT_ATTENTION) ? "attention's" : "scores'";
     for (size_t i = 0; req->layers && i < req->n_layers; i++) {
         if ((req->outputs & ENC_OUT_HIDDEN) && req->layers[i] > c->n_layers)
             return invalid(err, "layers[%zu]=%zu is outside hidden_states' range 0..%zu", i, req->layers[i], c->n_layers);
-        if ((req->outputs & ENC_OUT_ATTENTION) && req->layers[i] >= c->n_layers)
-            return invalid(err, "layers[%zu]=%zu is outside attention's range 0..%zu", i, req->layers[i], c->n_layers - 1);
+        if (maps && req->layers[i] >= c->n_layers)
+            return invalid(err, "layers[%zu]=%zu is outside %s range 0..%zu", i, req->layers[i], maps_name, c->n_layers - 1);
     }
-    for (size_t i = 0; req->heads && (req->outputs & ENC_OUT_ATTENTION) && i < req->n_heads; i++)
+    for (size_t i = 0; req->heads && maps && i < req->n_heads; i++)
         if (req->heads[i] >= c->n_heads)
             return invalid(err, "heads[%zu]=%zu is outside 0..%zu (the model has %zu heads)", i, req->heads[i], c->n_heads - 1, c->n_heads);
     return true;

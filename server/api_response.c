@@ -134,12 +134,18 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
             write_tensor(w, &(tensor){.data = res->attention + res->attn_offset[g],
                                       .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
                                       .stride = res->n_attn_heads * T * T}, b64);
-    /* With every layer selected, "layers" lists hidden_states' (0..L); attention then
-     * holds all of its own (0..L-1). */
-    if (o & (ENC_OUT_HIDDEN | ENC_OUT_ATTENTION))
+    if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
+        jw_key(w, "scores"),
+            write_tensor(w, &(tensor){.data = res->scores + res->attn_offset[g],
+                                      .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
+                                      .stride = res->n_attn_heads * T * T}, b64);
+    /* With every layer selected, "layers" lists hidden_states' (0..L); attention and
+     * scores then hold all of their own (0..L-1). */
+    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
+    if (o & (ENC_OUT_HIDDEN | maps))
         jw_key(w, "layers"), write_indices(w, req->layers, req->n_layers,
                                            c->n_layers + ((o & ENC_OUT_HIDDEN) ? 1 : 0));
-    if (o & ENC_OUT_ATTENTION) jw_key(w, "heads"), write_indices(w, req->heads, req->n_heads, c->n_heads);
+    if (o & maps) jw_key(w, "heads"), write_indices(w, req->heads, req->n_heads, c->n_heads);
     jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, T), jw_obj_end(w);
     jw_obj_end(w);
 }
@@ -261,6 +267,9 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
     memset(reply, 0, sizeof *reply);
     const api_ctx *ctx = job->ctx;
     switch (job->route->id) {
+    case API_ROUTE_WEB:
+        api_web_respond(job, reply);
+        return;
     case API_ROUTE_OPENAPI:
         text_reply(reply, ctx->openapi, ctx->openapi_len, "application/yaml");
         return;

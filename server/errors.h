@@ -63,6 +63,11 @@ typedef struct {
     unsigned retry_after;     /* the Retry-After header in seconds, 0 for none */
     const char *www_authenticate; /* the WWW-Authenticate header (a static string), NULL
                                      for none; err_reply sets "Bearer" on every 401 */
+    /* The visualizer's files (api.h, api_web_register); static strings, NULL for none.
+     * http.c answers a GET whose If-None-Match matches etag with a 304 and no body. */
+    const char *etag;             /* ETag */
+    const char *cache_control;    /* Cache-Control */
+    const char *csp;              /* Content-Security-Policy */
 } api_reply;
 
 /* Frees the body and empties the reply; NULL-safe. */

@@ -180,19 +180,30 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
 {
     static const char OOM[] = "{\"error\":{\"code\":503,\"type\":\"overloaded\","
                               "\"message\":\"out of memory\"}}";
+    /* ---- the visualizer's files (issue 6): a conditional GET is a 304 without body ---- */
+    if (r->etag && r->status == 200 &&
+        api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r->etag)) {
+        free(r->body);
+        r->body = NULL, r->body_len = 0, r->status = 304;
+    }
+    bool empty = r->status == 204 || r->status == 304;
+    /* ---- end of the visualizer's block ---- */
     struct MHD_Response *resp =
         r->body ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE)
-        : r->status == 204 ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+        : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
                            : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
                                                              MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         api_reply_free(r);
         return MHD_NO; /* MHD closes the connection */
     }
-    int status = r->status == 204 ? 204 : !r->body ? 503 : r->status ? r->status : 500;
-    if (status != 204)
+    int status = empty ? r->status : !r->body ? 503 : r->status ? r->status : 500;
+    if (!empty)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : "application/json");
+    if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->csp && !empty) MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->retry_after) {
         char sec[16];
@@ -286,7 +297,11 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     rq->fd = ci ? ci->connect_fd : -1;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     snprintf(rq->path, sizeof rq->path, "%s", url);
+    /* Both go to the log as they came: no control byte (an escape sequence, a newline)
+     * may reach it. The method was copied raw until a hostile test sent "G\x1b[31mET". */
     for (char *p = rq->path; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) *p = '?';
+    for (char *p = rq->method; *p; p++)
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) *p = '?';
     const char *origin = header(c, "Origin");
     if (origin && s->cors[0] && origin_allowed(s->cors, origin))
@@ -296,6 +311,7 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     const api_route *known = rq->route ? rq->route : api_route_find("GET", url, &ignored);
     if (!known) known = api_route_find("POST", url, &ignored);
     rq->route_path = known ? known->path : NULL;
+    if (known && known->id == API_ROUTE_WEB) rq->route_path = "/"; /* one metrics label: the visualizer */
     if (rq->route && rq->route->has_body) {
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!api_content_type_ok(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &rq->err)) {
@@ -357,7 +373,8 @@ static bool authorized(http_server *s, struct MHD_Connection *c)
 static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, request *rq)
 {
     api_error err;
-    if (rq->route->id != API_ROUTE_HEALTH && !authorized(s, c)) {
+    /* The visualizer's files are open: a browser cannot send a key with a page load. */
+    if (rq->route->id != API_ROUTE_HEALTH && rq->route->id != API_ROUTE_WEB && !authorized(s, c)) {
         api_error_set(&err, ERR_UNAUTHORIZED, "this server needs an API key: send "
                       "\"Authorization: Bearer KEY\"");
         return send_error(c, rq, &err);
@@ -482,6 +499,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Decodes the %XX of a request's path (and query) in place, as libmicrohttpd does, except
+ * that a path holding %00 is left as it came: decoded, the NUL would end it early, so
+ * "/%00" answered as "/" and "/encode%00x" as "/encode". Left encoded it matches no
+ * route: a 404. Returns the new length. */
+static size_t unescape_uri(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls, (void)c;
+    if (strstr(uri, "%00")) return strlen(uri);
+    return MHD_http_unescape(uri);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -572,6 +600,7 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
             MHD_OPTION_CONNECTION_TIMEOUT, opt->connection_timeout_s,
             MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1000,
+            MHD_OPTION_UNESCAPE_CALLBACK, unescape_uri, NULL,
             MHD_OPTION_END);
         if (!s->daemon) {
             snprintf(err, errlen, "libmicrohttpd could not start on %s port %u", s->address, s->port);

@@ -26,6 +26,9 @@
 /* openapi.yaml, embedded at build time (the Makefile makes build/gen/openapi_yaml.c). */
 extern const char encoderd_openapi_yaml[];
 extern const unsigned long encoderd_openapi_yaml_len;
+/* The visualizer's files (server/web/), embedded likewise (build/gen/web_assets.c). */
+extern const api_web_file encoderd_web_files[];
+extern const size_t encoderd_web_files_len;
 
 #define DEFAULT_CONFIG "config/default.json"
 
@@ -34,7 +37,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: encoderd [options]\n"
             "Runs a Transformer encoder and serves it over HTTP: POST /encode, POST /tokenize,\n"
-            "POST /v1/embeddings, GET /model, /health, /metrics, /openapi.yaml.\n"
+            "POST /v1/embeddings, GET /model, /health, /metrics, /openapi.yaml, and the\n"
+            "visualizer at GET / (open http://HOST:PORT/ in a browser).\n"
             "Signals: SIGTERM/SIGINT finish the requests under way and exit 0; SIGHUP\n"
             "reloads the config file and the model.\n"
             "\n"
@@ -278,6 +282,9 @@ int main(int argc, char **argv)
     if (!load_config(&sv.f, &sv.cfg)) return 1;
     const srv_config *cfg = &sv.cfg;
     signal(SIGPIPE, SIG_IGN);
+    if (!api_web_register(encoderd_web_files, encoderd_web_files_len))
+        fprintf(stderr, "encoderd: the visualizer's files are not served (a bad path, or "
+                        "more than %d files)\n", API_MAX_WEB_FILES);
 
     sv.metrics = metrics_new();
     if (!sv.metrics) {

@@ -25,7 +25,7 @@ typedef struct {
 static const char *const ROUTES[] = {"/encode", "/tokenize", "/v1/embeddings", "/model",
                                      "/health", "/metrics",  "/openapi.yaml",  "/", "other"};
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
-static const int STATUSES[] = {200, 204, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503};
+static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503};
 #define N_STATUSES (sizeof STATUSES / sizeof STATUSES[0])
 
 struct metrics {

@@ -83,9 +83,26 @@ after(() => {
     rmSync(tmp, { recursive: true, force: true });
 });
 
+// The file's path for a real one: itself, or the template it fills ("/web/app.js" ->
+// "/web/{file}"); and the real paths of a template (its path parameters' enum values).
+function template(path) {
+    if (api.paths[path]) return path;
+    for (const t of Object.keys(api.paths))
+        if (t.includes('{') && new RegExp(`^${t.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path)) return t;
+    return path;
+}
+function concrete(t) {
+    const params = (api.paths[t].parameters ?? []).filter((p) => p.in === 'path');
+    let paths = [t];
+    for (const p of params)
+        paths = paths.flatMap((x) => p.schema.enum.map((v) => x.replace(`{${p.name}}`, v)));
+    return paths;
+}
+
 // The documented response for a real answer: the operation's, or for a path or method
 // the file does not have, the shared NotFound / MethodNotAllowed.
 function documented(method, path, status) {
+    path = template(path);
     const op = api.paths[path]?.[method.toLowerCase()];
     if (!op) {
         const expected = api.paths[path] ? 405 : 404;
@@ -132,7 +149,7 @@ async function check(server, method, path, { body, headers = {}, status } = {}) 
     } else {
         assert.equal(text, '', `${method} ${path} ${res.status}: openapi.yaml documents no body`);
     }
-    covered.add(`${method} ${path} ${res.status}`);
+    covered.add(`${method} ${template(path)} ${res.status}`);
     return { status: res.status, headers: res.headers, text, json };
 }
 
@@ -172,7 +189,14 @@ test('success answers of every route and method match openapi.yaml', async () =>
     await check('toy', 'GET', '/openapi.yaml', { status: 200 });
     await check('toy', 'HEAD', '/openapi.yaml', { status: 200 });
 
-    const all = ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention'];
+    // The visualizer's files: GET, HEAD, and a 304 for the ETag held.
+    for (const path of ['/', ...concrete('/web/{file}')]) {
+        const r = await check('toy', 'GET', path, { status: 200 });
+        await check('toy', 'HEAD', path, { status: 200 });
+        await check('toy', 'GET', path, { headers: { 'if-none-match': r.headers.get('etag') }, status: 304 });
+    }
+
+    const all = ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores'];
     for (const body of [
         { text: 'Hello World' },
         { text: 'the cat sat', outputs: all, layers: [0, 2], heads: [1] },
@@ -204,6 +228,7 @@ test('error answers match openapi.yaml, with their headers', async () => {
     await check('toy', 'POST', '/v1/embeddings', { body: '', status: 400 });
     await check('toy', 'POST', '/tokenize', { body: '{"text": "a",}', status: 400 });
     await check('toy', 'GET', '/nope', { status: 404 });
+    await check('toy', 'GET', '/web/nope.js', { status: 404 });
     await check('toy', 'POST', '/v2/encode', { body: {}, status: 404 });
     await check('toy', 'GET', '/encode', { status: 405 });
     await check('toy', 'POST', '/model', { body: {}, status: 405 });
@@ -221,6 +246,8 @@ test('error answers match openapi.yaml, with their headers', async () => {
         ['POST', '/v1/embeddings', { input: 'a' }], ['GET', '/openapi.yaml'], ['POST', '/tokenize', { text: 'a' }]])
         await check('keyed', m, p, { body, status: 401, headers: { authorization: 'Bearer wrong' } });
     await check('keyed', 'GET', '/health', { status: 200 });
+    await check('keyed', 'GET', '/', { status: 200 }); // the visualizer's files need no key
+    await check('keyed', 'GET', '/web/app.js', { status: 200 });
     await check('keyed', 'POST', '/encode', { body: { text: 'a' }, headers: { authorization: 'Bearer contract-test-key' }, status: 200 });
 
     // 429 with Retry-After: a queue of one, flooded with slow requests.
@@ -233,8 +260,8 @@ test('error answers match openapi.yaml, with their headers', async () => {
 });
 
 test('the route table and openapi.yaml name the same paths and methods', async () => {
-    for (const [path, item] of Object.entries(api.paths)) {
-        const mine = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase());
+    for (const [t, item] of Object.entries(api.paths)) {
+        const mine = METHODS.filter((m) => item[m]).map((m) => m.toUpperCase()), path = concrete(t)[0];
         for (const m of METHODS.map((x) => x.toUpperCase())) {
             if (mine.includes(m)) continue;
             const r = await check('toy', m, path, { body: m === 'GET' || m === 'HEAD' ? undefined : {}, status: 405 });

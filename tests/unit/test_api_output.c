@@ -1,8 +1,9 @@
 /*
  * test_api_output.c - what the API answers, on the toy random model (api_fixture.h):
  * /encode's outputs and shapes, batches, /tokenize, GET /model, POST /v1/embeddings
- * (float, base64, dimensions), "precision" and "encoding": "base64". Packing jobs into
- * one forward pass is in test_api_packing.c.
+ * (float, base64, dimensions), "precision" and "encoding": "base64", and "scores" (the
+ * attention maps before the softmax). Packing jobs into one forward pass is in
+ * test_api_packing.c.
  */
 #include "api_fixture.h"
 
@@ -504,6 +505,63 @@ START_TEST(base64_encoding)
 }
 END_TEST
 
+/* ---- "scores": Q K^T / sqrt(Dh) before the softmax (the visualizer's Queries & keys) ---- */
+
+START_TEST(scores_output)
+{
+    answer a = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\", \"scores\"], "
+                      "\"layers\": [4, 1], \"heads\": [1, 0]}");
+    ck_assert_int_eq(a.status, 200);
+    json_t *at = json_object_get(a.json, "attention"), *sc = json_object_get(a.json, "scores");
+    size_t shape[8], T = 5;
+    ck_assert_uint_eq(json_shape(sc, shape), 4);
+    ck_assert_uint_eq(shape[0], 2);
+    ck_assert_uint_eq(shape[1], 2);
+    ck_assert_uint_eq(shape[2], T);
+    ck_assert_uint_eq(shape[3], T);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(a.json, "layers"), 0)), 4);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(a.json, "heads"), 0)), 1);
+    /* softmax of every score row is the attention row; the scores are not weights. */
+    bool negative = false;
+    for (size_t l = 0; l < 2; l++)
+        for (size_t h = 0; h < 2; h++)
+            for (size_t i = 0; i < T; i++) {
+                json_t *srow = json_array_get(json_array_get(json_array_get(sc, l), h), i);
+                json_t *arow = json_array_get(json_array_get(json_array_get(at, l), h), i);
+                double m = -INFINITY, sum = 0, e[8];
+                for (size_t j = 0; j < T; j++) m = fmax(m, json_number_value(json_array_get(srow, j)));
+                for (size_t j = 0; j < T; j++) sum += e[j] = exp(json_number_value(json_array_get(srow, j)) - m);
+                for (size_t j = 0; j < T; j++) {
+                    negative |= json_number_value(json_array_get(srow, j)) < 0;
+                    ck_assert_double_eq_tol(e[j] / sum, json_number_value(json_array_get(arow, j)), 1e-6);
+                }
+            }
+    ck_assert_msg(negative, "no score is negative: these look like weights");
+
+    /* Alone, every layer and head; the same numbers; base64 holds the same floats. */
+    answer b = encode("{\"text\": \"the cat sat\", \"outputs\": [\"scores\"]}");
+    ck_assert_int_eq(b.status, 200);
+    ck_assert_ptr_null(json_object_get(b.json, "attention"));
+    json_t *all = json_object_get(b.json, "scores");
+    ck_assert_uint_eq(json_array_size(all), 6);
+    ck_assert_uint_eq(json_array_size(json_object_get(b.json, "layers")), 6);
+    ck_assert_uint_eq(json_array_size(json_object_get(b.json, "heads")), 2);
+    ck_assert(max_diff(json_array_get(json_array_get(all, 1), 0), json_array_get(json_array_get(sc, 1), 1)) == 0);
+    answer c = encode("{\"text\": \"the cat sat\", \"outputs\": [\"scores\"], \"encoding\": \"base64\"}");
+    ck_tensor(json_object_get(c.json, "scores"), all, "scores");
+    answer_free(&a);
+    answer_free(&b);
+    answer_free(&c);
+
+    /* Validated like attention, each output against its own range. */
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"layers\": [6]}", 422,
+              "layers[0]=6 is outside scores' range 0..5");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"hidden_states\", \"scores\"], \"layers\": [6]}", 422,
+              "outside scores' range");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"heads\": [2]}", 422, "heads[0]=2 is outside 0..1");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"logits\"]}", 422, "hidden_states, attention, scores");
+}
+END_TEST
 
 int main(void)
 {
@@ -522,6 +580,7 @@ int main(void)
     tcase_add_test(tc, embeddings_route);
     tcase_add_test(tc, precision_digits);
     tcase_add_test(tc, base64_encoding);
+    tcase_add_test(tc, scores_output);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_teardown();
