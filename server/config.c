@@ -305,6 +305,22 @@ bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t err
     return srv_config_load_json(c, buf, n, path, err, errlen);
 }
 
+/* Applies c's random-model shape overrides (sizes, activation, pre_ln) to *e. */
+static void apply_shape_overrides(const srv_config *c, enc_config *e)
+{
+#define OVERRIDE(f) if (c->model.f) e->f = c->model.f
+    OVERRIDE(vocab_size);
+    OVERRIDE(d_model);
+    OVERRIDE(n_heads);
+    OVERRIDE(d_head);
+    OVERRIDE(d_ff);
+    OVERRIDE(n_layers);
+    OVERRIDE(max_len);
+#undef OVERRIDE
+    if (c->model.activation != SRV_UNSET) e->act = (enc_act)c->model.activation;
+    if (c->model.pre_ln != SRV_UNSET) e->pre_ln = c->model.pre_ln;
+}
+
 bool srv_config_has_random_overrides(const srv_config *c)
 {
     enc_config preset, mine;
@@ -314,17 +330,7 @@ bool srv_config_has_random_overrides(const srv_config *c)
                c->model.d_ff || c->model.n_layers || c->model.max_len ||
                c->model.activation != SRV_UNSET || c->model.pre_ln != SRV_UNSET;
     mine = preset;
-#define OVERRIDE(f) if (c->model.f) mine.f = c->model.f
-    OVERRIDE(vocab_size);
-    OVERRIDE(d_model);
-    OVERRIDE(n_heads);
-    OVERRIDE(d_head);
-    OVERRIDE(d_ff);
-    OVERRIDE(n_layers);
-    OVERRIDE(max_len);
-#undef OVERRIDE
-    if (c->model.activation != SRV_UNSET) mine.act = (enc_act)c->model.activation;
-    if (c->model.pre_ln != SRV_UNSET) mine.pre_ln = c->model.pre_ln;
+    apply_shape_overrides(c, &mine);
     return mine.vocab_size != preset.vocab_size || mine.d_model != preset.d_model ||
            mine.n_heads != preset.n_heads || mine.d_head != preset.d_head ||
            mine.d_ff != preset.d_ff || mine.n_layers != preset.n_layers ||
@@ -346,17 +352,7 @@ bool srv_config_random_model(const srv_config *c, enc_config *out, char *err, si
         return false;
     }
     out->seed = c->model.seed;
-#define OVERRIDE(f) if (c->model.f) out->f = c->model.f
-    OVERRIDE(vocab_size);
-    OVERRIDE(d_model);
-    OVERRIDE(n_heads);
-    OVERRIDE(d_head);
-    OVERRIDE(d_ff);
-    OVERRIDE(n_layers);
-    OVERRIDE(max_len);
-#undef OVERRIDE
-    if (c->model.activation != SRV_UNSET) out->act = (enc_act)c->model.activation;
-    if (c->model.pre_ln != SRV_UNSET) out->pre_ln = c->model.pre_ln;
+    apply_shape_overrides(c, out);
     if (c->model.pooling != SRV_UNSET) out->pooling = (enc_pooling)c->model.pooling;
     if (c->model.normalize != SRV_UNSET) out->normalize = c->model.normalize;
     if (enc_config_check(out, msg, sizeof msg) != ENC_OK) {
