@@ -134,6 +134,25 @@ const enc_specials *enc_model_specials(const enc_model *m);
  * tokenizer has no text for it (the random model hashes words to ids). */
 const char *enc_model_token_text(const enc_model *m, int32_t id);
 
+/* One parameter tensor of a model, read-only: a view into the model's own storage (valid
+ * while the model lives). Linear weights are (out, in), as stored and multiplied (X W^T). */
+typedef struct {
+    char name[64];       /* "tok_emb", "layer0.head1.W_q", "layer0.W_o", "layer2.ln1.gamma", ... */
+    size_t n_dims;       /* 1 or 2 */
+    size_t shape[2];     /* shape[1] is 1 when n_dims is 1 */
+    const float *data;   /* (shape[0] * shape[1]) row-major */
+} enc_tensor_view;
+
+/* Lists the model's parameters into out[0..max) and returns how many there are (call with
+ * out NULL, max 0 to count them). In order: tok_emb (V, D); pos_emb (max_len, D) when
+ * learned (the sinusoidal table is not a parameter); type_emb (type_vocab_size, D) when
+ * present; emb_ln.gamma / emb_ln.beta (D) when cfg.emb_layernorm; then for each layer l:
+ * layer<l>.head<h>.W_q, .W_k, .W_v (Dh, D) and .b_q, .b_k, .b_v (Dh) for each head h (row
+ * slices of the fused Q/K/V weight), layer<l>.W_o (D, H*Dh), .b_o (D), .ln1.gamma,
+ * .ln1.beta (D), .W_1 (F, D), .b_1 (F), .W_2 (D, F), .b_2 (D), .ln2.gamma, .ln2.beta (D);
+ * last final_ln.gamma / final_ln.beta (D) when cfg.pre_ln. */
+size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max);
+
 /* ---- tokenizing ------------------------------------------------------------- */
 
 /* The tokens of one text. Offsets are in Unicode code points of the input text,

@@ -223,6 +223,66 @@ void enc_model_free(enc_model *m)
 const enc_config *enc_model_config(const enc_model *m) { return &m->cfg; }
 const enc_specials *enc_model_specials(const enc_model *m) { return &m->specials; }
 
+/* Appends one view (when there is room) and counts it. */
+static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
+                     size_t rows, size_t cols, size_t n_dims, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
+                     size_t rows, size_t cols, size_t n_dims, const char *fmt, ...)
+{
+    if (out && *n < max) {
+        enc_tensor_view *v = &out[*n];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->name, sizeof v->name, fmt, ap);
+        va_end(ap);
+        v->n_dims = n_dims;
+        v->shape[0] = rows;
+        v->shape[1] = n_dims == 1 ? 1 : cols;
+        v->data = data;
+    }
+    (*n)++;
+}
+
+size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
+{
+    const enc_config *c = &m->cfg;
+    size_t n = 0, D = c->d_model, H = c->n_heads, Dh = c->d_head, F = c->d_ff, HD = H * Dh;
+    add_view(out, max, &n, m->tok_emb, c->vocab_size, D, 2, "tok_emb");
+    if (c->pos == ENC_POS_LEARNED) add_view(out, max, &n, m->pos_emb, c->max_len, D, 2, "pos_emb");
+    if (m->type_emb && c->type_vocab_size)
+        add_view(out, max, &n, m->type_emb, c->type_vocab_size, D, 2, "type_emb");
+    if (m->emb_ln_g) {
+        add_view(out, max, &n, m->emb_ln_g, D, 1, 1, "emb_ln.gamma");
+        add_view(out, max, &n, m->emb_ln_b, D, 1, 1, "emb_ln.beta");
+    }
+    static const char *const qkv[3] = {"q", "k", "v"};
+    for (size_t l = 0; l < c->n_layers; l++) {
+        const enc_layer *y = &m->layers[l];
+        for (size_t h = 0; h < H; h++)
+            for (size_t p = 0; p < 3; p++) {
+                size_t row = p * HD + h * Dh;
+                add_view(out, max, &n, y->wqkv + row * D, Dh, D, 2, "layer%zu.head%zu.W_%s", l, h, qkv[p]);
+                add_view(out, max, &n, y->bqkv + row, Dh, 1, 1, "layer%zu.head%zu.b_%s", l, h, qkv[p]);
+            }
+        add_view(out, max, &n, y->wo, D, HD, 2, "layer%zu.W_o", l);
+        add_view(out, max, &n, y->bo, D, 1, 1, "layer%zu.b_o", l);
+        add_view(out, max, &n, y->ln1_g, D, 1, 1, "layer%zu.ln1.gamma", l);
+        add_view(out, max, &n, y->ln1_b, D, 1, 1, "layer%zu.ln1.beta", l);
+        add_view(out, max, &n, y->w1, F, D, 2, "layer%zu.W_1", l);
+        add_view(out, max, &n, y->b1, F, 1, 1, "layer%zu.b_1", l);
+        add_view(out, max, &n, y->w2, D, F, 2, "layer%zu.W_2", l);
+        add_view(out, max, &n, y->b2, D, 1, 1, "layer%zu.b_2", l);
+        add_view(out, max, &n, y->ln2_g, D, 1, 1, "layer%zu.ln2.gamma", l);
+        add_view(out, max, &n, y->ln2_b, D, 1, 1, "layer%zu.ln2.beta", l);
+    }
+    if (m->final_ln_g) {
+        add_view(out, max, &n, m->final_ln_g, D, 1, 1, "final_ln.gamma");
+        add_view(out, max, &n, m->final_ln_b, D, 1, 1, "final_ln.beta");
+    }
+    return n;
+}
+
 const char *enc_model_token_text(const enc_model *m, int32_t id)
 {
     if (id < 0 || (size_t)id >= m->cfg.vocab_size) return NULL;

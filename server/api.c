@@ -20,6 +20,7 @@ static const api_route ROUTES[] = {
     {"/tokenize", "POST", "POST", API_ROUTE_TOKENIZE, true},
     {"/v1/embeddings", "POST", "POST", API_ROUTE_EMBEDDINGS, true},
     {"/model", "GET", "GET, HEAD", API_ROUTE_MODEL, false},
+    {"/model/weights", "GET", "GET, HEAD", API_ROUTE_MODEL_WEIGHTS, false},
     {"/health", "GET", "GET, HEAD", API_ROUTE_HEALTH, false},
     {"/metrics", "GET", "GET, HEAD", API_ROUTE_METRICS, false},
     {"/openapi.yaml", "GET", "GET, HEAD", API_ROUTE_OPENAPI, false},
@@ -222,6 +223,15 @@ api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char 
         api_error_set(err, ERR_NOT_FOUND, "no route GET /openapi.yaml: this server was built "
                       "without it");
         return NULL;
+    }
+    if (route->id == API_ROUTE_MODEL_WEIGHTS) {
+        size_t n = api_weight_values(ctx->model);
+        if (n > API_MAX_WEIGHT_VALUES) {
+            api_error_set(err, ERR_TOO_LARGE, "the model has %zu parameters besides the token "
+                          "embeddings; /model/weights serves models up to %zu", n,
+                          API_MAX_WEIGHT_VALUES);
+            return NULL;
+        }
     }
     api_job *job = calloc(1, sizeof *job);
     if (!job) return api_error_set(err, ERR_UNAVAILABLE, "out of memory"), NULL;

@@ -60,11 +60,17 @@
  * hidden state and every attention map (~14.5M) fits. */
 #define API_MAX_OUTPUT_VALUES ((size_t)32 << 20)
 
+/* GET /model/weights answers every parameter but the token-embedding table as nested JSON
+ * arrays (9 significant digits), for models whose other parameters hold at most this many
+ * floats (the toy preset's ~1.3k do; others are a 413). */
+#define API_MAX_WEIGHT_VALUES ((size_t)100000)
+
 typedef enum {
     API_ROUTE_ENCODE,
     API_ROUTE_TOKENIZE,
     API_ROUTE_EMBEDDINGS,
     API_ROUTE_MODEL,
+    API_ROUTE_MODEL_WEIGHTS,
     API_ROUTE_HEALTH,
     API_ROUTE_METRICS,
     API_ROUTE_OPENAPI,

@@ -32,6 +32,10 @@ const api_route *api_web_route(const char *path);
 /* Fills *reply (emptied first) with the file of a job on an API_ROUTE_WEB route. */
 void api_web_respond(const api_job *job, api_reply *reply);
 
+/* Floats of every parameter of the model but the token-embedding table (what GET
+ * /model/weights would write); SIZE_MAX when out of memory. */
+size_t api_weight_values(const enc_model *m);
+
 /* Fills *reply with the error response of `kind` and a message. */
 void api_error_reply(api_reply *reply, err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -7,6 +7,7 @@
  * and every token-major array has res->n_tokens rows per entry.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,45 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_obj_end(w);
 }
 
+size_t api_weight_values(const enc_model *m)
+{
+    size_t n = enc_model_tensors(m, NULL, 0), total = 0;
+    enc_tensor_view *v = malloc(n * sizeof *v);
+    if (!v) return SIZE_MAX;
+    enc_model_tensors(m, v, n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].name, "tok_emb") != 0) total += v[i].shape[0] * v[i].shape[1];
+    free(v);
+    return total;
+}
+
+/* {"model", "tensors": [{"name", "shape", "data"}]}: every parameter but tok_emb. false
+ * when out of memory. */
+static bool write_weights(jsonw *w, const api_ctx *ctx)
+{
+    size_t n = enc_model_tensors(ctx->model, NULL, 0);
+    enc_tensor_view *v = malloc(n * sizeof *v);
+    if (!v) return false;
+    enc_model_tensors(ctx->model, v, n);
+    jw_set_float_digits(w, 9);
+    jw_obj_begin(w);
+    jw_key(w, "model"), jw_str(w, enc_model_config(ctx->model)->name);
+    jw_key(w, "tensors"), jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].name, "tok_emb") == 0) continue; /* (V, D): too big to show */
+        jw_obj_begin(w);
+        jw_key(w, "name"), jw_str(w, v[i].name);
+        jw_key(w, "shape"), jw_sizes(w, v[i].shape, v[i].n_dims);
+        jw_key(w, "data");
+        write_nested(w, v[i].data, v[i].shape, (int)v[i].n_dims, v[i].shape[1]);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+    free(v);
+    return true;
+}
+
 static void write_health(jsonw *w, const api_ctx *ctx)
 {
     jw_obj_begin(w);
@@ -293,6 +333,13 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
     switch (job->route->id) {
     case API_ROUTE_HEALTH: write_health(&w, ctx); break;
     case API_ROUTE_MODEL: write_model(&w, ctx); break;
+    case API_ROUTE_MODEL_WEIGHTS:
+        if (!write_weights(&w, ctx)) {
+            jw_free(&w);
+            api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+            return;
+        }
+        break;
     case API_ROUTE_EMBEDDINGS:
         if (job->req.dimensions && !(scratch = malloc(job->req.dimensions * sizeof *scratch))) {
             api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");

@@ -65,6 +65,8 @@ async function request(method, path, body, signal) {
 }
 
 export const getModel = (signal) => request('GET', 'model', undefined, signal).then((r) => r.json);
+// GET /model/weights (small models only): { model, tensors: [{ name, shape, data }] }.
+export const getWeights = (signal) => request('GET', 'model/weights', undefined, signal).then((r) => r.json);
 
 // POST /encode; `base64` float tensors come back as { shape, data: Float32Array }.
 export async function encode(body, signal) {

@@ -1,7 +1,9 @@
 // model.js - the Model tab: the model card from GET /model, the shape of one layer drawn
 // with its sizes, and, for a model as small as the article's toy, the first step of the
-// forward pass in numbers: token embedding + position = hidden_states[0].
-import { fmt, h } from './draw.js';
+// forward pass in numbers: token embedding + position = hidden_states[0], and the weight
+// matrices of a layer (GET /model/weights, fetched once, when the tab is first shown).
+import { getWeights } from './api.js';
+import { DIV, Heatmap, absQuantile, fmt, h, scale } from './draw.js';
 import { positionTable } from './layers.js';
 
 const SMALL = 16; // d_model up to which the numbers are shown
@@ -12,11 +14,14 @@ export class ModelView {
         this.card = h('dl', { class: 'model-card', 'data-testid': 'model-card' });
         this.diagram = h('div', { class: 'diagram' });
         this.numbers = h('div', { class: 'toy' });
+        this.weightsBox = h('div', { class: 'toy' });
+        this.weights = null;     // GET /model/weights, by name
+        this.weightsLayer = 0;
         this.el = h('section', { class: 'view', 'data-view': 'model' },
             h('div', { class: 'row' },
                 h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h3', {}, 'Model card'), h('span', { class: 'meta' }, 'GET /model')), this.card),
                 h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h3', {}, 'One encoder layer, with this model’s sizes')), this.diagram)),
-            this.numbers);
+            this.numbers, this.weightsBox);
     }
 
     async render() {
@@ -34,7 +39,47 @@ export class ModelView {
         ];
         this.card.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]));
         this.diagram.replaceChildren(diagram(m));
-        await this.renderNumbers();
+        await Promise.all([this.renderNumbers(), this.renderWeights()]);
+    }
+
+    // The weight matrices of one layer, numbers in the cells (small models only).
+    async renderWeights() {
+        const m = this.app.S.model;
+        if (m.d_model > SMALL) { this.weightsBox.replaceChildren(); return; }
+        if (!this.weights) {
+            try {
+                this.weightsP ??= getWeights(); // once, however often the tab is drawn
+                const w = await this.weightsP;
+                this.weights ??= new Map(w.tensors.map((t) => [t.name, t]));
+            } catch (e) {
+                this.weightsP = null;
+                this.weightsBox.replaceChildren(h('p', { class: 'meta' }, `The weights could not be read: ${e.message}`));
+                return;
+            }
+        }
+        const L = m.n_layers, l = Math.min(this.weightsLayer, L - 1);
+        const select = h('select', { 'data-testid': 'weights-layer', onchange: (ev) => { this.weightsLayer = Number(ev.target.value); this.renderWeights(); } },
+            Array.from({ length: L }, (_, k) => h('option', { value: String(k), selected: k === l }, `layer ${k}`)));
+        const mat = (name, title) => {
+            const t = this.weights.get(`layer${l}.${name}`);
+            if (!t) return null;
+            const [R, C] = t.shape, flat = Float32Array.from(t.data.flat());
+            const bound = absQuantile(flat, 1);
+            const map = new Heatmap({
+                rows: R, cols: C, valueAt: (i, j) => flat[i * C + j], scale: scale(DIV, -bound, bound), square: false,
+                maxW: C * 54, maxH: R * 22, maxCell: 54, maxCellH: 22, digits: 3, legend: false, rowTick: 1, colTick: 1,
+                tipText: (i, j, v) => [h('b', {}, fmt(v, 6)), h('br'), `${title}[${i}][${j}]`],
+            });
+            return h('figure', { class: 'weight', 'data-testid': 'weight-matrix', 'data-name': t.name },
+                h('figcaption', {}, `${title} `, h('span', { class: 'meta' }, `${R} × ${C}`)), map.el);
+        };
+        const heads = Array.from({ length: m.n_heads }, (_, k) => h('div', { class: 'weights-row' },
+            mat(`head${k}.W_q`, `W_q head ${k}`), mat(`head${k}.W_k`, `W_k head ${k}`), mat(`head${k}.W_v`, `W_v head ${k}`)));
+        this.weightsBox.replaceChildren(h('div', { class: 'card', 'data-testid': 'toy-weights' },
+            h('div', { class: 'card-head' }, h('h3', {}, 'The weights, in numbers'), h('label', { class: 'layer' }, 'layer ', select), h('span', { class: 'meta' }, 'GET /model/weights')),
+            h('p', { class: 'explain' }, `Stored (out, in), as PyTorch stores them: a product is X Wᵀ. Each head's W_q, W_k, W_v turns a token's ${m.d_model} numbers into its ${m.d_head}-number query, key and value; W_o mixes the ${m.n_heads} heads' ${m.n_heads * m.d_head} numbers back into ${m.d_model}; W_1 and W_2 are the feed-forward network (${m.d_model} → ${m.d_ff} → ${m.d_model}). Red positive, blue negative.`),
+            ...heads,
+            h('div', { class: 'weights-row' }, mat('W_o', 'W_o'), mat('W_1', 'W_1'), mat('W_2', 'W_2'))));
     }
 
     // hidden_states[0] = E[id] + PE[pos] when nothing else is added (sinusoidal positions,

@@ -127,6 +127,33 @@ test('GET /model describes the served model; HEAD answers no body', async () => 
     }
 });
 
+test('GET /model/weights: the toy parameters as numbers; a bigger model is a 413', async () => {
+    const r = await call(TOY, 'GET', '/model/weights');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'application/json');
+    assert.equal(r.json.model, 'random-toy');
+    const byName = new Map(r.json.tensors.map((t) => [t.name, t]));
+    assert.equal(byName.size, 6 * (2 * 6 + 10), 'per layer: 2 heads x W/b of q, k, v, then 10');
+    assert.ok(!byName.has('tok_emb'), 'the token embeddings are not sent');
+    for (const [name, shape] of [['layer0.W_o', [4, 6]], ['layer0.head1.W_k', [3, 4]], ['layer5.W_1', [8, 4]],
+        ['layer5.W_2', [4, 8]], ['layer2.b_1', [8]], ['layer3.ln2.gamma', [4]]]) {
+        const t = byName.get(name);
+        assert.ok(t, name);
+        assert.deepEqual(t.shape, shape, name);
+        assert.equal(t.data.length, shape[0]);
+        if (shape.length === 2) assert.ok(t.data.every((row) => row.length === shape[1] && row.every(Number.isFinite)), name);
+    }
+    assert.deepEqual(byName.get('layer3.ln2.gamma').data, [1, 1, 1, 1]); // a random model's gains
+    assert.ok(byName.get('layer0.W_o').data.flat().some((v) => v !== 0));
+    const h = await fetch(TOY + '/model/weights', { method: 'HEAD' });
+    assert.equal(h.status, 200);
+    assert.equal(await h.text(), '');
+    assertError(await call(TOY, 'POST', '/model/weights', {}), 405, 'method_not_allowed', '/model/weights takes GET, HEAD');
+    if (BASE)
+        assertError(await call(BASE, 'GET', '/model/weights'), 413, 'too_large',
+            'parameters besides the token embeddings; /model/weights serves models up to 100000');
+});
+
 test('GET /openapi.yaml is the file at the top level, byte for byte', async () => {
     const r = await fetch(TOY + '/openapi.yaml');
     assert.equal(r.status, 200);
@@ -195,7 +222,7 @@ test('400, 404, 405, 413, 415, 422: the status, the type and the message', async
     assertError(await embed('{"input": '), 400, 'bad_json', 'malformed JSON at line 1, column');
     assertError(await embed(''), 400, 'bad_json', 'the request body is empty');
     assertError(await call(TOY, 'GET', '/v2/embeddings'), 404, 'not_found',
-        'no route GET /v2/embeddings; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, GET /model, GET /health, GET /metrics, GET /openapi.yaml');
+        'no route GET /v2/embeddings; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, GET /model, GET /model/weights, GET /health, GET /metrics, GET /openapi.yaml');
     let r = await call(TOY, 'GET', '/v1/embeddings');
     assertError(r, 405, 'method_not_allowed', 'GET /v1/embeddings is not allowed; /v1/embeddings takes POST');
     assert.equal(r.headers.get('allow'), 'POST');

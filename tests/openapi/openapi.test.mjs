@@ -183,6 +183,9 @@ test('success answers of every route and method match openapi.yaml', async () =>
     const model = await check('toy', 'GET', '/model', { status: 200 });
     assert.equal(model.json.d_model, 4);
     await check('toy', 'HEAD', '/model', { status: 200 });
+    const weights = await check('toy', 'GET', '/model/weights', { status: 200 });
+    assert.deepEqual(weights.json.tensors.find((t) => t.name === 'layer0.W_o').shape, [4, 6]);
+    await check('toy', 'HEAD', '/model/weights', { status: 200 });
     const metrics = await check('toy', 'GET', '/metrics', { status: 200 });
     assert.match(metrics.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
     await check('toy', 'HEAD', '/metrics', { status: 200 });

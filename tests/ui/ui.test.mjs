@@ -270,6 +270,13 @@ test('toy: inside the layers, queries and keys, the model card, downloads', asyn
     await page.waitForSelector('[data-testid=toy-numbers] table');
     assert.match(await page.textContent('[data-testid=model-card]'), /random-toy/);
     assert.equal(await page.$$eval('[data-testid=toy-numbers] tbody tr', (r) => r.length), 9);
+    // The weights (GET /model/weights): each head's W_q, W_k, W_v, then W_o, W_1, W_2.
+    await page.waitForSelector('[data-testid=toy-weights] canvas');
+    assert.equal(await page.$$eval('[data-testid=weight-matrix]', (f) => f.length), 9);
+    assert.match(await page.textContent('[data-testid=toy-weights]'), /W_o\s*4 × 6/);
+    assert.ok((await pixels(page, '[data-testid=weight-matrix][data-name="layer0.W_o"] canvas')).ink > 1000, 'W_o has ink');
+    await page.selectOption('[data-testid=weights-layer]', '5');
+    await page.waitForSelector('[data-testid=weight-matrix][data-name="layer5.W_2"]');
     await shot(page, 'toy-6-model', true);
     await checkClean(page, 'toy tabs');
     await page.close();

@@ -251,6 +251,7 @@ START_TEST(route_table)
     const struct { const char *path, *method, *allow; } table[] = {
         {"/encode", "POST", "POST"},         {"/tokenize", "POST", "POST"},
         {"/v1/embeddings", "POST", "POST"},  {"/model", "GET", "GET, HEAD"},
+        {"/model/weights", "GET", "GET, HEAD"},
         {"/health", "GET", "GET, HEAD"},     {"/metrics", "GET", "GET, HEAD"},
         {"/openapi.yaml", "GET", "GET, HEAD"}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -271,7 +272,7 @@ START_TEST(route_table)
     }
     ck_status(call_full("GET", "/v2", NULL, NULL), 404,
               "no route GET /v2; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, "
-              "GET /model, GET /health, GET /metrics, GET /openapi.yaml");
+              "GET /model, GET /model/weights, GET /health, GET /metrics, GET /openapi.yaml");
     ck_status(call_full("GET", "/v1/embeddings", NULL, NULL), 405, "GET /v1/embeddings is not allowed; /v1/embeddings takes POST");
     ck_status(call_full("POST", "/model", "application/json", "{}"), 405, "/model takes GET, HEAD");
     ck_status(call_full("DELETE", "/openapi.yaml", NULL, NULL), 405, "/openapi.yaml takes GET, HEAD");

@@ -293,6 +293,62 @@ START_TEST(model_route_checkpoint)
 }
 END_TEST
 
+/* GET /model/weights: the toy's parameters by name, shapes (out, in), nested arrays. */
+START_TEST(model_weights_route)
+{
+    answer a = call_full("GET", "/model/weights", NULL, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "model")), "random-toy");
+    json_t *ts = json_object_get(a.json, "tensors");
+    ck_assert_uint_eq(json_array_size(ts), 6 * (2 * 6 + 10)); /* tok_emb left out */
+    enc_tensor_view v[200];
+    size_t n = enc_model_tensors(model, v, 200), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(v[i].name, "tok_emb")) continue;
+        json_t *t = json_array_get(ts, k++);
+        ck_assert_str_eq(json_string_value(json_object_get(t, "name")), v[i].name);
+        json_t *shape = json_object_get(t, "shape"), *data = json_object_get(t, "data");
+        ck_assert_uint_eq(json_array_size(shape), v[i].n_dims);
+        ck_assert_uint_eq(json_array_size(data), v[i].shape[0]);
+        for (size_t r = 0; r < v[i].shape[0]; r++) {
+            json_t *row = json_array_get(data, r);
+            if (v[i].n_dims == 1) {
+                ck_assert((float)json_number_value(row) == v[i].data[r]); /* 9 digits round-trip */
+                continue;
+            }
+            ck_assert_uint_eq(json_array_size(row), v[i].shape[1]);
+            for (size_t c = 0; c < v[i].shape[1]; c++)
+                ck_assert((float)json_number_value(json_array_get(row, c)) == v[i].data[r * v[i].shape[1] + c]);
+        }
+        if (!strcmp(v[i].name, "layer0.W_o")) {
+            ck_assert_int_eq(json_integer_value(json_array_get(shape, 0)), 4);
+            ck_assert_int_eq(json_integer_value(json_array_get(shape, 1)), 6);
+        }
+    }
+    answer h = call_full("HEAD", "/model/weights", NULL, NULL);
+    ck_assert_int_eq(h.status, 200);
+    answer_free(&h);
+    answer_free(&a);
+    ck_status(call_full("POST", "/model/weights", "application/json", "{}"), 405, "/model/weights takes GET, HEAD");
+
+    /* A bigger model: a 413 that says how many parameters it has. */
+    char err[512];
+    enc_config cfg;
+    ck_assert_int_eq(enc_config_preset(&cfg, "base", err, sizeof err), ENC_OK);
+    cfg.n_layers = 1, cfg.vocab_size = 10, cfg.max_len = 8;
+    enc_model *big = enc_model_new_random(&cfg, err, sizeof err);
+    ck_assert_msg(big != NULL, "%s", err);
+    api_ctx c;
+    api_ctx_init(&c, big, 4);
+    a = call_any(&c, "GET", "/model/weights", NULL, NULL, true);
+    ck_assert_int_eq(a.status, 413);
+    ck_assert_msg(strstr(a.message, "the model has 3152384 parameters besides the token embeddings; "
+                                    "/model/weights serves models up to 100000"), "%s", a.message);
+    answer_free(&a);
+    enc_model_free(big);
+}
+END_TEST
+
 /* ---- POST /v1/embeddings ----------------------------------------------------------------- */
 
 /* data[i].embedding of an OpenAI answer. */
@@ -577,6 +633,7 @@ int main(void)
     tcase_add_test(tc, tokenize_route);
     tcase_add_test(tc, model_route);
     tcase_add_test(tc, model_route_checkpoint);
+    tcase_add_test(tc, model_weights_route);
     tcase_add_test(tc, embeddings_route);
     tcase_add_test(tc, precision_digits);
     tcase_add_test(tc, base64_encoding);

@@ -93,6 +93,69 @@ START_TEST(random_model_is_deterministic)
 }
 END_TEST
 
+/* enc_model_tensors: the toy's parameters by name, views into the model's own storage. */
+START_TEST(model_tensors_list_the_parameters)
+{
+    enc_model *m = toy();
+    size_t n = enc_model_tensors(m, NULL, 0);
+    /* tok_emb (sinusoidal positions, no type table, no embedding LN, post-LN), then per
+     * layer 2 heads x 6 (W and b of q, k, v) + 10. */
+    ck_assert_uint_eq(n, 1 + 6 * (2 * 6 + 10));
+    enc_tensor_view v[200];
+    ck_assert_uint_eq(enc_model_tensors(m, v, 3), n); /* a short array: the count still */
+    ck_assert_uint_eq(enc_model_tensors(m, v, 200), n);
+    ck_assert_str_eq(v[0].name, "tok_emb");
+    ck_assert_uint_eq(v[0].shape[0], 1000);
+    ck_assert_uint_eq(v[0].shape[1], 4);
+    ck_assert_ptr_eq(v[0].data, m->tok_emb);
+    size_t total = 0;
+    const enc_tensor_view *wo = NULL, *wk = NULL, *bv = NULL, *w1 = NULL, *w2 = NULL, *g = NULL;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(v[i].n_dims == 1 || v[i].n_dims == 2);
+        if (v[i].n_dims == 1) ck_assert_uint_eq(v[i].shape[1], 1);
+        if (i) total += v[i].shape[0] * v[i].shape[1];
+        if (!strcmp(v[i].name, "layer0.W_o")) wo = &v[i];
+        if (!strcmp(v[i].name, "layer0.head1.W_k")) wk = &v[i];
+        if (!strcmp(v[i].name, "layer5.head0.b_v")) bv = &v[i];
+        if (!strcmp(v[i].name, "layer3.W_1")) w1 = &v[i];
+        if (!strcmp(v[i].name, "layer3.W_2")) w2 = &v[i];
+        if (!strcmp(v[i].name, "layer2.ln1.gamma")) g = &v[i];
+    }
+    ck_assert_uint_eq(total, m->n_params - 1000 * 4 - 512 * 4); /* all but tok_emb, pos table */
+    ck_assert(wo && wk && bv && w1 && w2 && g);
+    ck_assert_uint_eq(wo->shape[0], 4); /* (D, H*Dh) */
+    ck_assert_uint_eq(wo->shape[1], 6);
+    ck_assert_ptr_eq(wo->data, m->layers[0].wo);
+    /* K of head 1: rows H*Dh + 1*Dh .. of wqkv, (Dh, D) */
+    ck_assert_uint_eq(wk->shape[0], 3);
+    ck_assert_uint_eq(wk->shape[1], 4);
+    ck_assert_ptr_eq(wk->data, m->layers[0].wqkv + (6 + 3) * 4);
+    ck_assert_ptr_eq(bv->data, m->layers[5].bqkv + 12);
+    ck_assert_uint_eq(bv->n_dims, 1);
+    ck_assert_uint_eq(bv->shape[0], 3);
+    ck_assert_uint_eq(w1->shape[0], 8);
+    ck_assert_uint_eq(w1->shape[1], 4);
+    ck_assert_uint_eq(w2->shape[0], 4);
+    ck_assert_uint_eq(w2->shape[1], 8);
+    ck_assert(g->data[0] == 1.0f && g->shape[0] == 4);
+    enc_model_free(m);
+
+    /* A BERT-like model lists its position, type and embedding-LN tensors; pre-LN a final LN. */
+    enc_model *b = small(false, ENC_ACT_GELU, ENC_POS_LEARNED), *p = small(true, ENC_ACT_RELU, ENC_POS_SINUSOIDAL);
+    ck_assert_uint_eq(enc_model_tensors(b, v, 200), 1 + 2 + 2 + 3 * (3 * 6 + 10));
+    ck_assert_str_eq(v[1].name, "pos_emb");
+    ck_assert_str_eq(v[2].name, "type_emb");
+    ck_assert_str_eq(v[3].name, "emb_ln.gamma");
+    ck_assert_uint_eq(enc_model_tensors(p, v, 200), 1 + 3 * (3 * 6 + 10) + 2);
+    ck_assert_str_eq(v[n = 1 + 3 * (3 * 6 + 10)].name, "final_ln.gamma");
+    ck_assert_str_eq(v[1].name, "layer0.head0.W_q");
+    ck_assert_uint_eq(v[1].shape[0], 5);
+    ck_assert_uint_eq(v[1].shape[1], 12);
+    enc_model_free(b);
+    enc_model_free(p);
+}
+END_TEST
+
 START_TEST(config_check_names_the_bad_size)
 {
     enc_config c;
@@ -581,6 +644,7 @@ int main(void)
     tcase_add_test(tc, selection_in_the_order_asked);
     tcase_add_test(tc, scores_are_attention_before_softmax);
     tcase_add_test(tc, forward_rejects_bad_batches);
+    tcase_add_test(tc, model_tensors_list_the_parameters);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
