@@ -251,7 +251,9 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
 /* Frees the arrays of *res and empties it; an emptied or zeroed struct is allowed. */
 void enc_result_free(enc_result *res);
 
-/* Threads used by the matrix products (OpenBLAS) of every forward pass. */
+/* The threads of every forward pass (an OpenMP team that splits the products, the
+ * attention heads and the row-wise steps; the CBLAS itself is made single-threaded).
+ * 1 at start; set it before passes run, not during one. n < 1 counts as 1. */
 void enc_set_num_threads(int n);
 
 #ifdef __cplusplus

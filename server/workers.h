@@ -52,7 +52,7 @@ typedef struct {
     size_t max_batch_tokens;  /* token budget of one batch (a bigger single job runs alone) */
     size_t max_batch_jobs;    /* jobs in one batch */
     unsigned concurrency;     /* batches running at once (libuv pool threads) */
-    int blas_threads;         /* threads each batch's matrix products use */
+    int blas_threads;         /* threads of each forward pass (enc_set_num_threads) */
 } wk_options;
 
 typedef enum { WK_OK = 0, WK_FULL, WK_STOPPING } wk_status;
