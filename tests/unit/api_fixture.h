@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "errors.h"
+#include "check_run.h"
 
 static enc_model *model;
 static api_ctx ctx;        /* max_batch 4 */
@@ -226,13 +227,6 @@ static inline void fixture_teardown(void)
 }
 
 /* Runs a suite's tests (one TCase) and returns the exit code. */
-static inline int fixture_run(Suite *s)
-{
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+static inline int fixture_run(Suite *s) { return check_run(s); }
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "check_run.h"
 
 static char err[1024];
 
@@ -291,9 +292,5 @@ int main(void)
     tcase_add_test(tc, random_model_overrides);
     tcase_add_test(tc, service_keys);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "tokens.h"
 #include "vecmath.h"
+#include "check_run.h"
 
 static char err[512];
 
@@ -646,9 +647,5 @@ int main(void)
     tcase_add_test(tc, forward_rejects_bad_batches);
     tcase_add_test(tc, model_tensors_list_the_parameters);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

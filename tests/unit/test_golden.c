@@ -26,6 +26,7 @@
 #include "encoder.h"
 #include "kernels.h"
 #include "model.h"
+#include "check_run.h"
 
 #define TOL_HIDDEN 1e-4 /* hidden states, token embeddings, pooled vectors */
 #define TOL_ATTN 1e-5   /* attention maps */
@@ -623,9 +624,5 @@ int main(void)
     tcase_add_loop_test(tc, batch_equals_one_by_one, 0, N_FIXTURES);
     tcase_add_loop_test(tc, selection_returns_the_slices_asked, 0, N_FIXTURES);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -22,6 +22,7 @@
 #include "model.h"
 #include "safetensors.h"
 #include "wordpiece.h"
+#include "check_run.h"
 
 enum { V = 10, D = 4, H = 2, DH = 2, F = 8, L = 2, P = 16, TV = 2, HD = H * DH };
 static const char *const vocab[V] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
@@ -670,9 +671,5 @@ int main(void) {
     tcase_add_test(tc, config_unsupported_choices);
     tcase_add_test(tc, config_missing_or_broken);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

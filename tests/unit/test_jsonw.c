@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "check_run.h"
 
 START_TEST(jsonw_structure_and_strings)
 {
@@ -247,9 +248,5 @@ int main(void)
     tcase_add_test(tc, jsonw_base64);
     tcase_add_test(tc, jsonw_float_digits);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

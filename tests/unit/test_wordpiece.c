@@ -17,6 +17,7 @@
 
 #include "tokens.h"
 #include "wordpiece.h"
+#include "check_run.h"
 
 static char err[512];
 
@@ -565,9 +566,5 @@ int main(void)
     tcase_add_test(slow, linear_time);
     tcase_add_test(slow, hf_oracle);
     suite_add_tcase(s, slow);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "workers.h"
+#include "check_run.h"
 
 typedef struct {
     wk_job job;
@@ -178,9 +179,5 @@ int main(void)
     tcase_add_test(tc, stop_finishes_queued_jobs);
     tcase_add_test(tc, jobs_waiting_too_long_expire);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }
