@@ -59,7 +59,7 @@ static void linear_fast(float *out, const float *in, const float *w, const float
 #pragma omp parallel num_threads(nt)
     {
         size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
-        if (N >= 16 * n) /* many rows: each thread its rows, all of W */
+        if (N > Dout) /* many rows: each thread its rows, all of W */
             gemm_slice(out, in, w, b, N * t / n, N * (t + 1) / n, 0, Dout, Din, Dout);
         else /* few rows: each thread its share of W's rows, read once */
             gemm_slice(out, in, w, b, 0, N, (Dout * t / n) & ~(size_t)15,
@@ -67,33 +67,20 @@ static void linear_fast(float *out, const float *in, const float *w, const float
     }
 }
 
-/* Loads n < 8 floats into *v, the other lanes set to `fill`. */
-ENC_VEC_INLINE void load_tail(v8sf *v, const float *p, size_t n, float fill)
-{
-    float t[8] = {fill, fill, fill, fill, fill, fill, fill, fill};
-    for (size_t i = 0; i < n; i++) t[i] = p[i];
-    *v = V_LOAD(t);
-}
-
-ENC_VEC_INLINE void store_tail(float *p, size_t n, const v8sf *v)
-{
-    for (size_t i = 0; i < n; i++) p[i] = (*v)[i];
-}
-
 ENC_VEC_CLONES
 static void layernorm_rows(float *out, const float *x, const float *r, const float *g,
                            const float *b, size_t n0, size_t n1, size_t D, float eps)
 {
-    size_t D8 = D & ~(size_t)7;
+    size_t DV = D - D % VW;
     for (size_t n = n0; n < n1; n++) {
         const float *xr = x + n * D, *rr = r ? r + n * D : NULL;
         float *o = out + n * D;
         /* Two passes (mean, then squared deviations) keep the variance accurate when
          * the mean is large against the spread. */
-        v8sf acc = V1(0.0f);
+        vf acc = V1(0.0f);
         size_t d = 0;
-        for (; d < D8; d += 8) {
-            v8sf v = V_LOAD(xr + d);
+        for (; d < DV; d += VW) {
+            vf v = V_LOAD(xr + d);
             if (rr) v += V_LOAD(rr + d);
             V_STORE(o + d, v);
             acc += v;
@@ -104,19 +91,19 @@ static void layernorm_rows(float *out, const float *x, const float *r, const flo
             mean += o[d];
         }
         mean /= (float)D;
-        v8sf vm = V1(mean);
+        vf vm = V1(mean);
         acc = V1(0.0f);
-        for (d = 0; d < D8; d += 8) {
-            v8sf v = V_LOAD(o + d) - vm;
+        for (d = 0; d < DV; d += VW) {
+            vf v = V_LOAD(o + d) - vm;
             acc += v * v;
         }
         float var = v_hsum(&acc);
         for (; d < D; d++) var += (o[d] - mean) * (o[d] - mean);
         var /= (float)D;
         float inv = 1.0f / sqrtf(var + eps);
-        v8sf vi = V1(inv);
-        for (d = 0; d < D8; d += 8)
-            V_STORE(o + d, (V_LOAD(o + d) - vm) * vi * V_LOAD(g + d) + V_LOAD(b + d));
+        vf vi_ = V1(inv);
+        for (d = 0; d < DV; d += VW)
+            V_STORE(o + d, (V_LOAD(o + d) - vm) * vi_ * V_LOAD(g + d) + V_LOAD(b + d));
         for (; d < D; d++) o[d] = (o[d] - mean) * inv * g[d] + b[d];
     }
 }
@@ -144,118 +131,157 @@ static void add_layernorm_fast(float *out, const float *x, const float *r, const
     ROWS_PARALLEL(N, 8 * D, layernorm_rows(out, x, r, g, b, r0, r1, D, eps));
 }
 
-ENC_VEC_CLONES
-static void softmax_rows(float *a, size_t rows, size_t cols)
+/* row (n) = softmax(row), in place. */
+ENC_VEC_INLINE void softmax_row(float *row, size_t n)
 {
-    size_t c8 = cols & ~(size_t)7, tail = cols - c8;
-    for (size_t i = 0; i < rows; i++) {
-        float *row = a + i * cols;
-        v8sf vmax = V1(row[0]);
-        size_t j = 0;
-        for (; j < c8; j += 8) vmax = V_MAX(vmax, V_LOAD(row + j));
-        float max = v_hmax(&vmax);
-        for (; j < cols; j++) max = row[j] > max ? row[j] : max;
-        /* The row max keeps exp from overflowing; padded lanes give exp(-inf) = 0. */
-        v8sf vm = V1(max), sum = V1(0.0f);
-        for (j = 0; j < c8; j += 8) {
-            v8sf e = V_LOAD(row + j) - vm;
-            v_exp(&e);
-            V_STORE(row + j, e);
-            sum += e;
-        }
-        if (tail) {
-            v8sf e;
-            load_tail(&e, row + c8, tail, -INFINITY);
-            e -= vm;
-            v_exp(&e);
-            store_tail(row + c8, tail, &e);
-            sum += e;
-        }
-        float inv = 1.0f / v_hsum(&sum);
-        v8sf vinv = V1(inv);
-        for (j = 0; j < c8; j += 8) V_STORE(row + j, V_LOAD(row + j) * vinv);
-        for (; j < cols; j++) row[j] *= inv;
+    size_t nv = n - n % VW, tail = n - nv, j = 0;
+    vf vmax = V1(row[0]);
+    for (; j < nv; j += VW) vmax = V_MAX(vmax, V_LOAD(row + j));
+    float max = v_hmax(&vmax);
+    for (; j < n; j++) max = row[j] > max ? row[j] : max;
+    /* The row max keeps exp from overflowing; padded lanes give exp(-inf) = 0. */
+    vf vm = V1(max), sum = V1(0.0f);
+    for (j = 0; j < nv; j += VW) {
+        vf e = V_LOAD(row + j) - vm;
+        v_exp(&e);
+        V_STORE(row + j, e);
+        sum += e;
     }
+    if (tail) {
+        vf e;
+        v_load_tail(&e, row + nv, tail, -INFINITY);
+        e -= vm;
+        v_exp(&e);
+        v_store_tail(row + nv, tail, &e);
+        sum += e;
+    }
+    vf vinv = V1(1.0f / v_hsum(&sum));
+    for (j = 0; j < nv; j += VW) V_STORE(row + j, V_LOAD(row + j) * vinv);
+    for (; j < n; j++) row[j] *= vinv[0];
+}
+
+/* Query rows handled together by one attention block: each key column (or value row)
+ * loaded serves ATT_R rows. 4 rows x 2 vectors = 8 accumulators, which fit the
+ * registers of AVX-512 (and, split in halves, nearly those of AVX2). */
+#define ATT_R 4
+
+/* Rows i0 .. i0+R of one head (R <= ATT_R, a constant after inlining): scores, softmax,
+ * output. kt (Dh, TV) is K^T with zero columns past T; rows (ATT_R, TV) and
+ * qs (ATT_R, Dh) are scratch. */
+ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, const float *q,
+                                    const float *v, size_t i0, size_t T, size_t Dh, size_t ld,
+                                    size_t ldz, float scale, const float *kt, size_t TV,
+                                    float *rows, float *qs)
+{
+    for (int r = 0; r < R; r++)
+        for (size_t e = 0; e < Dh; e++) qs[r * Dh + e] = q[(i0 + r) * ld + e] * scale;
+    /* rows (R, TV) = qs kt, two vectors of key columns at a time, then one */
+    size_t c = 0;
+    for (; c + 2 * VW <= TV; c += 2 * VW) {
+        vf a[ATT_R][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = V1(0.0f);
+        for (size_t e = 0; e < Dh; e++) {
+            vf k0 = V_LOAD(kt + e * TV + c), k1 = V_LOAD(kt + e * TV + c + VW);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                vf qe = V1(qs[r * Dh + e]);
+                a[r][0] += qe * k0;
+                a[r][1] += qe * k1;
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            V_STORE(rows + r * TV + c, a[r][0]);
+            V_STORE(rows + r * TV + c + VW, a[r][1]);
+        }
+    }
+    if (c < TV) {
+        vf a[ATT_R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r] = V1(0.0f);
+        for (size_t e = 0; e < Dh; e++) {
+            vf k0 = V_LOAD(kt + e * TV + c);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) a[r] += V1(qs[r * Dh + e]) * k0;
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) V_STORE(rows + r * TV + c, a[r]);
+    }
+    for (int r = 0; r < R; r++) {
+        float *row = rows + r * TV;
+        if (scores) memcpy(scores + (i0 + r) * T, row, T * sizeof *row);
+        softmax_row(row, T);
+        if (att) memcpy(att + (i0 + r) * T, row, T * sizeof *row);
+    }
+    /* z rows (R, Dh) = rows V, two vectors of columns at a time, then one, then single */
+    size_t e = 0;
+    for (; e + 2 * VW <= Dh; e += 2 * VW) {
+        vf a[ATT_R][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = V1(0.0f);
+        for (size_t j = 0; j < T; j++) {
+            vf v0 = V_LOAD(v + j * ld + e), v1 = V_LOAD(v + j * ld + e + VW);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                vf w = V1(rows[r * TV + j]);
+                a[r][0] += w * v0;
+                a[r][1] += w * v1;
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            V_STORE(z + (i0 + r) * ldz + e, a[r][0]);
+            V_STORE(z + (i0 + r) * ldz + e + VW, a[r][1]);
+        }
+    }
+    for (; e + VW <= Dh; e += VW) {
+        vf a[ATT_R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r] = V1(0.0f);
+        for (size_t j = 0; j < T; j++) {
+            vf v0 = V_LOAD(v + j * ld + e);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) a[r] += V1(rows[r * TV + j]) * v0;
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) V_STORE(z + (i0 + r) * ldz + e, a[r]);
+    }
+    for (; e < Dh; e++)
+        for (int r = 0; r < R; r++) {
+            float acc = 0.0f;
+            for (size_t j = 0; j < T; j++) acc += rows[r * TV + j] * v[j * ld + e];
+            z[(i0 + r) * ldz + e] = acc;
+        }
 }
 
 /* One head of one sequence without a matrix library: for T of a few hundred at most,
  * per-head products are too small for a CBLAS call to pay (packing, dispatch), and
- * here one query row at a time goes scores -> softmax -> output while it sits in L1.
- * scratch: (Dh + 1) * T8 floats, T8 = T rounded up to 8: K transposed, then one row. */
+ * here a block of ATT_R query rows goes scores -> softmax -> output while it sits in L1.
+ * scratch: ENC_ATT_SCRATCH(T, Dh) floats = K^T (Dh, TV), the block's score rows
+ * (ATT_R, TV) and scaled queries (ATT_R, Dh); TV = T rounded up to whole vectors. */
 ENC_VEC_CLONES
 static void attention_head_fast(float *att, float *scores, float *z, const float *q,
                                 const float *k, const float *v, size_t T, size_t Dh, size_t ld,
                                 size_t ldz, float scale, float *scratch)
 {
-    size_t T8 = (T + 7) & ~(size_t)7;
-    float *kt = scratch, *row = scratch + Dh * T8;
-    for (size_t j = 0; j < T; j++)         /* kt (Dh, T8) = K^T, so a score row is a */
-        for (size_t e = 0; e < Dh; e++)    /* sum of Dh scaled rows of kt */
-            kt[e * T8 + j] = k[j * ld + e];
-    for (size_t e = 0; e < Dh; e++)
-        for (size_t j = T; j < T8; j++) kt[e * T8 + j] = 0.0f;
-    for (size_t i = 0; i < T; i++) {
-        const float *qi = q + i * ld;
-        /* Four independent accumulators at a time: one would wait on each FMA's latency. */
-        size_t c = 0;
-        for (; c + 32 <= T8; c += 32) {
-            v8sf a0 = V1(0.0f), a1 = V1(0.0f), a2 = V1(0.0f), a3 = V1(0.0f);
-            for (size_t e = 0; e < Dh; e++) {
-                v8sf qe = V1(qi[e] * scale);
-                const float *kr = kt + e * T8 + c;
-                a0 += qe * V_LOAD(kr);
-                a1 += qe * V_LOAD(kr + 8);
-                a2 += qe * V_LOAD(kr + 16);
-                a3 += qe * V_LOAD(kr + 24);
-            }
-            V_STORE(row + c, a0);
-            V_STORE(row + c + 8, a1);
-            V_STORE(row + c + 16, a2);
-            V_STORE(row + c + 24, a3);
-        }
-        for (; c < T8; c += 8) {
-            v8sf acc = V1(0.0f);
-            for (size_t e = 0; e < Dh; e++) acc += V1(qi[e] * scale) * V_LOAD(kt + e * T8 + c);
-            V_STORE(row + c, acc);
-        }
-        if (scores) memcpy(scores + i * T, row, T * sizeof *row);
-        for (size_t j = T; j < T8; j++) row[j] = -INFINITY; /* exp gives them 0 */
-        softmax_rows(row, 1, T8);
-        if (att) memcpy(att + i * T, row, T * sizeof *row);
-        /* z_i = sum_j a_ij V_j: 32 columns at a time in four accumulators, then 8, then 1. */
-        float *zi = z + i * ldz;
-        size_t e = 0;
-        for (; e + 32 <= Dh; e += 32) {
-            v8sf a0 = V1(0.0f), a1 = V1(0.0f), a2 = V1(0.0f), a3 = V1(0.0f);
-            for (size_t j = 0; j < T; j++) {
-                v8sf w = V1(row[j]);
-                const float *vr = v + j * ld + e;
-                a0 += w * V_LOAD(vr);
-                a1 += w * V_LOAD(vr + 8);
-                a2 += w * V_LOAD(vr + 16);
-                a3 += w * V_LOAD(vr + 24);
-            }
-            V_STORE(zi + e, a0);
-            V_STORE(zi + e + 8, a1);
-            V_STORE(zi + e + 16, a2);
-            V_STORE(zi + e + 24, a3);
-        }
-        for (; e + 8 <= Dh; e += 8) {
-            v8sf a0 = V1(0.0f), a1 = V1(0.0f);
-            size_t j = 0;
-            for (; j + 2 <= T; j += 2) {
-                a0 += V1(row[j]) * V_LOAD(v + j * ld + e);
-                a1 += V1(row[j + 1]) * V_LOAD(v + (j + 1) * ld + e);
-            }
-            if (j < T) a0 += V1(row[j]) * V_LOAD(v + j * ld + e);
-            V_STORE(zi + e, a0 + a1);
-        }
-        for (; e < Dh; e++) {
-            float acc = 0.0f;
-            for (size_t j = 0; j < T; j++) acc += row[j] * v[j * ld + e];
-            zi[e] = acc;
-        }
+    size_t TV = ENC_ATT_TV(T);
+    float *kt = scratch, *rows = kt + Dh * TV, *qs = rows + ATT_R * TV;
+    /* kt (Dh, TV) = K^T: a score row is then a sum of Dh scaled rows of kt. In blocks
+     * of 16 keys, so the writes fill whole cache lines (a store per key down a column
+     * of kt hit lines TV floats apart, all in the same few L1 sets at T = 512). */
+    for (size_t j0 = 0; j0 < T; j0 += 16) {
+        size_t j1 = j0 + 16 < T ? j0 + 16 : T;
+        for (size_t e = 0; e < Dh; e++)
+            for (size_t j = j0; j < j1; j++) kt[e * TV + j] = k[j * ld + e];
     }
+    for (size_t e = 0; e < Dh; e++)
+        for (size_t j = T; j < TV; j++) kt[e * TV + j] = 0.0f;
+    size_t i = 0;
+    for (; i + ATT_R <= T; i += ATT_R)
+        attention_block(ATT_R, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, kt, TV, rows, qs);
+    for (; i < T; i++)
+        attention_block(1, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, kt, TV, rows, qs);
 }
 
 ENC_VEC_CLONES
@@ -265,9 +291,9 @@ static void relu_fast(float *x, size_t n)
 }
 
 /* GELU, erf form: x/2 (1 + erf(x / sqrt 2)), in place. */
-ENC_VEC_INLINE void gelu8(v8sf *x)
+ENC_VEC_INLINE void gelu_v(vf *x)
 {
-    v8sf e = *x * V1((float)M_SQRT1_2);
+    vf e = *x * V1((float)M_SQRT1_2);
     v_erf(&e);
     *x = V1(0.5f) * *x * (V1(1.0f) + e);
 }
@@ -275,25 +301,25 @@ ENC_VEC_INLINE void gelu8(v8sf *x)
 ENC_VEC_CLONES
 static void gelu_range(float *x, size_t i, size_t n)
 {
-    size_t n8 = i + ((n - i) & ~(size_t)7);
-    for (; i < n8; i += 8) {
-        v8sf v = V_LOAD(x + i);
-        gelu8(&v);
+    size_t nv = i + (n - i) / VW * VW;
+    for (; i < nv; i += VW) {
+        vf v = V_LOAD(x + i);
+        gelu_v(&v);
         V_STORE(x + i, v);
     }
     if (i < n) {
-        v8sf v;
-        load_tail(&v, x + i, n - i, 0.0f);
-        gelu8(&v);
-        store_tail(x + i, n - i, &v);
+        vf v;
+        v_load_tail(&v, x + i, n - i, 0.0f);
+        gelu_v(&v);
+        v_store_tail(x + i, n - i, &v);
     }
 }
 
 static void gelu_fast(float *x, size_t n)
 {
-    /* split at multiples of 8 so every slice but the last is whole vectors */
-    size_t chunks = (n + 7) / 8;
-    ROWS_PARALLEL(chunks, 64, gelu_range(x, r0 * 8, r1 * 8 < n ? r1 * 8 : n));
+    /* split at whole vectors so every slice but the last is whole vectors */
+    size_t chunks = (n + VW - 1) / VW;
+    ROWS_PARALLEL(chunks, 8 * VW, gelu_range(x, r0 * VW, r1 * VW < n ? r1 * VW : n));
 }
 
 const enc_kernels enc_kernels_fast = {

@@ -30,7 +30,10 @@ typedef struct {
     void (*gelu)(float *x, size_t n);
 } enc_kernels;
 
-#define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 1) * (((T) + 7) & ~(size_t)7))
+/* T rounded up to whole vectors of 16 floats (vecmath.h's VW); the scratch holds K^T
+ * (Dh, TV), 4 score rows (4, TV) and 4 scaled query rows (4, Dh) (kernels.c). */
+#define ENC_ATT_TV(T) (((T) + 15) & ~(size_t)15)
+#define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 4) * ENC_ATT_TV(T) + 4 * (Dh))
 
 /* The size of the thread team of every forward pass (1 at start). Set it before passes
  * run, not during one; it also makes the CBLAS single-threaded (see kernels.c). */

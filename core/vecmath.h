@@ -1,5 +1,5 @@
 /*
- * vecmath.h - exp and erf on 8 floats at once, for the fast kernels (kernels.c).
+ * vecmath.h - exp and erf on a vector of floats at once, for the fast kernels (kernels.c).
  *
  * Why our own: libm's expf and erff are scalar calls, and in the forward pass they were
  * 15% of the time at B 32, T 128 (perf: __erff 8.3%, __expf 6.9%, 1 thread), since
@@ -8,6 +8,11 @@
  * depending on the target a kernel is compiled for (ENC_VEC_CLONES). Vectors are passed
  * by pointer, never by value, so no function's ABI depends on the target.
  *
+ * Width: VW = 16 lanes, one AVX-512 register. The AVX2 and SSE clones split each
+ * operation in two or four. (Measured on the 2-core AMD EPYC with full-width AVX-512:
+ * at 8 lanes the kernels used half of each FMA; 16 lanes made GELU and attention about
+ * twice as fast, see the README's Performance section.)
+ *
  * Accuracy (checked against libm on a dense sweep in tests/unit/test_core.c):
  *   v_exp: relative error below 2e-7 on [-87, 88]; below -87 it gives 0.
  *   v_erf: absolute error below 4e-7 everywhere (float rounding of the polynomial).
@@ -15,10 +20,13 @@
 #ifndef ENCODERD_VECMATH_H
 #define ENCODERD_VECMATH_H
 
-typedef float v8sf __attribute__((vector_size(32)));
-typedef int v8si __attribute__((vector_size(32)));
+#include <stddef.h>
+
+#define VW 16
+typedef float vf __attribute__((vector_size(4 * VW)));
+typedef int vi __attribute__((vector_size(4 * VW)));
 /* The same, for loads and stores at any float-aligned address. */
-typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float vf_u __attribute__((vector_size(4 * VW), aligned(4), may_alias));
 
 /* A kernel compiled once per instruction set, the best picked at load time (GCC
  * function multi-versioning); elsewhere plain code. */
@@ -30,58 +38,76 @@ typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define ENC_VEC_INLINE static inline __attribute__((always_inline))
 
-#define V1(x) ((v8sf){(x), (x), (x), (x), (x), (x), (x), (x)})
-#define V_LOAD(p) (*(const v8sf_u *)(const void *)(p))
-#define V_STORE(p, v) (*(v8sf_u *)(void *)(p) = (v))
+#define V1(x) ((vf){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x)})
+#define V_LOAD(p) (*(const vf_u *)(const void *)(p))
+#define V_STORE(p, v) (*(vf_u *)(void *)(p) = (v))
 /* mask ? a : b, lane by lane (a comparison gives lanes of all ones or zeros). */
-#define V_SELECT(mask, a, b) ((v8sf)(((mask) & (v8si)(a)) | (~(mask) & (v8si)(b))))
+#define V_SELECT(mask, a, b) ((vf)(((mask) & (vi)(a)) | (~(mask) & (vi)(b))))
 #define V_MIN(a, b) V_SELECT((a) < (b), (a), (b))
 #define V_MAX(a, b) V_SELECT((a) > (b), (a), (b))
 
-ENC_VEC_INLINE float v_hsum(const v8sf *v)
+/* The sum of the lanes, added as a tree (lane i + lane i + w, w halving). */
+ENC_VEC_INLINE float v_hsum(const vf *v)
 {
-    return (((*v)[0] + (*v)[4]) + ((*v)[1] + (*v)[5])) + (((*v)[2] + (*v)[6]) + ((*v)[3] + (*v)[7]));
+    float s[VW];
+    for (int i = 0; i < VW; i++) s[i] = (*v)[i];
+    for (int w = VW / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) s[i] += s[i + w];
+    return s[0];
 }
 
-ENC_VEC_INLINE float v_hmax(const v8sf *v)
+ENC_VEC_INLINE float v_hmax(const vf *v)
 {
     float m = (*v)[0];
-    for (int i = 1; i < 8; i++) m = (*v)[i] > m ? (*v)[i] : m;
+    for (int i = 1; i < VW; i++) m = (*v)[i] > m ? (*v)[i] : m;
     return m;
+}
+
+/* Loads n < VW floats into *v, the other lanes set to `fill`. */
+ENC_VEC_INLINE void v_load_tail(vf *v, const float *p, size_t n, float fill)
+{
+    vf t = V1(fill);
+    for (size_t i = 0; i < n; i++) t[i] = p[i];
+    *v = t;
+}
+
+ENC_VEC_INLINE void v_store_tail(float *p, size_t n, const vf *v)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (*v)[i];
 }
 
 /* *x = e^*x: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two so r is exact), e^r by
  * the Cephes polynomial, 2^n put into the exponent bits. */
-ENC_VEC_INLINE void v_exp(v8sf *px)
+ENC_VEC_INLINE void v_exp(vf *px)
 {
-    v8sf x = *px;
-    const v8sf hi = V1(88.3762626647949f), lo = V1(-87.0f);
-    v8si under = x < lo;
+    vf x = *px;
+    const vf hi = V1(88.3762626647949f), lo = V1(-87.0f);
+    vi under = x < lo;
     x = V_MIN(V_MAX(x, lo), hi);
-    v8sf fn = x * V1(1.44269504088896341f);
-    const v8sf magic = V1(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+    vf fn = x * V1(1.44269504088896341f);
+    const vf magic = V1(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
     fn = (fn + magic) - magic;
-    v8sf r = x - fn * V1(0.693359375f);
+    vf r = x - fn * V1(0.693359375f);
     r = r - fn * V1(-2.12194440e-4f);
-    v8sf p = V1(1.9875691500e-4f);
+    vf p = V1(1.9875691500e-4f);
     p = p * r + V1(1.3981999507e-3f);
     p = p * r + V1(8.3334519073e-3f);
     p = p * r + V1(4.1665795894e-2f);
     p = p * r + V1(1.6666665459e-1f);
     p = p * r + V1(5.0000001201e-1f);
-    v8sf y = p * (r * r) + r + V1(1.0f);
-    v8si n = __builtin_convertvector(fn, v8si);
-    v8si bits = (v8si)y + (n << 23);
-    *px = V_SELECT(under, V1(0.0f), (v8sf)bits);
+    vf y = p * (r * r) + r + V1(1.0f);
+    vi n = __builtin_convertvector(fn, vi);
+    vi bits = (vi)y + (n << 23);
+    *px = V_SELECT(under, V1(0.0f), (vf)bits);
 }
 
 /* *x = erf(*x) = 1 - t exp(-x^2 - 1.26551223 + t P(t)), t = 1 / (1 + |x|/2), for x >= 0
  * and odd in x (Numerical Recipes' erfc, fractional error below 1.2e-7). */
-ENC_VEC_INLINE void v_erf(v8sf *px)
+ENC_VEC_INLINE void v_erf(vf *px)
 {
-    v8sf x = *px, ax = V_MAX(x, -x);
-    v8sf t = V1(1.0f) / (V1(1.0f) + V1(0.5f) * ax);
-    v8sf p = V1(0.17087277f);
+    vf x = *px, ax = V_MAX(x, -x);
+    vf t = V1(1.0f) / (V1(1.0f) + V1(0.5f) * ax);
+    vf p = V1(0.17087277f);
     p = p * t + V1(-0.82215223f);
     p = p * t + V1(1.48851587f);
     p = p * t + V1(-1.13520398f);
@@ -91,7 +117,7 @@ ENC_VEC_INLINE void v_erf(v8sf *px)
     p = p * t + V1(0.37409196f);
     p = p * t + V1(1.00002368f);
     p = p * t + V1(-1.26551223f);
-    v8sf e = p - ax * ax;
+    vf e = p - ax * ax;
     v_exp(&e);
     e = V1(1.0f) - t * e;
     *px = V_SELECT(x < V1(0.0f), -e, e);

@@ -543,23 +543,23 @@ START_TEST(vector_exp_and_erf_are_accurate)
 {
     /* A dense sweep against libm in double: the bounds vecmath.h promises. */
     double worst_exp = 0, worst_erf = 0;
-    for (double x0 = -86.9; x0 < 88.0; x0 += 8 * 0.00137) {
-        v8sf v, e;
-        for (int i = 0; i < 8; i++) v[i] = (float)(x0 + i * 0.00137);
+    for (double x0 = -86.9; x0 < 88.0; x0 += VW * 0.00137) {
+        vf v, e;
+        for (int i = 0; i < VW; i++) v[i] = (float)(x0 + i * 0.00137);
         e = v;
         v_exp(&e);
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < VW; i++) {
             double want = exp((double)v[i]);
             double rel = fabs(e[i] - want) / want;
             if (rel > worst_exp) worst_exp = rel;
         }
     }
-    for (double x0 = -7; x0 < 7; x0 += 8 * 0.0001) {
-        v8sf v, e;
-        for (int i = 0; i < 8; i++) v[i] = (float)(x0 + i * 0.0001);
+    for (double x0 = -7; x0 < 7; x0 += VW * 0.0001) {
+        vf v, e;
+        for (int i = 0; i < VW; i++) v[i] = (float)(x0 + i * 0.0001);
         e = v;
         v_erf(&e);
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < VW; i++) {
             double d = fabs(e[i] - erf((double)v[i]));
             if (d > worst_erf) worst_erf = d;
         }
@@ -568,7 +568,7 @@ START_TEST(vector_exp_and_erf_are_accurate)
            worst_erf);
     ck_assert_double_lt(worst_exp, 2e-7);
     ck_assert_double_lt(worst_erf, 4e-7);
-    v8sf big = V1(-1000.0f), inf = V1(-INFINITY), top = V1(88.0f);
+    vf big = V1(-1000.0f), inf = V1(-INFINITY), top = V1(88.0f);
     v_exp(&big);
     v_exp(&inf);
     v_exp(&top);
