@@ -45,7 +45,8 @@ static float max_abs_diff(const float *a, const float *b, size_t n)
     float w = 0;
     for (size_t i = 0; i < n; i++) {
         float d = fabsf(a[i] - b[i]);
-        if (!(d <= w)) w = d; /* NaN counts as worst */
+        if (isnan(d)) return d; /* NaN counts as worst */
+        if (d > w) w = d;
     }
     return w;
 }
@@ -312,6 +313,69 @@ START_TEST(kernels_fast_match_reference)
     ck_assert_float_eq(max_abs_diff(x1, x2, 64), 0.0f);
     free(in), free(w), free(b), free(o1), free(o2), free(g), free(bb), free(r), free(l1), free(l2);
     free(qkv), free(a1), free(a2), free(z1), free(z2);
+}
+END_TEST
+
+START_TEST(fast_kernels_match_reference_across_shapes)
+{
+    /* Products: few rows (linear_dot, 4x4 blocks plus row, output and Din tails, split
+     * by output columns) and many rows (the CBLAS path), with 1 and 2 threads. */
+    static const size_t rows[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 17, 40};
+    static const size_t dins[] = {5, 16, 70, 384};
+    static const size_t douts[] = {1, 3, 4, 45, 130};
+    size_t maxn = 40, maxi = 384, maxo = 130;
+    float *in = malloc(maxn * maxi * 4), *w = malloc(maxo * maxi * 4), *b = malloc(maxo * 4);
+    float *o1 = malloc(maxn * maxo * 4), *o2 = malloc(maxn * maxo * 4);
+    fill_random(in, maxn * maxi, 11, 2.0);
+    fill_random(w, maxo * maxi, 12, 0.5);
+    fill_random(b, maxo, 13, 0.5);
+    for (int threads = 1; threads <= 2; threads++) {
+        enc_set_num_threads(threads);
+        for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+            for (size_t c = 0; c < sizeof dins / sizeof *dins; c++)
+                for (size_t d = 0; d < sizeof douts / sizeof *douts; d++) {
+                    size_t N = rows[a], Din = dins[c], Dout = douts[d];
+                    const float *bias = (a + d) % 2 ? b : NULL;
+                    memset(o1, 0xff, N * Dout * 4); /* NaN: a value not written shows */
+                    enc_kernels_fast.linear(o1, in, w, bias, N, Din, Dout);
+                    enc_kernels_ref.linear(o2, in, w, bias, N, Din, Dout);
+                    float diff = max_abs_diff(o1, o2, N * Dout);
+                    if (!(diff <= 2e-5f))
+                        ck_abort_msg("linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                     N, Din, Dout, threads, (double)diff);
+                }
+    }
+    enc_set_num_threads(1);
+    free(in), free(w), free(b), free(o1), free(o2);
+
+    /* Attention: T around the 4-row blocks and 16-wide column vectors, Dh with one or
+     * two vectors and a scalar tail. */
+    static const size_t Ts[] = {1, 3, 4, 5, 16, 17, 33, 40};
+    static const size_t Dhs[] = {1, 16, 32, 40, 64};
+    for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++)
+        for (size_t c = 0; c < sizeof Dhs / sizeof *Dhs; c++) {
+            size_t T = Ts[a], Dh = Dhs[c], H = 2, HD = H * Dh, LD = 3 * HD;
+            float *qkv = malloc(T * LD * 4), *z1 = malloc(T * HD * 4), *z2 = malloc(T * HD * 4);
+            float *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
+            float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
+            float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
+            fill_random(qkv, T * LD, 20 + a * 7 + c, 3.0);
+            float scale = 1.0f / sqrtf((float)Dh);
+            /* head 1 of 2: its Q, K, V start Dh into their thirds of each row */
+            enc_kernels_fast.attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh,
+                                            qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
+            enc_kernels_ref.attention_head(a2, s2, z2 + Dh, qkv + Dh, qkv + HD + Dh,
+                                           qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
+            float ds = max_abs_diff(s1, s2, T * T), da = max_abs_diff(a1, a2, T * T), dz = 0;
+            for (size_t i = 0; i < T; i++) {
+                float d = max_abs_diff(z1 + i * HD + Dh, z2 + i * HD + Dh, Dh);
+                dz = d > dz ? d : dz;
+            }
+            if (!(ds <= 2e-5f && da <= 1e-6f && dz <= 2e-5f))
+                ck_abort_msg("attention T %zu Dh %zu: scores %g, weights %g, output %g", T, Dh,
+                             (double)ds, (double)da, (double)dz);
+            free(qkv), free(z1), free(z2), free(a1), free(a2), free(s1), free(s2), free(scratch);
+        }
 }
 END_TEST
 
@@ -635,6 +699,7 @@ int main(void)
     tcase_add_test(tc, truncation_keeps_specials);
     tcase_add_test(tc, tokens_from_ids_checks_range);
     tcase_add_test(tc, kernels_fast_match_reference);
+    tcase_add_test(tc, fast_kernels_match_reference_across_shapes);
     tcase_add_test(tc, layernorm_uses_its_eps);
     tcase_add_test(tc, softmax_does_not_overflow);
     tcase_add_test(tc, vector_exp_and_erf_are_accurate);
