@@ -151,21 +151,38 @@ wait_idle() {
     done
 }
 
-http_part() {
-    local port url t0 t1
+# Starts encoderd on a free port with the minilm preset, 2 threads and the extra config
+# members in $1 (may be empty); sets SERVER_PID, URL and LOAD_MS.
+start_server() {
+    local port t0 t1 extra=${1:+, $1}
     port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    url=http://127.0.0.1:$port
+    URL=http://127.0.0.1:$port
     # A config of its own, so that nothing in config/default.json changes the run.
-    printf '{"host": "127.0.0.1", "port": %s, "threads": 2, "model": {"preset": "minilm", "seed": 42}}\n' \
-        "$port" >"$OUT/server.json"
+    printf '{"host": "127.0.0.1", "port": %s, "threads": 2, "model": {"preset": "minilm", "seed": 42}%s}\n' \
+        "$port" "$extra" >"$OUT/server.json"
     t0=$(date +%s%N)
     "${CLEAN[@]}" "$BUILD/encoderd" --config "$OUT/server.json" --preset minilm --port "$port" \
         --threads 2 2>"$OUT/server.log" &
     SERVER_PID=$!
     t1=$($PY $HERE/wait_health.py "$port" "$SERVER_PID") || { cat "$OUT/server.log" >&2; return 1; }
-    echo -e "load_ms\t$(( (t1 - t0) / 1000000 ))" >"$OUT/server.tsv"
-    echo -e "rss_loaded_kb\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" >>"$OUT/server.tsv"
+    LOAD_MS=$(( (t1 - t0) / 1000000 ))
     sed 's/^/    /' "$OUT/server.log" >&2
+}
+
+# One wrk run: label (report.py's name for it), body file stem, connections, seconds.
+run_wrk() {
+    local label=$1 payload=$2 conns=$3 secs=$4 line
+    wait_idle
+    say "wrk $label, $conns connection(s), ${secs}s"
+    line=$(BENCH_BODY="$OUT/$payload.json" wrk -t1 -c"$conns" -d"${secs}s" --timeout 60s \
+        -s $HERE/post.lua "$URL/encode" | tee -a "$OUT/wrk.log" | grep '^wrk') || { say "wrk failed"; return 1; }
+    echo -e "$label\t$conns\t$(cut -f2- <<<"$line")\t$(cut -f1 "$OUT/$payload.curl")" >>"$OUT/http.tsv"
+}
+
+http_part() {
+    start_server "" || return 1
+    echo -e "load_ms\t$LOAD_MS" >"$OUT/server.tsv"
+    echo -e "rss_loaded_kb\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" >>"$OUT/server.tsv"
 
     # The bodies: the random model's word tokenizer makes one token per word, plus [CLS] and
     # [SEP]; checked below through usage.tokens.
@@ -173,45 +190,52 @@ http_part() {
 import json, sys
 out = sys.argv[1]
 words = lambda n: " ".join(f"w{i % 97}x{i}" for i in range(n))
+every = ["tokens", "embedding", "hidden_states", "attention"]
 bodies = {
+    "emb8": {"text": words(6), "outputs": ["embedding"]},
     "emb16": {"text": words(14), "outputs": ["embedding"]},
     "emb128": {"text": words(126), "outputs": ["embedding"]},
-    "all128": {"text": words(126), "outputs": ["tokens", "embedding", "hidden_states", "attention"]},
+    "all128": {"text": words(126), "outputs": every},
+    "all128b64": {"text": words(126), "outputs": every, "encoding": "base64"},
 }
 for name, b in bodies.items():
     with open(f"{out}/{name}.json", "w") as f:
         json.dump(b, f)
 EOF
     local name want
-    for name in emb16:16 emb128:128 all128:128; do
+    for name in emb8:8 emb16:16 emb128:128 all128:128 all128b64:128; do
         want=${name#*:}
         name=${name%%:*}
         # one request first: the answer's token count and embedding size are checked
         curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$OUT/$name.json" \
-            -o "$OUT/$name.response" -w "%{size_download}\t%{time_total}\n" "$url/encode" \
+            -o "$OUT/$name.response" -w "%{size_download}\t%{time_total}\n" "$URL/encode" \
             >"$OUT/$name.curl" || { say "POST /encode ($name) failed"; return 1; }
         $PY - "$OUT/$name.response" "$want" <<'EOF' || return 1
 import json, sys
 r = json.load(open(sys.argv[1]))
 n, want = r["usage"]["tokens"], int(sys.argv[2])
-if n != want or len(r["embedding"]) != 384:
-    sys.exit(f"bench: expected {want} tokens and a 384-wide embedding, got {n} and {len(r['embedding'])}")
+e = r["embedding"]
+width = e["shape"][0] if isinstance(e, dict) else len(e)
+if n != want or width != 384:
+    sys.exit(f"bench: expected {want} tokens and a 384-wide embedding, got {n} and {width}")
 EOF
     done
-    # wrk runs: payload, connections, seconds
-    local runs=("emb16 1 6" "emb16 8 6" "emb16 64 6" "emb128 1 6" "all128 1 10" "all128 8 10"
-                "all128 64 10")
-    local r payload conns secs line
+    # wrk runs: label, body, connections, seconds
+    local runs=("emb8 emb8 1 6" "emb16 emb16 1 6" "emb16 emb16 8 6" "emb16 emb16 32 8"
+                "emb16 emb16 64 6" "emb128 emb128 1 6" "all128 all128 1 10"
+                "all128b64 all128b64 1 10" "all128 all128 8 10" "all128 all128 64 10")
+    local r
     for r in "${runs[@]}"; do
-        read -r payload conns secs <<<"$r"
-        wait_idle
-        say "wrk $payload, $conns connection(s), ${secs}s"
-        line=$(BENCH_BODY="$OUT/$payload.json" wrk -t1 -c"$conns" -d"${secs}s" --timeout 60s \
-            -s $HERE/post.lua "$url/encode" | tee -a "$OUT/wrk.log" | grep '^wrk') || { say "wrk failed"; return 1; }
-        echo -e "$payload\t$conns\t$(cut -f2- <<<"$line")\t$(cut -f1 "$OUT/$payload.curl")" >>"$OUT/http.tsv"
+        # shellcheck disable=SC2086
+        run_wrk $r || return 1
     done
     awk '/^VmHWM/ {print "rss_peak_kb\t" $2} /^VmRSS/ {print "rss_end_kb\t" $2}' \
         /proc/$SERVER_PID/status >>"$OUT/server.tsv"
+    stop_server
+    # The same 32 connections with batching off (one request per forward pass): the
+    # batching ratio.
+    start_server '"max_batch_requests": 1' || return 1
+    run_wrk emb16-unbatched emb16 32 8 || return 1
     stop_server
 }
 if [ "$QUICK" -eq 0 ]; then

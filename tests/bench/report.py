@@ -145,15 +145,20 @@ def main():
         p("### HTTP: POST /encode under wrk (1 wrk thread; `encoderd --preset minilm --threads 2`)")
         p("")
         if http:
-            labels = {"emb16": "16 tokens, embedding only",
+            labels = {"emb8": "8 tokens, embedding only",
+                      "emb16": "16 tokens, embedding only",
+                      "emb16-unbatched": "16 tokens, embedding only, batching off",
                       "emb128": "128 tokens, embedding only",
-                      "all128": "128 tokens, every hidden state and attention map"}
+                      "all128": "128 tokens, every hidden state and attention map",
+                      "all128b64": "the same, `\"encoding\": \"base64\"`"}
             p("| request | response bytes | connections | requests | req/s | p50 ms | p99 ms | errors |")
             p("|---|---|---|---|---|---|---|---|")
-            p50, few = {}, False
+            p50, p99, rate, few = {}, {}, {}, False
             for r in http:
                 payload, conns, n, _dur, rps, r50, r99, _mean, _mx, non2xx, sock, size = r
                 p50[(payload, conns)] = float(r50)
+                p99[(payload, conns)] = float(r99)
+                rate[(payload, conns)] = float(rps)
                 errs = int(non2xx) + int(sock)
                 mark = " †" if int(n) < FEW else ""
                 few |= bool(mark)
@@ -166,9 +171,43 @@ def main():
                 p(f"† Fewer than {FEW} requests completed in the run: these latencies rest on few "
                   "samples (requests still in flight when wrk stops are not counted).")
             p("")
-            if ("all128", "1") in p50 and ("emb128", "1") in p50:
-                p(f"All outputs / embedding only, 128 tokens, 1 connection, p50: "
-                  f"{p50[('all128', '1')] / p50[('emb128', '1')]:.1f}×.")
+            # The issue's targets, each from this run's own figures.
+            targets = []
+            ort = lambda B, T: lat.get(("ort", 2, B, T), (None,))[0]
+            for B, T, key in ((1, 8, "emb8"), (1, 128, "emb128")):
+                if (key, "1") in p50 and ort(B, T):
+                    v = p50[(key, "1")] / ort(B, T)
+                    targets.append((f"HTTP p50, B=1 T={T}, 1 connection / ORT in-process "
+                                    f"({fmt_ms(p50[(key, '1')])} / {fmt_ms(ort(B, T))} ms)",
+                                    v, "≤ 0.9", v <= 0.9))
+            e, o = lat.get(("encoderd", 2, 32, 128), (None,))[0], ort(32, 128)
+            if e and o:
+                targets.append(("in-process B=32 T=128 / ORT", e / o, "≤ 1.0", e / o <= 1.0))
+            for key, what in (("all128", "JSON"), ("all128b64", "base64")):
+                if (key, "1") in p50 and ("emb128", "1") in p50:
+                    v = p50[(key, "1")] / p50[("emb128", "1")]
+                    targets.append((f"every output ({what}) / embedding only, T=128, p50", v,
+                                    "≤ 2", v <= 2))
+            if ("emb16", "32") in rate and ("emb16-unbatched", "32") in rate:
+                v = rate[("emb16", "32")] / rate[("emb16-unbatched", "32")]
+                targets.append((f"batching: req/s with / without, 32 connections, 16 tokens "
+                                f"(p99 {fmt_ms(p99[('emb16', '32')])} vs "
+                                f"{fmt_ms(p99[('emb16-unbatched', '32')])} ms)", v, "≥ 3", v >= 3))
+            wmb = float(dump.get("weights_mb", "nan"))
+            if "rss_peak_kb" in server and wmb == wmb:
+                v = int(server["rss_peak_kb"]) / 1024
+                targets.append((f"peak RSS after the wrk runs (64 connections among them), MB; "
+                                f"weights {wmb:.1f} MB", v, f"≤ {wmb + 64:.0f}", v <= wmb + 64))
+            if "load_ms" in server:
+                v = int(server["load_ms"]) / 1e3
+                targets.append(("model load, process start → /health, s", v, "≤ 0.5", v <= 0.5))
+            if targets:
+                p("### Targets (issue 4), from this run")
+                p("")
+                p("| figure | value | target | met |")
+                p("|---|---|---|---|")
+                for what, v, want, met in targets:
+                    p(f"| {what} | {v:.2f} | {want} | {'yes' if met else '**no**'} |")
                 p("")
         else:
             p("(no results: the HTTP part failed; see the log above)")
