@@ -24,8 +24,8 @@
 
 static int team_size = 1;
 /* Products with at most this many rows use linear_dot. Measured (bench forward, 2 threads,
- * minilm, best of runs): 1x8 2.50 -> 1.93 ms, 1x12 2.80 -> 2.67; at 16 rows the two paths
- * tie and from 24 on the CBLAS wins. */
+ * minilm, best of runs): 1x8 2.50 -> 1.58 ms, 1x12 2.80 -> 2.27; at 16 rows the two paths
+ * were within the noise of a shared machine. */
 #define DOT_MAX_ROWS 12
 
 void enc_kernel_set_threads(int n)
@@ -84,7 +84,8 @@ ENC_VEC_INLINE void hsum16(const vf *a, vf *sum)
     *sum = __builtin_shuffle(e[0], e[1], lo4) + __builtin_shuffle(e[0], e[1], hi4);
 }
 
-/* out[m0..m0+MR)[o0..o0+OR) = x W^T + b for MR, OR in {1, 4} (constants after inlining). */
+/* out[m0..m0+MR)[o0..o0+OR) = x W^T + b, MR x OR <= 16 (constants after inlining):
+ * accumulator r * OR + j holds row m0 + r, output o0 + j. */
 ENC_VEC_INLINE void dot_block(int MR, int OR, float *out, const float *x, const float *w,
                               const float *b, size_t m0, size_t o0, size_t Din, size_t Dout)
 {
@@ -93,37 +94,44 @@ ENC_VEC_INLINE void dot_block(int MR, int OR, float *out, const float *x, const 
 #pragma GCC unroll 16
     for (int k = 0; k < 16; k++) acc[k] = V1(0.0f);
     for (; i < DV; i += VW) {
-        vf wv[4], xv[4];
+        vf wv[4], xv[8];
 #pragma GCC unroll 4
-        for (int j = 0; j < OR; j++) wv[j] = V_LOAD(w + (o0 + j) * Din + i);
-#pragma GCC unroll 4
+        for (int j = 0; j < OR; j++) {
+            wv[j] = V_LOAD(w + (o0 + j) * Din + i);
+            /* W comes from memory: ask for the rows two blocks on (the hardware's
+             * prefetcher left the loads waiting, perf annotate). Never faults. */
+            __builtin_prefetch((const char *)(w + (o0 + j) * Din + i) + 2 * OR * Din * sizeof *w);
+        }
+#pragma GCC unroll 8
         for (int r = 0; r < MR; r++) xv[r] = V_LOAD(x + (m0 + r) * Din + i);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-            for (int j = 0; j < OR; j++) acc[r * 4 + j] += xv[r] * wv[j];
+            for (int j = 0; j < OR; j++) acc[r * OR + j] += xv[r] * wv[j];
     }
     if (i < Din) { /* zero-filled tail: the extra lanes add nothing */
-        vf wv[4], xv[4];
+        vf wv[4], xv[8];
         for (int j = 0; j < OR; j++) v_load_tail(&wv[j], w + (o0 + j) * Din + i, Din - i, 0.0f);
         for (int r = 0; r < MR; r++) v_load_tail(&xv[r], x + (m0 + r) * Din + i, Din - i, 0.0f);
         for (int r = 0; r < MR; r++)
-            for (int j = 0; j < OR; j++) acc[r * 4 + j] += xv[r] * wv[j];
+            for (int j = 0; j < OR; j++) acc[r * OR + j] += xv[r] * wv[j];
     }
-    if (MR == 4 && OR == 4) {
+    if (MR * OR == 16) {
         vf sum;
         hsum16(acc, &sum);
-        for (int r = 0; r < 4; r++)
-            for (int j = 0; j < 4; j++)
-                out[(m0 + r) * Dout + o0 + j] = sum[r * 4 + j] + (b ? b[o0 + j] : 0.0f);
+        for (int r = 0; r < MR; r++)
+            for (int j = 0; j < OR; j++)
+                out[(m0 + r) * Dout + o0 + j] = sum[r * OR + j] + (b ? b[o0 + j] : 0.0f);
     } else {
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < OR; j++)
-                out[(m0 + r) * Dout + o0 + j] = v_hsum(&acc[r * 4 + j]) + (b ? b[o0 + j] : 0.0f);
+                out[(m0 + r) * Dout + o0 + j] = v_hsum(&acc[r * OR + j]) + (b ? b[o0 + j] : 0.0f);
     }
 }
 
-/* Outputs [o0, o1) of every row of out (M, Dout) = x (M, Din) W^T + b. */
+/* Outputs [o0, o1) of every row of out (M, Dout) = x (M, Din) W^T + b, in blocks of 4
+ * rows x 4 outputs. (Tried: 8 rows x 2 outputs, so each W line fetched feeds 8 FMAs; it
+ * was slower, 1.16 -> 2.2 ms for the 24 products of a pass at M 8, 2 threads.) */
 ENC_VEC_CLONES
 static void linear_dot(float *out, const float *x, const float *w, const float *b, size_t M,
                        size_t o0, size_t o1, size_t Din, size_t Dout)
