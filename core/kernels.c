@@ -245,33 +245,24 @@ static void add_layernorm_fast(float *out, const float *x, const float *r, const
     ROWS_PARALLEL(N, 8 * D, layernorm_rows(out, x, r, g, b, r0, r1, D, eps));
 }
 
-/* row (n) = softmax(row), in place. */
-ENC_VEC_INLINE void softmax_row(float *row, size_t n)
+/* row (TV) = exp(row - max of row[0, n)), in place, n >= 1 and TV a multiple of VW;
+ * the padding lanes [n, TV) are set to -inf first, so they come out 0. Returns 1 / the
+ * sum: the caller scales what it keeps (the weights when asked for, the T x Dh output
+ * rather than the T weights when not), instead of a third pass over the row. */
+ENC_VEC_INLINE float softmax_exp_row(float *row, size_t n, size_t TV)
 {
-    size_t nv = n - n % VW, tail = n - nv, j = 0;
-    vf vmax = V1(row[0]);
-    for (; j < nv; j += VW) vmax = V_MAX(vmax, V_LOAD(row + j));
-    float max = v_hmax(&vmax);
-    for (; j < n; j++) max = row[j] > max ? row[j] : max;
-    /* The row max keeps exp from overflowing; padded lanes give exp(-inf) = 0. */
-    vf vm = V1(max), sum = V1(0.0f);
-    for (j = 0; j < nv; j += VW) {
+    for (size_t j = n; j < TV; j++) row[j] = -INFINITY;
+    vf vmax = V_LOAD(row);
+    for (size_t j = VW; j < TV; j += VW) vmax = V_MAX(vmax, V_LOAD(row + j));
+    /* The row max keeps exp from overflowing; exp(-inf) is 0. */
+    vf vm = V1(v_hmax(&vmax)), sum = V1(0.0f);
+    for (size_t j = 0; j < TV; j += VW) {
         vf e = V_LOAD(row + j) - vm;
         v_exp(&e);
         V_STORE(row + j, e);
         sum += e;
     }
-    if (tail) {
-        vf e;
-        v_load_tail(&e, row + nv, tail, -INFINITY);
-        e -= vm;
-        v_exp(&e);
-        v_store_tail(row + nv, tail, &e);
-        sum += e;
-    }
-    vf vinv = V1(1.0f / v_hsum(&sum));
-    for (j = 0; j < nv; j += VW) V_STORE(row + j, V_LOAD(row + j) * vinv);
-    for (; j < n; j++) row[j] *= vinv[0];
+    return 1.0f / v_hsum(&sum);
 }
 
 /* Query rows handled together by one attention block: each key column (or value row)
@@ -322,11 +313,18 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) V_STORE(rows + r * TV + c, a[r]);
     }
+    float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = rows + r * TV;
         if (scores) memcpy(scores + (i0 + r) * T, row, T * sizeof *row);
-        softmax_row(row, T);
-        if (att) memcpy(att + (i0 + r) * T, row, T * sizeof *row);
+        inv[r] = softmax_exp_row(row, T, TV);
+        if (att) {
+            float *a = att + (i0 + r) * T;
+            vf vinv = V1(inv[r]);
+            size_t j = 0;
+            for (; j + VW <= T; j += VW) V_STORE(a + j, V_LOAD(row + j) * vinv);
+            for (; j < T; j++) a[j] = row[j] * inv[r];
+        }
     }
     /* z rows (R, Dh) = rows V, two vectors of columns at a time, then one, then single */
     size_t e = 0;
@@ -345,8 +343,8 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            V_STORE(z + (i0 + r) * ldz + e, a[r][0]);
-            V_STORE(z + (i0 + r) * ldz + e + VW, a[r][1]);
+            V_STORE(z + (i0 + r) * ldz + e, a[r][0] * V1(inv[r]));
+            V_STORE(z + (i0 + r) * ldz + e + VW, a[r][1] * V1(inv[r]));
         }
     }
     for (; e + VW <= Dh; e += VW) {
@@ -359,19 +357,19 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
             for (int r = 0; r < R; r++) a[r] += V1(rows[r * TV + j]) * v0;
         }
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) V_STORE(z + (i0 + r) * ldz + e, a[r]);
+        for (int r = 0; r < R; r++) V_STORE(z + (i0 + r) * ldz + e, a[r] * V1(inv[r]));
     }
     for (; e < Dh; e++)
         for (int r = 0; r < R; r++) {
             float acc = 0.0f;
             for (size_t j = 0; j < T; j++) acc += rows[r * TV + j] * v[j * ld + e];
-            z[(i0 + r) * ldz + e] = acc;
+            z[(i0 + r) * ldz + e] = acc * inv[r];
         }
 }
 
 /* One head of one sequence without a matrix library: for T of a few hundred at most,
  * per-head products are too small for a CBLAS call to pay (packing, dispatch), and
- * here a block of ATT_R query rows goes scores -> softmax -> output while it sits in L1.
+ * here a block of ATT_R query rows goes scores -> exp -> output while it sits in L1.
  * scratch: ENC_ATT_SCRATCH(T, Dh) floats = K^T (Dh, TV), the block's score rows
  * (ATT_R, TV) and scaled queries (ATT_R, Dh); TV = T rounded up to whole vectors. */
 ENC_VEC_CLONES
