@@ -316,12 +316,6 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, const e
     }
 }
 
-static void activate(const enc_model *m, enc_workspace *ws, size_t n)
-{
-    if (m->cfg.act == ENC_ACT_GELU) ws->k->gelu(ws->ff, n);
-    else ws->k->relu(ws->ff, n);
-}
-
 /* Post-LN, as in the article and BERT:
  *   U = LN1(X + attention(X) W_o),  X' = LN2(U + act(U W_1) W_2). */
 static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws,
@@ -334,8 +328,7 @@ static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace
     attend(m, ws, r, q, l);
     k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
     k->add_layernorm(ws->u, ws->x, ws->proj, ly->ln1_g, ly->ln1_b, N, D, c->ln_eps);
-    k->linear(ws->ff, ws->u, ly->w1, ly->b1, N, D, F);
-    activate(m, ws, N * F);
+    k->linear_act(ws->ff, ws->u, ly->w1, ly->b1, N, D, F, c->act);
     k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
     k->add_layernorm(ws->x, ws->u, ws->proj, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
 }
@@ -353,8 +346,7 @@ static void layer_pre_ln(const enc_model *m, const enc_layer *ly, enc_workspace 
     k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
     for (size_t i = 0; i < N * D; i++) ws->x[i] += ws->proj[i];
     k->add_layernorm(ws->h, ws->x, NULL, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
-    k->linear(ws->ff, ws->h, ly->w1, ly->b1, N, D, F);
-    activate(m, ws, N * F);
+    k->linear_act(ws->ff, ws->h, ly->w1, ly->b1, N, D, F, c->act);
     k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
     for (size_t i = 0; i < N * D; i++) ws->x[i] += ws->proj[i];
 }

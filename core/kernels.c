@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -146,38 +147,6 @@ static void linear_dot(float *out, const float *x, const float *w, const float *
         size_t m = 0;
         for (; m + 4 <= M; m += 4) dot_block(4, 1, out, x, w, b, m, o, Din, Dout);
         for (; m < M; m++) dot_block(1, 1, out, x, w, b, m, o, Din, Dout);
-    }
-}
-
-static void linear_fast(float *out, const float *in, const float *w, const float *b, size_t N,
-                        size_t Din, size_t Dout)
-{
-    int nt = team_size;
-    if (N <= DOT_MAX_ROWS) {
-        if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
-            linear_dot(out, in, w, b, N, 0, Dout, Din, Dout);
-            return;
-        }
-#pragma omp parallel num_threads(nt)
-        {
-            size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
-            linear_dot(out, in, w, b, N, (Dout * t / n) & ~(size_t)3,
-                       t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)3, Din, Dout);
-        }
-        return;
-    }
-    if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
-        gemm_slice(out, in, w, b, 0, N, 0, Dout, Din, Dout);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
-        if (N > Dout) /* many rows: each thread its rows, all of W */
-            gemm_slice(out, in, w, b, N * t / n, N * (t + 1) / n, 0, Dout, Din, Dout);
-        else /* few rows: each thread its share of W's rows, read once */
-            gemm_slice(out, in, w, b, 0, N, (Dout * t / n) & ~(size_t)15,
-                       t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)15, Din, Dout);
     }
 }
 
@@ -434,8 +403,80 @@ static void gelu_fast(float *x, size_t n)
     ROWS_PARALLEL(chunks, 8 * VW, gelu_range(x, r0 * VW, r1 * VW < n ? r1 * VW : n));
 }
 
+/* act (GELU, ReLU or ACT_NONE) on rows [r0, r1) x columns [c0, c1) of out (N, Dout): the
+ * slice a thread of linear_team has just written, still in its cache. */
+#define ACT_NONE (-1)
+static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, size_t c1,
+                      int act)
+{
+    if (act == ACT_NONE || r1 <= r0 || c1 <= c0) return;
+    bool whole = c0 == 0 && c1 == Dout; /* whole rows: one contiguous range */
+    for (size_t n = r0; n < (whole ? r0 + 1 : r1); n++) {
+        size_t i0 = n * Dout + c0, i1 = whole ? r1 * Dout : n * Dout + c1;
+        if (act == ENC_ACT_GELU) gelu_range(out, i0, i1);
+        else relu_fast(out + i0, i1 - i0);
+    }
+}
+
+/* out (N, Dout) = act(in W^T + b) on the team: the products split as described at the top,
+ * each thread applying the activation to its own slice before the team joins. */
+static void linear_team(float *out, const float *in, const float *w, const float *b, size_t N,
+                        size_t Din, size_t Dout, int act)
+{
+    int nt = team_size;
+    if (N <= DOT_MAX_ROWS) {
+        if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
+            linear_dot(out, in, w, b, N, 0, Dout, Din, Dout);
+            act_slice(out, Dout, 0, N, 0, Dout, act);
+            return;
+        }
+#pragma omp parallel num_threads(nt)
+        {
+            size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
+            size_t c0 = (Dout * t / n) & ~(size_t)3;
+            size_t c1 = t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)3;
+            linear_dot(out, in, w, b, N, c0, c1, Din, Dout);
+            act_slice(out, Dout, 0, N, c0, c1, act);
+        }
+        return;
+    }
+    if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
+        gemm_slice(out, in, w, b, 0, N, 0, Dout, Din, Dout);
+        act_slice(out, Dout, 0, N, 0, Dout, act);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
+        size_t r0 = 0, r1 = N, c0 = 0, c1 = Dout;
+        if (N > Dout) { /* many rows: each thread its rows, all of W */
+            r0 = N * t / n, r1 = N * (t + 1) / n;
+        } else { /* few rows: each thread its share of W's rows, read once */
+            c0 = (Dout * t / n) & ~(size_t)15;
+            c1 = t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)15;
+        }
+        gemm_slice(out, in, w, b, r0, r1, c0, c1, Din, Dout);
+        act_slice(out, Dout, r0, r1, c0, c1, act);
+    }
+}
+
+static void linear_fast(float *out, const float *in, const float *w, const float *b, size_t N,
+                        size_t Din, size_t Dout)
+{
+    linear_team(out, in, w, b, N, Din, Dout, ACT_NONE);
+}
+
+/* The first feed-forward product with its activation: one team pass, not two (the
+ * activation's own pass re-read N x F floats from L2 and paid a fork and a join). */
+static void linear_act_fast(float *out, const float *in, const float *w, const float *b,
+                            size_t N, size_t Din, size_t Dout, enc_act act)
+{
+    linear_team(out, in, w, b, N, Din, Dout, (int)act);
+}
+
 const enc_kernels enc_kernels_fast = {
     .linear = linear_fast,
+    .linear_act = linear_act_fast,
     .add_layernorm = add_layernorm_fast,
     .attention_head = attention_head_fast,
     .relu = relu_fast,

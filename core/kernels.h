@@ -9,10 +9,16 @@
 
 #include <stddef.h>
 
+#include "encoder.h"
+
 typedef struct {
     /* out (N, Dout) = in (N, Din) W^T + b, with W (Dout, Din) as stored; b (Dout) may be NULL. */
     void (*linear)(float *out, const float *in, const float *w, const float *b, size_t N,
                    size_t Din, size_t Dout);
+    /* out = act(in W^T + b), act ENC_ACT_GELU or ENC_ACT_RELU: linear, then relu or gelu
+     * over out. */
+    void (*linear_act)(float *out, const float *in, const float *w, const float *b, size_t N,
+                       size_t Din, size_t Dout, enc_act act);
     /* out (N, D) = LayerNorm(x + r) with gain g and bias b (D); r may be NULL; out may
      * alias x. */
     void (*add_layernorm)(float *out, const float *x, const float *r, const float *g,

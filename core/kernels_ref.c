@@ -73,8 +73,17 @@ static void gelu_ref(float *x, size_t n)
     for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
 }
 
+static void linear_act_ref(float *out, const float *in, const float *w, const float *b, size_t N,
+                           size_t Din, size_t Dout, enc_act act)
+{
+    linear_ref(out, in, w, b, N, Din, Dout);
+    if (act == ENC_ACT_GELU) gelu_ref(out, N * Dout);
+    else relu_ref(out, N * Dout);
+}
+
 const enc_kernels enc_kernels_ref = {
     .linear = linear_ref,
+    .linear_act = linear_act_ref,
     .add_layernorm = add_layernorm_ref,
     .attention_head = attention_head_ref,
     .relu = relu_ref,

@@ -343,6 +343,16 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                     if (!(diff <= 2e-5f))
                         ck_abort_msg("linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
                                      N, Din, Dout, threads, (double)diff);
+                    /* the same product with its activation, applied slice by slice */
+                    enc_act act = (a + c + d) % 2 ? ENC_ACT_GELU : ENC_ACT_RELU;
+                    memset(o1, 0xff, N * Dout * 4);
+                    enc_kernels_fast.linear_act(o1, in, w, bias, N, Din, Dout, act);
+                    enc_kernels_ref.linear_act(o2, in, w, bias, N, Din, Dout, act);
+                    diff = max_abs_diff(o1, o2, N * Dout);
+                    if (!(diff <= 2e-5f))
+                        ck_abort_msg("linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                     act == ENC_ACT_GELU ? "gelu" : "relu", N, Din, Dout, threads,
+                                     (double)diff);
                 }
     }
     enc_set_num_threads(1);
