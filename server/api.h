@@ -137,6 +137,10 @@ typedef struct {
      * false when it cannot (a 503). NULL: 404. Called on the thread running the job. */
     bool (*metrics_text)(void *arg, char **text, size_t *len);
     void *metrics_arg;
+    /* Threads that format the floats of a large tensor (jw_float_tensor): the size of the
+     * forward pass's team, whose cores are free again when the job's worker writes the
+     * answer after its pass. 0 or 1: the worker alone. */
+    int threads;
 } api_ctx;
 
 /* Fills ctx for a model (every other field emptied): its own pooling and normalisation

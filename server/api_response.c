@@ -70,27 +70,13 @@ typedef struct {
     size_t stride; /* floats between the starts of two outermost entries */
 } tensor;
 
-static void write_nested(jsonw *w, const float *x, const size_t *shape, int rank,
-                         size_t stride)
-{
-    if (rank == 1) {
-        jw_floats(w, x, shape[0]);
-        return;
-    }
-    size_t inner = 1;
-    for (int i = 2; i < rank; i++) inner *= shape[i];
-    jw_arr_begin(w);
-    for (size_t i = 0; i < shape[0]; i++)
-        write_nested(w, x + i * stride, shape + 1, rank - 1, inner);
-    jw_arr_end(w);
-}
-
-static void write_tensor(jsonw *w, const tensor *t, bool b64)
+/* `threads` format the nested text of a large tensor (see api_ctx.threads). */
+static void write_tensor(jsonw *w, const tensor *t, bool b64, int threads)
 {
     size_t inner = 1; /* floats in one outermost entry */
     for (int i = 1; i < t->rank; i++) inner *= t->shape[i];
     if (!b64) {
-        write_nested(w, t->data, t->shape, t->rank, t->rank > 1 ? t->stride : 0);
+        jw_float_tensor(w, t->data, t->shape, t->rank, t->rank > 1 ? t->stride : 0, threads);
         return;
     }
     jw_obj_begin(w);
@@ -112,6 +98,7 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
     size_t g = seq0 + b, T = job->lens[b], D = c->d_model;
     unsigned o = req->outputs;
     bool b64 = req->base64;
+    int th = job->ctx->threads;
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, c->name);
     if (o & API_OUT_TOKENS) jw_key(w, "tokens"), write_tokens(w, &job->toks[b]);
@@ -119,27 +106,27 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
     if (o & ENC_OUT_EMBEDDING) {
         jw_key(w, "embedding");
         if (res && res->embedding)
-            write_tensor(w, &(tensor){.data = res->embedding + g * D, .shape = {D}, .rank = 1}, b64);
+            write_tensor(w, &(tensor){.data = res->embedding + g * D, .shape = {D}, .rank = 1}, b64, th);
         else jw_null(w); /* pooling "none" */
     }
     if (o & ENC_OUT_TOKEN_EMB)
         jw_key(w, "token_embeddings"),
             write_tensor(w, &(tensor){.data = res->token_embeddings + off * D, .shape = {T, D},
-                                      .rank = 2, .stride = D}, b64);
+                                      .rank = 2, .stride = D}, b64, th);
     if (o & ENC_OUT_HIDDEN)
         jw_key(w, "hidden_states"),
             write_tensor(w, &(tensor){.data = res->hidden + off * D, .shape = {res->n_hidden, T, D},
-                                      .rank = 3, .stride = N * D}, b64);
+                                      .rank = 3, .stride = N * D}, b64, th);
     if (o & ENC_OUT_ATTENTION)
         jw_key(w, "attention"),
             write_tensor(w, &(tensor){.data = res->attention + res->attn_offset[g],
                                       .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
-                                      .stride = res->n_attn_heads * T * T}, b64);
+                                      .stride = res->n_attn_heads * T * T}, b64, th);
     if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
         jw_key(w, "scores"),
             write_tensor(w, &(tensor){.data = res->scores + res->attn_offset[g],
                                       .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
-                                      .stride = res->n_attn_heads * T * T}, b64);
+                                      .stride = res->n_attn_heads * T * T}, b64, th);
     /* With every layer selected, "layers" lists hidden_states' (0..L); attention and
      * scores then hold all of their own (0..L-1). */
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
@@ -151,9 +138,46 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
     jw_obj_end(w);
 }
 
+/* The most text of a float tensor of this shape, nested or as base64 in its object. */
+static size_t tensor_text_max(const size_t *shape, int rank, bool b64)
+{
+    if (!b64) return jw_float_tensor_max(shape, rank);
+    size_t n = 1;
+    for (int i = 0; i < rank; i++) n *= shape[i];
+    return (n * 4 + 2) / 3 * 4 + 128; /* the string, "dtype" and "shape" */
+}
+
+/* About the size of an /encode or /tokenize answer, at least that of its floats: the
+ * writer reserves it once, where growing to a response with every hidden state and
+ * attention map (~20 MB) used to copy it several times. The tokens are a guess; a
+ * longer text only makes the buffer grow. */
+static size_t encode_size_hint(const api_job *job, const enc_result *res)
+{
+    const api_request *req = &job->req;
+    unsigned o = req->outputs;
+    size_t bytes = 1024; /* "model", "usage", "results" */
+    for (size_t b = 0; b < req->n_inputs; b++) {
+        size_t T = job->lens[b];
+        bytes += 512 + 16 * T; /* the keys, "layers" and "heads" */
+        if (o & API_OUT_TOKENS) bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
+        if (!res) continue;
+        size_t D = res->d_model, A = res->n_attn, H = res->n_attn_heads;
+        const struct { unsigned out; int rank; size_t shape[4]; } t[] = {
+            {ENC_OUT_EMBEDDING, 1, {D}},
+            {ENC_OUT_TOKEN_EMB, 2, {T, D}},
+            {ENC_OUT_HIDDEN, 3, {res->n_hidden, T, D}},
+            {ENC_OUT_ATTENTION, 4, {A, H, T, T}},
+            {ENC_OUT_SCORES, 4, {A, H, T, T}}};
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            if (o & t[i].out) bytes += tensor_text_max(t[i].shape, t[i].rank, req->base64);
+    }
+    return bytes;
+}
+
 static void write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
 {
     jw_set_float_digits(w, job->req.precision);
+    jw_reserve(w, encode_size_hint(job, res));
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
         return;
@@ -271,7 +295,7 @@ static bool write_weights(jsonw *w, const api_ctx *ctx)
         jw_key(w, "name"), jw_str(w, v[i].name);
         jw_key(w, "shape"), jw_sizes(w, v[i].shape, v[i].n_dims);
         jw_key(w, "data");
-        write_nested(w, v[i].data, v[i].shape, (int)v[i].n_dims, v[i].shape[1]);
+        jw_float_tensor(w, v[i].data, v[i].shape, (int)v[i].n_dims, v[i].shape[1], ctx->threads);
         jw_obj_end(w);
     }
     jw_arr_end(w);

@@ -16,9 +16,12 @@
  * Failure is sticky: after an allocation fails (or nesting passes JW_MAX_DEPTH) every
  * later call does nothing and jw_ok() is false; one check at the end suffices.
  * Strings are always emitted as valid JSON: control characters escaped, invalid UTF-8
- * replaced by U+FFFD. Floats are written with 9 significant digits (float32 round-trips
- * exactly) unless jw_set_float_digits asks for fewer; NaN and infinities are written as
- * null.
+ * replaced by U+FFFD. Floats are written as printf("%.9g") writes them (float32
+ * round-trips exactly) unless jw_set_float_digits asks for fewer; NaN and infinities are
+ * written as null.
+ *
+ * A big response is best sized once up front (jw_reserve), and its big tensors written
+ * with jw_float_tensor, which can format their rows on several threads.
  *
  * Large float arrays can also go out as one base64 string of their little-endian float32
  * bytes, streamed from several pieces (the rows of a matrix need not be contiguous):
@@ -32,6 +35,9 @@
 #include <stdint.h>
 
 #define JW_MAX_DEPTH 32
+/* jw_float_tensor uses its threads from this many floats on; below, waking the team
+ * costs about what it saves. */
+#define JW_PARALLEL_MIN_FLOATS 100000
 
 typedef struct {
     char *buf;          /* owned; NUL-terminated while ok */
@@ -55,6 +61,10 @@ bool jw_ok(const jsonw *w);
 /* Hands the text (NUL-terminated, *len bytes) to the caller, who frees it, and empties
  * the writer. NULL if the writer failed (the writer is then freed too). */
 char *jw_take(jsonw *w, size_t *len);
+/* Makes room for `bytes` more bytes at once, so that writing them moves nothing (the
+ * buffer otherwise doubles as it fills, copying what it holds each time). Only a hint:
+ * writing more still works. Fails the writer, like any write, if the allocation fails. */
+void jw_reserve(jsonw *w, size_t bytes);
 
 void jw_obj_begin(jsonw *w);
 void jw_obj_end(jsonw *w);
@@ -72,6 +82,18 @@ void jw_null(jsonw *w);
 void jw_float(jsonw *w, float v);
 /* [x0, x1, ...] of n floats. */
 void jw_floats(jsonw *w, const float *x, size_t n);
+/* A float tensor x of `rank` >= 1 dimensions shape[0..rank) as nested arrays (rank 1 is
+ * jw_floats): its outermost entries start `stride` floats apart and each is contiguous,
+ * row-major (rank 1 ignores stride). With threads > 1 and at least
+ * JW_PARALLEL_MIN_FLOATS floats in several rows, an OpenMP team of `threads` formats the
+ * rows (shape[rank-1] floats each) in contiguous chunks; the text is the same byte for
+ * byte. Call it from outside any parallel region (a nested one would get one thread). */
+void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, size_t stride,
+                     int threads);
+/* The most bytes jw_float_tensor writes for this shape (16 per float, "-1.23456789e-38,",
+ * and the brackets), which is what it reserves: a caller sizing a response with it
+ * leaves no tensor to grow the buffer. SIZE_MAX when that does not fit in a size_t. */
+size_t jw_float_tensor_max(const size_t *shape, int rank);
 /* [v0, v1, ...] of n sizes. */
 void jw_sizes(jsonw *w, const size_t *v, size_t n);
 
@@ -88,9 +110,12 @@ void jw_b64_bytes(jsonw *w, const void *data, size_t n);
 void jw_b64_floats(jsonw *w, const float *x, size_t n);
 void jw_b64_end(jsonw *w);
 
-/* printf-free float formatting used by jw_float: writes the %.<digits>g text of a finite
- * float (digits 1..9; 9 round-trips) into out (at least 24 bytes), returns its length.
- * jw_format_float is the 9-digit form. Exposed for tests. */
+/* The float formatting of every float written: the text glibc's
+ * snprintf(out, 24, "%.*g", digits, (double)v) writes, byte for byte, for every finite v
+ * (the exact value correctly rounded, ties to even; -0 is "-0"), in integer arithmetic
+ * and several times faster. digits 1..9, anything else means 9 (which round-trips).
+ * out holds at least 24 bytes (bytes past the text may be overwritten); returns the
+ * text's length. jw_format_float is the 9-digit form. Exposed for tests. */
 size_t jw_format_float_digits(float v, int digits, char *out);
 size_t jw_format_float(float v, char *out);
 

@@ -213,6 +213,9 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     ctx.openapi_len = encoderd_openapi_yaml_len;
     ctx.metrics_text = metrics_text;
     ctx.metrics_arg = sv->metrics;
+    /* The forward pass's team writes the big answers too: the running one's size, which
+     * a reload does not change. */
+    ctx.threads = (int)sv->cfg.threads;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);

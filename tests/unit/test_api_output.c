@@ -2,10 +2,11 @@
  * test_api_output.c - what the API answers, on the toy random model (api_fixture.h):
  * /encode's outputs and shapes, batches, /tokenize, GET /model, POST /v1/embeddings
  * (float, base64, dimensions), "precision" and "encoding": "base64", and "scores" (the
- * attention maps before the softmax). Packing jobs into one forward pass is in
- * test_api_packing.c.
+ * attention maps before the softmax), and a large answer written by several threads.
+ * Packing jobs into one forward pass is in test_api_packing.c.
  */
 #include "api_fixture.h"
+#include "jsonw.h"
 
 /* ---- /encode and /tokenize ------------------------------------------------------------ */
 
@@ -619,6 +620,40 @@ START_TEST(scores_output)
 }
 END_TEST
 
+/* ---- large answers: their tensors formatted by several threads ------------------------ */
+
+START_TEST(threads_write_the_same_answer)
+{
+    /* Two inputs of 150 and 131 tokens: the first's attention and scores, 6 x 2 x 150 x
+     * 150 floats each, are past the writer's parallel threshold, and the second's sit
+     * at an offset in the shared result. */
+    enum { WORDS = 148, SECOND = 129 };
+    char *body = malloc(16 * WORDS + 256), *o = body;
+    o += sprintf(o, "{\"text\": [\"");
+    for (int i = 0; i < WORDS; i++) o += sprintf(o, "%sw%d", i ? " " : "", i);
+    o += sprintf(o, "\", \"");
+    for (int i = 0; i < SECOND; i++) o += sprintf(o, "%sx%d", i ? " " : "", i);
+    sprintf(o, "\"], \"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", "
+               "\"hidden_states\", \"attention\", \"scores\"]}");
+    ck_assert_int_ge(6 * 2 * (WORDS + 2) * (WORDS + 2), JW_PARALLEL_MIN_FLOATS);
+    api_ctx par = ctx;
+    par.threads = 3;
+    answer one = call_any(&ctx, "POST", "/encode", "application/json", body, true);
+    answer three = call_any(&par, "POST", "/encode", "application/json", body, true);
+    ck_assert_int_eq(one.status, 200);
+    ck_assert_int_eq(three.status, 200);
+    ck_assert_uint_eq(one.reply.body_len, three.reply.body_len);
+    ck_assert(memcmp(one.reply.body, three.reply.body, one.reply.body_len) == 0);
+    json_t *r0 = json_array_get(json_object_get(three.json, "results"), 0);
+    size_t shape[8];
+    ck_assert_uint_eq(json_shape(json_object_get(r0, "attention"), shape), 4);
+    ck_assert_uint_eq(shape[2], WORDS + 2);
+    answer_free(&one);
+    answer_free(&three);
+    free(body);
+}
+END_TEST
+
 int main(void)
 {
     fixture_setup();
@@ -638,6 +673,7 @@ int main(void)
     tcase_add_test(tc, precision_digits);
     tcase_add_test(tc, base64_encoding);
     tcase_add_test(tc, scores_output);
+    tcase_add_test(tc, threads_write_the_same_answer);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_teardown();

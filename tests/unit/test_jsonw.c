@@ -1,8 +1,10 @@
 /*
  * test_jsonw.c - the streaming JSON writer: structure, strings (escapes, invalid UTF-8),
- * floats at every precision against printf, and base64 strings of float32.
+ * floats at every precision byte for byte against printf, nested tensors written by
+ * several threads against one, reserving room, and base64 strings of float32.
  */
 #include <check.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -61,34 +63,44 @@ START_TEST(jsonw_structure_and_strings)
 }
 END_TEST
 
-START_TEST(jsonw_floats_round_trip)
+/* The text snprintf writes for v at p digits, the reference of jw_format_float_digits.
+ * (ck_abort_msg, not ck_assert: Check records every passing assertion with a write(2),
+ * which would be most of the time of millions of them.) */
+static void expect_printf(float v, int p)
 {
     char buf[32], ref[32];
+    size_t n = jw_format_float_digits(v, p, buf);
+    snprintf(ref, 24, "%.*g", p, (double)v);
+    if (strcmp(buf, ref) != 0 || n != strlen(ref))
+        ck_abort_msg("%a at %d digits: %s (length %zu), printf writes %s", (double)v, p, buf, n, ref);
+}
+
+START_TEST(jsonw_floats_round_trip)
+{
+    char buf[32];
     const struct { float v; const char *s; } fixed[] = {
-        {0.0f, "0"}, {1.0f, "1"}, {-0.5f, "-0.5"}, {0.1f, "0.100000001"}, {1e-5f, "9.99999975e-06"},
-        {123456789.0f, "123456792"}, {1e9f, "1e+09"}, {0.0001f, "9.99999975e-05"}, {100.0f, "100"},
-        {3.4028235e38f, "3.40282347e+38"}, {1.4e-45f, "1.40129846e-45"}, {0.15625f, "0.15625"}};
+        {0.0f, "0"}, {-0.0f, "-0"}, {1.0f, "1"}, {-0.5f, "-0.5"}, {0.1f, "0.100000001"},
+        {1e-5f, "9.99999975e-06"}, {123456789.0f, "123456792"}, {1e9f, "1e+09"},
+        {0.0001f, "9.99999975e-05"}, {100.0f, "100"}, {3.4028235e38f, "3.40282347e+38"},
+        {1.4e-45f, "1.40129846e-45"}, {0.15625f, "0.15625"}, {1000000.125f, "1000000.12"},
+        {0.0078125f, "0.0078125"}, {-1.17549435e-38f, "-1.17549435e-38"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         jw_format_float(fixed[i].v, buf);
         ck_assert_str_eq(buf, fixed[i].s);
     }
-    /* Every float parses back to itself; the text matches %.9g nearly always. */
+    /* Random bit patterns: the text is %.9g's, and it parses back to the same bits. */
     uint32_t state = 12345;
-    size_t differ = 0;
     for (int i = 0; i < 300000; i++) {
         state = state * 1664525u + 1013904223u;
-        uint32_t bits = state;
         float v;
-        memcpy(&v, &bits, sizeof v);
+        memcpy(&v, &state, sizeof v);
         if (!isfinite(v)) continue;
+        expect_printf(v, 9);
         jw_format_float(v, buf);
         float back = strtof(buf, NULL);
-        ck_assert_msg(memcmp(&back, &v, sizeof v) == 0 || (v == 0 && back == 0),
-                      "%.9g written as %s reads back as %.9g", (double)v, buf, (double)back);
-        snprintf(ref, sizeof ref, "%.9g", (double)v);
-        if (v != 0 && strcmp(ref, buf) != 0) differ++;
+        if (memcmp(&back, &v, sizeof v) != 0)
+            ck_abort_msg("%a written as %s reads back as %a", (double)v, buf, (double)back);
     }
-    ck_assert_msg(differ < 5, "%zu of 300k differ from %%.9g", differ);
 }
 END_TEST
 
@@ -189,32 +201,33 @@ END_TEST
 
 START_TEST(jsonw_float_digits)
 {
-    char buf[32], ref[32];
+    char buf[32];
     const struct { float v; int p; const char *s; } fixed[] = {
         {0.15625f, 2, "0.16"}, {123456.0f, 3, "1.23e+05"}, {0.000123f, 2, "0.00012"},
         {9.5f, 1, "1e+01"}, {1.0f, 1, "1"}, {-2.5f, 1, "-2"}, {0.1f, 9, "0.100000001"},
         {0.1f, 6, "0.1"}, {1e-5f, 7, "1e-05"}, {1e-12f, 7, "1e-12"}, {99.99f, 3, "100"},
-        {12345.0f, 5, "12345"}, {0.0f, 3, "0"}, {1.5e-5f, 2, "1.5e-05"}};
+        {12345.0f, 5, "12345"}, {0.0f, 3, "0"}, {1.5e-5f, 2, "1.5e-05"}, {1e10f, 1, "1e+10"},
+        /* exact ties go to the even digit */
+        {0.125f, 2, "0.12"}, {0.375f, 2, "0.38"}, {1.5f, 1, "2"}, {2.5f, 1, "2"}, {3.5f, 1, "4"},
+        {0.5f, 1, "0.5"}, {1000000.125f, 9, "1000000.12"}, {1000000.375f, 9, "1000000.38"},
+        /* rounding carries into a new power of ten */
+        {9.9999999e-5f, 4, "0.0001"}, {9.9999999e-5f, 9, "9.99999975e-05"}, {999999.94f, 6, "1e+06"},
+        {9.96f, 2, "10"}, {-0.0f, 4, "-0"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         jw_format_float_digits(fixed[i].v, fixed[i].p, buf);
         ck_assert_msg(strcmp(buf, fixed[i].s) == 0, "%.9g at %d digits: %s, expected %s",
                       (double)fixed[i].v, fixed[i].p, buf, fixed[i].s);
+        expect_printf(fixed[i].v, fixed[i].p);
     }
-    /* Each precision matches %.<p>g nearly always (a double product may round a tie the
-     * other way); out-of-range digits mean 9. */
+    /* Random bit patterns at every precision: exactly %.<p>g (2.25 million in all). */
     for (int p = 1; p <= 9; p++) {
         uint32_t state = 99u + (uint32_t)p;
-        size_t differ = 0;
-        for (int i = 0; i < 100000; i++) {
+        for (int i = 0; i < 250000; i++) {
             state = state * 1664525u + 1013904223u;
             float v;
             memcpy(&v, &state, sizeof v);
-            if (!isfinite(v)) continue;
-            jw_format_float_digits(v, p, buf);
-            snprintf(ref, sizeof ref, "%.*g", p, (double)v);
-            if (v != 0 && strcmp(ref, buf) != 0) differ++;
+            if (isfinite(v)) expect_printf(v, p);
         }
-        ck_assert_msg(differ < 5, "%zu of 100k differ from %%.%dg", differ, p);
     }
     jw_format_float_digits(0.1f, 0, buf);
     ck_assert_str_eq(buf, "0.100000001");
@@ -238,6 +251,187 @@ START_TEST(jsonw_float_digits)
 }
 END_TEST
 
+/* The floats where the formatting turns: zeros, the ends of the range, subnormals, both
+ * sides of every power of ten, and exact ties (a 5 right after the last digit kept). */
+START_TEST(jsonw_float_edges)
+{
+    const float special[] = {0.0f, -0.0f, FLT_MIN, -FLT_MIN, FLT_TRUE_MIN, -FLT_TRUE_MIN,
+                             FLT_MAX, -FLT_MAX, nextafterf(FLT_MIN, 0), 2 * FLT_TRUE_MIN,
+                             nextafterf(FLT_MAX, 0), 16777216.0f, 16777215.0f, 33554436.0f,
+                             0.0078125f, 1.0f / 128, 1.0f / 3, 9.9999999e-5f, 999999999.5f,
+                             999999.94f, 99999.996f, 9.9999995f, 0.99999994f};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        for (int p = 1; p <= 9; p++) expect_printf(special[i], p);
+    /* Every subnormal of a sample (a stride prime to everything), at every precision. */
+    for (uint32_t bits = 1; bits < 0x800000u; bits += 4099) {
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        for (int p = 1; p <= 9; p++) expect_printf(v, p);
+    }
+    /* The floats nearest each power of ten and the 8 on either side of it. */
+    for (int k = -45; k <= 38; k++) {
+        char s[16];
+        snprintf(s, sizeof s, "1e%d", k);
+        float c = strtof(s, NULL);
+        for (int d = 0; d < 8; d++) {
+            float lo = c, hi = c;
+            for (int j = 0; j < d; j++) lo = nextafterf(lo, 0), hi = nextafterf(hi, INFINITY);
+            for (int p = 1; p <= 9; p++) {
+                if (lo > 0) expect_printf(lo, p), expect_printf(-lo, p);
+                if (isfinite(hi)) expect_printf(hi, p);
+            }
+        }
+    }
+    /* Ties: i / 2^j (i odd) is exactly i 5^j / 10^j, whose last digit is a 5; with n
+     * significant digits it is a tie at n - 1 digits. Every precision gets some. */
+    size_t ties[10] = {0};
+    for (int j = 1; j <= 12; j++) {
+        uint64_t p5 = 1;
+        for (int k = 0; k < j; k++) p5 *= 5;
+        for (uint32_t i = 1; i < (1u << 24); i = i * 3 + 2) { /* odd, growing */
+            for (uint32_t di = 0; di < 64 && i + 2 * di < (1u << 24); di++) {
+                uint32_t odd = i + 2 * di;
+                uint64_t digits = (uint64_t)odd * p5;
+                int n = 0;
+                while (digits) digits /= 10, n++;
+                if (n < 2 || n > 10) continue;
+                float v = ldexpf((float)odd, -j); /* exact: odd < 2^24 */
+                expect_printf(v, n - 1);
+                ties[n - 1]++;
+            }
+        }
+    }
+    for (int p = 1; p <= 9; p++) ck_assert_msg(ties[p] > 0, "no tie at %d digits", p);
+}
+END_TEST
+
+/* The text of jw_float_tensor(x, shape, rank, stride, threads) as the second item of an
+ * array (so the comma before it counts too), at `digits` digits (caller frees). */
+static char *tensor_text(const float *x, const size_t *shape, int rank, size_t stride,
+                         int threads, int digits)
+{
+    jsonw w;
+    jw_init(&w);
+    jw_set_float_digits(&w, digits);
+    jw_arr_begin(&w), jw_int(&w, 1);
+    jw_float_tensor(&w, x, shape, rank, stride, threads);
+    jw_int(&w, 2), jw_arr_end(&w);
+    ck_assert(jw_ok(&w));
+    size_t len;
+    char *t = jw_take(&w, &len);
+    ck_assert_uint_eq(len, strlen(t));
+    return t;
+}
+
+START_TEST(jsonw_tensor_parallel)
+{
+    enum { CAP = 160000 };
+    float *x = malloc(CAP * sizeof *x), *worst = malloc(CAP * sizeof *worst);
+    uint32_t state = 2024;
+    for (size_t i = 0; i < CAP; i++) { /* any bits: NaN, infinities, -0, subnormals */
+        state = state * 1664525u + 1013904223u;
+        memcpy(&x[i], &state, 4);
+        worst[i] = -1.17549435e-38f; /* the longest text, 15 bytes */
+    }
+    const struct { int rank; size_t shape[4], stride; } cases[] = {
+        {4, {2, 3, 131, 131}, 3 * 131 * 131}, /* attention-like */
+        {3, {3, 100, 400}, 50000},            /* entries 10000 floats apart */
+        {3, {7, 130, 130}, 130 * 130},
+        {2, {2, 60000}, 70000},               /* fewer rows than chunks */
+        {2, {100000, 1}, 1},                  /* a float per row */
+        {3, {1, 1, 120000}, 0},               /* one row: nothing to split */
+        {4, {2, 2, 2, 30}, 120},              /* small: the sequential path */
+        {1, {100001}, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const size_t *sh = cases[c].shape;
+        int rank = cases[c].rank;
+        for (int digits = 9; digits >= 3; digits -= 6) {
+            char *seq = tensor_text(x, sh, rank, cases[c].stride, 1, digits);
+            for (int threads = 2; threads <= 3; threads++) {
+                char *par = tensor_text(x, sh, rank, cases[c].stride, threads, digits);
+                ck_assert_msg(strcmp(seq, par) == 0, "case %zu, %d threads, %d digits differ", c,
+                              threads, digits);
+                free(par);
+            }
+            /* The sequential text has the shape asked (jansson reads NaN as null). */
+            json_error_t jerr;
+            json_t *j = json_loads(seq, 0, &jerr);
+            ck_assert_msg(j != NULL, "case %zu: %s", c, jerr.text);
+            json_t *t = json_array_get(j, 1);
+            for (int d = 0; d < rank; d++) {
+                ck_assert_uint_eq(json_array_size(t), sh[d]);
+                t = json_array_get(t, sh[d] - 1);
+            }
+            json_decref(j);
+            free(seq);
+        }
+        /* Every float at its longest: the parallel writer's room for each chunk is
+         * exactly filled, and the bound holds. */
+        size_t n = 1;
+        for (int d = 0; d < rank; d++) n *= sh[d];
+        char *seq = tensor_text(worst, sh, rank, cases[c].stride, 1, 9);
+        char *par = tensor_text(worst, sh, rank, cases[c].stride, 2, 9);
+        ck_assert_str_eq(seq, par);
+        size_t max = jw_float_tensor_max(sh, rank), len = strlen(seq) - strlen("[1,,2]");
+        ck_assert_msg(len <= max && len > 15 * n, "case %zu: %zu bytes, bound %zu", c, len, max);
+        free(seq), free(par);
+    }
+    /* A failed writer stays failed; a rank below 1 fails it. */
+    jsonw w;
+    jw_init(&w);
+    size_t sh[2] = {400, 400};
+    jw_float_tensor(&w, x, sh, 0, 0, 2);
+    ck_assert(!jw_ok(&w));
+    jw_float_tensor(&w, x, sh, 2, 400, 2);
+    ck_assert(!jw_ok(&w) && w.len == 0);
+    jw_free(&w);
+    free(x), free(worst);
+}
+END_TEST
+
+START_TEST(jsonw_reserve)
+{
+    jsonw w;
+    jw_init(&w);
+    jw_arr_begin(&w), jw_int(&w, 7);
+    jw_reserve(&w, 1 << 20);
+    ck_assert(jw_ok(&w));
+    ck_assert_uint_ge(w.cap, w.len + (1 << 20) + 1);
+    ck_assert_str_eq(w.buf, "[7");
+    /* Writing what was reserved moves nothing. */
+    const char *before = w.buf;
+    float row[1000];
+    for (int i = 0; i < 1000; i++) row[i] = -1.17549435e-38f;
+    for (int i = 0; i < 60; i++) jw_floats(&w, row, 1000); /* 60 x 16001 bytes */
+    ck_assert_ptr_eq(w.buf, before);
+    jw_reserve(&w, 10); /* room already there: nothing happens */
+    ck_assert_ptr_eq(w.buf, before);
+    jw_arr_end(&w);
+    ck_assert(jw_ok(&w));
+    size_t len;
+    char *t = jw_take(&w, &len);
+    ck_assert_uint_eq(len, strlen(t));
+    ck_assert(strncmp(t, "[7,[-1.17549435e-38,", 20) == 0 && t[len - 1] == ']');
+    free(t);
+
+    /* A reserve that cannot be met fails the writer like any write: later writes do
+     * nothing, and there is nothing to take. */
+    jw_init(&w);
+    jw_arr_begin(&w);
+    jw_reserve(&w, SIZE_MAX - 16);
+    ck_assert(!jw_ok(&w));
+    jw_int(&w, 1), jw_arr_end(&w);
+    ck_assert_ptr_null(jw_take(&w, &len));
+    ck_assert_uint_eq(len, 0);
+    /* Reserving on an empty writer: the text is still empty. */
+    jw_init(&w);
+    jw_reserve(&w, 100);
+    t = jw_take(&w, &len);
+    ck_assert(t != NULL && len == 0 && t[0] == '\0');
+    free(t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jsonw");
@@ -247,6 +441,9 @@ int main(void)
     tcase_add_test(tc, jsonw_floats_round_trip);
     tcase_add_test(tc, jsonw_base64);
     tcase_add_test(tc, jsonw_float_digits);
+    tcase_add_test(tc, jsonw_float_edges);
+    tcase_add_test(tc, jsonw_tensor_parallel);
+    tcase_add_test(tc, jsonw_reserve);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
