@@ -44,6 +44,17 @@ function floats(b64) {
 const f32 = (x) => Math.fround(x);
 const flat = (x) => (Array.isArray(x) ? x.flatMap(flat) : [x]);
 const shape = (x) => (Array.isArray(x) ? [x.length, ...shape(x[0])] : []);
+
+/* The same vector up to the last bits: a text's rows go through a forward pass with
+ * whatever else shares it, and the product kernels round differently for a pass of a
+ * few rows (core/kernels.c linear_dot) and one of many (the CBLAS); the golden tests
+ * measure the same drift, at most about 1e-6. Alone and batched alike must be close to
+ * that, and of the same length. */
+function assertClose(a, b, msg, tol = 2e-6) {
+    assert.equal(a.length, b.length, msg);
+    const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    assert.ok(worst <= tol, `${msg}: max |diff| ${worst} > ${tol}`);
+}
 const words = (n) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
 test('POST /v1/embeddings: OpenAI shape, equal to /encode embedding', async () => {
@@ -68,7 +79,7 @@ test('POST /v1/embeddings: OpenAI shape, equal to /encode embedding', async () =
     let tokens = 0;
     for (let i = 0; i < texts.length; i++) {
         const one = await encode({ text: texts[i] });
-        assert.deepEqual(many.json.data[i].embedding, one.json.embedding, `input[${i}]`);
+        assertClose(many.json.data[i].embedding, one.json.embedding, `input[${i}]`);
         tokens += one.json.usage.tokens;
     }
     assert.deepEqual(many.json.usage, { prompt_tokens: tokens, total_tokens: tokens });
@@ -76,7 +87,7 @@ test('POST /v1/embeddings: OpenAI shape, equal to /encode embedding', async () =
     assert.deepEqual(ids.json.data[0].embedding, (await encode({ tokens: [2, 9, 3] })).json.embedding);
     const idLists = await embed({ input: [[2, 9, 3], [5, 6]] });
     assert.equal(idLists.json.data.length, 2);
-    assert.deepEqual(idLists.json.data[1].embedding, (await encode({ tokens: [5, 6] })).json.embedding);
+    assertClose(idLists.json.data[1].embedding, (await encode({ tokens: [5, 6] })).json.embedding, 'ids[1]');
     assert.equal(idLists.json.usage.prompt_tokens, 5);
 });
 
