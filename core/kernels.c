@@ -25,9 +25,9 @@
 
 static int team_size = 1;
 /* Products with at most this many rows use linear_dot. Measured (bench forward, 2 threads,
- * minilm, best of runs): 1x8 2.50 -> 1.58 ms, 1x12 2.80 -> 2.27; at 16 rows the two paths
- * were within the noise of a shared machine. */
-#define DOT_MAX_ROWS 12
+ * minilm, medians of two runs each way): 1x8 2.50 -> 1.47 ms; 1x16 3.08/3.35 (CBLAS) ->
+ * 2.81/2.92; at 1x24 the two were within the noise (3.63/4.81 vs 3.80/4.32). */
+#define DOT_MAX_ROWS 16
 
 void enc_kernel_set_threads(int n)
 {

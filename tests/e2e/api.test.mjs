@@ -236,7 +236,7 @@ test('truncate: a long input is 413 naming it, or is cut to max_len with special
 test('concurrent requests are all answered, and equal to sequential ones', async () => {
     // Concurrent requests share forward passes (the batcher), and a pass of many rows
     // rounds its products differently from one of a few (core/kernels.c: linear_dot up
-    // to 12 rows, the CBLAS beyond): equal up to the last bits, as the golden tests
+    // to 16 rows, the CBLAS beyond): equal up to the last bits, as the golden tests
     // measure for the fast kernels (batch vs one by one, at most about 1e-6).
     const bodies = Array.from({ length: 12 }, (_, i) => ({ text: `request number ${i}`, outputs: ['embedding'] }));
     const parallel = await Promise.all(bodies.map((b) => encode(b)));
