@@ -220,16 +220,25 @@ if n != want or width != 384:
     sys.exit(f"bench: expected {want} tokens and a 384-wide embedding, got {n} and {width}")
 EOF
     done
-    # wrk runs: label, body, connections, seconds
-    local runs=("emb8 emb8 1 6" "emb16 emb16 1 6" "emb16 emb16 8 6" "emb16 emb16 32 8"
-                "emb16 emb16 64 6" "emb128 emb128 1 6" "all128 all128 1 10"
-                "all128b64 all128b64 1 10" "all128 all128 8 10" "all128 all128 64 10")
+    # wrk runs: label, body, connections, seconds. The peak RSS is read after the
+    # embedding-only runs, then reset (clear_refs 5) and read again after the all-outputs
+    # ones, whose 20 MB answers wait in memory for their clients.
+    local emb_runs=("emb8 emb8 1 6" "emb16 emb16 1 6" "emb16 emb16 8 6" "emb16 emb16 32 8"
+                    "emb16 emb16 64 6" "emb128 emb128 1 6")
+    local all_runs=("all128 all128 1 10" "all128b64 all128b64 1 10" "all128 all128 8 10"
+                    "all128 all128 64 10")
     local r
-    for r in "${runs[@]}"; do
+    for r in "${emb_runs[@]}"; do
         # shellcheck disable=SC2086
         run_wrk $r || return 1
     done
-    awk '/^VmHWM/ {print "rss_peak_kb\t" $2} /^VmRSS/ {print "rss_end_kb\t" $2}' \
+    awk '/^VmHWM/ {print "rss_peak_kb\t" $2}' /proc/$SERVER_PID/status >>"$OUT/server.tsv"
+    echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null || true
+    for r in "${all_runs[@]}"; do
+        # shellcheck disable=SC2086
+        run_wrk $r || return 1
+    done
+    awk '/^VmHWM/ {print "rss_peak_all_kb\t" $2} /^VmRSS/ {print "rss_end_kb\t" $2}' \
         /proc/$SERVER_PID/status >>"$OUT/server.tsv"
     stop_server
     # The same 32 connections with batching off (one request per forward pass): the

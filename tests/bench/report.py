@@ -194,10 +194,14 @@ def main():
                                 f"(p99 {fmt_ms(p99[('emb16', '32')])} vs "
                                 f"{fmt_ms(p99[('emb16-unbatched', '32')])} ms)", v, "≥ 3", v >= 3))
             wmb = float(dump.get("weights_mb", "nan"))
-            if "rss_peak_kb" in server and wmb == wmb:
-                v = int(server["rss_peak_kb"]) / 1024
-                targets.append((f"peak RSS after the wrk runs (64 connections among them), MB; "
-                                f"weights {wmb:.1f} MB", v, f"≤ {wmb + 64:.0f}", v <= wmb + 64))
+            for key, what in (("rss_peak_kb", "the embedding-only runs (16 tokens at 64 "
+                               "connections among them)"),
+                              ("rss_peak_all_kb", "the all-outputs runs (64 connections "
+                               "among them, 20 MB answers)")):
+                if key in server and wmb == wmb:
+                    v = int(server[key]) / 1024
+                    targets.append((f"peak RSS over {what}, MB; weights {wmb:.1f} MB", v,
+                                    f"≤ {wmb + 64:.0f}", v <= wmb + 64))
             if "load_ms" in server:
                 v = int(server["load_ms"]) / 1e3
                 targets.append(("model load, process start → /health, s", v, "≤ 0.5", v <= 0.5))
@@ -215,12 +219,12 @@ def main():
         p("### Server")
         p("")
         p("| weights | model load (process start → /health answers) | RSS after load | "
-          "peak RSS (VmHWM) after the wrk runs |")
-        p("|---|---|---|---|")
+          "peak RSS (VmHWM), embedding-only runs | peak RSS, all-outputs runs |")
+        p("|---|---|---|---|---|")
         mb = lambda k: f"{int(server[k]) / 1024:.0f} MB" if k in server else "—"
         p(f"| {dump.get('weights_mb', '?')} MB | "
           f"{server['load_ms'] + ' ms' if 'load_ms' in server else '—'} | {mb('rss_loaded_kb')} | "
-          f"{mb('rss_peak_kb')} |")
+          f"{mb('rss_peak_kb')} | {mb('rss_peak_all_kb')} |")
         p("")
     if machine.get("failed"):
         p(f"**Steps that failed: {machine['failed']}** (see BUILD_DIR/bench/*.log).")
