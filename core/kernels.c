@@ -239,6 +239,55 @@ ENC_VEC_INLINE float softmax_exp_row(float *row, size_t n, size_t TV)
  * registers of AVX-512 (and, split in halves, nearly those of AVX2). */
 #define ATT_R 4
 
+/* C (R, n) = A (R, K) B (K, n), each row of C times scale[r] (NULL: 1); rows lda, ldb,
+ * ldc floats apart; R <= ATT_R, a constant after inlining. Two vectors of columns at a
+ * time (R x 2 accumulators), then one, then single columns. The attention block's two
+ * products: scores = Q K^T (K^T stored), output = weights V. */
+ENC_VEC_INLINE void rows_times(int R, const float *A, size_t lda, const float *B, size_t ldb,
+                               size_t K, size_t n, float *C, size_t ldc, const float *scale)
+{
+    float sc[ATT_R];
+    for (int r = 0; r < R; r++) sc[r] = scale ? scale[r] : 1.0f;
+    size_t c = 0;
+    for (; c + 2 * VW <= n; c += 2 * VW) {
+        vf a[ATT_R][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = V1(0.0f);
+        for (size_t k = 0; k < K; k++) {
+            vf b0 = V_LOAD(B + k * ldb + c), b1 = V_LOAD(B + k * ldb + c + VW);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                vf x = V1(A[r * lda + k]);
+                a[r][0] += x * b0;
+                a[r][1] += x * b1;
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            V_STORE(C + r * ldc + c, a[r][0] * V1(sc[r]));
+            V_STORE(C + r * ldc + c + VW, a[r][1] * V1(sc[r]));
+        }
+    }
+    for (; c + VW <= n; c += VW) {
+        vf a[ATT_R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) a[r] = V1(0.0f);
+        for (size_t k = 0; k < K; k++) {
+            vf b0 = V_LOAD(B + k * ldb + c);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) a[r] += V1(A[r * lda + k]) * b0;
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) V_STORE(C + r * ldc + c, a[r] * V1(sc[r]));
+    }
+    for (; c < n; c++)
+        for (int r = 0; r < R; r++) {
+            float acc = 0.0f;
+            for (size_t k = 0; k < K; k++) acc += A[r * lda + k] * B[k * ldb + c];
+            C[r * ldc + c] = acc * sc[r];
+        }
+}
+
 /* Rows i0 .. i0+R of one head (R <= ATT_R, a constant after inlining): scores, softmax,
  * output. kt (Dh, TV) is K^T with zero columns past T; rows (ATT_R, TV) and
  * qs (ATT_R, Dh) are scratch. */
@@ -249,39 +298,7 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
 {
     for (int r = 0; r < R; r++)
         for (size_t e = 0; e < Dh; e++) qs[r * Dh + e] = q[(i0 + r) * ld + e] * scale;
-    /* rows (R, TV) = qs kt, two vectors of key columns at a time, then one */
-    size_t c = 0;
-    for (; c + 2 * VW <= TV; c += 2 * VW) {
-        vf a[ATT_R][2];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = V1(0.0f);
-        for (size_t e = 0; e < Dh; e++) {
-            vf k0 = V_LOAD(kt + e * TV + c), k1 = V_LOAD(kt + e * TV + c + VW);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                vf qe = V1(qs[r * Dh + e]);
-                a[r][0] += qe * k0;
-                a[r][1] += qe * k1;
-            }
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            V_STORE(rows + r * TV + c, a[r][0]);
-            V_STORE(rows + r * TV + c + VW, a[r][1]);
-        }
-    }
-    if (c < TV) {
-        vf a[ATT_R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) a[r] = V1(0.0f);
-        for (size_t e = 0; e < Dh; e++) {
-            vf k0 = V_LOAD(kt + e * TV + c);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) a[r] += V1(qs[r * Dh + e]) * k0;
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) V_STORE(rows + r * TV + c, a[r]);
-    }
+    rows_times(R, qs, Dh, kt, TV, Dh, TV, rows, TV, NULL); /* rows (R, TV) = qs kt */
     float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = rows + r * TV;
@@ -295,45 +312,8 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
             for (; j < T; j++) a[j] = row[j] * inv[r];
         }
     }
-    /* z rows (R, Dh) = rows V, two vectors of columns at a time, then one, then single */
-    size_t e = 0;
-    for (; e + 2 * VW <= Dh; e += 2 * VW) {
-        vf a[ATT_R][2];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) a[r][0] = a[r][1] = V1(0.0f);
-        for (size_t j = 0; j < T; j++) {
-            vf v0 = V_LOAD(v + j * ld + e), v1 = V_LOAD(v + j * ld + e + VW);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                vf w = V1(rows[r * TV + j]);
-                a[r][0] += w * v0;
-                a[r][1] += w * v1;
-            }
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            V_STORE(z + (i0 + r) * ldz + e, a[r][0] * V1(inv[r]));
-            V_STORE(z + (i0 + r) * ldz + e + VW, a[r][1] * V1(inv[r]));
-        }
-    }
-    for (; e + VW <= Dh; e += VW) {
-        vf a[ATT_R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) a[r] = V1(0.0f);
-        for (size_t j = 0; j < T; j++) {
-            vf v0 = V_LOAD(v + j * ld + e);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) a[r] += V1(rows[r * TV + j]) * v0;
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) V_STORE(z + (i0 + r) * ldz + e, a[r] * V1(inv[r]));
-    }
-    for (; e < Dh; e++)
-        for (int r = 0; r < R; r++) {
-            float acc = 0.0f;
-            for (size_t j = 0; j < T; j++) acc += rows[r * TV + j] * v[j * ld + e];
-            z[(i0 + r) * ldz + e] = acc * inv[r];
-        }
+    /* z rows (R, Dh) = exp rows (R, T) V (T, Dh), scaled by 1 / each row's sum */
+    rows_times(R, rows, TV, v, ld, T, Dh, z + i0 * ldz, ldz, inv);
 }
 
 /* One head of one sequence without a matrix library: for T of a few hundred at most,
