@@ -3,8 +3,10 @@
  * against, in tests/unit/test_core.c and test_golden.c).
  *
  * Threads: the forward pass runs on a team of enc_kernel_threads() OpenMP threads that
- * split every step - the rows (or, for a few rows, the output columns) of each matrix
- * product, the (sequence, head) pairs of attention, the rows of LayerNorm and GELU.
+ * split every step - the rows of each matrix product when it has more rows than outputs,
+ * else its output columns (each thread then reads its share of W once); the
+ * (sequence, head) pairs of attention; the rows of LayerNorm and GELU.
+ * Products: up to DOT_MAX_ROWS rows, linear_dot (below) straight from W; more, the CBLAS.
  * The CBLAS is kept single-threaded (openblas_set_num_threads(1)) and each thread calls
  * it on its own slice, so any CBLAS works and there is one team, not two competing for
  * the cores. (Measured before this: with OpenBLAS's own threads, the 144 per-head
@@ -18,6 +20,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -101,7 +104,8 @@ ENC_VEC_INLINE void dot_block(int MR, int OR, float *out, const float *x, const 
             wv[j] = V_LOAD(w + (o0 + j) * Din + i);
             /* W comes from memory: ask for the rows two blocks on (the hardware's
              * prefetcher left the loads waiting, perf annotate). Never faults. */
-            __builtin_prefetch((const char *)(w + (o0 + j) * Din + i) + 2 * OR * Din * sizeof *w);
+            __builtin_prefetch((const void *)((uintptr_t)(w + (o0 + j) * Din + i) +
+                                              2 * OR * Din * sizeof *w));
         }
 #pragma GCC unroll 8
         for (int r = 0; r < MR; r++) xv[r] = V_LOAD(x + (m0 + r) * Din + i);
