@@ -67,25 +67,35 @@ static void gemm_slice(float *out, const float *in, const float *w, const float 
  * shuffles: each level halves the lanes per vector and doubles the vectors per lane). */
 ENC_VEC_INLINE void hsum16(const vf *a, vf *sum)
 {
-    const vi lo1 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23},
-             hi1 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31},
-             lo2 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27},
-             hi2 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31},
-             lo3 = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29},
-             hi3 = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31},
-             lo4 = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30},
-             hi4 = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    /* __builtin_shufflevector (GCC 12 and clang alike) takes its lane numbers as
+     * constants: lanes 0-15 from the first vector, 16-31 from the second. */
+#define LO1 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define HI1 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define LO2 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27
+#define HI2 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31
+#define LO3 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29
+#define HI3 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31
+#define LO4 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define HI4 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
     vf c[8], d[4], e[2];
     for (int k = 0; k < 8; k++) /* lanes 8q..: vector 2k+q's 8 partial sums */
-        c[k] = __builtin_shuffle(a[2 * k], a[2 * k + 1], lo1) +
-               __builtin_shuffle(a[2 * k], a[2 * k + 1], hi1);
+        c[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], LO1) +
+               __builtin_shufflevector(a[2 * k], a[2 * k + 1], HI1);
     for (int k = 0; k < 4; k++) /* lanes 4q..: vector 4k+q's 4 partial sums */
-        d[k] = __builtin_shuffle(c[2 * k], c[2 * k + 1], lo2) +
-               __builtin_shuffle(c[2 * k], c[2 * k + 1], hi2);
+        d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], LO2) +
+               __builtin_shufflevector(c[2 * k], c[2 * k + 1], HI2);
     for (int k = 0; k < 2; k++) /* lanes 2q..: vector 8k+q's 2 partial sums */
-        e[k] = __builtin_shuffle(d[2 * k], d[2 * k + 1], lo3) +
-               __builtin_shuffle(d[2 * k], d[2 * k + 1], hi3);
-    *sum = __builtin_shuffle(e[0], e[1], lo4) + __builtin_shuffle(e[0], e[1], hi4);
+        e[k] = __builtin_shufflevector(d[2 * k], d[2 * k + 1], LO3) +
+               __builtin_shufflevector(d[2 * k], d[2 * k + 1], HI3);
+    *sum = __builtin_shufflevector(e[0], e[1], LO4) + __builtin_shufflevector(e[0], e[1], HI4);
+#undef LO1
+#undef HI1
+#undef LO2
+#undef HI2
+#undef LO3
+#undef HI3
+#undef LO4
+#undef HI4
 }
 
 /* out[m0..m0+MR)[o0..o0+OR) = x W^T + b, MR x OR <= 16 (constants after inlining):
