@@ -5,11 +5,15 @@
  *   1st call  (headers only): allocate the request state in *req_cls, find the route,
  *             check Content-Type and Content-Length. No answer, with one exception: an
  *             error (404, 405, 415, a declared length over the cap: 413) on a request
- *             that announces a body is answered here, because libmicrohttpd (0.9.75)
- *             takes a response only now or once the whole body is read; answering now
- *             refuses the body unread (no "100 Continue") and MHD closes the connection.
+ *             that announces a body and waits for "100 Continue" (or declares more than
+ *             twice the cap) is answered here, because libmicrohttpd (0.9.75) takes a
+ *             response only now or once the whole body is read; answering now refuses
+ *             the body unread and MHD closes the connection. A client that sends its body
+ *             at once gets its error after the body is read and dropped: answered while
+ *             still sending, then closed, it could see a reset before the answer (CI saw
+ *             a 2.2 MB body sent without Expect get no 413).
  *   next calls (body chunks): append under max_body_bytes. Past the cap (a chunked
- *             body) the rest is dropped, and past twice the cap the connection is
+ *             body) the rest is dropped, and past twice the cap in all the connection is
  *             closed without an answer, so no body is read forever.
  *   last call (*upload_data_size == 0): the error decided so far, or the API key, then
  *             prepare the job (validate, tokenize). A job without a forward pass is
@@ -333,6 +337,17 @@ static bool has_body(struct MHD_Connection *c)
     return te || (cl && strtoull(cl, NULL, 10) != 0);
 }
 
+/* Whether a refused request with a body is answered before its body (see the top of the
+ * file): when the client waits for "100 Continue", or when the body it declares is more
+ * than this server reads and drops (twice the cap). */
+static bool answer_before_body(const http_server *s, struct MHD_Connection *c)
+{
+    const char *expect = header(c, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0) return true;
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl && strtoull(cl, NULL, 10) / 2 > s->opt.max_body_bytes;
+}
+
 /* Appends a body chunk; false (with rq->err set) past the cap or out of memory. */
 static bool request_append(http_server *s, request *rq, const char *data, size_t n)
 {
@@ -444,15 +459,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(method, "OPTIONS") == 0 && rq->route_path && !has_body(c))
             return MHD_YES; /* a CORS preflight, answered on the last call */
         /* Answer now only to refuse a body unread (see the top of the file). */
-        return !rq->route && has_body(c) ? send_error(c, rq, &rq->err) : MHD_YES;
+        return !rq->route && has_body(c) && answer_before_body(s, c) ? send_error(c, rq, &rq->err)
+                                                                      : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (rq->route && !request_append(s, rq, upload_data, n)) rq->route = NULL;
-        if (!rq->route) { /* past the cap: drop the rest, up to the cap again */
+        if (!rq->route) { /* refused or past the cap: drop the rest, up to twice the cap in all */
             rq->dropped += n;
-            if (rq->dropped > s->opt.max_body_bytes) return MHD_NO; /* closes the connection */
+            if (rq->dropped / 2 + rq->len / 2 > s->opt.max_body_bytes)
+                return MHD_NO; /* closes the connection */
         }
         return MHD_YES;
     }
