@@ -27,7 +27,11 @@ DEB_PKGS := build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjans
 CORE_SRC   := $(wildcard core/*.c)
 SERVER_SRC := $(wildcard server/*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
-CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+# core/kernels.c is compiled twice, 16-lane (AVX-512) and 8-lane code; kernels_pick.c
+# chooses at run time (see kernels.c).
+KERNEL_W   := 16 8
+CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o,$(CORE_SRC:%.c=$(BUILD)/%.o)) \
+              $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # Server objects the unit tests may link against (everything but main).
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
@@ -51,7 +55,9 @@ $(BUILD)/%.o: %.c
 # -std=c11 turns floating-point contraction off, so a * b + c in the vector kernels was a
 # multiply and an add, never one FMA (seen in perf annotate). The fast kernels may fuse;
 # the reference kernels (kernels_ref.c) keep the plain rounding they are compared from.
-$(BUILD)/core/kernels.o: CFLAGS += -ffp-contract=fast
+$(BUILD)/core/kernels_w%.o: core/kernels.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Iserver -c $< -o $@
 
 $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
@@ -168,7 +174,8 @@ FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -fno-math-errno -fno-omit
                 $(filter -fopenmp,$(CFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
                 -Icore -Iserver
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(CORE_SRC) $(filter-out server/main.c,$(SERVER_SRC)))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c,$(CORE_SRC)) \
+                  $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-ci fuzz-deps clean-fuzz test-hostile
@@ -199,6 +206,10 @@ fuzz-deps: deps
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/core/kernels_w%.o: core/kernels.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=fast -DVW=$* -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 .SECONDARY: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)

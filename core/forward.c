@@ -48,6 +48,8 @@ void enc_workspace_use_reference(enc_workspace *ws, int on)
     ws->k = on ? &enc_kernels_ref : &enc_kernels_fast;
 }
 
+void enc_workspace_use_kernels(enc_workspace *ws, const enc_kernels *k) { ws->k = k; }
+
 /* Makes sure the buffers hold N tokens in sequences of up to T for model c; grows
  * them (and only then allocates). ENC_ERR_NOMEM leaves the workspace as it was. */
 static enc_status workspace_reserve(enc_workspace *ws, const enc_config *c, size_t N, size_t T)

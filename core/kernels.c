@@ -15,6 +15,11 @@
  * Vector code (vecmath.h) is compiled per instruction set (ENC_VEC_CLONES); OpenMP
  * regions stay in plain functions that call the cloned ones, since a region's outlined
  * body would not be cloned.
+ * Width: the Makefile compiles this file twice, with VW = 16 (AVX-512 only) and VW = 8
+ * (AVX2, and plain x86-64); kernels_pick.c chooses at run time. Measured with the
+ * kernels forced to AVX2 and OpenBLAS to Haswell on the 2-core EPYC: 16-lane code there
+ * took B 1, T 512 to 486 ms (8 lanes: 97 ms; the 8-lane code of before this round: 116);
+ * with AVX-512, 16 lanes beat 8 (55 vs 64 ms; B 32, T 128: 315 vs 343).
  */
 #include <cblas.h>
 #include <math.h>
@@ -26,19 +31,10 @@
 #include "kernels.h"
 #include "vecmath.h"
 
-static int team_size = 1;
 /* Products with at most this many rows use linear_dot. Measured (bench forward, 2 threads,
  * minilm, medians of two runs each way): 1x8 2.50 -> 1.47 ms; 1x16 3.08/3.35 (CBLAS) ->
  * 2.81/2.92; at 1x24 the two were within the noise (3.63/4.81 vs 3.80/4.32). */
 #define DOT_MAX_ROWS 16
-
-void enc_kernel_set_threads(int n)
-{
-    team_size = n > 0 ? n : 1;
-    openblas_set_num_threads(1);
-}
-
-int enc_kernel_threads(void) { return team_size; }
 
 /* Below this many multiply-adds a product is not worth splitting. */
 #define SPLIT_MIN_MACS ((size_t)1 << 18)
@@ -63,39 +59,40 @@ static void gemm_slice(float *out, const float *in, const float *w, const float 
  * products in registers along Din; W and x are each read once per block, then the 16
  * sums are reduced together. */
 
-/* Lane k of *sum = the sum of the lanes of a[k], for 16 vectors (a tree of
- * shuffles: each level halves the lanes per vector and doubles the vectors per lane). */
-ENC_VEC_INLINE void hsum16(const vf *a, vf *sum)
+/* out[k] = the sum of the lanes of a[k], for 16 vectors: a tree of shuffles, each level
+ * halving the lanes per vector and doubling the vectors per lane, down to one lane per
+ * vector (16 / VW result vectors). __builtin_shufflevector (GCC 12 and clang alike)
+ * takes constant lane numbers: 0 .. VW-1 from the first vector, VW .. 2VW-1 from the
+ * second. */
+ENC_VEC_INLINE void hsum16(const vf *a, float *out)
 {
-    /* __builtin_shufflevector (GCC 12 and clang alike) takes its lane numbers as
-     * constants: lanes 0-15 from the first vector, 16-31 from the second. */
-#define LO1 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define HI1 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-#define LO2 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27
-#define HI2 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31
-#define LO3 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29
-#define HI3 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31
-#define LO4 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
-#define HI4 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#if VW == 16
     vf c[8], d[4], e[2];
     for (int k = 0; k < 8; k++) /* lanes 8q..: vector 2k+q's 8 partial sums */
-        c[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], LO1) +
-               __builtin_shufflevector(a[2 * k], a[2 * k + 1], HI1);
+        c[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               __builtin_shufflevector(a[2 * k], a[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
     for (int k = 0; k < 4; k++) /* lanes 4q..: vector 4k+q's 4 partial sums */
-        d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], LO2) +
-               __builtin_shufflevector(c[2 * k], c[2 * k + 1], HI2);
+        d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               __builtin_shufflevector(c[2 * k], c[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
     for (int k = 0; k < 2; k++) /* lanes 2q..: vector 8k+q's 2 partial sums */
-        e[k] = __builtin_shufflevector(d[2 * k], d[2 * k + 1], LO3) +
-               __builtin_shufflevector(d[2 * k], d[2 * k + 1], HI3);
-    *sum = __builtin_shufflevector(e[0], e[1], LO4) + __builtin_shufflevector(e[0], e[1], HI4);
-#undef LO1
-#undef HI1
-#undef LO2
-#undef HI2
-#undef LO3
-#undef HI3
-#undef LO4
-#undef HI4
+        e[k] = __builtin_shufflevector(d[2 * k], d[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+               __builtin_shufflevector(d[2 * k], d[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    V_STORE(out, __builtin_shufflevector(e[0], e[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+                 __builtin_shufflevector(e[0], e[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+#else
+    for (int h = 0; h < 2; h++) { /* vectors 8h .. 8h+7 into one */
+        const vf *p = a + 8 * h;
+        vf c[4], d[2];
+        for (int k = 0; k < 4; k++) /* lanes 4q..: vector 2k+q's 4 partial sums */
+            c[k] = __builtin_shufflevector(p[2 * k], p[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+                   __builtin_shufflevector(p[2 * k], p[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+        for (int k = 0; k < 2; k++) /* lanes 2q..: vector 4k+q's 2 partial sums */
+            d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
+                   __builtin_shufflevector(c[2 * k], c[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+        V_STORE(out + 8 * h, __builtin_shufflevector(d[0], d[1], 0, 2, 4, 6, 8, 10, 12, 14) +
+                                 __builtin_shufflevector(d[0], d[1], 1, 3, 5, 7, 9, 11, 13, 15));
+    }
+#endif
 }
 
 /* out[m0..m0+MR)[o0..o0+OR) = x W^T + b, MR x OR <= 16 (constants after inlining):
@@ -132,8 +129,8 @@ ENC_VEC_INLINE void dot_block(int MR, int OR, float *out, const float *x, const 
             for (int j = 0; j < OR; j++) acc[r * OR + j] += xv[r] * wv[j];
     }
     if (MR * OR == 16) {
-        vf sum;
-        hsum16(acc, &sum);
+        float sum[16];
+        hsum16(acc, sum);
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < OR; j++)
                 out[(m0 + r) * Dout + o0 + j] = sum[r * OR + j] + (b ? b[o0 + j] : 0.0f);
@@ -208,7 +205,7 @@ static void layernorm_rows(float *out, const float *x, const float *r, const flo
 /* Splits rows [0, N) of work costing `per_row` each among the team when worth it. */
 #define ROWS_PARALLEL(N, per_row, call)                                                    \
     do {                                                                                   \
-        int nt_ = team_size;                                                               \
+        int nt_ = enc_kernel_threads();                                                    \
         if (nt_ <= 1 || (N) * (per_row) < SPLIT_MIN_MACS) {                                \
             size_t r0 = 0, r1 = (N);                                                       \
             call;                                                                          \
@@ -417,7 +414,7 @@ static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, 
 static void linear_team(float *out, const float *in, const float *w, const float *b, size_t N,
                         size_t Din, size_t Dout, int act)
 {
-    int nt = team_size;
+    int nt = enc_kernel_threads();
     if (N <= DOT_MAX_ROWS) {
         if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
             linear_dot(out, in, w, b, N, 0, Dout, Din, Dout);
@@ -468,7 +465,11 @@ static void linear_act_fast(float *out, const float *in, const float *w, const f
     linear_team(out, in, w, b, N, Din, Dout, (int)act);
 }
 
-const enc_kernels enc_kernels_fast = {
+/* enc_kernels_fast_w16 or enc_kernels_fast_w8: this file is compiled once per width
+ * (Makefile), and kernels_pick.c hands out the one this processor runs best. */
+#define KERNELS_NAMED(w) enc_kernels_fast_w##w
+#define KERNELS_NAME(w) KERNELS_NAMED(w)
+const enc_kernels KERNELS_NAME(VW) = {
     .linear = linear_fast,
     .linear_act = linear_act_fast,
     .add_layernorm = add_layernorm_fast,

@@ -36,7 +36,8 @@ typedef struct {
     void (*gelu)(float *x, size_t n);
 } enc_kernels;
 
-/* T rounded up to whole vectors of 16 floats (vecmath.h's VW); the scratch holds K^T
+/* T rounded up to whole vectors of 16 floats (the widest of vecmath.h's VW); the scratch
+ * holds K^T
  * (Dh, TV), 4 score rows (4, TV) and 4 scaled query rows (4, Dh) (kernels.c). */
 #define ENC_ATT_TV(T) (((T) + 15) & ~(size_t)15)
 #define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 4) * ENC_ATT_TV(T) + 4 * (Dh))
@@ -46,11 +47,17 @@ typedef struct {
 void enc_kernel_set_threads(int n);
 int enc_kernel_threads(void);
 
-extern const enc_kernels enc_kernels_fast;
+/* The fast kernels: 16-lane AVX-512 code where the processor has it, else 8-lane code
+ * (kernels_pick.c). */
+const enc_kernels *enc_kernels_fast_get(void);
+#define enc_kernels_fast (*enc_kernels_fast_get())
+extern const enc_kernels enc_kernels_fast_w16, enc_kernels_fast_w8;
 extern const enc_kernels enc_kernels_ref;
 
-/* Makes a workspace run the reference kernels (tests only). */
+/* Makes a workspace run the reference kernels, or one given build of the fast ones
+ * (tests only). */
 struct enc_workspace;
 void enc_workspace_use_reference(struct enc_workspace *ws, int on);
+void enc_workspace_use_kernels(struct enc_workspace *ws, const enc_kernels *k);
 
 #endif

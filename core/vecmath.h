@@ -8,10 +8,11 @@
  * depending on the target a kernel is compiled for (ENC_VEC_CLONES). Vectors are passed
  * by pointer, never by value, so no function's ABI depends on the target.
  *
- * Width: VW = 16 lanes, one AVX-512 register. The AVX2 and SSE clones split each
- * operation in two or four. (At 8 lanes the kernels used half of each vector unit of
- * the 2-core AMD EPYC, which has full-width AVX-512; 16 lanes together with FMA
- * contraction and 4-row attention blocks took B 1, T 512 from 89 to 58 ms.)
+ * Width: VW lanes, 16 (one AVX-512 register) or 8 (one AVX2 register), set by the
+ * includer (kernels.c is compiled once for each, see there). (At 8 lanes the kernels
+ * used half of each vector unit of the 2-core AMD EPYC, which has full-width AVX-512;
+ * 16 lanes together with FMA contraction and 4-row attention blocks took B 1, T 512
+ * from 89 to 58 ms. On AVX2, 16-lane code was four times slower than 8-lane code.)
  *
  * Accuracy (checked against libm on a dense sweep in tests/unit/test_core.c):
  *   v_exp: relative error below 2e-7 on [-87, 88]; below -87 it gives 0.
@@ -22,7 +23,9 @@
 
 #include <stddef.h>
 
-#define VW 16 /* v_hsum and v_hmax below are written for 16 */
+#ifndef VW
+#define VW 16 /* 16 or 8: v_hsum, v_hmax and V1 below are written for both */
+#endif
 typedef float vf __attribute__((vector_size(4 * VW)));
 typedef int vi __attribute__((vector_size(4 * VW)));
 /* The same, for loads and stores at any float-aligned address. */
@@ -31,14 +34,22 @@ typedef float vf_u __attribute__((vector_size(4 * VW), aligned(4), may_alias));
 /* A kernel compiled once per instruction set, the best picked at load time (GCC
  * function multi-versioning); elsewhere plain code. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define ENC_VEC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if VW == 16 /* run only where the CPU has AVX-512 (kernels_pick.c) */
+#define ENC_VEC_CLONES __attribute__((target("arch=x86-64-v4")))
+#else
+#define ENC_VEC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 #else
 #define ENC_VEC_CLONES
 #endif
 
 #define ENC_VEC_INLINE static inline __attribute__((always_inline))
 
+#if VW == 16
 #define V1(x) ((vf){(x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x), (x)})
+#else
+#define V1(x) ((vf){(x), (x), (x), (x), (x), (x), (x), (x)})
+#endif
 #define V_LOAD(p) (*(const vf_u *)(const void *)(p))
 #define V_STORE(p, v) (*(vf_u *)(void *)(p) = (v))
 /* mask ? a : b, lane by lane (a comparison gives lanes of all ones or zeros). */
@@ -52,10 +63,16 @@ typedef float vf_u __attribute__((vector_size(4 * VW), aligned(4), may_alias));
 ENC_VEC_INLINE float v_hsum(const vf *v)
 {
     vf t = *v;
+#if VW == 16
     t += __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
     t += __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
     t += __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
     t += __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+#else
+    t += __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3);
+    t += __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5);
+    t += __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6);
+#endif
     return t[0];
 }
 
@@ -63,6 +80,7 @@ ENC_VEC_INLINE float v_hsum(const vf *v)
 ENC_VEC_INLINE float v_hmax(const vf *v)
 {
     vf t = *v, u;
+#if VW == 16
     u = __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
     t = V_MAX(t, u);
     u = __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11);
@@ -71,6 +89,14 @@ ENC_VEC_INLINE float v_hmax(const vf *v)
     t = V_MAX(t, u);
     u = __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
     t = V_MAX(t, u);
+#else
+    u = __builtin_shufflevector(t, t, 4, 5, 6, 7, 0, 1, 2, 3);
+    t = V_MAX(t, u);
+    u = __builtin_shufflevector(t, t, 2, 3, 0, 1, 6, 7, 4, 5);
+    t = V_MAX(t, u);
+    u = __builtin_shufflevector(t, t, 1, 0, 3, 2, 5, 4, 7, 6);
+    t = V_MAX(t, u);
+#endif
     return t[0];
 }
 

@@ -316,8 +316,25 @@ START_TEST(kernels_fast_match_reference)
 }
 END_TEST
 
+/* Each build of the fast kernels this processor can run: the 8-lane one always, the
+ * 16-lane (AVX-512) one when it is the one picked. */
+static size_t fast_builds(const enc_kernels **out, const char **names)
+{
+    size_t n = 0;
+    out[n] = &enc_kernels_fast_w8, names[n++] = "8-lane";
+    if (enc_kernels_fast_get() == &enc_kernels_fast_w16)
+        out[n] = &enc_kernels_fast_w16, names[n++] = "16-lane";
+    else printf("core: this processor has no AVX-512: the 16-lane kernels are not run\n");
+    return n;
+}
+
 START_TEST(fast_kernels_match_reference_across_shapes)
 {
+    const enc_kernels *builds[2];
+    const char *bnames[2];
+    size_t nb = fast_builds(builds, bnames);
+    for (size_t k = 0; k < nb; k++) {
+    const enc_kernels *fk = builds[k];
     /* Products: few rows (linear_dot, 4x4 blocks plus row, output and Din tails, split
      * by output columns) and many rows (the CBLAS path), with 1 and 2 threads. */
     static const size_t rows[] = {1, 2, 3, 4, 5, 8, 9, 13, 16, 17, 40};
@@ -337,22 +354,22 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                     size_t N = rows[a], Din = dins[c], Dout = douts[d];
                     const float *bias = (a + d) % 2 ? b : NULL;
                     memset(o1, 0xff, N * Dout * 4); /* NaN: a value not written shows */
-                    enc_kernels_fast.linear(o1, in, w, bias, N, Din, Dout);
+                    fk->linear(o1, in, w, bias, N, Din, Dout);
                     enc_kernels_ref.linear(o2, in, w, bias, N, Din, Dout);
                     float diff = max_abs_diff(o1, o2, N * Dout);
                     if (!(diff <= 2e-5f))
-                        ck_abort_msg("linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
-                                     N, Din, Dout, threads, (double)diff);
+                        ck_abort_msg("%s linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                     bnames[k], N, Din, Dout, threads, (double)diff);
                     /* the same product with its activation, applied slice by slice */
                     enc_act act = (a + c + d) % 2 ? ENC_ACT_GELU : ENC_ACT_RELU;
                     memset(o1, 0xff, N * Dout * 4);
-                    enc_kernels_fast.linear_act(o1, in, w, bias, N, Din, Dout, act);
+                    fk->linear_act(o1, in, w, bias, N, Din, Dout, act);
                     enc_kernels_ref.linear_act(o2, in, w, bias, N, Din, Dout, act);
                     diff = max_abs_diff(o1, o2, N * Dout);
                     if (!(diff <= 2e-5f))
-                        ck_abort_msg("linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
-                                     act == ENC_ACT_GELU ? "gelu" : "relu", N, Din, Dout, threads,
-                                     (double)diff);
+                        ck_abort_msg("%s linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                     bnames[k], act == ENC_ACT_GELU ? "gelu" : "relu", N, Din,
+                                     Dout, threads, (double)diff);
                 }
     }
     enc_set_num_threads(1);
@@ -372,7 +389,7 @@ START_TEST(fast_kernels_match_reference_across_shapes)
             fill_random(qkv, T * LD, 20 + a * 7 + c, 3.0);
             float scale = 1.0f / sqrtf((float)Dh);
             /* head 1 of 2: its Q, K, V start Dh into their thirds of each row */
-            enc_kernels_fast.attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh,
+            fk->attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh,
                                             qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
             enc_kernels_ref.attention_head(a2, s2, z2 + Dh, qkv + Dh, qkv + HD + Dh,
                                            qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
@@ -382,11 +399,12 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                 dz = d > dz ? d : dz;
             }
             if (!(ds <= 2e-5f && da <= 1e-6f && dz <= 2e-5f))
-                ck_abort_msg("attention T %zu Dh %zu: scores %g, weights %g, output %g", T, Dh,
-                             (double)ds, (double)da, (double)dz);
+                ck_abort_msg("%s attention T %zu Dh %zu: scores %g, weights %g, output %g",
+                             bnames[k], T, Dh, (double)ds, (double)da, (double)dz);
             free(qkv), free(z1), free(z2), free(a1), free(a2), free(s1), free(s2), free(scratch);
         }
 }
+    }
 END_TEST
 
 START_TEST(layernorm_uses_its_eps)
