@@ -3,41 +3,19 @@
 // ENCODERD_BASE = the default config (the base encoder: D 512, 8 heads, 6 layers).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { call, assertError, shape, words } from './lib.mjs';
 
 const TOY = process.env.ENCODERD_TOY;
 const BASE = process.env.ENCODERD_BASE;
 if (!TOY || !BASE) throw new Error('set ENCODERD_TOY and ENCODERD_BASE (tests/e2e/run.sh does)');
 
-async function call(base, method, path, body, headers = {}) {
-    const init = { method, headers: { 'content-type': 'application/json', ...headers } };
-    if (body !== undefined)
-        init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
-    const r = await fetch(base + path, init);
-    const text = await r.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* left null */ }
-    return { status: r.status, headers: r.headers, json, text };
-}
 const encode = (body, base = TOY) => call(base, 'POST', '/encode', body);
-
-function assertError(res, status, type, message) {
-    assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
-    assert.equal(res.headers.get('content-type'), 'application/json');
-    assert.deepEqual(Object.keys(res.json), ['error']);
-    assert.deepEqual(Object.keys(res.json.error).sort(), ['code', 'message', 'type']);
-    assert.equal(res.json.error.code, status);
-    assert.equal(res.json.error.type, type);
-    assert.ok(res.json.error.message.includes(message),
-        `message "${res.json.error.message}" lacks "${message}"`);
-}
 
 function maxDiff(a, b) {
     if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b);
     assert.ok(Array.isArray(a) && Array.isArray(b) && a.length === b.length, 'shapes differ');
     return a.reduce((m, x, i) => Math.max(m, maxDiff(x, b[i])), 0);
 }
-const shape = (x) => (Array.isArray(x) ? [x.length, ...shape(x[0])] : []);
-const words = (n) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
 test('GET /health', async () => {
     const r = await call(TOY, 'GET', '/health');

@@ -10,30 +10,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { call, assertError, shape, words } from './lib.mjs';
 
 const TOY = process.env.ENCODERD_TOY;
 const BASE = process.env.ENCODERD_BASE;
 if (!TOY) throw new Error('set ENCODERD_TOY (tests/e2e/run.sh does)');
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
-async function call(base, method, path, body, headers = {}) {
-    const init = { method, headers: { 'content-type': 'application/json', ...headers } };
-    if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    const r = await fetch(base + path, init);
-    const text = await r.text();
-    let json = null;
-    try { json = JSON.parse(text); } catch { /* left null */ }
-    return { status: r.status, headers: r.headers, json, text };
-}
 const encode = (body, base = TOY) => call(base, 'POST', '/encode', body);
 const embed = (body, base = TOY) => call(base, 'POST', '/v1/embeddings', body);
-
-function assertError(res, status, type, message) {
-    assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
-    assert.equal(res.headers.get('content-type'), 'application/json');
-    assert.deepEqual(res.json, { error: { code: status, type, message: res.json?.error?.message } });
-    assert.ok(res.json.error.message.includes(message), `message "${res.json.error.message}" lacks "${message}"`);
-}
 
 // Little-endian float32 from base64, as OpenAI clients decode it.
 function floats(b64) {
@@ -43,7 +28,6 @@ function floats(b64) {
 }
 const f32 = (x) => Math.fround(x);
 const flat = (x) => (Array.isArray(x) ? x.flatMap(flat) : [x]);
-const shape = (x) => (Array.isArray(x) ? [x.length, ...shape(x[0])] : []);
 
 /* The same vector up to the last bits: a text's rows go through a forward pass with
  * whatever else shares it, and the product kernels round differently for a pass of a
@@ -55,7 +39,6 @@ function assertClose(a, b, msg, tol = 2e-6) {
     const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
     assert.ok(worst <= tol, `${msg}: max |diff| ${worst} > ${tol}`);
 }
-const words = (n) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
 test('POST /v1/embeddings: OpenAI shape, equal to /encode embedding', async () => {
     const r = await embed({ input: 'Hello World', model: 'text-embedding-3-small' });
