@@ -90,43 +90,66 @@ static void write_tensor(jsonw *w, const tensor *t, bool b64, int threads)
     jw_obj_end(w);
 }
 
+/* A float output under its key; data NULL is written as null (the embedding under
+ * pooling "none"). */
+typedef struct {
+    const char *key;
+    tensor t;
+} named_tensor;
+
+#define MAX_RESULT_TENSORS 5
+
+/* The float outputs input b (sequence g of res) asks for, in the answer's order: the one
+ * description both the writer and the size estimate read. res NULL (no forward pass):
+ * only a null embedding, if asked. Returns how many. */
+static size_t result_tensors(const api_job *job, const enc_result *res, size_t g, size_t b,
+                             named_tensor *out)
+{
+    unsigned o = job->req.outputs;
+    size_t n = 0, T = job->lens[b];
+    if (!res) {
+        if (o & ENC_OUT_EMBEDDING) out[n++] = (named_tensor){"embedding", {.data = NULL}};
+        return n;
+    }
+    size_t D = res->d_model, off = res->offsets[g], N = res->n_tokens;
+    size_t A = res->n_attn, H = res->n_attn_heads;
+    if (o & ENC_OUT_EMBEDDING)
+        out[n++] = (named_tensor){"embedding", {.data = res->embedding ? res->embedding + g * D : NULL,
+                                                .shape = {D}, .rank = 1}};
+    if (o & ENC_OUT_TOKEN_EMB)
+        out[n++] = (named_tensor){"token_embeddings", {.data = res->token_embeddings + off * D,
+                                                       .shape = {T, D}, .rank = 2, .stride = D}};
+    if (o & ENC_OUT_HIDDEN)
+        out[n++] = (named_tensor){"hidden_states", {.data = res->hidden + off * D,
+                                                    .shape = {res->n_hidden, T, D}, .rank = 3,
+                                                    .stride = N * D}};
+    if (o & ENC_OUT_ATTENTION)
+        out[n++] = (named_tensor){"attention", {.data = res->attention + res->attn_offset[g],
+                                                .shape = {A, H, T, T}, .rank = 4,
+                                                .stride = H * T * T}};
+    if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
+        out[n++] = (named_tensor){"scores", {.data = res->scores + res->attn_offset[g],
+                                             .shape = {A, H, T, T}, .rank = 4, .stride = H * T * T}};
+    return n;
+}
+
 /* The response object of input b (a whole single response, or one of "results"). */
 static void write_result(jsonw *w, const api_job *job, const enc_result *res, size_t seq0, size_t b)
 {
     const api_request *req = &job->req;
     const enc_config *c = enc_model_config(job->ctx->model);
-    size_t g = seq0 + b, T = job->lens[b], D = c->d_model;
+    size_t T = job->lens[b];
     unsigned o = req->outputs;
-    bool b64 = req->base64;
-    int th = job->ctx->threads;
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, c->name);
     if (o & API_OUT_TOKENS) jw_key(w, "tokens"), write_tokens(w, &job->toks[b]);
-    size_t off = res ? res->offsets[g] : 0, N = res ? res->n_tokens : 0;
-    if (o & ENC_OUT_EMBEDDING) {
-        jw_key(w, "embedding");
-        if (res && res->embedding)
-            write_tensor(w, &(tensor){.data = res->embedding + g * D, .shape = {D}, .rank = 1}, b64, th);
-        else jw_null(w); /* pooling "none" */
+    named_tensor ts[MAX_RESULT_TENSORS];
+    size_t nt = result_tensors(job, res, seq0 + b, b, ts);
+    for (size_t i = 0; i < nt; i++) {
+        jw_key(w, ts[i].key);
+        if (ts[i].t.data) write_tensor(w, &ts[i].t, req->base64, job->ctx->threads);
+        else jw_null(w);
     }
-    if (o & ENC_OUT_TOKEN_EMB)
-        jw_key(w, "token_embeddings"),
-            write_tensor(w, &(tensor){.data = res->token_embeddings + off * D, .shape = {T, D},
-                                      .rank = 2, .stride = D}, b64, th);
-    if (o & ENC_OUT_HIDDEN)
-        jw_key(w, "hidden_states"),
-            write_tensor(w, &(tensor){.data = res->hidden + off * D, .shape = {res->n_hidden, T, D},
-                                      .rank = 3, .stride = N * D}, b64, th);
-    if (o & ENC_OUT_ATTENTION)
-        jw_key(w, "attention"),
-            write_tensor(w, &(tensor){.data = res->attention + res->attn_offset[g],
-                                      .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
-                                      .stride = res->n_attn_heads * T * T}, b64, th);
-    if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
-        jw_key(w, "scores"),
-            write_tensor(w, &(tensor){.data = res->scores + res->attn_offset[g],
-                                      .shape = {res->n_attn, res->n_attn_heads, T, T}, .rank = 4,
-                                      .stride = res->n_attn_heads * T * T}, b64, th);
     /* With every layer selected, "layers" lists hidden_states' (0..L); attention and
      * scores then hold all of their own (0..L-1). */
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
@@ -151,25 +174,18 @@ static size_t tensor_text_max(const size_t *shape, int rank, bool b64)
  * writer reserves it once, where growing to a response with every hidden state and
  * attention map (~20 MB) used to copy it several times. The tokens are a guess; a
  * longer text only makes the buffer grow. */
-static size_t encode_size_hint(const api_job *job, const enc_result *res)
+static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t seq0)
 {
     const api_request *req = &job->req;
-    unsigned o = req->outputs;
     size_t bytes = 1024; /* "model", "usage", "results" */
     for (size_t b = 0; b < req->n_inputs; b++) {
         size_t T = job->lens[b];
         bytes += 512 + 16 * T; /* the keys, "layers" and "heads" */
-        if (o & API_OUT_TOKENS) bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
-        if (!res) continue;
-        size_t D = res->d_model, A = res->n_attn, H = res->n_attn_heads;
-        const struct { unsigned out; int rank; size_t shape[4]; } t[] = {
-            {ENC_OUT_EMBEDDING, 1, {D}},
-            {ENC_OUT_TOKEN_EMB, 2, {T, D}},
-            {ENC_OUT_HIDDEN, 3, {res->n_hidden, T, D}},
-            {ENC_OUT_ATTENTION, 4, {A, H, T, T}},
-            {ENC_OUT_SCORES, 4, {A, H, T, T}}};
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-            if (o & t[i].out) bytes += tensor_text_max(t[i].shape, t[i].rank, req->base64);
+        if (req->outputs & API_OUT_TOKENS) bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
+        named_tensor ts[MAX_RESULT_TENSORS];
+        size_t nt = result_tensors(job, res, seq0 + b, b, ts);
+        for (size_t i = 0; i < nt; i++)
+            if (ts[i].t.data) bytes += tensor_text_max(ts[i].t.shape, ts[i].t.rank, req->base64);
     }
     return bytes;
 }
@@ -177,7 +193,7 @@ static size_t encode_size_hint(const api_job *job, const enc_result *res)
 static void write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
 {
     jw_set_float_digits(w, job->req.precision);
-    jw_reserve(w, encode_size_hint(job, res));
+    jw_reserve(w, encode_size_hint(job, res, seq0));
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
         return;
