@@ -24,7 +24,6 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -397,16 +396,21 @@ static void gelu_fast(float *x, size_t n)
 /* act (GELU, ReLU or ACT_NONE) on rows [r0, r1) x columns [c0, c1) of out (N, Dout): the
  * slice a thread of linear_team has just written, still in its cache. */
 #define ACT_NONE (-1)
+static void act_range(float *out, size_t i0, size_t i1, int act)
+{
+    if (act == ENC_ACT_GELU) gelu_range(out, i0, i1);
+    else relu_fast(out + i0, i1 - i0);
+}
+
 static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, size_t c1,
                       int act)
 {
     if (act == ACT_NONE || r1 <= r0 || c1 <= c0) return;
-    bool whole = c0 == 0 && c1 == Dout; /* whole rows: one contiguous range */
-    for (size_t n = r0; n < (whole ? r0 + 1 : r1); n++) {
-        size_t i0 = n * Dout + c0, i1 = whole ? r1 * Dout : n * Dout + c1;
-        if (act == ENC_ACT_GELU) gelu_range(out, i0, i1);
-        else relu_fast(out + i0, i1 - i0);
+    if (c0 == 0 && c1 == Dout) { /* whole rows: one contiguous range */
+        act_range(out, r0 * Dout, r1 * Dout, act);
+        return;
     }
+    for (size_t n = r0; n < r1; n++) act_range(out, n * Dout + c0, n * Dout + c1, act);
 }
 
 /* out (N, Dout) = act(in W^T + b) on the team: the products split as described at the top,
