@@ -36,6 +36,9 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # Server objects the unit tests may link against (everything but main).
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
 TEST_BIN   := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# test_arena counts the allocations of our own code (see the test).
+$(BUILD)/tests/test_arena: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+    -Wl,--wrap=posix_memalign,--wrap=aligned_alloc,--wrap=mmap
 # ---- hardening (issue 7): each fuzz harness, replayed on its committed inputs (seed
 # corpus and regressions) by tests/fuzz/replay_main.c, is a test like the unit tests.
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -63,7 +63,8 @@ typedef enum {
     ENC_ERR_FORMAT,   /* a model file is malformed or inconsistent */
     ENC_ERR_INVALID,  /* an argument is invalid (id out of range, bad layer index, ...) */
     ENC_ERR_TOO_LONG, /* an input is longer than the model's max_len */
-    ENC_ERR_NOMEM     /* an allocation failed */
+    ENC_ERR_NOMEM,    /* an allocation failed */
+    ENC_ERR_TOO_BIG   /* the outputs asked for exceed the room a workspace was reserved with */
 } enc_status;
 
 /* A short name for a status ("ok", "io", "format", ...). Never NULL. */
@@ -234,17 +235,50 @@ typedef struct {
     size_t *attn_offset;     /* (B) where sequence b's maps start in `attention`/`scores` */
     float *attention;        /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
     float *scores;           /* the same layout, before the softmax (ENC_OUT_SCORES) */
+    bool in_workspace;       /* the arrays live in the workspace's result room (see
+                                enc_workspace_reserve): enc_result_free leaves them */
 } enc_result;
 
-/* Scratch memory for forward passes, grown to the largest batch seen and reused. */
+/* Memory for forward passes: the activations, each thread's attention scratch and, once
+ * reserved, the results. A new workspace grows to the largest batch seen and allocates
+ * each pass's result arrays. */
 typedef struct enc_workspace enc_workspace;
 enc_workspace *enc_workspace_new(void);
 void enc_workspace_free(enc_workspace *ws);
 
+/* Sizes a workspace once, before any pass, for model m's shapes and the current thread
+ * count (enc_set_num_threads): activations for batches of up to max_tokens tokens (at
+ * least the model's max_len) and a result room of max_result_floats floats. One mapping
+ * of address space is reserved; pages are touched as passes use them and then kept.
+ * From then on enc_forward allocates nothing:
+ *  - a batch of more than max_tokens tokens runs in parts of whole sequences, one after
+ *    the other, with the same results;
+ *  - the result arrays are carved from the room (res->in_workspace). They stay valid
+ *    until the next pass on this workspace, its trim or its free;
+ *  - a pass whose outputs need more than the room is ENC_ERR_TOO_BIG (enc_result_floats
+ *    tells beforehand);
+ *  - a pass of a model with other sizes is ENC_ERR_INVALID: reserve again for it.
+ * Calling it again with the same model sizes, arguments and thread count does nothing;
+ * otherwise the old reservation is given back first. ENC_ERR_NOMEM when the address
+ * space cannot be had (the workspace is then as new). */
+enc_status enc_workspace_reserve(enc_workspace *ws, const enc_model *m, size_t max_tokens,
+                                 size_t max_result_floats, char *err, size_t errlen);
+
+/* Gives the result room's pages beyond the first keep_bytes back to the system (a big
+ * answer's pages are not kept for ever). Results of the last pass that lie beyond
+ * keep_bytes read as zeros afterwards: trim once they are written out. */
+void enc_workspace_trim(enc_workspace *ws, size_t keep_bytes);
+
+/* The floats a pass's result arrays take for these sequence lengths and this request:
+ * what a reserved workspace's max_result_floats must cover. */
+size_t enc_result_floats(const enc_model *m, const size_t *lengths, size_t n_seq,
+                         const enc_request *req);
+
 /* Runs the encoder on a batch. Checks every id against the vocabulary, every length
  * against max_len, every layer and head index against the model; on failure returns a
  * status, writes what and where into err and leaves *res empty. On success the caller
- * owns *res and frees it with enc_result_free. */
+ * frees *res with enc_result_free (its arrays are the caller's own unless the workspace
+ * was reserved: see enc_workspace_reserve). */
 enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *batch,
                        const enc_request *req, enc_result *res, char *err, size_t errlen);
 

@@ -32,6 +32,7 @@ const char *enc_status_name(enc_status s)
     case ENC_ERR_INVALID: return "invalid";
     case ENC_ERR_TOO_LONG: return "too_long";
     case ENC_ERR_NOMEM: return "nomem";
+    case ENC_ERR_TOO_BIG: return "too_big";
     }
     return "unknown";
 }
