@@ -156,26 +156,13 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
     return true;
 }
 
-/* The numbers the response would hold, saturating. */
+static enc_request forward_request(const api_job *job);
+
+/* The numbers the response would hold (the floats of the pass's results), saturating. */
 static size_t output_values(const api_job *job)
 {
-    const enc_config *c = enc_model_config(job->ctx->model);
-    const api_request *r = &job->req;
-    unsigned o = core_outputs(job);
-    size_t hid = r->layers ? r->n_layers : c->n_layers + 1, att = r->layers ? r->n_layers : c->n_layers;
-    size_t heads = r->heads ? r->n_heads : c->n_heads, total = 0, D = c->d_model;
-    for (size_t b = 0; b < r->n_inputs; b++) {
-        double T = (double)job->lens[b], v = 0;
-        if (o & ENC_OUT_EMBEDDING) v += (double)D;
-        if (o & ENC_OUT_TOKEN_EMB) v += T * (double)D;
-        if (o & ENC_OUT_HIDDEN) v += (double)hid * T * (double)D;
-        if (o & ENC_OUT_ATTENTION) v += (double)att * (double)heads * T * T;
-        if (o & ENC_OUT_SCORES) v += (double)att * (double)heads * T * T;
-        if (v > (double)API_MAX_OUTPUT_VALUES || (double)total + v > (double)API_MAX_OUTPUT_VALUES)
-            return API_MAX_OUTPUT_VALUES + 1;
-        total += (size_t)v;
-    }
-    return total;
+    enc_request er = forward_request(job);
+    return enc_result_floats(job->ctx->model, job->lens, job->req.n_inputs, &er);
 }
 
 /* Tokenizes every input, checks the sizes and packs the ids (a route with inputs). */
@@ -334,7 +321,12 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
     enc_request er = forward_request(jobs[0]);
     enc_batch batch = {.ids = ids, .type_ids = NULL, .lengths = lens, .n_seq = B};
     enc_result res;
-    *status = enc_forward(jobs[0]->ctx->model, ws, &batch, &er, &res, msg, msglen);
+    const api_ctx *ctx = jobs[0]->ctx;
+    *status = ENC_OK;
+    if (ctx->arena_tokens) /* does nothing unless a reload changed the model's sizes */
+        *status = enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens,
+                                        API_MAX_OUTPUT_VALUES, msg, msglen);
+    if (*status == ENC_OK) *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
     free(all_ids);
     free(all_lens);
     if (*status != ENC_OK) return false;
@@ -343,6 +335,8 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
         seq0 += jobs[j]->req.n_inputs;
     }
     enc_result_free(&res);
+    /* The results were written out: a big one's pages go back to the system. */
+    enc_workspace_trim(ws, API_KEEP_RESULT_BYTES);
     return true;
 }
 

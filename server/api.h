@@ -60,6 +60,12 @@
  * hidden state and every attention map (~14.5M) fits. */
 #define API_MAX_OUTPUT_VALUES ((size_t)32 << 20)
 
+/* A workspace keeps this much of its result room's pages between passes (the first
+ * touch of a page costs ~12 µs on our VMs: core/hugepages.h); a bigger answer's pages
+ * are given back once it is written (enc_workspace_trim). 16 MB holds every output of a
+ * 128-token input of all-MiniLM-L6-v2 (1.5M floats) twice over. */
+#define API_KEEP_RESULT_BYTES ((size_t)16 << 20)
+
 /* GET /model/weights answers every parameter but the token-embedding table as nested JSON
  * arrays (9 significant digits), for models whose other parameters hold at most this many
  * floats (the toy preset's ~1.3k do; others are a 413). */
@@ -141,6 +147,11 @@ typedef struct {
      * forward pass's team, whose cores are free again when the job's worker writes the
      * answer after its pass. 0 or 1: the worker alone. */
     int threads;
+    /* The token budget the workers' workspaces are reserved for (enc_workspace_reserve,
+     * with room for API_MAX_OUTPUT_VALUES result floats): a job runs in a workspace so
+     * reserved, reserved again first if the model's sizes changed (a reload). 0: the
+     * workspace is used as it comes (it grows; results are allocated). */
+    size_t arena_tokens;
 } api_ctx;
 
 /* Fills ctx for a model (every other field emptied): its own pooling and normalisation

@@ -51,6 +51,7 @@ err_kind err_kind_from_enc(enc_status s)
     case ENC_OK: return ERR_NONE;
     case ENC_ERR_INVALID: return ERR_INVALID_REQUEST;
     case ENC_ERR_TOO_LONG: return ERR_TOO_LARGE;
+    case ENC_ERR_TOO_BIG: return ERR_TOO_LARGE;
     case ENC_ERR_NOMEM: return ERR_UNAVAILABLE;
     default: return ERR_INTERNAL;
     }

@@ -50,8 +50,8 @@ bool api_error_set(api_error *e, err_kind kind, const char *fmt, ...)
 int err_status(err_kind kind);
 /* The "type" string of a kind ("invalid_request", ...). Never NULL. */
 const char *err_type(err_kind kind);
-/* The kind for a failed core call: ENC_ERR_INVALID 422, ENC_ERR_TOO_LONG 413,
- * ENC_ERR_NOMEM 503, anything else 500. */
+/* The kind for a failed core call: ENC_ERR_INVALID 422, ENC_ERR_TOO_LONG and
+ * ENC_ERR_TOO_BIG 413, ENC_ERR_NOMEM 503, anything else 500. */
 err_kind err_kind_from_enc(enc_status s);
 
 typedef struct {

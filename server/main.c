@@ -216,10 +216,24 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     /* The forward pass's team writes the big answers too: the running one's size, which
      * a reload does not change. */
     ctx.threads = (int)sv->cfg.threads;
+    ctx.arena_tokens = sv->cfg.max_batch_tokens; /* restart-only, like the workers */
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);
     return hm;
+}
+
+/* wk_options.prepare: a worker's workspace, sized at start for the model and the batch
+ * budget, so that no forward pass allocates. */
+static bool reserve_workspace(enc_workspace *ws, void *arg, char *err, size_t errlen)
+{
+    const api_ctx *ctx = arg;
+    char msg[400];
+    if (enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens, API_MAX_OUTPUT_VALUES, msg,
+                              sizeof msg) == ENC_OK)
+        return true;
+    snprintf(err, errlen, "the workers' workspaces: %s", msg);
+    return false;
 }
 
 /* SIGHUP: the config file again (with the same flags on top) and its model. Keys that
@@ -302,7 +316,8 @@ int main(int argc, char **argv)
     char err[512];
     wk_options wo = {.max_queue = cfg->max_queue, .max_batch_tokens = cfg->max_batch_tokens,
                      .max_batch_jobs = cfg->max_batch_requests, .concurrency = cfg->workers,
-                     .blas_threads = (int)cfg->threads};
+                     .blas_threads = (int)cfg->threads, .prepare = reserve_workspace,
+                     .prepare_arg = (void *)http_model_ctx(hm)};
     sv.workers = wk_start(&wo, err, sizeof err);
     if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);

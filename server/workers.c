@@ -3,8 +3,10 @@
  *
  * Threads: any thread submits (under `lock`) and wakes the loop with uv_async_send;
  * the loop thread alone takes jobs off the queue, starts batches with uv_queue_work and
- * runs the done callbacks; the batches themselves run on libuv's pool threads, each
- * with a workspace of its own that lives as long as the pool.
+ * runs the done callbacks; the batches themselves run on libuv's pool threads. A batch
+ * takes one of `concurrency` workspaces, made (and sized, by opt.prepare) at start, and
+ * gives it back when it ends: at most `concurrency` batches run at once, so one is
+ * always free.
  */
 #include "workers.h"
 
@@ -29,12 +31,6 @@ typedef struct wk_call {
     struct wk_call *next;
 } wk_call;
 
-/* A pool thread's workspace, made on its first batch and freed by wk_stop. */
-typedef struct wk_ws {
-    enc_workspace *ws;
-    struct wk_ws *next;
-} wk_ws;
-
 struct wk_pool {
     wk_options opt;
     uv_loop_t loop;
@@ -47,15 +43,11 @@ struct wk_pool {
     size_t running;          /* batches under way */
     bool stopping;
     wk_call *calls;
-    wk_ws *workspaces;
-    uint64_t generation;     /* tells a pool thread's cached workspace which pool made it */
+    enc_workspace **spare;   /* (concurrency) the workspaces no batch holds: n_spare of them */
+    size_t n_spare;
 };
 
 #define WK_TICK_MS 100
-
-static uint64_t next_generation = 1;
-static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Thread_local struct { uint64_t generation; enc_workspace *ws; } tl_ws;
 
 double wk_now_ms(void)
 {
@@ -64,34 +56,21 @@ double wk_now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* The calling pool thread's workspace for pool p; NULL when out of memory. */
-static enc_workspace *thread_workspace(wk_pool *p)
-{
-    if (tl_ws.ws && tl_ws.generation == p->generation) return tl_ws.ws;
-    wk_ws *w = malloc(sizeof *w);
-    enc_workspace *ws = enc_workspace_new();
-    if (!w || !ws) {
-        free(w);
-        enc_workspace_free(ws);
-        return NULL;
-    }
-    w->ws = ws;
-    pthread_mutex_lock(&p->lock);
-    w->next = p->workspaces;
-    p->workspaces = w;
-    pthread_mutex_unlock(&p->lock);
-    tl_ws.generation = p->generation;
-    tl_ws.ws = ws;
-    return ws;
-}
-
 static void work_cb(uv_work_t *req)
 {
     wk_batch *b = req->data;
-    enc_workspace *ws = thread_workspace(b->pool);
+    wk_pool *p = b->pool;
+    pthread_mutex_lock(&p->lock);
+    enc_workspace *ws = p->n_spare ? p->spare[--p->n_spare] : NULL;
+    pthread_mutex_unlock(&p->lock);
     double t0 = wk_now_ms();
-    b->jobs[0]->run(b->jobs, b->n, ws); /* run copes with ws == NULL (out of memory) */
+    b->jobs[0]->run(b->jobs, b->n, ws); /* run copes with ws == NULL (never, by the count) */
     double dt = wk_now_ms() - t0;
+    if (ws) {
+        pthread_mutex_lock(&p->lock);
+        p->spare[p->n_spare++] = ws;
+        pthread_mutex_unlock(&p->lock);
+    }
     for (size_t i = 0; i < b->n; i++) b->jobs[i]->run_ms = dt;
 }
 
@@ -223,6 +202,32 @@ static void schedule(wk_pool *p)
 static void wake_cb(uv_async_t *h) { schedule(h->data); }
 static void tick_cb(uv_timer_t *h) { schedule(h->data); }
 
+/* One workspace per batch that may run at once, each sized by opt.prepare. */
+static bool make_workspaces(wk_pool *p, char *err, size_t errlen)
+{
+    if (!(p->spare = calloc(p->opt.concurrency, sizeof *p->spare))) {
+        snprintf(err, errlen, "out of memory starting the workers");
+        return false;
+    }
+    for (unsigned i = 0; i < p->opt.concurrency; i++) {
+        enc_workspace *ws = enc_workspace_new();
+        if (!ws) {
+            snprintf(err, errlen, "out of memory starting the workers");
+            return false;
+        }
+        p->spare[p->n_spare++] = ws;
+        if (p->opt.prepare && !p->opt.prepare(ws, p->opt.prepare_arg, err, errlen)) return false;
+    }
+    return true;
+}
+
+static void free_workspaces(wk_pool *p)
+{
+    while (p->n_spare) enc_workspace_free(p->spare[--p->n_spare]);
+    free(p->spare);
+    p->spare = NULL;
+}
+
 static void loop_thread(void *arg)
 {
     wk_pool *p = arg;
@@ -245,9 +250,11 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
     snprintf(n, sizeof n, "%u", p->opt.concurrency);
     setenv("UV_THREADPOOL_SIZE", n, 1);
     enc_set_num_threads(opt->blas_threads);
-    pthread_mutex_lock(&generation_lock);
-    p->generation = next_generation++;
-    pthread_mutex_unlock(&generation_lock);
+    if (!make_workspaces(p, err, errlen)) {
+        free_workspaces(p);
+        free(p);
+        return NULL;
+    }
     int rc = uv_loop_init(&p->loop);
     if (rc == 0) {
         rc = uv_async_init(&p->loop, &p->wake, wake_cb);
@@ -261,6 +268,7 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the worker loop: %s", uv_strerror(rc));
+        free_workspaces(p);
         free(p);
         return NULL;
     }
@@ -274,6 +282,7 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
         uv_run(&p->loop, UV_RUN_DEFAULT);
         uv_loop_close(&p->loop);
         pthread_mutex_destroy(&p->lock);
+        free_workspaces(p);
         free(p);
         return NULL;
     }
@@ -352,12 +361,7 @@ void wk_stop(wk_pool *p)
     pthread_mutex_unlock(&p->lock);
     uv_thread_join(&p->thread);
     uv_loop_close(&p->loop);
-    while (p->workspaces) {
-        wk_ws *w = p->workspaces;
-        p->workspaces = w->next;
-        enc_workspace_free(w->ws);
-        free(w);
-    }
+    free_workspaces(p);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

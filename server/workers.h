@@ -2,7 +2,8 @@
  * workers.h - where the forward passes run: a bounded queue of jobs, a libuv loop on
  * its own thread that takes jobs off the queue - packing compatible ones into one batch
  * up to a token budget, as text-embeddings-inference does - and runs each batch on
- * libuv's worker pool (uv_queue_work), then calls every job's `done` on the loop thread.
+ * libuv's worker pool (uv_queue_work) with one of the pool's workspaces (made at start),
+ * then calls every job's `done` on the loop thread.
  *
  *   wk_pool *p = wk_start(&opts, err, sizeof err);
  *   wk_submit(p, job);        // any thread; WK_FULL past max_queue waiting jobs (a 429)
@@ -24,7 +25,7 @@
 typedef struct wk_job wk_job;
 
 /* Runs jobs[0..n) (n >= 1, all with the same batch_key and run) together on a pool
- * thread, with that thread's workspace. */
+ * thread, with a workspace that no other batch uses meanwhile. */
 typedef void (*wk_run_fn)(wk_job **jobs, size_t n, enc_workspace *ws);
 
 struct wk_job {
@@ -53,6 +54,11 @@ typedef struct {
     size_t max_batch_jobs;    /* jobs in one batch */
     unsigned concurrency;     /* batches running at once (libuv pool threads) */
     int blas_threads;         /* threads of each forward pass (enc_set_num_threads) */
+    /* Optional: called by wk_start on each of the `concurrency` workspaces, after
+     * enc_set_num_threads (to reserve them: enc_workspace_reserve). false, with err
+     * written, fails the start. */
+    bool (*prepare)(enc_workspace *ws, void *arg, char *err, size_t errlen);
+    void *prepare_arg;
 } wk_options;
 
 typedef enum { WK_OK = 0, WK_FULL, WK_STOPPING } wk_status;

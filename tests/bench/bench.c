@@ -308,6 +308,10 @@ static int cmd_forward(int argc, char **argv)
     char err[512];
     for (size_t t = 0; t < n_th; t++) {
         enc_set_num_threads((int)th[t]);
+        /* Reserved as the server's workers are (config max_batch_tokens 16384 and
+         * API_MAX_OUTPUT_VALUES result floats): the passes allocate nothing. */
+        if (enc_workspace_reserve(ws, m, 16384, (size_t)32 << 20, err, sizeof err) != ENC_OK)
+            die(err);
         for (size_t s = 0; s < n_shapes; s++) {
             size_t B = Bs[s], T = Ts[s], N = B * T;
             int32_t *ids = malloc(N * sizeof *ids);
