@@ -136,13 +136,19 @@ const enc_specials *enc_model_specials(const enc_model *m);
 const char *enc_model_token_text(const enc_model *m, int32_t id);
 
 /* One parameter tensor of a model, read-only: a view into the model's own storage (valid
- * while the model lives). Linear weights are (out, in), as stored and multiplied (X W^T). */
+ * while the model lives). Linear weights are (out, in), as multiplied (X W^T); the model
+ * keeps them in its product kernel's own layout, so read their rows with enc_tensor_row. */
 typedef struct {
     char name[64];       /* "tok_emb", "layer0.head1.W_q", "layer0.W_o", "layer2.ln1.gamma", ... */
     size_t n_dims;       /* 1 or 2 */
     size_t shape[2];     /* shape[1] is 1 when n_dims is 1 */
-    const float *data;   /* (shape[0] * shape[1]) row-major */
+    const float *data;   /* (shape[0] * shape[1]) row-major; NULL for a linear weight */
+    const float *panels; /* a linear weight: the packed matrix holding it (rows row0 .. of */
+    size_t row0;         /* a matrix shape[1] inputs wide, core/panels.h); else NULL, 0 */
 } enc_tensor_view;
+
+/* Row r of a view, shape[1] floats (1 for a 1-D view), into out. */
+void enc_tensor_row(const enc_tensor_view *v, size_t r, float *out);
 
 /* Lists the model's parameters into out[0..max) and returns how many there are (call with
  * out NULL, max 0 to count them). In order: tok_emb (V, D); pos_emb (max_len, D) when

@@ -600,6 +600,7 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen) {
             s = ENC_ERR_NOMEM;
     }
     if (s == ENC_OK) s = tensors(&L, &cfg, m, err, errlen);
+    if (s == ENC_OK) s = enc_model_pack_weights(m, err, errlen);
     if (s == ENC_OK) {
         m->specials = (enc_specials){.pad = special(L.wp, "[PAD]"), .unk = special(L.wp, "[UNK]"),
                                      .cls = special(L.wp, "[CLS]"), .sep = special(L.wp, "[SEP]"),

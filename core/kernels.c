@@ -4,14 +4,14 @@
  *
  * Threads: the forward pass runs on a team of enc_kernel_threads() OpenMP threads that
  * split every step - the rows of each matrix product when it has more rows than outputs,
- * else its output columns (each thread then reads its share of W once); the
+ * else its weight's panels (each thread then reads its share of W once); the
  * (sequence, head) pairs of attention; the rows of LayerNorm and GELU.
- * Products: up to DOT_MAX_ROWS rows, linear_dot (below) straight from W; more, the CBLAS.
- * The CBLAS is kept single-threaded (openblas_set_num_threads(1)) and each thread calls
- * it on its own slice, so any CBLAS works and there is one team, not two competing for
- * the cores. (Measured before this: with OpenBLAS's own threads, the 144 per-head
- * products of a 12-head, 6-layer pass each paid a thread hand-off, and the non-product
- * steps ran on one core.)
+ * Products: our own blocked kernel over W packed in panels at load (linear_panels,
+ * panels.h), for every size: a CBLAS packs W into its own layout on every call, which
+ * was 18% of a B 1, T 128 pass with OpenBLAS, and its packed form cannot be kept.
+ * (Before that: up to 16 rows a 4x4 dot-product kernel straight from W, more rows
+ * OpenBLAS; bench forward, 2 threads, B 1, T 128: 12.2-13.7 ms with OpenBLAS, 11.0-11.2
+ * with the panels, in alternate runs.)
  * Vector code (vecmath.h) is compiled per instruction set (ENC_VEC_CLONES); OpenMP
  * regions stay in plain functions that call the cloned ones, since a region's outlined
  * body would not be cloned.
@@ -21,7 +21,6 @@
  * took B 1, T 512 to 486 ms (8 lanes: 97 ms; the 8-lane code of before this round: 116);
  * with AVX-512, 16 lanes beat 8 (55 vs 64 ms; B 32, T 128: 315 vs 343).
  */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -30,133 +29,114 @@
 #include "kernels.h"
 #include "vecmath.h"
 
-/* Products with at most this many rows use linear_dot. Measured (bench forward, 2 threads,
- * minilm, medians of two runs each way): 1x8 2.50 -> 1.47 ms; 1x16 3.08/3.35 (CBLAS) ->
- * 2.81/2.92; at 1x24 the two were within the noise (3.63/4.81 vs 3.80/4.32). */
-#define DOT_MAX_ROWS 16
-
 /* Below this many multiply-adds a product is not worth splitting. */
 #define SPLIT_MIN_MACS ((size_t)1 << 18)
 
-/* out[rows r0..r1) (or columns c0..c1 of every row) of in W^T + b. */
-static void gemm_slice(float *out, const float *in, const float *w, const float *b, size_t r0,
-                       size_t r1, size_t c0, size_t c1, size_t Din, size_t Dout)
-{
-    if (r1 <= r0 || c1 <= c0) return;
-    /* Start from the bias so the product accumulates onto it (beta 1). */
-    if (b)
-        for (size_t n = r0; n < r1; n++) memcpy(out + n * Dout + c0, b + c0, (c1 - c0) * sizeof *b);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)(c1 - c0),
-                (int)Din, 1.0f, in + r0 * Din, (int)Din, w + c0 * Din, (int)Din,
-                b ? 1.0f : 0.0f, out + r0 * Dout + c0, (int)Dout);
-}
-
-/* ---- products with few rows, straight from W's (Dout, Din) rows ----------------------
- * For a handful of rows a CBLAS call spends most of its time packing W into its own
- * layout (perf at B 1, T 8: sgemm_incopy 35%, the multiply kernel 19%), and W is read
- * from memory once per pass anyway. Here a block of 4 rows x 4 outputs keeps 16 dot
- * products in registers along Din; W and x are each read once per block, then the 16
- * sums are reduced together. */
-
-/* out[k] = the sum of the lanes of a[k], for 16 vectors: a tree of shuffles, each level
- * halving the lanes per vector and doubling the vectors per lane, down to one lane per
- * vector (16 / VW result vectors). __builtin_shufflevector (GCC 12 and clang alike)
- * takes constant lane numbers: 0 .. VW-1 from the first vector, VW .. 2VW-1 from the
- * second. */
-ENC_VEC_INLINE void hsum16(const vf *a, float *out)
-{
+/* ---- products: rows of X times W's panels ------------------------------------------
+ * W is packed in panels of 32 outputs, input-major (panels.h), so a tile of X's rows
+ * times one panel reads W as 32 consecutive floats per input, with no copying per call.
+ * A tile is TILE_ROWS rows x TILE_COLS columns (2 vectors) in 2 * TILE_ROWS accumulators
+ * (24 of AVX-512's 32 registers; 12 of AVX2's 16): per input, 2 loads of W, TILE_ROWS
+ * broadcasts of x, 2 * TILE_ROWS FMAs. The inputs go in pieces of KC (a 64 KB piece of
+ * a panel, reused by every tile of a row block) and the rows in blocks of MC (their
+ * KC inputs, 240 KB, stay in L2 while every panel passes).
+ * Measured against OpenBLAS's sgemm (which packs W on every call; single thread,
+ * tests/bench's shapes, MiniLM sizes): X (128, 384) by W (1152, 384): 0.85 of its time;
+ * (128, 1536) by (384, 1536): 0.83; (8, 384) by (1152, 384): 0.42; at 2048 rows, within
+ * 5% either way. */
 #if VW == 16
-    vf c[8], d[4], e[2];
-    for (int k = 0; k < 8; k++) /* lanes 8q..: vector 2k+q's 8 partial sums */
-        c[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-               __builtin_shufflevector(a[2 * k], a[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    for (int k = 0; k < 4; k++) /* lanes 4q..: vector 4k+q's 4 partial sums */
-        d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-               __builtin_shufflevector(c[2 * k], c[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    for (int k = 0; k < 2; k++) /* lanes 2q..: vector 8k+q's 2 partial sums */
-        e[k] = __builtin_shufflevector(d[2 * k], d[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
-               __builtin_shufflevector(d[2 * k], d[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    V_STORE(out, __builtin_shufflevector(e[0], e[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
-                 __builtin_shufflevector(e[0], e[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+#define TILE_ROWS 12
 #else
-    for (int h = 0; h < 2; h++) { /* vectors 8h .. 8h+7 into one */
-        const vf *p = a + 8 * h;
-        vf c[4], d[2];
-        for (int k = 0; k < 4; k++) /* lanes 4q..: vector 2k+q's 4 partial sums */
-            c[k] = __builtin_shufflevector(p[2 * k], p[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
-                   __builtin_shufflevector(p[2 * k], p[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
-        for (int k = 0; k < 2; k++) /* lanes 2q..: vector 4k+q's 2 partial sums */
-            d[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
-                   __builtin_shufflevector(c[2 * k], c[2 * k + 1], 2, 3, 6, 7, 10, 11, 14, 15);
-        V_STORE(out + 8 * h, __builtin_shufflevector(d[0], d[1], 0, 2, 4, 6, 8, 10, 12, 14) +
-                                 __builtin_shufflevector(d[0], d[1], 1, 3, 5, 7, 9, 11, 13, 15));
-    }
+#define TILE_ROWS 6
 #endif
-}
+#define TILE_COLS (2 * VW)
+#define KC 512
+#define MC (10 * TILE_ROWS)
 
-/* out[m0..m0+MR)[o0..o0+OR) = x W^T + b, MR x OR <= 16 (constants after inlining):
- * accumulator r * OR + j holds row m0 + r, output o0 + j. */
-ENC_VEC_INLINE void dot_block(int MR, int OR, float *out, const float *x, const float *w,
-                              const float *b, size_t m0, size_t o0, size_t Din, size_t Dout)
+/* Rows [0, MR) x columns [0, TILE_COLS) of out (rows ldo apart) += x (rows ldx apart)
+ * times the panel columns at pw (ENC_PANEL floats per input), over inputs [k0, k1).
+ * first: start from the bias (TILE_COLS floats; NULL: zeros) instead of from out. */
+ENC_VEC_INLINE void panel_tile(int MR, float *out, size_t ldo, const float *x, size_t ldx,
+                               const float *pw, const float *bias, size_t k0, size_t k1,
+                               int first)
 {
-    vf acc[16];
-    size_t DV = Din - Din % VW, i = 0;
-#pragma GCC unroll 16
-    for (int k = 0; k < 16; k++) acc[k] = V1(0.0f);
-    for (; i < DV; i += VW) {
-        vf wv[4], xv[8];
-#pragma GCC unroll 4
-        for (int j = 0; j < OR; j++) {
-            wv[j] = V_LOAD(w + (o0 + j) * Din + i);
-            /* W comes from memory: ask for the rows two blocks on (the hardware's
-             * prefetcher left the loads waiting, perf annotate). Never faults. */
-            __builtin_prefetch((const void *)((uintptr_t)(w + (o0 + j) * Din + i) +
-                                              2 * OR * Din * sizeof *w));
+    vf acc[2 * TILE_ROWS], b0 = V1(0.0f), b1 = V1(0.0f);
+    if (bias) b0 = V_LOAD(bias), b1 = V_LOAD(bias + VW);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        acc[2 * r] = b0, acc[2 * r + 1] = b1;
+        if (!first) acc[2 * r] = V_LOAD(out + r * ldo), acc[2 * r + 1] = V_LOAD(out + r * ldo + VW);
+    }
+    for (size_t k = k0; k < k1; k++) {
+        vf w0 = V_LOAD(pw + k * ENC_PANEL), w1 = V_LOAD(pw + k * ENC_PANEL + VW);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            vf a = V1(x[r * ldx + k]);
+            acc[2 * r] += a * w0;
+            acc[2 * r + 1] += a * w1;
         }
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++) xv[r] = V_LOAD(x + (m0 + r) * Din + i);
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-            for (int j = 0; j < OR; j++) acc[r * OR + j] += xv[r] * wv[j];
     }
-    if (i < Din) { /* zero-filled tail: the extra lanes add nothing */
-        vf wv[4], xv[8];
-        for (int j = 0; j < OR; j++) v_load_tail(&wv[j], w + (o0 + j) * Din + i, Din - i, 0.0f);
-        for (int r = 0; r < MR; r++) v_load_tail(&xv[r], x + (m0 + r) * Din + i, Din - i, 0.0f);
-        for (int r = 0; r < MR; r++)
-            for (int j = 0; j < OR; j++) acc[r * OR + j] += xv[r] * wv[j];
-    }
-    if (MR * OR == 16) {
-        float sum[16];
-        hsum16(acc, sum);
-        for (int r = 0; r < MR; r++)
-            for (int j = 0; j < OR; j++)
-                out[(m0 + r) * Dout + o0 + j] = sum[r * OR + j] + (b ? b[o0 + j] : 0.0f);
-    } else {
-        for (int r = 0; r < MR; r++)
-            for (int j = 0; j < OR; j++)
-                out[(m0 + r) * Dout + o0 + j] = v_hsum(&acc[r * OR + j]) + (b ? b[o0 + j] : 0.0f);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        V_STORE(out + r * ldo, acc[2 * r]);
+        V_STORE(out + r * ldo + VW, acc[2 * r + 1]);
     }
 }
 
-/* Outputs [o0, o1) of every row of out (M, Dout) = x (M, Din) W^T + b, in blocks of 4
- * rows x 4 outputs. (Tried: 8 rows x 2 outputs, so each W line fetched feeds 8 FMAs; it
- * was slower, 1.16 -> 2.2 ms for the 24 products of a pass at M 8, 2 threads.) */
-ENC_VEC_CLONES
-static void linear_dot(float *out, const float *x, const float *w, const float *b, size_t M,
-                       size_t o0, size_t o1, size_t Din, size_t Dout)
+/* panel_tile with MR a constant in each case (so the accumulators stay in registers). */
+ENC_VEC_INLINE void panel_tile_rows(size_t mr, float *out, size_t ldo, const float *x,
+                                    size_t ldx, const float *pw, const float *bias, size_t k0,
+                                    size_t k1, int first)
 {
-    size_t o = o0;
-    for (; o + 4 <= o1; o += 4) { /* W's 4 rows stay in L1 while every row block uses them */
-        size_t m = 0;
-        for (; m + 4 <= M; m += 4) dot_block(4, 4, out, x, w, b, m, o, Din, Dout);
-        for (; m < M; m++) dot_block(1, 4, out, x, w, b, m, o, Din, Dout);
+#define TILE_CASE(R) \
+    case R: panel_tile(R, out, ldo, x, ldx, pw, bias, k0, k1, first); break;
+    switch (mr) {
+        TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6)
+#if TILE_ROWS > 6
+        TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10) TILE_CASE(11) TILE_CASE(12)
+#endif
+    default: break;
     }
-    for (; o < o1; o++) {
-        size_t m = 0;
-        for (; m + 4 <= M; m += 4) dot_block(4, 1, out, x, w, b, m, o, Din, Dout);
-        for (; m < M; m++) dot_block(1, 1, out, x, w, b, m, o, Din, Dout);
+#undef TILE_CASE
+}
+
+/* Rows [r0, r1) x columns [c0, c1) of out (N, Dout) = x (N, Din) W^T + b, W packed. c0 is
+ * a multiple of TILE_COLS; a last tile past Dout (c1 == Dout) goes through a scratch tile,
+ * as does its bias. */
+ENC_VEC_CLONES
+static void linear_panels(float *out, const float *x, const float *w, const float *b,
+                          size_t r0, size_t r1, size_t c0, size_t c1, size_t Din, size_t Dout)
+{
+    float part[TILE_ROWS * TILE_COLS], bpart[TILE_COLS];
+    for (size_t k0 = 0; k0 < Din; k0 += KC) {
+        size_t k1 = Din - k0 < KC ? Din : k0 + KC;
+        for (size_t m0 = r0; m0 < r1; m0 += MC) {
+            size_t m1 = r1 - m0 < MC ? r1 : m0 + MC;
+            for (size_t c = c0; c < c1; c += TILE_COLS) {
+                const float *pw = w + (c / ENC_PANEL) * Din * ENC_PANEL + c % ENC_PANEL;
+                size_t width = c1 - c < TILE_COLS ? c1 - c : TILE_COLS;
+                const float *bias = b ? b + c : NULL;
+                if (width < TILE_COLS && b) {
+                    memset(bpart, 0, sizeof bpart);
+                    memcpy(bpart, b + c, width * sizeof *b);
+                    bias = bpart;
+                }
+                for (size_t m = m0; m < m1; m += TILE_ROWS) {
+                    size_t mr = m1 - m < TILE_ROWS ? m1 - m : TILE_ROWS;
+                    const float *xm = x + m * Din;
+                    if (width == TILE_COLS) {
+                        panel_tile_rows(mr, out + m * Dout + c, Dout, xm, Din, pw, bias, k0, k1,
+                                        k0 == 0);
+                        continue;
+                    }
+                    for (size_t r = 0; r < mr && k0 > 0; r++)
+                        memcpy(part + r * TILE_COLS, out + (m + r) * Dout + c, width * sizeof *out);
+                    panel_tile_rows(mr, part, TILE_COLS, xm, Din, pw, bias, k0, k1, k0 == 0);
+                    for (size_t r = 0; r < mr; r++)
+                        memcpy(out + (m + r) * Dout + c, part + r * TILE_COLS, width * sizeof *out);
+                }
+            }
+        }
     }
 }
 
@@ -419,24 +399,8 @@ static void linear_team(float *out, const float *in, const float *w, const float
                         size_t Din, size_t Dout, int act)
 {
     int nt = enc_kernel_threads();
-    if (N <= DOT_MAX_ROWS) {
-        if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
-            linear_dot(out, in, w, b, N, 0, Dout, Din, Dout);
-            act_slice(out, Dout, 0, N, 0, Dout, act);
-            return;
-        }
-#pragma omp parallel num_threads(nt)
-        {
-            size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
-            size_t c0 = (Dout * t / n) & ~(size_t)3;
-            size_t c1 = t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)3;
-            linear_dot(out, in, w, b, N, c0, c1, Din, Dout);
-            act_slice(out, Dout, 0, N, c0, c1, act);
-        }
-        return;
-    }
     if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
-        gemm_slice(out, in, w, b, 0, N, 0, Dout, Din, Dout);
+        linear_panels(out, in, w, b, 0, N, 0, Dout, Din, Dout);
         act_slice(out, Dout, 0, N, 0, Dout, act);
         return;
     }
@@ -446,11 +410,12 @@ static void linear_team(float *out, const float *in, const float *w, const float
         size_t r0 = 0, r1 = N, c0 = 0, c1 = Dout;
         if (N > Dout) { /* many rows: each thread its rows, all of W */
             r0 = N * t / n, r1 = N * (t + 1) / n;
-        } else { /* few rows: each thread its share of W's rows, read once */
-            c0 = (Dout * t / n) & ~(size_t)15;
-            c1 = t + 1 == n ? Dout : (Dout * (t + 1) / n) & ~(size_t)15;
+        } else { /* few rows: each thread its share of W's panels, read once */
+            size_t panels = (Dout + ENC_PANEL - 1) / ENC_PANEL;
+            c0 = panels * t / n * ENC_PANEL;
+            c1 = t + 1 == n ? Dout : panels * (t + 1) / n * ENC_PANEL;
         }
-        gemm_slice(out, in, w, b, r0, r1, c0, c1, Din, Dout);
+        linear_panels(out, in, w, b, r0, r1, c0, c1, Din, Dout);
         act_slice(out, Dout, r0, r1, c0, c1, act);
     }
 }

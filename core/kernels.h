@@ -1,6 +1,6 @@
 /*
  * kernels.h - the numeric kernels of the forward pass, in two sets with one signature:
- * the fast ones (kernels.c: CBLAS products, fused loops) and the plain reference ones
+ * the fast ones (kernels.c: blocked products, fused loops) and the plain reference ones
  * (kernels_ref.c: loops that read like the math, double accumulators). Tests run both
  * and compare. Shapes use the legend of encoder.h; every matrix is row-major.
  */
@@ -10,9 +10,11 @@
 #include <stddef.h>
 
 #include "encoder.h"
+#include "panels.h"
 
 typedef struct {
-    /* out (N, Dout) = in (N, Din) W^T + b, with W (Dout, Din) as stored; b (Dout) may be NULL. */
+    /* out (N, Dout) = in (N, Din) W^T + b, with W (Dout, Din) packed in panels as the
+     * model keeps it (panels.h); b (Dout) may be NULL. */
     void (*linear)(float *out, const float *in, const float *w, const float *b, size_t N,
                    size_t Din, size_t Dout);
     /* out = act(in W^T + b), act ENC_ACT_GELU or ENC_ACT_RELU: linear, then relu or gelu

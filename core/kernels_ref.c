@@ -12,7 +12,7 @@ static void linear_ref(float *out, const float *in, const float *w, const float 
     for (size_t n = 0; n < N; n++)
         for (size_t o = 0; o < Dout; o++) {
             double s = b ? b[o] : 0.0;
-            for (size_t i = 0; i < Din; i++) s += (double)in[n * Din + i] * w[o * Din + i];
+            for (size_t i = 0; i < Din; i++) s += (double)in[n * Din + i] * enc_panel_at(w, Din, o, i);
             out[n * Dout + o] = (float)s;
         }
 }

@@ -3,6 +3,7 @@
  */
 #include "model.h"
 #include "hugepages.h"
+#include "panels.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -149,15 +150,15 @@ static size_t layout(enc_model *m, float *base)
         enc_layer *ly = base ? &m->layers[l] : NULL;
         enc_layer dummy;
         if (!ly) ly = &dummy;
-        TAKE(ly->wqkv, 3 * HD * D);
+        TAKE(ly->wqkv, enc_panels_size(3 * HD, D)); /* linear weights: packed (panels.h) */
         TAKE(ly->bqkv, 3 * HD);
-        TAKE(ly->wo, D * HD);
+        TAKE(ly->wo, enc_panels_size(D, HD));
         TAKE(ly->bo, D);
         TAKE(ly->ln1_g, D);
         TAKE(ly->ln1_b, D);
-        TAKE(ly->w1, F * D);
+        TAKE(ly->w1, enc_panels_size(F, D));
         TAKE(ly->b1, F);
-        TAKE(ly->w2, D * F);
+        TAKE(ly->w2, enc_panels_size(D, F));
         TAKE(ly->b2, D);
         TAKE(ly->ln2_g, D);
         TAKE(ly->ln2_b, D);
@@ -226,12 +227,14 @@ void enc_model_free(enc_model *m)
 const enc_config *enc_model_config(const enc_model *m) { return &m->cfg; }
 const enc_specials *enc_model_specials(const enc_model *m) { return &m->specials; }
 
-/* Appends one view (when there is room) and counts it. */
+/* Appends one view (when there is room) and counts it: of `data` (rows, cols) row-major,
+ * or, with data NULL, of rows [row0, row0 + rows) of the packed weight `panels`. */
 static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
-                     size_t rows, size_t cols, size_t n_dims, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
+                     const float *panels, size_t row0, size_t rows, size_t cols,
+                     size_t n_dims, const char *fmt, ...) __attribute__((format(printf, 10, 11)));
 static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
-                     size_t rows, size_t cols, size_t n_dims, const char *fmt, ...)
+                     const float *panels, size_t row0, size_t rows, size_t cols,
+                     size_t n_dims, const char *fmt, ...)
 {
     if (out && *n < max) {
         enc_tensor_view *v = &out[*n];
@@ -243,21 +246,33 @@ static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *d
         v->shape[0] = rows;
         v->shape[1] = n_dims == 1 ? 1 : cols;
         v->data = data;
+        v->panels = panels;
+        v->row0 = row0;
     }
     (*n)++;
+}
+#define VIEW(data, rows, cols, n_dims, ...) \
+    add_view(out, max, &n, data, NULL, 0, rows, cols, n_dims, __VA_ARGS__)
+#define LINEAR_VIEW(panels, row0, rows, cols, ...) \
+    add_view(out, max, &n, NULL, panels, row0, rows, cols, 2, __VA_ARGS__)
+
+void enc_tensor_row(const enc_tensor_view *v, size_t r, float *out)
+{
+    if (v->data) memcpy(out, v->data + r * v->shape[1], v->shape[1] * sizeof *out);
+    else enc_unpack_row(out, v->panels, v->shape[1], v->row0 + r);
 }
 
 size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
 {
     const enc_config *c = &m->cfg;
     size_t n = 0, D = c->d_model, H = c->n_heads, Dh = c->d_head, F = c->d_ff, HD = H * Dh;
-    add_view(out, max, &n, m->tok_emb, c->vocab_size, D, 2, "tok_emb");
-    if (c->pos == ENC_POS_LEARNED) add_view(out, max, &n, m->pos_emb, c->max_len, D, 2, "pos_emb");
+    VIEW(m->tok_emb, c->vocab_size, D, 2, "tok_emb");
+    if (c->pos == ENC_POS_LEARNED) VIEW(m->pos_emb, c->max_len, D, 2, "pos_emb");
     if (m->type_emb && c->type_vocab_size)
-        add_view(out, max, &n, m->type_emb, c->type_vocab_size, D, 2, "type_emb");
+        VIEW(m->type_emb, c->type_vocab_size, D, 2, "type_emb");
     if (m->emb_ln_g) {
-        add_view(out, max, &n, m->emb_ln_g, D, 1, 1, "emb_ln.gamma");
-        add_view(out, max, &n, m->emb_ln_b, D, 1, 1, "emb_ln.beta");
+        VIEW(m->emb_ln_g, D, 1, 1, "emb_ln.gamma");
+        VIEW(m->emb_ln_b, D, 1, 1, "emb_ln.beta");
     }
     static const char *const qkv[3] = {"q", "k", "v"};
     for (size_t l = 0; l < c->n_layers; l++) {
@@ -265,26 +280,28 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
         for (size_t h = 0; h < H; h++)
             for (size_t p = 0; p < 3; p++) {
                 size_t row = p * HD + h * Dh;
-                add_view(out, max, &n, y->wqkv + row * D, Dh, D, 2, "layer%zu.head%zu.W_%s", l, h, qkv[p]);
-                add_view(out, max, &n, y->bqkv + row, Dh, 1, 1, "layer%zu.head%zu.b_%s", l, h, qkv[p]);
+                LINEAR_VIEW(y->wqkv, row, Dh, D, "layer%zu.head%zu.W_%s", l, h, qkv[p]);
+                VIEW(y->bqkv + row, Dh, 1, 1, "layer%zu.head%zu.b_%s", l, h, qkv[p]);
             }
-        add_view(out, max, &n, y->wo, D, HD, 2, "layer%zu.W_o", l);
-        add_view(out, max, &n, y->bo, D, 1, 1, "layer%zu.b_o", l);
-        add_view(out, max, &n, y->ln1_g, D, 1, 1, "layer%zu.ln1.gamma", l);
-        add_view(out, max, &n, y->ln1_b, D, 1, 1, "layer%zu.ln1.beta", l);
-        add_view(out, max, &n, y->w1, F, D, 2, "layer%zu.W_1", l);
-        add_view(out, max, &n, y->b1, F, 1, 1, "layer%zu.b_1", l);
-        add_view(out, max, &n, y->w2, D, F, 2, "layer%zu.W_2", l);
-        add_view(out, max, &n, y->b2, D, 1, 1, "layer%zu.b_2", l);
-        add_view(out, max, &n, y->ln2_g, D, 1, 1, "layer%zu.ln2.gamma", l);
-        add_view(out, max, &n, y->ln2_b, D, 1, 1, "layer%zu.ln2.beta", l);
+        LINEAR_VIEW(y->wo, 0, D, HD, "layer%zu.W_o", l);
+        VIEW(y->bo, D, 1, 1, "layer%zu.b_o", l);
+        VIEW(y->ln1_g, D, 1, 1, "layer%zu.ln1.gamma", l);
+        VIEW(y->ln1_b, D, 1, 1, "layer%zu.ln1.beta", l);
+        LINEAR_VIEW(y->w1, 0, F, D, "layer%zu.W_1", l);
+        VIEW(y->b1, F, 1, 1, "layer%zu.b_1", l);
+        LINEAR_VIEW(y->w2, 0, D, F, "layer%zu.W_2", l);
+        VIEW(y->b2, D, 1, 1, "layer%zu.b_2", l);
+        VIEW(y->ln2_g, D, 1, 1, "layer%zu.ln2.gamma", l);
+        VIEW(y->ln2_b, D, 1, 1, "layer%zu.ln2.beta", l);
     }
     if (m->final_ln_g) {
-        add_view(out, max, &n, m->final_ln_g, D, 1, 1, "final_ln.gamma");
-        add_view(out, max, &n, m->final_ln_b, D, 1, 1, "final_ln.beta");
+        VIEW(m->final_ln_g, D, 1, 1, "final_ln.gamma");
+        VIEW(m->final_ln_b, D, 1, 1, "final_ln.beta");
     }
     return n;
 }
+#undef VIEW
+#undef LINEAR_VIEW
 
 const char *enc_model_token_text(const enc_model *m, int32_t id)
 {
@@ -308,6 +325,27 @@ float enc_rng_uniform(enc_rng *r, double a)
 {
     double u = (double)(enc_rng_next(r) >> 11) * 0x1.0p-53;
     return (float)((2.0 * u - 1.0) * a);
+}
+
+enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen)
+{
+    const enc_config *c = &m->cfg;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    size_t most = 3 * HD * D > F * D ? 3 * HD * D : F * D;
+    if (HD * D > most) most = HD * D;
+    float *w = malloc(most * sizeof *w);
+    if (!w) return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the weights");
+    for (size_t l = 0; l < c->n_layers; l++) {
+        enc_layer *y = &m->layers[l];
+        struct { float *slot; size_t out, in; } lin[4] = {
+            {y->wqkv, 3 * HD, D}, {y->wo, D, HD}, {y->w1, F, D}, {y->w2, D, F}};
+        for (int k = 0; k < 4; k++) {
+            memcpy(w, lin[k].slot, lin[k].out * lin[k].in * sizeof *w);
+            enc_pack_panels(lin[k].slot, w, lin[k].out, lin[k].in);
+        }
+    }
+    free(w);
+    return ENC_OK;
 }
 
 static void uniform(enc_rng *r, float *p, size_t n, double a)
@@ -343,6 +381,10 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
         uniform(&r, ly->b1, F, aD);
         uniform(&r, ly->w2, D * F, aF);
         uniform(&r, ly->b2, D, aF);
+    }
+    if (enc_model_pack_weights(m, err, errlen) != ENC_OK) {
+        enc_model_free(m);
+        return NULL;
     }
     if (c->tokenizer == ENC_TOK_WORD) m->specials = (enc_specials){0, 1, 2, 3, 4};
     else {

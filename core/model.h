@@ -9,20 +9,21 @@
 
 typedef struct enc_wordpiece enc_wordpiece;
 
-/* One encoder layer. Linear weights are stored (out, in), as PyTorch and Hugging Face
- * store them, so a product is X W^T. Q, K and V are fused so one product makes all
- * three: rows [0, H*Dh) are Q (head h in rows h*Dh .. h*Dh+Dh-1), then K, then V -
- * the layout of torch.nn.MultiheadAttention's in_proj_weight. */
+/* One encoder layer. Linear weights are (out, in), as PyTorch and Hugging Face store
+ * them, so a product is X W^T; they are kept packed in panels of 32 outputs (panels.h:
+ * read W[o][i] with enc_panel_at). Q, K and V are fused so one product makes all three:
+ * rows [0, H*Dh) are Q (head h in rows h*Dh .. h*Dh+Dh-1), then K, then V - the layout
+ * of torch.nn.MultiheadAttention's in_proj_weight. */
 typedef struct {
-    float *wqkv;   /* (3*H*Dh, D) */
+    float *wqkv;   /* (3*H*Dh, D), packed: enc_panels_size(3*H*Dh, D) floats */
     float *bqkv;   /* (3*H*Dh) */
-    float *wo;     /* (D, H*Dh) */
+    float *wo;     /* (D, H*Dh), packed */
     float *bo;     /* (D) */
     float *ln1_g;  /* (D) LayerNorm after attention (post-LN) or before it (pre-LN) */
     float *ln1_b;  /* (D) */
-    float *w1;     /* (F, D) */
+    float *w1;     /* (F, D), packed */
     float *b1;     /* (F) */
-    float *w2;     /* (D, F) */
+    float *w2;     /* (D, F), packed */
     float *b2;     /* (D) */
     float *ln2_g;  /* (D) LayerNorm after the feed-forward (post-LN) or before it (pre-LN) */
     float *ln2_b;  /* (D) */
@@ -48,6 +49,10 @@ struct enc_model {
  * zeroed, every pointer set, LayerNorm gains set to 1, the sinusoidal table filled
  * when cfg->pos is ENC_POS_SINUSOIDAL, specials set to -1. NULL on failure. */
 enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen);
+
+/* The four linear weights of every layer, written (out, in) row-major at the start of
+ * their slots by a loader, packed in place (panels.h). Once, after loading. */
+enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen);
 
 /* PE[pos][2i] = sin(pos / 10000^(2i/D)), PE[pos][2i+1] = cos(same), into (max_len, D). */
 void enc_sinusoidal_table(float *pe, size_t max_len, size_t d_model);

@@ -305,19 +305,30 @@ static bool write_weights(jsonw *w, const api_ctx *ctx)
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, enc_model_config(ctx->model)->name);
     jw_key(w, "tensors"), jw_arr_begin(w);
-    for (size_t i = 0; i < n; i++) {
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
         if (strcmp(v[i].name, "tok_emb") == 0) continue; /* (V, D): too big to show */
+        /* A linear weight is kept packed: its rows are unpacked into a copy first. */
+        size_t rows = v[i].shape[0], cols = v[i].shape[1];
+        float *copy = v[i].data ? NULL : malloc(rows * cols * sizeof *copy);
+        if (!v[i].data && !copy) {
+            ok = false;
+            break;
+        }
+        for (size_t r = 0; copy && r < rows; r++) enc_tensor_row(&v[i], r, copy + r * cols);
         jw_obj_begin(w);
         jw_key(w, "name"), jw_str(w, v[i].name);
         jw_key(w, "shape"), jw_sizes(w, v[i].shape, v[i].n_dims);
         jw_key(w, "data");
-        jw_float_tensor(w, v[i].data, v[i].shape, (int)v[i].n_dims, v[i].shape[1], ctx->threads);
+        jw_float_tensor(w, copy ? copy : v[i].data, v[i].shape, (int)v[i].n_dims, cols,
+                        ctx->threads);
         jw_obj_end(w);
+        free(copy);
     }
     jw_arr_end(w);
     jw_obj_end(w);
     free(v);
-    return true;
+    return ok;
 }
 
 static void write_health(jsonw *w, const api_ctx *ctx)

@@ -27,6 +27,7 @@
 
 #include "encoder.h"
 #include "model.h"
+#include "panels.h"
 
 /* The reference input: B sequences of T ids, no padding. */
 #define REF_B 2
@@ -142,6 +143,16 @@ static void st_write(const st_list *l, const char *path)
 
 /* ---- dump ----------------------------------------------------------------------------- */
 
+/* A linear weight (out, in) unpacked from the model's panels (panels.h), for the file. */
+static float *unpacked(const float *P, size_t out, size_t in, float **keep, size_t *n_keep)
+{
+    float *w = malloc(out * in * sizeof *w);
+    if (!w) die("out of memory");
+    for (size_t o = 0; o < out; o++) enc_unpack_row(w + o * in, P, in, o);
+    keep[(*n_keep)++] = w;
+    return w;
+}
+
 static int cmd_dump(const char *dir)
 {
     enc_model *m = minilm();
@@ -149,6 +160,9 @@ static int cmd_dump(const char *dir)
     size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
     st_list w = {0};
     char name[128];
+    float *keep[4 * 64]; /* the unpacked weights, alive until the file is written */
+    size_t n_keep = 0;
+    if (c->n_layers > 64) die("more than 64 layers");
     st_f32(&w, "embeddings.word_embeddings.weight", m->tok_emb, 2, c->vocab_size, D);
     st_f32(&w, "embeddings.position_embeddings.weight", m->pos_emb, 2, c->max_len, D);
     st_f32(&w, "embeddings.token_type_embeddings.weight", m->type_emb, 2, c->type_vocab_size, D);
@@ -158,17 +172,18 @@ static int cmd_dump(const char *dir)
     for (size_t l = 0; l < c->n_layers; l++) {
         const enc_layer *ly = &m->layers[l];
 #define NAME(fmt, ...) (snprintf(name, sizeof name, "encoder.layer.%zu." fmt, l, __VA_ARGS__), name)
+        const float *wqkv = unpacked(ly->wqkv, 3 * HD, D, keep, &n_keep);
         for (int j = 0; j < 3; j++) { /* fused rows: Q, then K, then V */
-            st_f32(&w, NAME("attention.self.%s.weight", QKV[j]), ly->wqkv + j * HD * D, 2, HD, D);
+            st_f32(&w, NAME("attention.self.%s.weight", QKV[j]), wqkv + j * HD * D, 2, HD, D);
             st_f32(&w, NAME("attention.self.%s.bias", QKV[j]), ly->bqkv + j * HD, 1, HD, 0);
         }
-        st_f32(&w, NAME("attention.output.dense.weight%s", ""), ly->wo, 2, D, HD);
+        st_f32(&w, NAME("attention.output.dense.weight%s", ""), unpacked(ly->wo, D, HD, keep, &n_keep), 2, D, HD);
         st_f32(&w, NAME("attention.output.dense.bias%s", ""), ly->bo, 1, D, 0);
         st_f32(&w, NAME("attention.output.LayerNorm.weight%s", ""), ly->ln1_g, 1, D, 0);
         st_f32(&w, NAME("attention.output.LayerNorm.bias%s", ""), ly->ln1_b, 1, D, 0);
-        st_f32(&w, NAME("intermediate.dense.weight%s", ""), ly->w1, 2, F, D);
+        st_f32(&w, NAME("intermediate.dense.weight%s", ""), unpacked(ly->w1, F, D, keep, &n_keep), 2, F, D);
         st_f32(&w, NAME("intermediate.dense.bias%s", ""), ly->b1, 1, F, 0);
-        st_f32(&w, NAME("output.dense.weight%s", ""), ly->w2, 2, D, F);
+        st_f32(&w, NAME("output.dense.weight%s", ""), unpacked(ly->w2, D, F, keep, &n_keep), 2, D, F);
         st_f32(&w, NAME("output.dense.bias%s", ""), ly->b2, 1, D, 0);
         st_f32(&w, NAME("output.LayerNorm.weight%s", ""), ly->ln2_g, 1, D, 0);
         st_f32(&w, NAME("output.LayerNorm.bias%s", ""), ly->ln2_b, 1, D, 0);
@@ -177,6 +192,7 @@ static int cmd_dump(const char *dir)
     char path[4096];
     snprintf(path, sizeof path, "%s/minilm.safetensors", dir);
     st_write(&w, path);
+    while (n_keep) free(keep[--n_keep]);
 
     /* The reference: encoderd's own outputs for one input. */
     int32_t ids[REF_B * REF_T];

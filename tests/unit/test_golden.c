@@ -571,7 +571,9 @@ START_TEST(model_matches_the_fixture)
         /* The C generator and gen_fixtures.py draw the same weights, bit for bit. */
         size_t L = c->n_layers, D = c->d_model;
         same_bits(&f, "weights/tok_emb_first", m->tok_emb, 8);
-        same_bits(&f, "weights/layer0_wqkv_first", m->layers[0].wqkv, 8);
+        float wqkv_first[8]; /* W_qkv (3HD, D) is kept packed (panels.h): its first 8 */
+        for (size_t i = 0; i < 8; i++) wqkv_first[i] = enc_panel_at(m->layers[0].wqkv, D, i / D, i % D);
+        same_bits(&f, "weights/layer0_wqkv_first", wqkv_first, 8);
         same_bits(&f, "weights/last_layer_b2", m->layers[L - 1].b2, D);
         same_bits(&f, "weights/pos_emb_row1", m->pos_emb + D, D);
         same_bits(&f, "weights/pos_emb_last_row", m->pos_emb + (c->max_len - 1) * D, D);

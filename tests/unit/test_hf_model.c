@@ -20,6 +20,7 @@
 
 #include "encoder.h"
 #include "model.h"
+#include "panels.h"
 #include "safetensors.h"
 #include "wordpiece.h"
 #include "check_run.h"
@@ -283,6 +284,14 @@ static void same(const float *got, const char *name, size_t n) {
                       (double)want(name, i));
 }
 
+/* A packed linear weight (out, in) (panels.h) against the file's (out, in) tensor. */
+static void same_linear(const float *got, const char *name, size_t out, size_t in) {
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++)
+            ck_assert_msg(enc_panel_at(got, in, o, i) == want(name, o * in + i), "%s[%zu][%zu]: %g != %g",
+                          name, o, i, (double)enc_panel_at(got, in, o, i), (double)want(name, o * in + i));
+}
+
 /* Every weight of m landed where model.h says. */
 static void check_weights(const enc_model *m) {
     same(m->tok_emb, "embeddings.word_embeddings.weight", V * D);
@@ -298,19 +307,19 @@ static void check_weights(const enc_model *m) {
         for (int k = 0; k < 3; k++) /* Q rows, then K rows, then V rows */
             for (int r = 0; r < HD; r++) {
                 for (int c = 0; c < D; c++)
-                    ck_assert(y->wqkv[(k * HD + r) * D + c] ==
+                    ck_assert(enc_panel_at(y->wqkv, D, (size_t)(k * HD + r), (size_t)c) ==
                               want(NM("encoder.layer.%d.attention.self.%s.weight", l, qkv[k]),
                                    (size_t)(r * D + c)));
                 ck_assert(y->bqkv[k * HD + r] ==
                           want(NM("encoder.layer.%d.attention.self.%s.bias", l, qkv[k]), (size_t)r));
             }
-        same(y->wo, NM("encoder.layer.%d.attention.output.dense.weight", l), D * HD);
+        same_linear(y->wo, NM("encoder.layer.%d.attention.output.dense.weight", l), D, HD);
         same(y->bo, NM("encoder.layer.%d.attention.output.dense.bias", l), D);
         same(y->ln1_g, NM("encoder.layer.%d.attention.output.LayerNorm.weight", l), D);
         same(y->ln1_b, NM("encoder.layer.%d.attention.output.LayerNorm.bias", l), D);
-        same(y->w1, NM("encoder.layer.%d.intermediate.dense.weight", l), F * D);
+        same_linear(y->w1, NM("encoder.layer.%d.intermediate.dense.weight", l), F, D);
         same(y->b1, NM("encoder.layer.%d.intermediate.dense.bias", l), F);
-        same(y->w2, NM("encoder.layer.%d.output.dense.weight", l), D * F);
+        same_linear(y->w2, NM("encoder.layer.%d.output.dense.weight", l), D, F);
         same(y->b2, NM("encoder.layer.%d.output.dense.bias", l), D);
         same(y->ln2_g, NM("encoder.layer.%d.output.LayerNorm.weight", l), D);
         same(y->ln2_b, NM("encoder.layer.%d.output.LayerNorm.bias", l), D);
@@ -336,8 +345,8 @@ START_TEST(f32_loads_into_the_right_fields) {
     ck_assert_str_eq(enc_wordpiece_text(m->wordpiece, 7), "##s");
     check_weights(m);
     /* layer 1 query weight (1,2) lands in wqkv row 1, the key weight (1,2) in row HD+1 */
-    ck_assert(m->layers[1].wqkv[1 * D + 2] == want("encoder.layer.1.attention.self.query.weight", 6));
-    ck_assert(m->layers[1].wqkv[(HD + 1) * D + 2] == want("encoder.layer.1.attention.self.key.weight", 6));
+    ck_assert(enc_panel_at(m->layers[1].wqkv, D, 1, 2) == want("encoder.layer.1.attention.self.query.weight", 6));
+    ck_assert(enc_panel_at(m->layers[1].wqkv, D, HD + 1, 2) == want("encoder.layer.1.attention.self.key.weight", 6));
     enc_model_free(m);
 }
 END_TEST
