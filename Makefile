@@ -9,7 +9,7 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?= 0
-PKGS    := openblas libmicrohttpd jansson libutf8proc libuv
+PKGS    := libmicrohttpd jansson libutf8proc libuv
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -21,7 +21,7 @@ BUILD   := build-san
 endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
-DEB_PKGS := build-essential pkg-config libopenblas-dev libmicrohttpd-dev libjansson-dev \
+DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libuv1-dev libutf8proc-dev check curl ca-certificates valgrind
 
 CORE_SRC   := $(wildcard core/*.c)

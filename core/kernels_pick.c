@@ -5,7 +5,6 @@
  * (x86-64-v4) and 8-lane code for the others (AVX2, or plain x86-64). Here the first
  * call to enc_kernels_fast_get looks at the processor once and keeps the answer.
  */
-#include <cblas.h>
 #include <stdbool.h>
 
 #include "kernels.h"
@@ -15,7 +14,6 @@ static int team_size = 1;
 void enc_kernel_set_threads(int n)
 {
     team_size = n > 0 ? n : 1;
-    openblas_set_num_threads(1);
 }
 
 int enc_kernel_threads(void) { return team_size; }

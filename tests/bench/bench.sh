@@ -85,6 +85,8 @@ apt_install python3-torch python3-numpy || { say "cannot install python3-torch";
 echo -e "torch_deb\t$(dpkg-query -W -f='${Version}' python3-torch)" >>"$OUT/machine.tsv"
 echo -e "node\t$(node --version)" >>"$OUT/machine.tsv"
 [ "$QUICK" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
+# OpenBLAS: the single-precision GEMM peak that the table puts beside our figures.
+apt_install libopenblas-dev || { say "cannot install libopenblas-dev"; exit 1; }
 want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' $HERE/package.json)
 have=$(cd $HERE && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)
 if [ "$have" != "$want" ]; then
