@@ -66,6 +66,14 @@
  * 128-token input of all-MiniLM-L6-v2 (1.5M floats) twice over. */
 #define API_KEEP_RESULT_BYTES ((size_t)16 << 20)
 
+/* In an answer sent as a stream (api_ctx.stream_min_bytes), the float tensors of at least
+ * this many floats are formatted as they are sent (jw_defer): every hidden state and
+ * attention map of a 128-token input is 5 such tensors. */
+#define API_STREAM_MIN_FLOATS ((size_t)1 << 16)
+
+/* The server's api_ctx.stream_min_bytes: answers estimated at 4 MB or more. */
+#define API_STREAM_ANSWER_BYTES ((size_t)4 << 20)
+
 /* GET /model/weights answers every parameter but the token-embedding table as nested JSON
  * arrays (9 significant digits), for models whose other parameters hold at most this many
  * floats (the toy preset's ~1.3k do; others are a 413). */
@@ -152,6 +160,10 @@ typedef struct {
      * reserved, reserved again first if the model's sizes changed (a reload). 0: the
      * workspace is used as it comes (it grows; results are allocated). */
     size_t arena_tokens;
+    /* An /encode answer whose size estimate reaches this many bytes (not base64) is a
+     * stream (api_reply.stream): its big tensors kept as floats and formatted as they
+     * are sent, so that no such answer is ever whole in memory as text. 0: never. */
+    size_t stream_min_bytes;
 } api_ctx;
 
 /* Fills ctx for a model (every other field emptied): its own pooling and normalisation

@@ -193,7 +193,10 @@ static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t
 static void write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
 {
     jw_set_float_digits(w, job->req.precision);
-    jw_reserve(w, encode_size_hint(job, res, seq0));
+    size_t hint = encode_size_hint(job, res, seq0);
+    size_t stream_min = job->ctx->stream_min_bytes;
+    if (stream_min && hint >= stream_min && !job->req.base64) jw_defer(w, API_STREAM_MIN_FLOATS);
+    else jw_reserve(w, hint);
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
         return;
@@ -401,8 +404,9 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
         break;
     default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
     }
-    reply->body = jw_take(&w, &reply->body_len);
-    if (!reply->body) {
+    if (w.n_deferred) reply->stream = jw_take_stream(&w);
+    else reply->body = jw_take(&w, &reply->body_len);
+    if (!reply->body && !reply->stream) {
         api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
         return;
     }

@@ -61,6 +61,7 @@ void api_reply_free(api_reply *r)
 {
     if (!r) return;
     free(r->body);
+    jw_stream_free(r->stream);
     memset(r, 0, sizeof *r);
 }
 

@@ -58,6 +58,8 @@ typedef struct {
     int status;
     char *body;               /* owned (malloc); may be NULL when body_len is 0 */
     size_t body_len;
+    struct jw_stream *stream; /* owned: instead of body, a big answer formatted as it is
+                                 sent (jsonw.h, api_ctx.stream_min_bytes); else NULL */
     const char *content_type; /* a static string */
     char allow[64];           /* the Allow header, "" for none */
     unsigned retry_after;     /* the Retry-After header in seconds, 0 for none */

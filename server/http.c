@@ -42,6 +42,8 @@
 
 #include <microhttpd.h>
 
+#include "jsonw.h"
+
 struct http_model {
     enc_model *model;
     api_ctx ctx;
@@ -179,6 +181,20 @@ static void add_common_headers(http_server *s, request *rq, struct MHD_Response 
     if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* A streamed answer (api_reply.stream), read by MHD as the socket takes it. */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    size_t n = jw_stream_read(cls, buf, max);
+    return n ? (ssize_t)n : (ssize_t)MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void free_stream(void *cls) { jw_stream_free(cls); }
+
+/* The buffer MHD reads a streamed answer into: 256 KB per answer being sent, so that a
+ * 20 MB answer goes out in about 80 sends. */
+#define STREAM_BLOCK ((size_t)256 << 10)
+
 /* Queues reply r (its body is handed to MHD) and records the status for the log. */
 static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_reply *r)
 {
@@ -193,7 +209,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     bool empty = r->status == 204 || r->status == 304;
     /* ---- end of the visualizer's block ---- */
     struct MHD_Response *resp =
-        r->body ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE)
+        r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream,
+                                                      r->stream, free_stream)
+        : r->body ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE)
         : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
                            : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
                                                              MHD_RESPMEM_PERSISTENT);
@@ -201,7 +219,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
         api_reply_free(r);
         return MHD_NO; /* MHD closes the connection */
     }
-    int status = empty ? r->status : !r->body ? 503 : r->status ? r->status : 500;
+    int status = empty ? r->status : !r->body && !r->stream ? 503 : r->status ? r->status : 500;
     if (!empty)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : "application/json");
@@ -221,7 +239,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     MHD_destroy_response(resp);
     rq->answered = true;
     rq->status = status;
-    r->body = NULL; /* MHD owns it now */
+    r->body = NULL, r->stream = NULL; /* MHD owns them now */
     api_reply_free(r);
     return ret;
 }

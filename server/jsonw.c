@@ -9,12 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A tensor left to jw_take_stream: its floats copied (contiguous, row-major), its place
+ * in the text and how to write it. */
+struct jw_deferred {
+    size_t at;                    /* the text offset where its text goes */
+    float *x;                     /* owned */
+    size_t shape[JW_MAX_DEPTH];
+    int rank;
+    int digits;
+};
+
 void jw_init(jsonw *w) { memset(w, 0, sizeof *w); }
+
+static void free_deferred(jw_deferred *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(d[i].x);
+    free(d);
+}
 
 void jw_free(jsonw *w)
 {
     if (!w) return;
     free(w->buf);
+    free_deferred(w->deferred, w->n_deferred);
     jw_init(w);
 }
 
@@ -22,7 +39,7 @@ bool jw_ok(const jsonw *w) { return !w->failed; }
 
 char *jw_take(jsonw *w, size_t *len)
 {
-    if (w->failed) {
+    if (w->failed || w->n_deferred) {
         jw_free(w);
         *len = 0;
         return NULL;
@@ -640,6 +657,35 @@ static bool float_tensor_par(jsonw *w, const float *x, const size_t *shape, int 
     return true;
 }
 
+/* jw_float_tensor under jw_defer: the comma, then the tensor kept for the stream. */
+static void defer_tensor(jsonw *w, const float *x, const size_t *shape, int rank,
+                         size_t stride, size_t n)
+{
+    before_item(w);
+    if (w->failed) return;
+    if (w->n_deferred == w->cap_deferred) {
+        size_t cap = w->cap_deferred ? 2 * w->cap_deferred : 8;
+        jw_deferred *d = realloc(w->deferred, cap * sizeof *d);
+        if (!d) {
+            w->failed = true;
+            return;
+        }
+        w->deferred = d, w->cap_deferred = cap;
+    }
+    jw_deferred *d = &w->deferred[w->n_deferred];
+    if (!(d->x = malloc(n * sizeof *d->x))) {
+        w->failed = true;
+        return;
+    }
+    size_t entry = rank == 1 ? n : n / shape[0]; /* floats of one outermost entry */
+    for (size_t e = 0; e < n / entry; e++) memcpy(d->x + e * entry, x + e * stride, entry * sizeof *x);
+    d->at = w->len;
+    memcpy(d->shape, shape, (size_t)rank * sizeof *shape);
+    d->rank = rank;
+    d->digits = float_digits(w);
+    w->n_deferred++;
+}
+
 void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, size_t stride,
                      int threads)
 {
@@ -650,6 +696,12 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
     }
     size_t n = 1;
     for (int i = 0; i < rank; i++) n = shape[i] && n > SIZE_MAX / shape[i] ? SIZE_MAX : n * shape[i];
+    /* Deferred: big enough, no empty dimension (n > 0) and within the nesting limit. */
+    if (w->defer_min && n >= w->defer_min && n != SIZE_MAX && rank <= JW_MAX_DEPTH &&
+        w->depth + rank - 1 <= JW_MAX_DEPTH) {
+        defer_tensor(w, x, shape, rank, stride, n);
+        return;
+    }
     /* Only a tensor of several rows, big enough to pay for waking a team, and as deep
      * as the sequential path allows (it fails past JW_MAX_DEPTH). */
     bool parallel = threads > 1 && rank > 1 && n >= JW_PARALLEL_MIN_FLOATS && n != SIZE_MAX &&
@@ -657,6 +709,122 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
     if (parallel && float_tensor_par(w, x, shape, rank, stride, threads)) return;
     float_tensor_seq(w, x, shape, rank, stride);
 }
+
+/* ---- the stream of a text with deferred tensors ------------------------------------- */
+
+struct jw_stream {
+    char *text;               /* the writer's text, without the deferred tensors */
+    size_t len;
+    jw_deferred *d;           /* (n) in text order */
+    size_t n;
+    size_t next;              /* the next deferred tensor */
+    size_t pos;               /* how much of text is out */
+    bool in_tensor;           /* writing d[next] */
+    size_t row, rows;         /* its next row, and how many */
+    char *piece;              /* a row's text (or the closing brackets) not all out yet */
+    size_t piece_len, piece_pos, piece_cap;
+};
+
+jw_stream *jw_take_stream(jsonw *w)
+{
+    jw_stream *s = w->failed ? NULL : calloc(1, sizeof *s);
+    size_t cap = 2 * JW_MAX_DEPTH + 2;
+    for (size_t i = 0; s && i < w->n_deferred; i++) {
+        const jw_deferred *d = &w->deferred[i];
+        size_t row = ROW_MAX(d->shape[d->rank - 1], d->rank);
+        if (row > cap) cap = row;
+    }
+    if (s && !(s->piece = malloc(cap))) {
+        free(s);
+        s = NULL;
+    }
+    if (!s) {
+        jw_free(w);
+        return NULL;
+    }
+    s->piece_cap = cap;
+    s->text = w->buf, s->len = w->len;
+    s->d = w->deferred, s->n = w->n_deferred;
+    jw_init(w);
+    return s;
+}
+
+/* The next piece of tensor d[next]: row `row` with what goes before it, or after the
+ * last row the closing brackets (then the tensor is done). */
+static void next_piece(jw_stream *s)
+{
+    const jw_deferred *d = &s->d[s->next];
+    char *o = s->piece;
+    if (s->row < s->rows) {
+        size_t D = d->shape[d->rank - 1];
+        o = put_row_prefix(o, s->row, d->shape, d->rank);
+        o = put_float_row(o, d->x + s->row * D, D, d->digits);
+        s->row++;
+    } else {
+        for (int i = 0; i < d->rank - 1; i++) *o++ = ']';
+        free(s->d[s->next].x);
+        s->d[s->next].x = NULL;
+        s->in_tensor = false;
+        s->next++;
+    }
+    s->piece_len = (size_t)(o - s->piece);
+    s->piece_pos = 0;
+}
+
+size_t jw_stream_read(jw_stream *s, char *buf, size_t max)
+{
+    size_t out = 0;
+    while (out < max) {
+        if (s->piece_pos < s->piece_len) { /* the rest of a piece */
+            size_t k = s->piece_len - s->piece_pos;
+            if (k > max - out) k = max - out;
+            memcpy(buf + out, s->piece + s->piece_pos, k);
+            s->piece_pos += k, out += k;
+        } else if (s->in_tensor) {
+            next_piece(s);
+        } else {
+            size_t stop = s->next < s->n ? s->d[s->next].at : s->len;
+            if (s->pos < stop) { /* text up to the next tensor */
+                size_t k = stop - s->pos;
+                if (k > max - out) k = max - out;
+                memcpy(buf + out, s->text + s->pos, k);
+                s->pos += k, out += k;
+            } else if (s->next < s->n) { /* a tensor starts */
+                const jw_deferred *d = &s->d[s->next];
+                s->rows = 1;
+                for (int i = 0; i < d->rank - 1; i++) s->rows *= d->shape[i];
+                s->row = 0;
+                s->in_tensor = true;
+            } else {
+                break; /* the end */
+            }
+        }
+    }
+    return out;
+}
+
+size_t jw_stream_footprint(const jw_stream *s)
+{
+    size_t bytes = sizeof *s + s->len + s->piece_cap + s->n * sizeof *s->d;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->d[i].x) continue;
+        size_t n = 1;
+        for (int k = 0; k < s->d[i].rank; k++) n *= s->d[i].shape[k];
+        bytes += n * sizeof(float);
+    }
+    return bytes;
+}
+
+void jw_stream_free(jw_stream *s)
+{
+    if (!s) return;
+    free(s->text);
+    free_deferred(s->d, s->n);
+    free(s->piece);
+    free(s);
+}
+
+void jw_defer(jsonw *w, size_t min_floats) { w->defer_min = min_floats; }
 
 void jw_sizes(jsonw *w, const size_t *v, size_t n)
 {

@@ -39,6 +39,8 @@
  * costs about what it saves. */
 #define JW_PARALLEL_MIN_FLOATS 100000
 
+typedef struct jw_deferred jw_deferred;
+
 typedef struct {
     char *buf;          /* owned; NUL-terminated while ok */
     size_t len, cap;
@@ -50,6 +52,9 @@ typedef struct {
     bool b64_open;      /* between jw_b64_begin and jw_b64_end */
     unsigned char b64_carry[2]; /* bytes waiting for a full 3-byte group */
     int b64_n;          /* how many of b64_carry are used */
+    size_t defer_min;   /* jw_defer: tensors of at least this many floats wait (0: none) */
+    jw_deferred *deferred; /* (n_deferred) the tensors waiting, in text order */
+    size_t n_deferred, cap_deferred;
 } jsonw;
 
 /* An empty writer; allocates nothing until the first write. */
@@ -59,7 +64,8 @@ void jw_free(jsonw *w);
 /* true while every write so far succeeded. */
 bool jw_ok(const jsonw *w);
 /* Hands the text (NUL-terminated, *len bytes) to the caller, who frees it, and empties
- * the writer. NULL if the writer failed (the writer is then freed too). */
+ * the writer. NULL if the writer failed (the writer is then freed too) or holds deferred
+ * tensors (those go out through jw_take_stream). */
 char *jw_take(jsonw *w, size_t *len);
 /* Makes room for `bytes` more bytes at once, so that writing them moves nothing (the
  * buffer otherwise doubles as it fills, copying what it holds each time). Only a hint:
@@ -96,6 +102,31 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
 size_t jw_float_tensor_max(const size_t *shape, int rank);
 /* [v0, v1, ...] of n sizes. */
 void jw_sizes(jsonw *w, const size_t *v, size_t n);
+
+/* ---- a big answer, formatted as it is sent ----------------------------------------
+ * With jw_defer(w, min_floats), each later jw_float_tensor of at least min_floats floats
+ * writes nothing yet: it keeps a copy of the floats (4 bytes each, against about 13 of
+ * text) and its place in the text. jw_take_stream then hands the text and the tensors
+ * to a stream whose reads give the bytes the writer would have written, the tensors
+ * formatted a row at a time as they are read. For answers of tens of MB: the text of one
+ * such answer is never whole in memory, and formatting overlaps sending.
+ *
+ *   jw_defer(&w, 65536); ... jw_float_tensor(&w, ...) ...;
+ *   jw_stream *s = jw_take_stream(&w);
+ *   while ((n = jw_stream_read(s, buf, sizeof buf)) > 0) send(buf, n);
+ *   jw_stream_free(s);
+ */
+typedef struct jw_stream jw_stream;
+void jw_defer(jsonw *w, size_t min_floats);
+/* The text and the deferred tensors as a stream; the writer is emptied. NULL when the
+ * writer failed (it is then freed) or out of memory. */
+jw_stream *jw_take_stream(jsonw *w);
+/* Writes the next bytes of the text, at most max, into buf and returns how many; 0 at
+ * the end (and always for max 0). */
+size_t jw_stream_read(jw_stream *s, char *buf, size_t max);
+/* The bytes the stream keeps in memory (text, floats, row buffer). */
+size_t jw_stream_footprint(const jw_stream *s);
+void jw_stream_free(jw_stream *s); /* NULL-safe */
 
 /* Significant digits of every later jw_float / jw_floats: 1..9 (%.<digits>g); anything
  * else means 9, which round-trips every float32. */

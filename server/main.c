@@ -217,6 +217,7 @@ static http_model *make_model(service *sv, const srv_config *cfg)
      * a reload does not change. */
     ctx.threads = (int)sv->cfg.threads;
     ctx.arena_tokens = sv->cfg.max_batch_tokens; /* restart-only, like the workers */
+    ctx.stream_min_bytes = API_STREAM_ANSWER_BYTES;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);
