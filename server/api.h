@@ -47,6 +47,7 @@
 #ifndef ENCODERD_API_H
 #define ENCODERD_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,12 @@
 
 /* The server's api_ctx.stream_min_bytes: answers estimated at 4 MB or more. */
 #define API_STREAM_ANSWER_BYTES ((size_t)4 << 20)
+
+/* The server's api_ctx.text_budget: a big answer is written whole (its floats formatted
+ * by the team, the fastest way) while the answers already written whole and not yet
+ * sent hold less than this; past it, it is streamed. With 20 MB answers: one at a time
+ * is written whole. */
+#define API_TEXT_BUDGET_BYTES ((size_t)32 << 20)
 
 /* GET /model/weights answers every parameter but the token-embedding table as nested JSON
  * arrays (9 significant digits), for models whose other parameters hold at most this many
@@ -164,6 +171,13 @@ typedef struct {
      * stream (api_reply.stream): its big tensors kept as floats and formatted as they
      * are sent, so that no such answer is ever whole in memory as text. 0: never. */
     size_t stream_min_bytes;
+    /* With stream_min_bytes: such an answer is streamed only when *text_in_flight (the
+     * bytes of answers handed whole to the HTTP layer and not yet sent; NULL: none are
+     * counted) plus its estimate passes text_budget; else it is written whole. A single
+     * answer is fastest whole (the team formats it, then it is sent), many at once are
+     * lightest streamed. */
+    const _Atomic size_t *text_in_flight;
+    size_t text_budget;
 } api_ctx;
 
 /* Fills ctx for a model (every other field emptied): its own pooling and normalisation

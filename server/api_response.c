@@ -194,9 +194,13 @@ static void write_encode(jsonw *w, const api_job *job, const enc_result *res, si
 {
     jw_set_float_digits(w, job->req.precision);
     size_t hint = encode_size_hint(job, res, seq0);
-    size_t stream_min = job->ctx->stream_min_bytes;
-    if (stream_min && hint >= stream_min && !job->req.base64) jw_defer(w, API_STREAM_MIN_FLOATS);
-    else jw_reserve(w, hint);
+    const api_ctx *ctx = job->ctx;
+    size_t in_flight = ctx->text_in_flight ? atomic_load(ctx->text_in_flight) : 0;
+    if (ctx->stream_min_bytes && hint >= ctx->stream_min_bytes && !job->req.base64 &&
+        in_flight + hint > ctx->text_budget)
+        jw_defer(w, API_STREAM_MIN_FLOATS);
+    else
+        jw_reserve(w, hint);
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
         return;

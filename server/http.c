@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,35 @@ static void free_stream(void *cls) { jw_stream_free(cls); }
  * 20 MB answer goes out in about 80 sends. */
 #define STREAM_BLOCK ((size_t)256 << 10)
 
+/* A big body handed to MHD whole, counted in opt.text_in_flight until MHD frees it. */
+typedef struct {
+    char *body;
+    size_t len;
+    _Atomic size_t *counter;
+} counted_body;
+
+static void free_counted(void *cls)
+{
+    counted_body *cb = cls;
+    atomic_fetch_sub(cb->counter, cb->len);
+    free(cb->body);
+    free(cb);
+}
+
+/* The response of a body: counted when it is big and there is a counter. */
+static struct MHD_Response *body_response(http_server *s, char *body, size_t len)
+{
+    counted_body *cb = s->opt.text_in_flight && len >= API_STREAM_ANSWER_BYTES
+                           ? malloc(sizeof *cb) : NULL;
+    if (!cb) return MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    *cb = (counted_body){body, len, s->opt.text_in_flight};
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, body, free_counted, cb);
+    if (resp) atomic_fetch_add(cb->counter, len);
+    else free(cb); /* the caller frees the body */
+    return resp;
+}
+
 /* Queues reply r (its body is handed to MHD) and records the status for the log. */
 static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_reply *r)
 {
@@ -211,7 +241,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     struct MHD_Response *resp =
         r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream,
                                                       r->stream, free_stream)
-        : r->body ? MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE)
+        : r->body ? body_response(rq->s, r->body, r->body_len)
         : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
                            : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
                                                              MHD_RESPMEM_PERSISTENT);

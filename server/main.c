@@ -199,6 +199,10 @@ typedef struct {
     int stop_signal;
 } service;
 
+/* Bytes of big answers queued whole and not yet sent (http.c counts, api_response.c
+ * reads: api_ctx.text_in_flight). */
+static _Atomic size_t text_in_flight;
+
 /* The http_model for a config: the model it names and the API context for it. NULL
  * with a message printed. */
 static http_model *make_model(service *sv, const srv_config *cfg)
@@ -218,6 +222,8 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     ctx.threads = (int)sv->cfg.threads;
     ctx.arena_tokens = sv->cfg.max_batch_tokens; /* restart-only, like the workers */
     ctx.stream_min_bytes = API_STREAM_ANSWER_BYTES;
+    ctx.text_in_flight = &text_in_flight;
+    ctx.text_budget = API_TEXT_BUDGET_BYTES;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);
@@ -338,7 +344,8 @@ int main(int argc, char **argv)
                         .connection_timeout_s = cfg->connection_timeout_s,
                         .max_connections = cfg->max_connections,
                         .cors_origins = cfg->cors_origins, .api_key = cfg->api_key,
-                        .workers = sv.workers, .metrics = sv.metrics};
+                        .workers = sv.workers, .metrics = sv.metrics,
+                        .text_in_flight = &text_in_flight};
     sv.http = http_start(&opt, hm, err, sizeof err);
     if (!sv.http) {
         fprintf(stderr, "encoderd: %s\n", err);

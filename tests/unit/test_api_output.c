@@ -657,6 +657,65 @@ START_TEST(threads_write_the_same_answer)
 }
 END_TEST
 
+/* The same body read out of a reply's stream (caller frees). */
+static char *stream_text(api_reply *r, size_t *len)
+{
+    size_t cap = 1 << 20, n = 0, k;
+    char *t = malloc(cap);
+    while ((k = jw_stream_read(r->stream, t + n, cap - n)) > 0)
+        if ((n += k) == cap) t = realloc(t, cap *= 2);
+    *len = n;
+    return t;
+}
+
+/* An /encode answer estimated at stream_min_bytes or more is written whole while the
+ * answers in flight leave room under text_budget, else streamed; both give the same
+ * bytes. Base64 answers and small ones are always whole. */
+START_TEST(big_answers_stream_past_the_budget)
+{
+    enum { WORDS = 198 }; /* 200 tokens: 6 x 2 x 200 x 200 floats of attention, ~7.7 MB estimated */
+    char *body = malloc(16 * WORDS + 256), *o = body;
+    o += sprintf(o, "{\"text\": \"");
+    for (int i = 0; i < WORDS; i++) o += sprintf(o, "%sw%d", i ? " " : "", i);
+    sprintf(o, "\", \"outputs\": [\"attention\", \"hidden_states\"]}");
+    _Atomic size_t in_flight = 0;
+    api_ctx c = ctx;
+    c.stream_min_bytes = (size_t)4 << 20;
+    c.text_in_flight = &in_flight;
+    c.text_budget = (size_t)32 << 20;
+    answer whole = call_any(&c, "POST", "/encode", "application/json", body, true);
+    ck_assert_int_eq(whole.status, 200);
+    ck_assert_ptr_null(whole.reply.stream);
+    ck_assert_uint_gt(whole.reply.body_len, (size_t)4 << 20);
+    atomic_store(&in_flight, (size_t)30 << 20); /* 30 MB not yet sent: this one streams */
+    answer streamed = call_any(&c, "POST", "/encode", "application/json", body, false);
+    ck_assert_int_eq(streamed.status, 200);
+    ck_assert_ptr_null(streamed.reply.body);
+    ck_assert_ptr_nonnull(streamed.reply.stream);
+    ck_assert_str_eq(streamed.reply.content_type, "application/json");
+    size_t len;
+    char *text = stream_text(&streamed.reply, &len);
+    ck_assert_uint_eq(len, whole.reply.body_len);
+    ck_assert(memcmp(text, whole.reply.body, len) == 0);
+    free(text);
+    /* base64 (attention and scores: ~5 MB estimated): whole, however much is in flight;
+     * a small answer too */
+    sprintf(o, "\", \"outputs\": [\"attention\", \"scores\"], \"encoding\": \"base64\"}");
+    answer b64 = call_any(&c, "POST", "/encode", "application/json", body, true);
+    ck_assert_int_eq(b64.status, 200);
+    ck_assert_ptr_null(b64.reply.stream);
+    ck_assert_uint_gt(b64.reply.body_len, (size_t)4 << 20);
+    answer small = call_any(&c, "POST", "/encode", "application/json", "{\"text\": \"a b\"}", true);
+    ck_assert_ptr_null(small.reply.stream);
+    /* the unit tests' context streams nothing */
+    answer plain = call_any(&ctx, "POST", "/encode", "application/json", body, true);
+    ck_assert_ptr_null(plain.reply.stream);
+    answer_free(&whole), answer_free(&streamed), answer_free(&b64), answer_free(&small);
+    answer_free(&plain);
+    free(body);
+}
+END_TEST
+
 int main(void)
 {
     fixture_setup();
@@ -677,6 +736,7 @@ int main(void)
     tcase_add_test(tc, base64_encoding);
     tcase_add_test(tc, scores_output);
     tcase_add_test(tc, threads_write_the_same_answer);
+    tcase_add_test(tc, big_answers_stream_past_the_budget);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_teardown();
