@@ -38,8 +38,10 @@
  * A tile is TILE_ROWS rows x TILE_COLS columns (2 vectors) in 2 * TILE_ROWS accumulators
  * (24 of AVX-512's 32 registers; 12 of AVX2's 16): per input, 2 loads of W, TILE_ROWS
  * broadcasts of x, 2 * TILE_ROWS FMAs. The inputs go in pieces of KC (a 64 KB piece of
- * a panel, reused by every tile of a row block) and the rows in blocks of MC (their
- * KC inputs, 240 KB, stay in L2 while every panel passes).
+ * a panel, reused by every tile of a row block) and the rows in blocks of MC (at 16
+ * lanes 120 rows, whose KC inputs, 240 KB, stay in L2 while every panel passes). KC 256
+ * was slower (B 32, T 128: 325-350 ms against 288-306); 768, or MC of 60 or 240 rows,
+ * within the noise.
  * Measured against OpenBLAS's sgemm (which packs W on every call; single thread,
  * tests/bench's shapes, MiniLM sizes): X (128, 384) by W (1152, 384): 0.85 of its time;
  * (128, 1536) by (384, 1536): 0.83; (8, 384) by (1152, 384): 0.42; at 2048 rows, within

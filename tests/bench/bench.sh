@@ -127,6 +127,15 @@ else
     FAILED+=(ort)
     say "ort skipped: no ONNX export"
 fi
+# A second round of the two sides the ratios compare, in the same order: the table takes
+# each side's better median per shape, so that a burst of other work on this shared
+# machine during one side's turn does not decide a ratio.
+step encoderd2 "$OUT/encoderd2.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
+    --threads 1,2 "${TIMING[@]}"
+if [ -f "$OUT/minilm.onnx" ]; then
+    step ort2 "$OUT/ort2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
+        --shapes $SHAPES "${TIMING[@]}"
+fi
 
 # ---- 3. HTTP: encoderd under wrk --------------------------------------------------------
 SERVER_PID=
