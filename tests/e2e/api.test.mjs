@@ -3,6 +3,7 @@
 // ENCODERD_BASE = the default config (the base encoder: D 512, 8 heads, 6 layers).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { call, assertError, shape, words } from './lib.mjs';
 
 const TOY = process.env.ENCODERD_TOY;
@@ -179,6 +180,34 @@ test('a big answer is streamed, chunked, and holds the same numbers as small one
     assert.equal(maxDiff(hs.json.embedding, first.embedding), 0);
     const sc = await encode({ text: text + ' w0', outputs: ['scores'], layers: [5] }, BASE);
     assert.equal(maxDiff(sc.json.scores[0], second.scores[5]), 0);
+});
+
+// A client that asks for a big answer and does not read it holds that answer in the
+// server (until its connection times out); the next big answer is made and sent all the
+// same: a client that does not read stops no one.
+test('a big answer nobody reads does not stop the next one', async () => {
+    const text = words(126);
+    const body = JSON.stringify({ text: [text, text], outputs: ['hidden_states', 'attention', 'scores'] });
+    const url = new URL(BASE);
+    const sock = net.connect(Number(url.port), url.hostname);
+    await new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    sock.write(`POST /encode HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+               `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // Its first bytes: the answer is made and being sent; then nothing more is read.
+    const first = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve('(nothing in 20 s)'), 20000);
+        sock.once('data', (chunk) => { clearTimeout(timer); sock.pause(); resolve(chunk.toString('latin1', 0, 12)); });
+    });
+    try {
+        assert.equal(first, 'HTTP/1.1 200');
+        const t0 = Date.now();
+        const next = await encode({ text: [text, text + ' w1'], outputs: ['attention'] }, BASE);
+        assert.equal(next.status, 200);
+        assert.deepEqual(shape(next.json.results[1].attention), [6, 8, 129, 129]);
+        assert.ok(Date.now() - t0 < 20000, `took ${Date.now() - t0} ms`);
+    } finally {
+        sock.destroy();
+    }
 });
 
 test('a batch answers results equal to the inputs one by one', async () => {
