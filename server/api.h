@@ -167,9 +167,10 @@ typedef struct {
      * reserved, reserved again first if the model's sizes changed (a reload). 0: the
      * workspace is used as it comes (it grows; results are allocated). */
     size_t arena_tokens;
-    /* An /encode answer whose size estimate reaches this many bytes (not base64) is a
-     * stream (api_reply.stream): its big tensors kept as floats and formatted as they
-     * are sent, so that no such answer is ever whole in memory as text. 0: never. */
+    /* An /encode answer whose size estimate reaches this many bytes (not base64) may be
+     * a stream (api_reply.stream; when, see text_budget): its big tensors kept as floats
+     * and formatted as they are sent, so that its text is never whole in memory. 0:
+     * never. */
     size_t stream_min_bytes;
     /* With stream_min_bytes: such an answer is streamed only when *text_in_flight (the
      * bytes of answers handed whole to the HTTP layer and not yet sent; NULL: none are
