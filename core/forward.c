@@ -102,6 +102,19 @@ static void lay_out(enc_workspace *ws, size_t N)
     ws->scratch = p;
 }
 
+/* Records what the activations now hold: N tokens in sequences of up to T, for model c's
+ * sizes and `threads` attention scratches. */
+static void set_capacity(enc_workspace *ws, const enc_config *c, size_t N, size_t T, int threads)
+{
+    ws->cap_tokens = N;
+    ws->cap_T = T;
+    ws->D = c->d_model;
+    ws->HD = c->n_heads * c->d_head;
+    ws->F = c->d_ff;
+    ws->Dh = c->d_head;
+    ws->threads = threads;
+}
+
 /* A new (unreserved) workspace: makes sure the block holds N tokens in sequences of up
  * to T for model c; grows it (and only then allocates). ENC_ERR_NOMEM leaves the
  * workspace as it was. */
@@ -119,13 +132,7 @@ static enc_status workspace_grow(enc_workspace *ws, const enc_config *c, size_t 
     if (!block) return ENC_ERR_NOMEM;
     free(ws->block);
     ws->block = block;
-    ws->cap_tokens = N;
-    ws->cap_T = T;
-    ws->D = D;
-    ws->HD = HD;
-    ws->F = F;
-    ws->Dh = Dh;
-    ws->threads = threads;
+    set_capacity(ws, c, N, T, threads);
     return ENC_OK;
 }
 
@@ -173,13 +180,7 @@ enc_status enc_workspace_reserve(enc_workspace *ws, const enc_model *m, size_t m
     ws->room = (char *)map + act;
     ws->room_bytes = room;
     ws->max_result_floats = max_result_floats;
-    ws->cap_tokens = N;
-    ws->cap_T = T;
-    ws->D = D;
-    ws->HD = HD;
-    ws->F = F;
-    ws->Dh = Dh;
-    ws->threads = threads;
+    set_capacity(ws, c, N, T, threads);
     return ENC_OK;
 }
 

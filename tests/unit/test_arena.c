@@ -67,12 +67,13 @@ static enc_model *small(bool pre_ln)
 #define NSEQ 5
 static const size_t LENS[NSEQ] = {7, 40, 3, 22, 15}; /* 87 tokens, one of max_len */
 
-/* Ids for LENS, deterministic. */
-static void fill_ids(int32_t *ids)
+/* The batch of LENS, its ids (87, deterministic) written into ids. */
+static enc_batch batch_of(int32_t *ids)
 {
     size_t n = 0;
     for (size_t s = 0; s < NSEQ; s++)
         for (size_t t = 0; t < LENS[s]; t++, n++) ids[n] = (int32_t)((n * 7 + s * 3) % 50);
+    return (enc_batch){.ids = ids, .lengths = LENS, .n_seq = NSEQ};
 }
 
 /* Every output; hidden states and maps with an index asked twice (a copied duplicate). */
@@ -130,8 +131,7 @@ START_TEST(reserved_pass_allocates_nothing)
 {
     enc_model *m = small(false);
     int32_t ids[87];
-    fill_ids(ids);
-    enc_batch b = {.ids = ids, .lengths = LENS, .n_seq = NSEQ};
+    enc_batch b = batch_of(ids);
     enc_request q = every_output(m);
     enc_result r;
 
@@ -175,8 +175,7 @@ START_TEST(parts_match_one_pass)
         for (int ref = 0; ref < 2; ref++) {
             enc_model *m = small(pre);
             int32_t ids[87];
-            fill_ids(ids);
-            enc_batch b = {.ids = ids, .lengths = LENS, .n_seq = NSEQ};
+            enc_batch b = batch_of(ids);
             enc_request q = every_output(m);
             enc_workspace *one = enc_workspace_new(), *parts = enc_workspace_new();
             enc_workspace_use_reference(one, ref);
@@ -204,8 +203,7 @@ START_TEST(room_is_checked)
 {
     enc_model *m = small(false);
     int32_t ids[87];
-    fill_ids(ids);
-    enc_batch b = {.ids = ids, .lengths = LENS, .n_seq = NSEQ};
+    enc_batch b = batch_of(ids);
     enc_request q = every_output(m);
     size_t D = 12, N = 87, TT = 0;
     for (size_t s = 0; s < NSEQ; s++) TT += LENS[s] * LENS[s];

@@ -408,6 +408,31 @@ static char *read_stream(jw_stream *st, size_t chunk, size_t *len)
     return t;
 }
 
+/* The stream test's document, into w (deferring tensors of min_floats or more; 0: none):
+ * keys, commas, nested objects, digits changed between tensors, and 4 tensors of 1000
+ * floats or more, 1 below. */
+static void write_doc(jsonw *w, const float *x, size_t min_floats)
+{
+    size_t a[4] = {2, 3, 41, 43}, b[3] = {7, 100, 200}, c[1] = {999}, d[2] = {1, 1000};
+    jw_init(w);
+    jw_defer(w, min_floats);
+    jw_obj_begin(w);
+    jw_key(w, "first"), jw_float_tensor(w, x, a, 4, 3 * 41 * 43 + 5, 2);
+    jw_key(w, "list"), jw_arr_begin(w);
+    jw_int(w, 1);
+    jw_set_float_digits(w, 4);
+    jw_float_tensor(w, x + 11, b, 3, 19000, 1);
+    jw_float_tensor(w, x, c, 1, 0, 1); /* below the threshold: written now */
+    jw_obj_begin(w), jw_key(w, "row"), jw_float_tensor(w, x + 3, d, 2, 1000, 1);
+    jw_obj_end(w);
+    jw_set_float_digits(w, 9);
+    jw_arr_end(w);
+    jw_key(w, "last"), jw_float_tensor(w, x + 5, (size_t[]){5000}, 1, 0, 1);
+    jw_key(w, "end"), jw_str(w, "yes");
+    jw_obj_end(w);
+    ck_assert(jw_ok(w));
+}
+
 /* Deferred tensors: the stream gives byte for byte the text the writer would have
  * written, read in pieces of 1 byte to 1 MB; tensors below the threshold, and the rest
  * of the document (keys, commas, nested objects, digits changed between tensors), are
@@ -421,79 +446,33 @@ START_TEST(jsonw_stream_matches_the_text)
         state = state * 1664525u + 1013904223u;
         memcpy(&x[i], &state, 4);
     }
-    const size_t chunks[] = {1, 7, 4096, 1 << 20};
-    for (int defer = 0; defer < 2; defer++) {
-        char *text[2];
-        size_t len[2];
-        for (int pass = 0; pass < 2; pass++) { /* 0: as usual; 1: deferred (when `defer`) */
-            jsonw w;
-            jw_init(&w);
-            if (pass) jw_defer(&w, defer ? 1000 : 0);
-            size_t a[4] = {2, 3, 41, 43}, b[3] = {7, 100, 200}, c[1] = {999}, d[2] = {1, 1000};
-            jw_obj_begin(&w);
-            jw_key(&w, "first"), jw_float_tensor(&w, x, a, 4, 3 * 41 * 43 + 5, 2);
-            jw_key(&w, "list"), jw_arr_begin(&w);
-            jw_int(&w, 1);
-            jw_set_float_digits(&w, 4);
-            jw_float_tensor(&w, x + 11, b, 3, 19000, 1);
-            jw_float_tensor(&w, x, c, 1, 0, 1); /* below the threshold: written now */
-            jw_obj_begin(&w), jw_key(&w, "row"), jw_float_tensor(&w, x + 3, d, 2, 1000, 1);
-            jw_obj_end(&w);
-            jw_set_float_digits(&w, 9);
-            jw_arr_end(&w);
-            jw_key(&w, "last"), jw_float_tensor(&w, x + 5, (size_t[]){5000}, 1, 0, 1);
-            jw_key(&w, "end"), jw_str(&w, "yes");
-            jw_obj_end(&w);
-            ck_assert(jw_ok(&w));
-            if (pass && defer) {
-                ck_assert_uint_eq(w.n_deferred, 4);
-                size_t ignored;
-                jsonw copy = w; /* jw_take refuses a writer with deferred tensors */
-                ck_assert_ptr_null(jw_take(&copy, &ignored)); /* (and frees them) */
-                jw_init(&w);
-                continue;
-            }
-            text[pass] = jw_take(&w, &len[pass]);
-        }
-        if (!defer) {
-            ck_assert_str_eq(text[0], text[1]);
-            free(text[0]), free(text[1]);
-            continue;
-        }
-        for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++) {
-            jsonw w; /* the same document again, deferred, into a stream */
-            jw_init(&w);
-            jw_defer(&w, 1000);
-            size_t a[4] = {2, 3, 41, 43}, b[3] = {7, 100, 200}, c[1] = {999}, d[2] = {1, 1000};
-            jw_obj_begin(&w);
-            jw_key(&w, "first"), jw_float_tensor(&w, x, a, 4, 3 * 41 * 43 + 5, 2);
-            jw_key(&w, "list"), jw_arr_begin(&w);
-            jw_int(&w, 1);
-            jw_set_float_digits(&w, 4);
-            jw_float_tensor(&w, x + 11, b, 3, 19000, 1);
-            jw_float_tensor(&w, x, c, 1, 0, 1);
-            jw_obj_begin(&w), jw_key(&w, "row"), jw_float_tensor(&w, x + 3, d, 2, 1000, 1);
-            jw_obj_end(&w);
-            jw_set_float_digits(&w, 9);
-            jw_arr_end(&w);
-            jw_key(&w, "last"), jw_float_tensor(&w, x + 5, (size_t[]){5000}, 1, 0, 1);
-            jw_key(&w, "end"), jw_str(&w, "yes");
-            jw_obj_end(&w);
-            jw_stream *st = jw_take_stream(&w);
-            ck_assert_ptr_nonnull(st);
-            ck_assert_uint_lt(jw_stream_footprint(st), len[0] / 2); /* floats, not text */
-            size_t n;
-            char *got = read_stream(st, chunks[k], &n);
-            ck_assert_uint_eq(n, len[0]);
-            ck_assert_msg(memcmp(got, text[0], n) == 0, "read %zu at a time: the text differs",
-                          chunks[k]);
-            jw_stream_free(st);
-            free(got);
-        }
-        free(text[0]);
-    }
-    /* A failed writer gives no stream; a stream of a plain text is that text. */
     jsonw w;
+    size_t len, len0;
+    write_doc(&w, x, 0); /* as usual */
+    char *text = jw_take(&w, &len);
+    write_doc(&w, x, 0); /* jw_defer(w, 0): nothing deferred, the same text */
+    char *text0 = jw_take(&w, &len0);
+    ck_assert_str_eq(text, text0);
+    free(text0);
+    write_doc(&w, x, 1000);
+    ck_assert_uint_eq(w.n_deferred, 4);
+    ck_assert_ptr_null(jw_take(&w, &len0)); /* jw_take refuses deferred tensors (and frees) */
+    const size_t chunks[] = {1, 7, 4096, 1 << 20};
+    for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++) {
+        write_doc(&w, x, 1000);
+        jw_stream *st = jw_take_stream(&w);
+        ck_assert_ptr_nonnull(st);
+        ck_assert_uint_lt(jw_stream_footprint(st), len / 2); /* floats, not text */
+        size_t n;
+        char *got = read_stream(st, chunks[k], &n);
+        ck_assert_uint_eq(n, len);
+        ck_assert_msg(memcmp(got, text, n) == 0, "read %zu at a time: the text differs",
+                      chunks[k]);
+        jw_stream_free(st);
+        free(got);
+    }
+    free(text);
+    /* A failed writer gives no stream; a stream of a plain text is that text. */
     jw_init(&w);
     jw_defer(&w, 10);
     jw_float_tensor(&w, x, (size_t[]){400, 400}, 0, 0, 1);
