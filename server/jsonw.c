@@ -538,8 +538,190 @@ static inline __attribute__((always_inline)) char *put_floats(char *o, const flo
     return o;
 }
 
+/*
+ * ---- 9 digits, 8 floats at a time (AVX-512) -----------------------------------------
+ *
+ * The same text as put_floats(o, x, n, 9), 3.6 times as fast on the hidden states and
+ * attention maps of a 128-token answer (1.52M floats, one thread, 2-core EPYC: 14.5 ->
+ * 4.1 ns a float). format_float is a chain of about 130 instructions, most of them
+ * waiting on the multiply before; here 8 chains advance at once.
+ *
+ * The arithmetic is format_float's 64-bit path on 8 lanes: E from the exponent and one
+ * exact comparison, q = m 5^s / 2^k rounded half to even, q's 9 digits (first, then 8 in
+ * a word). A lane takes this path only where format_float's would give the same q by
+ * the same steps: a normal float, E in [-4, 8] (not the scientific form), s = 8 - E in
+ * [0, 12] (5^s < 2^28, so m 5^s < 2^52 is one 32 x 32 -> 64 multiply), k in [1, 63], q
+ * in [10^8, 10^9). Every other lane (zeros, tiny, huge, non-finite) goes to format_float
+ * itself.
+ * The text: the 9 digits, a '-', a '.', a '0' and a ',' in one 16-byte vector, and a
+ * byte shuffle picked by (sign, E, digits kept) puts them in order: "-0.00ddd," or
+ * "ddd.ddd," (at most 16 bytes: the share of a float and its comma).
+ * Divisions by 10^8 and 10^4 are multiplies by rounded-up reciprocals: floor(q M / 2^56)
+ * with M = ceil(2^56 / 10^8) = 720575941 is q / 10^8 for q <= 10^9 (the error, q 0.621 /
+ * 2^56 < 8.7e-9, stays below the 1e-8 between a fraction and the next whole number);
+ * floor(r 109951163 / 2^40) is r / 10^4 for r < 10^8 (error < 2.1e-5 < 1e-4).
+ * Checked against snprintf for every float by `make float-check`.
+ */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#include <pthread.h>
+#define JW_SIMD 1
+#define JW_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
+
+/* Byte sources of a float's 16-byte vector: digits 2..9 in bytes 0..7, then these. */
+enum { SRC_D1 = 8, SRC_MINUS = 9, SRC_POINT = 10, SRC_ZERO = 11, SRC_COMMA = 12 };
+/* The vector's bytes 8..15 above digit 1's: '-', '.', '0', ','. */
+#define AUX_CONST 0x2c302e2d00ll
+/* Shuffles and text lengths (comma included) by key = sign 117 + (E + 4) 9 + nd - 1,
+ * E in [-4, 8], nd (digits kept) in [1, 9]. */
+enum { N_KEYS = 2 * 13 * 9 };
+static unsigned char SHUF[N_KEYS][16];
+static unsigned char SHUF_LEN[N_KEYS];
+static bool simd_ok;
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+static _Atomic bool simd_allowed = true; /* jw_use_simd */
+
+static void simd_init(void)
+{
+    __builtin_cpu_init();
+    simd_ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+              __builtin_cpu_supports("avx512cd");
+    for (int sign = 0; sign < 2; sign++)
+        for (int E = -4; E <= 8; E++)
+            for (int nd = 1; nd <= 9; nd++) {
+                int key = sign * 117 + (E + 4) * 9 + nd - 1, n = 0;
+                unsigned char *c = SHUF[key];
+                memset(c, 0x80, 16); /* past the text: zeros, overwritten by the next */
+                if (sign) c[n++] = SRC_MINUS;
+                int point = E + 1; /* digits before the point */
+                if (E < 0) {       /* "0." and -E - 1 zeros, then the digits */
+                    c[n++] = SRC_ZERO, c[n++] = SRC_POINT;
+                    for (int z = 0; z < -E - 1; z++) c[n++] = SRC_ZERO;
+                    point = nd;
+                }
+                for (int d = 0; d < nd || d < point; d++) {
+                    if (d == point) c[n++] = SRC_POINT;
+                    c[n++] = d == 0 ? SRC_D1 : (unsigned char)(d - 1);
+                }
+                c[n++] = SRC_COMMA;
+                SHUF_LEN[key] = (unsigned char)n;
+            }
+}
+
+static bool use_simd(void)
+{
+    pthread_once(&simd_once, simd_init);
+    return simd_ok && simd_allowed;
+}
+
+bool jw_use_simd(bool on)
+{
+    simd_allowed = on;
+    return use_simd();
+}
+
+/* 10^k as doubles for k in [-4, 11] (the same literals as POW10D): a lane's E + 5 picks
+ * 10^(E + 1). */
+static const double POW10_LANES[16] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3,
+                                       1e4,  1e5,  1e6,  1e7,  1e8, 1e9, 1e10, 1e11};
+
+/* put_floats(o, x, n, 9), 8 floats at a time (see above). */
+JW_AVX512 static char *put_floats9_avx512(char *o, const float *x, size_t n)
+{
+#define C(v) _mm512_set1_epi64(v)
+    const __m512i one = C(1);
+    const __m512i pow5_lo = _mm512_setr_epi64(1, 5, 25, 125, 625, 3125, 15625, 78125);
+    const __m512i pow5_hi = _mm512_setr_epi64(390625, 1953125, 9765625, 48828125, 244140625, 0, 0, 0);
+    const __m512d pow10_lo = _mm512_loadu_pd(POW10_LANES), pow10_hi = _mm512_loadu_pd(POW10_LANES + 8);
+    *o++ = '[';
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        /* (8) lanes: bits, |v| = m 2^(ex - 150), sign */
+        __m512i bits = _mm512_cvtepu32_epi64(_mm256_loadu_si256((const __m256i *)(x + i)));
+        __m512i sign = _mm512_srli_epi64(bits, 31);
+        __m512i ex = _mm512_and_si512(_mm512_srli_epi64(bits, 23), C(0xff));
+        __m512i m = _mm512_or_si512(_mm512_and_si512(bits, C(0x7fffff)), C(0x800000));
+        /* E = floor(log10 |v|): (ex - 127) 1233 / 4096, plus one where |v| >= 10^(E + 1) */
+        __m512i E = _mm512_srai_epi64(_mm512_mullo_epi64(_mm512_sub_epi64(ex, C(127)), C(1233)), 12);
+        __m512i at = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(E, C(5)), C(0)), C(15));
+        __m512d absv = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(
+            _mm512_and_si512(bits, C(0x7fffffff)))));
+        __m512d p10 = _mm512_permutex2var_pd(pow10_lo, at, pow10_hi);
+        E = _mm512_mask_add_epi64(E, _mm512_cmp_pd_mask(absv, p10, _CMP_GE_OQ), E, one);
+        /* s = 8 - E, k = -(e + s) = 142 - ex + E; q = m 5^s / 2^k, rounded */
+        __m512i s = _mm512_sub_epi64(C(8), E);
+        __m512i k = _mm512_add_epi64(_mm512_sub_epi64(C(142), ex), E);
+        __mmask8 fast = _mm512_cmpge_epi64_mask(E, C(-4)) & _mm512_cmple_epi64_mask(E, C(8)) &
+                        _mm512_cmpge_epi64_mask(k, one) & _mm512_cmple_epi64_mask(k, C(63)) &
+                        _mm512_cmpge_epi64_mask(ex, one) & _mm512_cmple_epi64_mask(ex, C(254));
+        __m512i prod = _mm512_mul_epu32(m, _mm512_permutex2var_epi64(pow5_lo, s, pow5_hi));
+        __m512i q = _mm512_srlv_epi64(prod, k);
+        __m512i dropped = _mm512_and_si512(prod, _mm512_sub_epi64(_mm512_sllv_epi64(one, k), one));
+        __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(k, one));
+        /* up past one half, or at one half to an even q */
+        __mmask8 up = _mm512_cmpgt_epu64_mask(_mm512_add_epi64(dropped, _mm512_and_si512(q, one)), half);
+        q = _mm512_mask_add_epi64(q, up, q, one);
+        /* q = 10^9 would be a carry into a new digit (9.99999999e-5 -> 1e-4): no float
+         * rounds so at 9 digits, but format_float would take it if one did. */
+        fast &= _mm512_cmpge_epu64_mask(q, C(100000000)) & _mm512_cmplt_epu64_mask(q, C(1000000000));
+        /* the first digit, and eight_digits of the other 8, on every lane */
+        __m512i first = _mm512_srli_epi64(_mm512_mul_epu32(q, C(720575941)), 56);
+        __m512i r = _mm512_sub_epi64(q, _mm512_mul_epu32(first, C(100000000)));
+        __m512i r_hi = _mm512_srli_epi64(_mm512_mul_epu32(r, C(109951163)), 40);
+        __m512i w = _mm512_or_si512(r_hi, _mm512_slli_epi64(_mm512_sub_epi64(r, _mm512_mul_epu32(r_hi, C(10000))), 32));
+        __m512i y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(10486)), 20), C(0x0000007f0000007fll));
+        w = _mm512_or_si512(_mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(100))), 16), y);
+        y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(103)), 10), C(0x000f000f000f000fll));
+        __m512i rest = _mm512_or_si512(_mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(10))), 8), y);
+        /* digits kept, nd = 9 - (trailing zero digits): rest's high zero bytes */
+        __m512i nd = _mm512_max_epi64(_mm512_sub_epi64(C(9), _mm512_srli_epi64(_mm512_lzcnt_epi64(rest), 3)), one);
+        __m512i key = _mm512_add_epi64(_mm512_add_epi64(_mm512_mullo_epi64(sign, C(117)),
+                                                        _mm512_mullo_epi64(_mm512_add_epi64(E, C(4)), C(9))),
+                                       _mm512_sub_epi64(nd, one));
+        /* each float's 16 source bytes: its 8 digits and its first digit, '-', '.', '0', ',' */
+        rest = _mm512_add_epi64(rest, C(0x3030303030303030ll));
+        __m512i aux = _mm512_or_si512(_mm512_add_epi64(first, C('0')), C(AUX_CONST));
+        __m128i src[8]; /* floats 0, 2, 4, 6, then 1, 3, 5, 7 */
+        _mm512_storeu_si512(src, _mm512_unpacklo_epi64(rest, aux));
+        _mm512_storeu_si512(src + 4, _mm512_unpackhi_epi64(rest, aux));
+        uint64_t keys[8];
+        _mm512_storeu_si512(keys, key);
+        for (int j = 0; j < 8; j++) {
+            if (fast >> j & 1) {
+                __m128i shuf = _mm_loadu_si128((const __m128i *)SHUF[keys[j]]);
+                _mm_storeu_si128((__m128i *)o, _mm_shuffle_epi8(src[(j & 1) * 4 + j / 2], shuf));
+                o += SHUF_LEN[keys[j]];
+            } else {
+                if (isfinite(x[i + j])) o += format_float(x[i + j], 9, o);
+                else memcpy(o, "null", 4), o += 4;
+                *o++ = ',';
+            }
+        }
+    }
+#undef C
+    for (; i < n; i++) {
+        if (isfinite(x[i])) o += format_float(x[i], 9, o);
+        else memcpy(o, "null", 4), o += 4;
+        *o++ = ',';
+    }
+    if (n) o[-1] = ']'; /* the last comma */
+    else *o++ = ']';
+    return o;
+}
+#else
+bool jw_use_simd(bool on)
+{
+    (void)on;
+    return false;
+}
+#endif
+
 static char *put_float_row(char *o, const float *x, size_t n, int digits)
 {
+#ifdef JW_SIMD
+    if (digits == 9 && use_simd()) return put_floats9_avx512(o, x, n);
+#endif
     /* 9 digits, the default, as a constant, so that its tables are not looked up. */
     return digits == 9 ? put_floats(o, x, n, 9) : put_floats(o, x, n, digits);
 }

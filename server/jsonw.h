@@ -57,6 +57,11 @@ typedef struct {
     size_t n_deferred, cap_deferred;
 } jsonw;
 
+/* Whether rows of floats at 9 digits are written 8 at a time with AVX-512 (when the
+ * processor has it; the same text either way). on = false turns it off, for the tests
+ * that compare both ways; returns whether it is used from now on. */
+bool jw_use_simd(bool on);
+
 /* An empty writer; allocates nothing until the first write. */
 void jw_init(jsonw *w);
 /* Frees the buffer and leaves an empty writer; NULL-safe. */

@@ -104,6 +104,89 @@ START_TEST(jsonw_floats_round_trip)
 }
 END_TEST
 
+/* Checks jw_floats' text of x[0..n) against "[" snprintf("%.9g") of each (null where not
+ * finite), "," ... "]"; `what` names the case. */
+static void expect_row_printf(const float *x, size_t n, const char *what)
+{
+    jsonw w;
+    jw_init(&w);
+    jw_floats(&w, x, n);
+    size_t len;
+    char *text = jw_take(&w, &len);
+    ck_assert_ptr_nonnull(text);
+    char *want = malloc(24 * n + 3), *o = want;
+    *o++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *o++ = ',';
+        o += isfinite(x[i]) ? sprintf(o, "%.9g", (double)x[i]) : sprintf(o, "null");
+    }
+    *o++ = ']', *o = '\0';
+    if (strcmp(text, want) != 0) {
+        size_t d = 0;
+        while (text[d] == want[d]) d++;
+        size_t from = d > 30 ? d - 30 : 0;
+        ck_abort_msg("%s: %zu floats differ from printf at byte %zu: ...%.60s against ...%.60s",
+                     what, n, d, text + from, want + from);
+    }
+    ck_assert_uint_eq(len, (size_t)(o - want));
+    free(text);
+    free(want);
+}
+
+/* A row of 9-digit floats is written 8 at a time with AVX-512 where the processor has
+ * it (jsonw.c): the same text as printf on every kind of lane, in rows of every length
+ * (whole groups of 8 and a tail), with the path on and, as the control, off. */
+START_TEST(jsonw_float_rows_8_at_a_time)
+{
+    const bool simd = jw_use_simd(true);
+    if (!simd) fprintf(stderr, "jsonw: no AVX-512 here, the 8-lane path is not exercised\n");
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof *x);
+    uint32_t state = 2024;
+    for (int pass = 0; pass < 2; pass++) {
+        jw_use_simd(pass == 0);
+        /* Magnitudes of hidden states and attention weights (1e-6 .. 1e10, both signs):
+         * every exponent of the 8-lane path and both of its borders. */
+        for (int rep = 0; rep < 12; rep++) {
+            for (size_t i = 0; i < N; i++) {
+                state = state * 1664525u + 1013904223u;
+                uint32_t bits = (state & 0x807fffffu) | (uint32_t)(107 + (state >> 8) % 40) << 23;
+                memcpy(&x[i], &bits, sizeof bits);
+            }
+            expect_row_printf(x, N, "random magnitudes");
+        }
+        /* The floats around each power of ten from 1e-6 to 1e10 (E changes there), the
+         * halfway cases of 9 digits (i / 2^j, i odd: its digits end in 5), carries into a
+         * new digit (9.99999999e-5 -> 1e-4), values with trailing zeros, zeros, a
+         * subnormal, infinities and NaN, all in one row. */
+        size_t n = 0;
+        for (int k = -6; k <= 10; k++) {
+            char s[16];
+            snprintf(s, sizeof s, "1e%d", k);
+            float c = strtof(s, NULL), lo = c, hi = c;
+            for (int d = 0; d < 12; d++) {
+                x[n++] = lo, x[n++] = -hi;
+                lo = nextafterf(lo, 0), hi = nextafterf(hi, INFINITY);
+            }
+        }
+        for (uint32_t i = 1; i < (1u << 24) && n < 1200; i = i * 5 + 3)
+            for (int j = 1; j <= 30; j += 3) x[n++] = ldexpf((float)(i | 1), -j);
+        const float odd[] = {0.0f, -0.0f, 0.5f, -0.25f, 100.0f, 1e8f, 123456792.0f, 0.0078125f,
+                             9.99999975e-05f, 0.000100000005f, 99999.9922f, 0.99999994f,
+                             1e-45f, INFINITY, -INFINITY, NAN, 3.0e38f, 1.17549435e-38f};
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) x[n++] = odd[i];
+        expect_row_printf(x, n, "edges");
+        /* Every row length from 0 to 40 (groups of 8 and every tail), each float placed
+         * at every lane. */
+        for (size_t len = 0; len <= 40; len++)
+            for (size_t shift = 0; shift < 8 && shift + len <= n; shift++)
+                expect_row_printf(x + shift * 13, len, "short rows");
+    }
+    jw_use_simd(true);
+    free(x);
+}
+END_TEST
+
 /* The text a writer holds after f(w) (caller frees). */
 static char *written(void (*f)(jsonw *))
 {
@@ -542,6 +625,7 @@ int main(void)
     tcase_add_test(tc, jsonw_base64);
     tcase_add_test(tc, jsonw_float_digits);
     tcase_add_test(tc, jsonw_float_edges);
+    tcase_add_test(tc, jsonw_float_rows_8_at_a_time);
     tcase_add_test(tc, jsonw_tensor_parallel);
     tcase_add_test(tc, jsonw_reserve);
     tcase_add_test(tc, jsonw_stream_matches_the_text);
