@@ -257,6 +257,17 @@ EOF
     start_server '"max_batch_requests": 1' || return 1
     run_wrk emb16-unbatched emb16 32 8 || return 1
     stop_server
+    # The floor under the all-outputs answer's time: wrk receiving the same bytes from a
+    # server that does nothing but send them (sink.c).
+    cc -O2 -pthread -o "$OUT/sink" $HERE/sink.c || return 1
+    local port
+    port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    URL=http://127.0.0.1:$port
+    "$OUT/sink" "$OUT/all128.response" "$port" &
+    SERVER_PID=$!
+    curl -s --retry 20 --retry-connrefused --retry-delay 0 -o /dev/null -d '{}' "$URL/" || return 1
+    run_wrk sink-all128 all128 1 10 || return 1
+    stop_server
 }
 # The load time of a real checkpoint folder: the dumped minilm.safetensors (F32, Hugging
 # Face names) with a BERT config.json and a vocab.txt of 30522 made-up words, loaded
