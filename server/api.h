@@ -172,12 +172,14 @@ typedef struct {
      * and formatted as they are sent, so that its text is never whole in memory. 0:
      * never. */
     size_t stream_min_bytes;
-    /* With stream_min_bytes: such an answer is streamed only when *text_in_flight (the
-     * bytes of answers handed whole to the HTTP layer and not yet sent; NULL: none are
-     * counted) plus its estimate passes text_budget; else it is written whole. A single
-     * answer is fastest whole (the team formats it, then it is sent), many at once are
+    /* With stream_min_bytes: such an answer is streamed only when *text_in_flight plus
+     * its estimate passes text_budget; else it is written whole. *text_in_flight: the
+     * bytes big answers hold until sent: those written whole (counted from the choice,
+     * by their estimate while written, then as api_reply.counted_in), and the floats
+     * of streams (counted by the HTTP layer); NULL: none are counted. A single answer
+     * is fastest whole (the team formats it, then it is sent), many at once are
      * lightest streamed. */
-    const _Atomic size_t *text_in_flight;
+    _Atomic size_t *text_in_flight;
     size_t text_budget;
 } api_ctx;
 

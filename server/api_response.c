@@ -190,20 +190,34 @@ static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t
     return bytes;
 }
 
-static void write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
+/* Whether an /encode answer of this estimate is written whole (else streamed: see
+ * api_ctx.text_budget). Whole and counted: the estimate is added to *text_in_flight
+ * at once, in the same atomic step as the look at it (*claimed = hint), so that two
+ * answers written at the same time do not both see the same room. */
+static bool answer_whole(const api_ctx *ctx, const api_job *job, size_t hint, size_t *claimed)
+{
+    *claimed = 0;
+    if (!ctx->stream_min_bytes || hint < ctx->stream_min_bytes || job->req.base64) return true;
+    if (!ctx->text_in_flight) return hint <= ctx->text_budget;
+    size_t cur = atomic_load(ctx->text_in_flight);
+    do
+        if (cur + hint > ctx->text_budget) return false;
+    while (!atomic_compare_exchange_weak(ctx->text_in_flight, &cur, cur + hint));
+    *claimed = hint;
+    return true;
+}
+
+/* Writes an /encode or /tokenize answer; returns what it claimed of the budget
+ * (answer_whole), which the caller turns into the body's own count. */
+static size_t write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
 {
     jw_set_float_digits(w, job->req.precision);
-    size_t hint = encode_size_hint(job, res, seq0);
-    const api_ctx *ctx = job->ctx;
-    size_t in_flight = ctx->text_in_flight ? atomic_load(ctx->text_in_flight) : 0;
-    if (ctx->stream_min_bytes && hint >= ctx->stream_min_bytes && !job->req.base64 &&
-        in_flight + hint > ctx->text_budget)
-        jw_defer(w, API_STREAM_MIN_FLOATS);
-    else
-        jw_reserve(w, hint);
+    size_t hint = encode_size_hint(job, res, seq0), claimed;
+    if (answer_whole(job->ctx, job, hint, &claimed)) jw_reserve(w, hint);
+    else jw_defer(w, API_STREAM_MIN_FLOATS);
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
-        return;
+        return claimed;
     }
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, enc_model_config(job->ctx->model)->name);
@@ -212,6 +226,7 @@ static void write_encode(jsonw *w, const api_job *job, const enc_result *res, si
     jw_arr_end(w);
     jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, job->n_tokens), jw_obj_end(w);
     jw_obj_end(w);
+    return claimed;
 }
 
 /* ---- /v1/embeddings ------------------------------------------------------------------- */
@@ -388,6 +403,7 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
     jsonw w;
     jw_init(&w);
     float *scratch = NULL;
+    size_t claimed = 0;
     switch (job->route->id) {
     case API_ROUTE_HEALTH: write_health(&w, ctx); break;
     case API_ROUTE_MODEL: write_model(&w, ctx); break;
@@ -406,10 +422,17 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
         write_embeddings(&w, job, res, seq0, scratch);
         free(scratch);
         break;
-    default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
+    default: claimed = write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
     }
     if (w.n_deferred) reply->stream = jw_take_stream(&w);
     else reply->body = jw_take(&w, &reply->body_len);
+    if (claimed) { /* the claim becomes the body's own count (api_reply.counted_in) */
+        if (reply->body) {
+            atomic_fetch_add(ctx->text_in_flight, reply->body_len);
+            reply->counted_in = ctx->text_in_flight;
+        }
+        atomic_fetch_sub(ctx->text_in_flight, claimed);
+    }
     if (!reply->body && !reply->stream) {
         api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
         return;

@@ -4,6 +4,7 @@
 #include "errors.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ err_kind err_kind_from_enc(enc_status s)
 void api_reply_free(api_reply *r)
 {
     if (!r) return;
+    if (r->counted_in && r->body) atomic_fetch_sub(r->counted_in, r->body_len);
     free(r->body);
     jw_stream_free(r->stream);
     memset(r, 0, sizeof *r);

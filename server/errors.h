@@ -60,6 +60,10 @@ typedef struct {
     size_t body_len;
     struct jw_stream *stream; /* owned: instead of body, a big answer formatted as it is
                                  sent (jsonw.h, api_ctx.stream_min_bytes); else NULL */
+    _Atomic size_t *counted_in; /* non-NULL: body_len is counted in this (api_ctx.
+                                   text_in_flight) until the body is freed, and whoever
+                                   frees it takes it off (api_reply_free; http.c once
+                                   MHD has sent it) */
     const char *content_type; /* a static string */
     char allow[64];           /* the Allow header, "" for none */
     unsigned retry_after;     /* the Retry-After header in seconds, 0 for none */

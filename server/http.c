@@ -182,15 +182,29 @@ static void add_common_headers(http_server *s, request *rq, struct MHD_Response 
     if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-/* A streamed answer (api_reply.stream), read by MHD as the socket takes it. */
+/* A streamed answer (api_reply.stream), read by MHD as the socket takes it; what it
+ * holds (its floats) counted in opt.text_in_flight until MHD frees it. */
+typedef struct {
+    jw_stream *stream;
+    size_t bytes;
+    _Atomic size_t *counter; /* NULL: not counted */
+} counted_stream;
+
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    size_t n = jw_stream_read(cls, buf, max);
+    counted_stream *cs = cls;
+    size_t n = jw_stream_read(cs->stream, buf, max);
     return n ? (ssize_t)n : (ssize_t)MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void free_stream(void *cls) { jw_stream_free(cls); }
+static void free_stream(void *cls)
+{
+    counted_stream *cs = cls;
+    if (cs->counter) atomic_fetch_sub(cs->counter, cs->bytes);
+    jw_stream_free(cs->stream);
+    free(cs);
+}
 
 /* The buffer MHD reads a streamed answer into: 256 KB per answer being sent, so that a
  * 20 MB answer goes out in about 80 sends. */
@@ -211,17 +225,36 @@ static void free_counted(void *cls)
     free(cb);
 }
 
-/* The response of a body: counted when it is big and there is a counter. */
-static struct MHD_Response *body_response(http_server *s, char *body, size_t len)
+/* The response of a stream, counted when there is a counter; NULL (the stream still
+ * the caller's) when out of memory. */
+static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
 {
-    counted_body *cb = s->opt.text_in_flight && len >= API_STREAM_ANSWER_BYTES
-                           ? malloc(sizeof *cb) : NULL;
-    if (!cb) return MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-    *cb = (counted_body){body, len, s->opt.text_in_flight};
+    counted_stream *cs = malloc(sizeof *cs);
+    if (!cs) return NULL;
+    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight};
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(len, body, free_counted, cb);
-    if (resp) atomic_fetch_add(cb->counter, len);
-    else free(cb); /* the caller frees the body */
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, cs, free_stream);
+    if (!resp) free(cs);
+    else if (cs->counter) atomic_fetch_add(cs->counter, cs->bytes);
+    return resp;
+}
+
+/* The response of r's body: counted until MHD frees it when r's count comes with it
+ * (api_reply.counted_in), or when it is big and there is a counter. NULL (the body
+ * still r's, its count too) when out of memory. */
+static struct MHD_Response *body_response(http_server *s, const api_reply *r)
+{
+    _Atomic size_t *counter = r->counted_in ? r->counted_in
+                              : r->body_len >= API_STREAM_ANSWER_BYTES ? s->opt.text_in_flight
+                                                                      : NULL;
+    if (!counter) return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
+    counted_body *cb = malloc(sizeof *cb);
+    if (!cb) return NULL;
+    *cb = (counted_body){r->body, r->body_len, counter};
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_counted, cb);
+    if (!resp) free(cb);
+    else if (!r->counted_in) atomic_fetch_add(counter, r->body_len);
     return resp;
 }
 
@@ -233,15 +266,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     /* ---- the visualizer's files (issue 6): a conditional GET is a 304 without body ---- */
     if (r->etag && r->status == 200 &&
         api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r->etag)) {
+        if (r->counted_in) atomic_fetch_sub(r->counted_in, r->body_len);
         free(r->body);
-        r->body = NULL, r->body_len = 0, r->status = 304;
+        r->body = NULL, r->body_len = 0, r->counted_in = NULL, r->status = 304;
     }
     bool empty = r->status == 204 || r->status == 304;
     /* ---- end of the visualizer's block ---- */
     struct MHD_Response *resp =
-        r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream,
-                                                      r->stream, free_stream)
-        : r->body ? body_response(rq->s, r->body, r->body_len)
+        r->stream ? stream_response(rq->s, r->stream)
+        : r->body ? body_response(rq->s, r)
         : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
                            : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
                                                              MHD_RESPMEM_PERSISTENT);
@@ -269,7 +302,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     MHD_destroy_response(resp);
     rq->answered = true;
     rq->status = status;
-    r->body = NULL, r->stream = NULL; /* MHD owns them now */
+    r->body = NULL, r->stream = NULL; /* MHD owns them now, and their counts */
     api_reply_free(r);
     return ret;
 }

@@ -35,8 +35,9 @@ typedef struct {
     const char *api_key;       /* "" = no key; else "Authorization: Bearer KEY" needed */
     wk_pool *workers;          /* borrowed: runs the forward passes */
     metrics *metrics;          /* borrowed, may be NULL */
-    /* Borrowed, may be NULL: the bytes of answer bodies of API_STREAM_ANSWER_BYTES or more
-     * queued and not yet sent, kept up to date here (api_ctx.text_in_flight reads it). */
+    /* Borrowed, may be NULL: the bytes big answers hold until sent (api_ctx.
+     * text_in_flight). Here: bodies that come counted (api_reply.counted_in) or of
+     * API_STREAM_ANSWER_BYTES or more, and the floats of streams, until MHD frees them. */
     _Atomic size_t *text_in_flight;
 } http_options;
 

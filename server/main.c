@@ -199,8 +199,8 @@ typedef struct {
     int stop_signal;
 } service;
 
-/* Bytes of big answers queued whole and not yet sent (http.c counts, api_response.c
- * reads: api_ctx.text_in_flight). */
+/* Bytes big answers hold until sent (api_ctx.text_in_flight: api_response.c counts
+ * those it writes whole, http.c the streams and other big bodies). */
 static _Atomic size_t text_in_flight;
 
 /* The http_model for a config: the model it names and the API context for it. NULL

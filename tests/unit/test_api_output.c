@@ -670,7 +670,8 @@ static char *stream_text(api_reply *r, size_t *len)
 
 /* An /encode answer estimated at stream_min_bytes or more is written whole while the
  * answers in flight leave room under text_budget, else streamed; both give the same
- * bytes. Base64 answers and small ones are always whole. */
+ * bytes. A whole one is counted in the budget until its body is freed. Base64 answers
+ * and small ones are always whole. */
 START_TEST(big_answers_stream_past_the_budget)
 {
     enum { WORDS = 198 }; /* 200 tokens: 6 x 2 x 200 x 200 floats of attention, ~7.7 MB estimated */
@@ -687,6 +688,18 @@ START_TEST(big_answers_stream_past_the_budget)
     ck_assert_int_eq(whole.status, 200);
     ck_assert_ptr_null(whole.reply.stream);
     ck_assert_uint_gt(whole.reply.body_len, (size_t)4 << 20);
+    /* a whole answer comes counted: its bytes stay in the count until its body is freed */
+    ck_assert_ptr_eq(whole.reply.counted_in, &in_flight);
+    ck_assert_uint_eq(atomic_load(&in_flight), whole.reply.body_len);
+    /* the count of it is the budget's: 20 MB more, and a second one of ~10 MB streams,
+     * as would one being written while the first is (its estimate is in the count from
+     * the moment it is chosen) */
+    atomic_fetch_add(&in_flight, (size_t)20 << 20);
+    answer second = call_any(&c, "POST", "/encode", "application/json", body, false);
+    ck_assert_ptr_nonnull(second.reply.stream);
+    ck_assert_ptr_null(second.reply.counted_in);
+    ck_assert_uint_eq(atomic_load(&in_flight), whole.reply.body_len + ((size_t)20 << 20));
+    answer_free(&second);
     atomic_store(&in_flight, (size_t)30 << 20); /* 30 MB not yet sent: this one streams */
     answer streamed = call_any(&c, "POST", "/encode", "application/json", body, false);
     ck_assert_int_eq(streamed.status, 200);
@@ -710,8 +723,10 @@ START_TEST(big_answers_stream_past_the_budget)
     /* the unit tests' context streams nothing */
     answer plain = call_any(&ctx, "POST", "/encode", "application/json", body, true);
     ck_assert_ptr_null(plain.reply.stream);
-    answer_free(&whole), answer_free(&streamed), answer_free(&b64), answer_free(&small);
-    answer_free(&plain);
+    answer_free(&streamed), answer_free(&b64), answer_free(&small), answer_free(&plain);
+    size_t len_whole = whole.reply.body_len;
+    answer_free(&whole); /* its count goes with its body */
+    ck_assert_uint_eq(atomic_load(&in_flight), ((size_t)30 << 20) - len_whole);
     free(body);
 }
 END_TEST
