@@ -276,6 +276,12 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+bool api_job_big_answer(const api_job *job)
+{
+    return job->ctx->stream_min_bytes && api_job_needs_forward(job) &&
+           output_values(job) >= job->ctx->stream_min_bytes / 16;
+}
+
 uint64_t api_job_batch_key(const api_job *job)
 {
     if (!api_job_needs_forward(job)) return 0;

@@ -75,6 +75,16 @@
 /* The server's api_ctx.stream_min_bytes: answers estimated at 4 MB or more. */
 #define API_STREAM_ANSWER_BYTES ((size_t)4 << 20)
 
+/* The pass of a big answer (api_job_big_answer) starts while the big answers not yet
+ * sent (api_ctx.text_in_flight) hold at most this; else it waits for one of them to
+ * leave, while smaller jobs go past it (wk_options.room_for_big). With 20 MB answers:
+ * while one waits whole for its client, the next waits for it; a stream's 6 MB lets one
+ * more start. Answers waiting for slow clients are the memory that grows under load.
+ * When none has left for API_BIG_HOLD_MS (clients that do not read), one big pass
+ * starts anyway, and the next as long after it: slowed, never stopped. */
+#define API_BIG_START_BYTES ((size_t)8 << 20)
+#define API_BIG_HOLD_MS 1000
+
 /* The server's api_ctx.text_budget: a big answer is written whole (its floats formatted
  * by the team, the fastest way) while the answers already written whole and not yet
  * sent hold less than this; past it, it is streamed. With 20 MB answers: one at a time
@@ -239,6 +249,12 @@ api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char 
 /* true when running the job computes a forward pass (false for /tokenize, /model,
  * /health, /metrics, /openapi.yaml, or an /encode that asks only for tokens). */
 bool api_job_needs_forward(const api_job *job);
+
+/* true when the job's answer is big: its floats would take stream_min_bytes or more as
+ * text (16 bytes a float at most), whatever its encoding. The server holds such a job
+ * back while the big answers not yet sent pass API_BIG_START_BYTES (wk_job.big). false
+ * when the context streams nothing (stream_min_bytes 0). */
+bool api_job_big_answer(const api_job *job);
 
 /* Jobs with the same non-zero key may be packed into one api_jobs_run: they ask the
  * same forward pass of the same model (outputs, pooling, normalisation, selections),

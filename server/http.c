@@ -188,6 +188,7 @@ typedef struct {
     jw_stream *stream;
     size_t bytes;
     _Atomic size_t *counter; /* NULL: not counted */
+    wk_pool *workers;        /* poked once it is freed: a big job may start (API_BIG_START_BYTES) */
 } counted_stream;
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
@@ -203,6 +204,7 @@ static void free_stream(void *cls)
     counted_stream *cs = cls;
     if (cs->counter) atomic_fetch_sub(cs->counter, cs->bytes);
     jw_stream_free(cs->stream);
+    wk_poke(cs->workers);
     free(cs);
 }
 
@@ -215,6 +217,7 @@ typedef struct {
     char *body;
     size_t len;
     _Atomic size_t *counter;
+    wk_pool *workers; /* poked once it is freed, as for a stream */
 } counted_body;
 
 static void free_counted(void *cls)
@@ -222,6 +225,7 @@ static void free_counted(void *cls)
     counted_body *cb = cls;
     atomic_fetch_sub(cb->counter, cb->len);
     free(cb->body);
+    wk_poke(cb->workers);
     free(cb);
 }
 
@@ -231,7 +235,8 @@ static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
 {
     counted_stream *cs = malloc(sizeof *cs);
     if (!cs) return NULL;
-    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight};
+    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight,
+                           s->opt.workers};
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, cs, free_stream);
     if (!resp) free(cs);
@@ -250,7 +255,7 @@ static struct MHD_Response *body_response(http_server *s, const api_reply *r)
     if (!counter) return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
     counted_body *cb = malloc(sizeof *cb);
     if (!cb) return NULL;
-    *cb = (counted_body){r->body, r->body_len, counter};
+    *cb = (counted_body){r->body, r->body_len, counter, s->opt.workers};
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_counted, cb);
     if (!resp) free(cb);
@@ -493,7 +498,8 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     }
     rq->job = (wk_job){.run = run_batch, .done = job_done, .gone = client_gone,
                        .batch_key = api_job_batch_key(rq->ajob), .cost = rq->tokens,
-                       .max_wait_ms = s->opt.queue_timeout_ms};
+                       .max_wait_ms = s->opt.queue_timeout_ms,
+                       .big = api_job_big_answer(rq->ajob)};
     rq->phase = RQ_QUEUED;
     MHD_suspend_connection(c); /* before submitting: done() may resume at once */
     wk_status st = wk_submit(s->opt.workers, &rq->job);

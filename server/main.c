@@ -230,6 +230,12 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     return hm;
 }
 
+/* wk_options.room_for_big: the big answers not yet sent leave room for another. */
+static bool room_for_big(void *in_flight)
+{
+    return atomic_load((_Atomic size_t *)in_flight) <= API_BIG_START_BYTES;
+}
+
 /* wk_options.prepare: a worker's workspace, sized at start for the model and the batch
  * budget, so that no forward pass allocates. */
 static bool reserve_workspace(enc_workspace *ws, void *arg, char *err, size_t errlen)
@@ -324,7 +330,8 @@ int main(int argc, char **argv)
     wk_options wo = {.max_queue = cfg->max_queue, .max_batch_tokens = cfg->max_batch_tokens,
                      .max_batch_jobs = cfg->max_batch_requests, .concurrency = cfg->workers,
                      .blas_threads = (int)cfg->threads, .prepare = reserve_workspace,
-                     .prepare_arg = (void *)http_model_ctx(hm)};
+                     .prepare_arg = (void *)http_model_ctx(hm), .room_for_big = room_for_big,
+                     .room_arg = &text_in_flight, .big_hold_ms = API_BIG_HOLD_MS};
     sv.workers = wk_start(&wo, err, sizeof err);
     if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);

@@ -45,6 +45,8 @@ struct wk_pool {
     wk_call *calls;
     enc_workspace **spare;   /* (concurrency) the workspaces no batch holds: n_spare of them */
     size_t n_spare;
+    double room_ms;          /* when an answer last left (wk_poke), or a big job last
+                                started without room: the hold is counted from it */
 };
 
 #define WK_TICK_MS 100
@@ -99,19 +101,32 @@ static void unlink_job(wk_pool *p, wk_job *prev, wk_job *j)
     p->queued--;
 }
 
-/* Takes the oldest job and every later one that may share its batch, within the
- * budgets. Under the lock. Returns the number taken into out (room for max_batch_jobs). */
-static size_t take_batch(wk_pool *p, wk_job **out)
+/* Whether job j must wait: a big one while room_for_big says no (`no_room`), unless
+ * nothing has made room for big_hold_ms (no answer left, no big job started without
+ * room): then one goes, and the next waits as long again. The hold is counted from the
+ * last departure, not from each job's submit: under a deep queue every job is older
+ * than the hold, and would otherwise never wait. */
+static bool held(const wk_pool *p, const wk_job *j, bool no_room, double now)
 {
-    wk_job *first = p->head;
-    unlink_job(p, NULL, first);
+    return j->big && no_room && now - p->room_ms < p->opt.big_hold_ms;
+}
+
+/* Takes the oldest job that is not held (NULL, 0: none) and every later one that may
+ * share its batch, within the budgets. Under the lock. Returns the number taken into
+ * out (room for max_batch_jobs). */
+static size_t take_batch(wk_pool *p, wk_job **out, bool no_room, double now)
+{
+    wk_job *first = p->head, *before = NULL;
+    while (first && held(p, first, no_room, now)) before = first, first = first->next;
+    if (!first) return 0;
+    unlink_job(p, before, first);
     out[0] = first;
     size_t n = 1, tokens = first->cost;
     if (first->batch_key == 0) return n;
     wk_job *prev = NULL;
     for (wk_job *j = p->head; j && n < p->opt.max_batch_jobs;) {
         wk_job *next = j->next;
-        if (j->batch_key == first->batch_key && j->run == first->run &&
+        if (j->batch_key == first->batch_key && j->run == first->run && !held(p, j, no_room, now) &&
             tokens + j->cost <= p->opt.max_batch_tokens) {
             unlink_job(p, prev, j);
             out[n++] = j;
@@ -122,6 +137,18 @@ static size_t take_batch(wk_pool *p, wk_job **out)
         j = next;
     }
     return n;
+}
+
+/* Calls done on each job of a list of dropped ones (on the loop thread, not under the
+ * lock). */
+static void finish_dropped(wk_job *list)
+{
+    while (list) {
+        wk_job *j = list;
+        list = j->next;
+        j->dropped = true;
+        j->done(j);
+    }
 }
 
 /* On the loop thread: drops jobs nobody waits for, starts batches while there is room,
@@ -162,12 +189,7 @@ static void schedule(wk_pool *p)
         if (p->running >= p->opt.concurrency || !p->head) {
             bool idle = p->stopping && !p->head && p->running == 0;
             pthread_mutex_unlock(&p->lock);
-            while (gone_list) {
-                wk_job *j = gone_list;
-                gone_list = j->next;
-                j->dropped = true;
-                j->done(j);
-            }
+            finish_dropped(gone_list);
             if (idle && !uv_is_closing((uv_handle_t *)&p->wake)) {
                 uv_close((uv_handle_t *)&p->wake, NULL);
                 uv_close((uv_handle_t *)&p->tick, NULL);
@@ -177,17 +199,20 @@ static void schedule(wk_pool *p)
         wk_batch *b = malloc(sizeof *b + p->opt.max_batch_jobs * sizeof(wk_job *));
         if (!b) { /* try again on the next wake-up */
             pthread_mutex_unlock(&p->lock);
+            finish_dropped(gone_list);
             return;
         }
-        b->n = take_batch(p, b->jobs);
+        bool no_room = p->opt.room_for_big && !p->opt.room_for_big(p->opt.room_arg);
+        if (!(b->n = take_batch(p, b->jobs, no_room, now))) { /* every queued job is held */
+            pthread_mutex_unlock(&p->lock);
+            free(b);
+            finish_dropped(gone_list);
+            return;
+        }
+        if (no_room && b->jobs[0]->big) p->room_ms = now; /* it went without room */
         p->running++;
         pthread_mutex_unlock(&p->lock);
-        while (gone_list) {
-            wk_job *j = gone_list;
-            gone_list = j->next;
-            j->dropped = true;
-            j->done(j);
-        }
+        finish_dropped(gone_list);
         b->pool = p;
         b->req.data = b;
         b->t_start = wk_now_ms();
@@ -242,6 +267,7 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
         return NULL;
     }
     p->opt = *opt;
+    p->room_ms = wk_now_ms();
     if (p->opt.concurrency == 0) p->opt.concurrency = 1;
     if (p->opt.max_batch_jobs == 0) p->opt.max_batch_jobs = 1;
     if (p->opt.max_batch_tokens == 0) p->opt.max_batch_tokens = 1;
@@ -328,6 +354,15 @@ size_t wk_running(wk_pool *p)
     size_t n = p->running;
     pthread_mutex_unlock(&p->lock);
     return n;
+}
+
+void wk_poke(wk_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->room_ms = wk_now_ms();
+    pthread_mutex_unlock(&p->lock);
+    uv_async_send(&p->wake);
 }
 
 void wk_call_on_loop(wk_pool *p, void (*fn)(void *), void *arg)

@@ -1,5 +1,6 @@
 /*
- * test_workers.c - the job queue, its bound, the batcher and the drop of abandoned jobs.
+ * test_workers.c - the job queue, its bound, the batcher, the drop of abandoned jobs and
+ * the holding back of big ones.
  */
 #include <check.h>
 #include <pthread.h>
@@ -61,14 +62,19 @@ static void init(tjob *t, int n, uint64_t key, size_t cost)
                       .id = i};
 }
 
-static wk_pool *start(size_t max_queue, size_t budget, size_t jobs)
+static wk_pool *start_with(const wk_options *o)
 {
     char err[256];
-    wk_options o = {.max_queue = max_queue, .max_batch_tokens = budget, .max_batch_jobs = jobs,
-                    .concurrency = 1, .blas_threads = 1};
-    wk_pool *p = wk_start(&o, err, sizeof err);
+    wk_pool *p = wk_start(o, err, sizeof err);
     ck_assert_msg(p != NULL, "%s", err);
     return p;
+}
+
+static wk_pool *start(size_t max_queue, size_t budget, size_t jobs)
+{
+    wk_options o = {.max_queue = max_queue, .max_batch_tokens = budget, .max_batch_jobs = jobs,
+                    .concurrency = 1, .blas_threads = 1};
+    return start_with(&o);
 }
 
 START_TEST(batches_pack_compatible_jobs_within_budget)
@@ -168,6 +174,63 @@ START_TEST(jobs_waiting_too_long_expire)
 }
 END_TEST
 
+static volatile int room; /* what room_for_big says */
+static bool room_fn(void *arg) { return (void)arg, room; }
+
+static wk_pool *start_held(double hold_ms)
+{
+    wk_options o = {.max_queue = 10, .max_batch_tokens = 64, .max_batch_jobs = 32,
+                    .concurrency = 1, .blas_threads = 1, .room_for_big = room_fn,
+                    .big_hold_ms = hold_ms};
+    return start_with(&o);
+}
+
+/* A big job waits while room_for_big says no, and a small one queued after it goes
+ * first; once there is room, a poke starts it. */
+START_TEST(big_jobs_wait_for_room)
+{
+    tjob t[2];
+    init(t, 2, 0, 1);
+    t[0].job.big = true;
+    room = 0;
+    wk_pool *p = start_held(60000);
+    ck_assert_int_eq(wk_submit(p, &t[0].job), WK_OK);
+    ck_assert_int_eq(wk_submit(p, &t[1].job), WK_OK);
+    wait_done(1);
+    ck_assert(t[1].ran && !t[0].ran);
+    usleep(300 * 1000); /* three looks of the timer: still no room, still held */
+    ck_assert(!t[0].ran && !t[0].done);
+    ck_assert_uint_eq(wk_queue_depth(p), 1);
+    room = 1;
+    wk_poke(p);
+    wait_done(2);
+    ck_assert(t[0].ran && !t[0].job.dropped);
+    wk_stop(p);
+}
+END_TEST
+
+/* With no room ever, big jobs still start: one when nothing has made room for
+ * big_hold_ms, the next as long after it. */
+START_TEST(big_jobs_wait_at_most_the_hold)
+{
+    tjob t[2];
+    init(t, 2, 0, 1);
+    t[0].job.big = t[1].job.big = true;
+    room = 0;
+    double t0 = wk_now_ms();
+    wk_pool *p = start_held(200);
+    ck_assert_int_eq(wk_submit(p, &t[0].job), WK_OK);
+    ck_assert_int_eq(wk_submit(p, &t[1].job), WK_OK);
+    wait_done(2);
+    ck_assert(t[0].ran && t[1].ran);
+    double start0 = t[0].job.t_submit + t[0].job.queued_ms;
+    double start1 = t[1].job.t_submit + t[1].job.queued_ms;
+    ck_assert_double_ge(start0 - t0, 200);
+    ck_assert_double_ge(start1 - start0, 200);
+    wk_stop(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("workers");
@@ -178,6 +241,8 @@ int main(void)
     tcase_add_test(tc, abandoned_jobs_are_dropped_unrun);
     tcase_add_test(tc, stop_finishes_queued_jobs);
     tcase_add_test(tc, jobs_waiting_too_long_expire);
+    tcase_add_test(tc, big_jobs_wait_for_room);
+    tcase_add_test(tc, big_jobs_wait_at_most_the_hold);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
