@@ -62,7 +62,7 @@ void api_reply_free(api_reply *r)
 {
     if (!r) return;
     if (r->counted_in && r->body) atomic_fetch_sub(r->counted_in, r->body_len);
-    free(r->body);
+    jw_release(r->body);
     jw_stream_free(r->stream);
     memset(r, 0, sizeof *r);
 }

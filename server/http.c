@@ -224,7 +224,7 @@ static void free_counted(void *cls)
 {
     counted_body *cb = cls;
     atomic_fetch_sub(cb->counter, cb->len);
-    free(cb->body);
+    jw_release(cb->body);
     wk_poke(cb->workers);
     free(cb);
 }

@@ -57,6 +57,11 @@ typedef struct {
     size_t n_deferred, cap_deferred;
 } jsonw;
 
+/* Frees a text jw_take gave (NULL is allowed), or keeps it for the next writer that
+ * needs that much (one big buffer is kept, so that big answers reuse it instead of each
+ * taking memory of its own: jsonw.c). */
+void jw_release(char *text);
+
 /* Whether rows of floats at 9 digits are written 8 at a time with AVX-512 (when the
  * processor has it; the same text either way). on = false turns it off, for the tests
  * that compare both ways; returns whether it is used from now on. */

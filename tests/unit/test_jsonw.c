@@ -6,6 +6,7 @@
 #include <check.h>
 #include <float.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,6 +185,49 @@ START_TEST(jsonw_float_rows_8_at_a_time)
     }
     jw_use_simd(true);
     free(x);
+}
+END_TEST
+
+/* A writer reserving `bytes` up front and writing the string s; its text. */
+static char *big_text(size_t bytes, const char *s)
+{
+    jsonw w;
+    jw_init(&w);
+    jw_reserve(&w, bytes);
+    jw_str(&w, s);
+    size_t len;
+    char *t = jw_take(&w, &len);
+    ck_assert_ptr_nonnull(t);
+    return t;
+}
+
+/* A big text released is kept, and the next writer that needs as much gets that block
+ * rather than memory of its own. */
+START_TEST(jsonw_big_text_is_reused)
+{
+    const size_t big = (size_t)6 << 20;
+    char *t1 = big_text(big, "a");
+    jw_release(t1);
+    char *other = malloc(big); /* would take t1's place, had it been freed */
+    ck_assert_ptr_nonnull(other);
+    memset(other, 1, 4096);
+    char *t2 = big_text(big - 4096, "b");
+    ck_assert_ptr_eq(t2, t1);
+    ck_assert_str_eq(t2, "\"b\"");
+    /* while it is taken, another writer gets a block of its own */
+    char *t3 = big_text(big, "c");
+    ck_assert_ptr_ne(t3, t2);
+    ck_assert_str_eq(t3, "\"c\"");
+    free(other);
+    jw_release(t2);
+    jw_release(t3);
+    /* small texts go back to malloc; the spare kept (the bigger of the two) serves
+     * the next big writer */
+    jw_release(big_text(1000, "d"));
+    char *t4 = big_text(big, "e");
+    ck_assert_ptr_ne(t4, NULL);
+    ck_assert_uint_ge(malloc_usable_size(t4), big);
+    jw_release(t4);
 }
 END_TEST
 
@@ -628,6 +672,7 @@ int main(void)
     tcase_add_test(tc, jsonw_float_rows_8_at_a_time);
     tcase_add_test(tc, jsonw_tensor_parallel);
     tcase_add_test(tc, jsonw_reserve);
+    tcase_add_test(tc, jsonw_big_text_is_reused);
     tcase_add_test(tc, jsonw_stream_matches_the_text);
     suite_add_tcase(s, tc);
     return check_run(s);
