@@ -265,8 +265,8 @@ bool api_job_big_answer(const api_job *job);
 uint64_t api_job_batch_key(const api_job *job);
 
 /* Runs jobs[0..n) and fills replies[i] (emptied first) for jobs[i], exactly as
- * api_job_run would have for each alone, up to the last bits of the floats (BLAS may
- * block a bigger product differently). The inputs of all jobs that ask the same forward
+ * api_job_run would have for each alone, to the last bit (every kernel computes a row
+ * the same way whatever rows share its pass). The inputs of all jobs that ask the same forward
  * pass go into ONE enc_forward call on workspace ws (owned by the calling thread for the
  * duration); jobs that differ run in separate calls, and a failed packed call is re-run
  * job by job so that each gets its own error. ws may be NULL: the jobs that need a

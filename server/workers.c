@@ -111,7 +111,7 @@ static bool held(const wk_pool *p, const wk_job *j, bool no_room, double now)
     return j->big && no_room && now - p->room_ms < p->opt.big_hold_ms;
 }
 
-/* Takes the oldest job that is not held (NULL, 0: none) and every later one that may
+/* Takes the oldest job that is not held (none: returns 0) and every later one that may
  * share its batch, within the budgets. Under the lock. Returns the number taken into
  * out (room for max_batch_jobs). */
 static size_t take_batch(wk_pool *p, wk_job **out, bool no_room, double now)
