@@ -188,7 +188,7 @@ typedef struct {
     jw_stream *stream;
     size_t bytes;
     _Atomic size_t *counter; /* NULL: not counted */
-    wk_pool *workers;        /* poked once it is freed: a big job may start (API_BIG_START_BYTES) */
+    const http_options *opt; /* opt.answer_left once it is freed: a big job may start */
 } counted_stream;
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
@@ -204,7 +204,7 @@ static void free_stream(void *cls)
     counted_stream *cs = cls;
     if (cs->counter) atomic_fetch_sub(cs->counter, cs->bytes);
     jw_stream_free(cs->stream);
-    wk_poke(cs->workers);
+    if (cs->opt->answer_left) cs->opt->answer_left(cs->opt->answer_left_arg);
     free(cs);
 }
 
@@ -217,7 +217,7 @@ typedef struct {
     char *body;
     size_t len;
     _Atomic size_t *counter;
-    wk_pool *workers; /* poked once it is freed, as for a stream */
+    const http_options *opt; /* opt.answer_left once it is freed, as for a stream */
 } counted_body;
 
 static void free_counted(void *cls)
@@ -225,7 +225,7 @@ static void free_counted(void *cls)
     counted_body *cb = cls;
     atomic_fetch_sub(cb->counter, cb->len);
     jw_release(cb->body);
-    wk_poke(cb->workers);
+    if (cb->opt->answer_left) cb->opt->answer_left(cb->opt->answer_left_arg);
     free(cb);
 }
 
@@ -235,8 +235,7 @@ static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
 {
     counted_stream *cs = malloc(sizeof *cs);
     if (!cs) return NULL;
-    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight,
-                           s->opt.workers};
+    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight, &s->opt};
     struct MHD_Response *resp =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, cs, free_stream);
     if (!resp) free(cs);
@@ -255,7 +254,7 @@ static struct MHD_Response *body_response(http_server *s, const api_reply *r)
     if (!counter) return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
     counted_body *cb = malloc(sizeof *cb);
     if (!cb) return NULL;
-    *cb = (counted_body){r->body, r->body_len, counter, s->opt.workers};
+    *cb = (counted_body){r->body, r->body_len, counter, &s->opt};
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_counted, cb);
     if (!resp) free(cb);

@@ -39,6 +39,11 @@ typedef struct {
      * text_in_flight). Here: bodies that come counted (api_reply.counted_in) or of
      * API_STREAM_ANSWER_BYTES or more, and the floats of streams, until MHD frees them. */
     _Atomic size_t *text_in_flight;
+    /* Optional: called (from MHD's threads) each time such a counted answer is freed,
+     * sent or not: the workers may start a big job now (wk_poke). It must stay callable
+     * until http_stop returns. */
+    void (*answer_left)(void *arg);
+    void *answer_left_arg;
 } http_options;
 
 typedef struct http_server http_server;

@@ -230,6 +230,28 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     return hm;
 }
 
+/* http_options.answer_left: pokes the workers (a big job may start now) until they are
+ * stopped; MHD frees answers up to http_stop, after wk_stop. */
+static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER;
+static wk_pool *poke_pool;
+
+static void answer_left(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&poke_mu);
+    wk_poke(poke_pool);
+    pthread_mutex_unlock(&poke_mu);
+}
+
+/* Stops the workers, after which nothing pokes them. */
+static void stop_workers(wk_pool *p)
+{
+    pthread_mutex_lock(&poke_mu);
+    poke_pool = NULL;
+    pthread_mutex_unlock(&poke_mu);
+    wk_stop(p);
+}
+
 /* wk_options.room_for_big: the big answers not yet sent leave room for another. */
 static bool room_for_big(void *in_flight)
 {
@@ -332,7 +354,7 @@ int main(int argc, char **argv)
                      .blas_threads = (int)cfg->threads, .prepare = reserve_workspace,
                      .prepare_arg = (void *)http_model_ctx(hm), .room_for_big = room_for_big,
                      .room_arg = &text_in_flight, .big_hold_ms = API_BIG_HOLD_MS};
-    sv.workers = wk_start(&wo, err, sizeof err);
+    sv.workers = poke_pool = wk_start(&wo, err, sizeof err);
     if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);
         http_model_free(hm);
@@ -352,11 +374,11 @@ int main(int argc, char **argv)
                         .max_connections = cfg->max_connections,
                         .cors_origins = cfg->cors_origins, .api_key = cfg->api_key,
                         .workers = sv.workers, .metrics = sv.metrics,
-                        .text_in_flight = &text_in_flight};
+                        .text_in_flight = &text_in_flight, .answer_left = answer_left};
     sv.http = http_start(&opt, hm, err, sizeof err);
     if (!sv.http) {
         fprintf(stderr, "encoderd: %s\n", err);
-        wk_stop(sv.workers);
+        stop_workers(sv.workers);
         metrics_free(sv.metrics);
         return 1;
     }
@@ -386,7 +408,7 @@ int main(int argc, char **argv)
             sv.stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     size_t left = http_drain(sv.http, DRAIN_SECONDS);
     if (left) fprintf(stderr, "encoderd: %zu requests still under way after %d s\n", left, DRAIN_SECONDS);
-    wk_stop(sv.workers); /* runs what is left, so no connection stays suspended */
+    stop_workers(sv.workers); /* runs what is left, so no connection stays suspended */
     http_stop(sv.http);
     metrics_free(sv.metrics);
     uv_loop_close(loop);
