@@ -58,17 +58,11 @@ err_kind err_kind_from_enc(enc_status s)
     }
 }
 
-void api_reply_drop_body(api_reply *r)
-{
-    if (r->counted_in && r->body) atomic_fetch_sub(r->counted_in, r->body_len);
-    jw_release(r->body);
-    r->body = NULL, r->body_len = 0, r->counted_in = NULL;
-}
-
 void api_reply_free(api_reply *r)
 {
     if (!r) return;
-    api_reply_drop_body(r);
+    if (r->counted_in && r->body) atomic_fetch_sub(r->counted_in, r->body_len);
+    jw_release(r->body);
     jw_stream_free(r->stream);
     memset(r, 0, sizeof *r);
 }

@@ -78,8 +78,6 @@ typedef struct {
 
 /* Frees the body and empties the reply; NULL-safe. */
 void api_reply_free(api_reply *r);
-/* Frees r's body alone (its count taken off), leaving the rest of r. */
-void api_reply_drop_body(api_reply *r);
 
 /* Fills *out (emptied first) with the status, headers and JSON body of error e.
  * Returns false only when the body cannot be allocated; *out then still has the status

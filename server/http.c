@@ -182,61 +182,83 @@ static void add_common_headers(http_server *s, request *rq, struct MHD_Response 
     if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-/* A big answer handed to MHD (a whole body, or a stream read as the socket takes it),
- * its bytes counted in `counter` until MHD frees it; then opt.answer_left (a big job
- * may start). */
+/* A streamed answer (api_reply.stream), read by MHD as the socket takes it; what it
+ * holds (its floats) counted in opt.text_in_flight until MHD frees it. */
 typedef struct {
-    char *body;              /* one of body and stream */
     jw_stream *stream;
-    size_t bytes;            /* counted in *counter: the body's length, a stream's floats */
+    size_t bytes;
     _Atomic size_t *counter; /* NULL: not counted */
-    const http_options *opt;
-} held_answer;
+    const http_options *opt; /* opt.answer_left once it is freed: a big job may start */
+} counted_stream;
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    held_answer *h = cls;
-    size_t n = jw_stream_read(h->stream, buf, max);
+    counted_stream *cs = cls;
+    size_t n = jw_stream_read(cs->stream, buf, max);
     return n ? (ssize_t)n : (ssize_t)MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void free_held(void *cls)
+static void free_stream(void *cls)
 {
-    held_answer *h = cls;
-    if (h->counter) atomic_fetch_sub(h->counter, h->bytes);
-    jw_release(h->body);
-    jw_stream_free(h->stream);
-    if (h->opt->answer_left) h->opt->answer_left(h->opt->answer_left_arg);
-    free(h);
+    counted_stream *cs = cls;
+    if (cs->counter) atomic_fetch_sub(cs->counter, cs->bytes);
+    jw_stream_free(cs->stream);
+    if (cs->opt->answer_left) cs->opt->answer_left(cs->opt->answer_left_arg);
+    free(cs);
 }
 
 /* The buffer MHD reads a streamed answer into: 256 KB per answer being sent, so that a
  * 20 MB answer goes out in about 80 sends. */
 #define STREAM_BLOCK ((size_t)256 << 10)
 
-/* The response of r's stream or body, counted until MHD frees it: a stream's floats
- * when there is a counter; a body when its count comes with it (api_reply.counted_in),
- * or when it is big and there is a counter. NULL (the stream or body still r's, its
- * count too) when out of memory. */
-static struct MHD_Response *held_response(http_server *s, const api_reply *r)
+/* A big body handed to MHD whole, counted in opt.text_in_flight until MHD frees it. */
+typedef struct {
+    char *body;
+    size_t len;
+    _Atomic size_t *counter;
+    const http_options *opt; /* opt.answer_left once it is freed, as for a stream */
+} counted_body;
+
+static void free_counted(void *cls)
 {
-    _Atomic size_t *counter = r->stream || r->body_len >= API_STREAM_ANSWER_BYTES
-                                  ? s->opt.text_in_flight : NULL;
-    if (r->counted_in) counter = r->counted_in;
-    if (!r->stream && !counter)
-        return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
-    held_answer *h = malloc(sizeof *h);
-    if (!h) return NULL;
-    *h = (held_answer){r->stream ? NULL : r->body, r->stream,
-                       r->stream ? jw_stream_footprint(r->stream) : r->body_len, counter, &s->opt};
+    counted_body *cb = cls;
+    atomic_fetch_sub(cb->counter, cb->len);
+    jw_release(cb->body);
+    if (cb->opt->answer_left) cb->opt->answer_left(cb->opt->answer_left_arg);
+    free(cb);
+}
+
+/* The response of a stream, counted when there is a counter; NULL (the stream still
+ * the caller's) when out of memory. */
+static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
+{
+    counted_stream *cs = malloc(sizeof *cs);
+    if (!cs) return NULL;
+    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight, &s->opt};
     struct MHD_Response *resp =
-        r->stream ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream,
-                                                      h, free_held)
-                  : MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body,
-                                                                           free_held, h);
-    if (!resp) free(h);
-    else if (counter && !r->counted_in) atomic_fetch_add(counter, h->bytes);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, cs, free_stream);
+    if (!resp) free(cs);
+    else if (cs->counter) atomic_fetch_add(cs->counter, cs->bytes);
+    return resp;
+}
+
+/* The response of r's body: counted until MHD frees it when r's count comes with it
+ * (api_reply.counted_in), or when it is big and there is a counter. NULL (the body
+ * still r's, its count too) when out of memory. */
+static struct MHD_Response *body_response(http_server *s, const api_reply *r)
+{
+    _Atomic size_t *counter = r->counted_in ? r->counted_in
+                              : r->body_len >= API_STREAM_ANSWER_BYTES ? s->opt.text_in_flight
+                                                                      : NULL;
+    if (!counter) return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
+    counted_body *cb = malloc(sizeof *cb);
+    if (!cb) return NULL;
+    *cb = (counted_body){r->body, r->body_len, counter, &s->opt};
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_counted, cb);
+    if (!resp) free(cb);
+    else if (!r->counted_in) atomic_fetch_add(counter, r->body_len);
     return resp;
 }
 
@@ -248,13 +270,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     /* ---- the visualizer's files (issue 6): a conditional GET is a 304 without body ---- */
     if (r->etag && r->status == 200 &&
         api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r->etag)) {
-        api_reply_drop_body(r);
-        r->status = 304;
+        if (r->counted_in) atomic_fetch_sub(r->counted_in, r->body_len);
+        free(r->body);
+        r->body = NULL, r->body_len = 0, r->counted_in = NULL, r->status = 304;
     }
     bool empty = r->status == 204 || r->status == 304;
     /* ---- end of the visualizer's block ---- */
     struct MHD_Response *resp =
-        r->stream || r->body ? held_response(rq->s, r)
+        r->stream ? stream_response(rq->s, r->stream)
+        : r->body ? body_response(rq->s, r)
         : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
                            : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
                                                              MHD_RESPMEM_PERSISTENT);

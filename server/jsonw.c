@@ -114,11 +114,10 @@ static bool reserve(jsonw *w, size_t n)
     size_t cap = w->cap ? w->cap * 2 : 256;
     if (cap < need) cap = need;
     char *b = !w->buf && need >= JW_SPARE_MIN ? take_spare(need, &cap) : NULL;
-    if (!b) { /* (the spare was advised when it was made) */
-        if (!(b = realloc(w->buf, cap))) return w->failed = true, false;
-        enc_advise_huge_pages(b, cap); /* 24 MB filled: 72 -> 7 ms (hugepages.h) */
-    }
+    if (!b) b = realloc(w->buf, cap);
+    if (!b) return w->failed = true, false;
     b[w->len] = '\0'; /* a first allocation: keep the text NUL-terminated */
+    enc_advise_huge_pages(b, cap); /* 24 MB filled: 72 -> 7 ms (hugepages.h) */
     w->buf = b;
     w->cap = cap;
     return true;
@@ -571,21 +570,17 @@ void jw_float(jsonw *w, float v)
 /* "[x0,x1,...]" of n floats at o (non-finite ones as null); o has room for
  * JW_FLOAT_MAX_CHARS n + 2 bytes (the formatter's scratch writes stay inside each
  * float's share). Returns the end. */
-/* v's text at o (null when not finite); returns its end. */
-static inline __attribute__((always_inline)) char *put_float(char *o, float v, int digits)
-{
-    if (isfinite(v)) return o + format_float(v, digits, o);
-    memcpy(o, "null", 4);
-    return o + 4;
-}
-
 static inline __attribute__((always_inline)) char *put_floats(char *o, const float *x, size_t n,
                                                               int digits)
 {
     *o++ = '[';
     for (size_t i = 0; i < n; i++) {
         if (i) *o++ = ',';
-        o = put_float(o, x[i], digits);
+        if (isfinite(x[i])) o += format_float(x[i], digits, o);
+        else {
+            memcpy(o, "null", 4);
+            o += 4;
+        }
     }
     *o++ = ']';
     return o;
@@ -745,14 +740,16 @@ JW_AVX512 static char *put_floats9_avx512(char *o, const float *x, size_t n)
                 _mm_storeu_si128((__m128i *)o, _mm_shuffle_epi8(src[(j & 1) * 4 + j / 2], shuf));
                 o += SHUF_LEN[keys[j]];
             } else {
-                o = put_float(o, x[i + j], 9);
+                if (isfinite(x[i + j])) o += format_float(x[i + j], 9, o);
+                else memcpy(o, "null", 4), o += 4;
                 *o++ = ',';
             }
         }
     }
 #undef C
     for (; i < n; i++) {
-        o = put_float(o, x[i], 9);
+        if (isfinite(x[i])) o += format_float(x[i], 9, o);
+        else memcpy(o, "null", 4), o += 4;
         *o++ = ',';
     }
     if (n) o[-1] = ']'; /* the last comma */
