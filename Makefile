@@ -22,7 +22,7 @@ endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-            libuv1-dev libutf8proc-dev check curl ca-certificates valgrind
+            libuv1-dev libutf8proc-dev check curl ca-certificates valgrind clang-format
 
 CORE_SRC   := $(wildcard core/*.c)
 SERVER_SRC := $(wildcard server/*.c)
@@ -45,8 +45,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 TEST_BIN   += $(FUZZ_NAMES:%=$(BUILD)/tests/test_fuzz_%)
 # ---- end of issue 7's block ---------------------------------------------------------------
 
-.PHONY: all run test deps check-deps unit-tests tokenizer-tests golden-tests e2e-tests \
-        fixtures clean valgrind bench test-ui
+.PHONY: all run test deps unit-tests fixtures clean valgrind bench test-ui format format-check
 
 all: $(BUILD)/encoderd
 
@@ -125,6 +124,16 @@ run: deps
 test: deps
 	$(MAKE) all $(TEST_BIN)
 	tests/run_all.sh $(BUILD)
+
+# Every C file of core/, server/ and tests/ laid out as .clang-format says (clang-format is
+# installed by `make deps`). `make format` rewrites them so.
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -E '^(core|server|tests)/')
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	@bad=""; for f in $(C_FILES); do clang-format "$$f" | cmp -s "$$f" - || bad="$$bad $$f"; done; \
+	if [ -n "$$bad" ]; then echo "format-check: not as .clang-format lays it out (make format):$$bad"; exit 1; fi; \
+	echo "format-check: $(words $(C_FILES)) files as .clang-format lays them out"
 
 unit-tests: all $(TEST_BIN)
 	tests/run_all.sh $(BUILD) unit

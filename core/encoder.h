@@ -77,25 +77,25 @@ typedef enum { ENC_TOK_WORD = 0, ENC_TOK_WORDPIECE = 1 } enc_tok_kind;
 
 /* Everything that defines a model's shape and behaviour. */
 typedef struct {
-    char name[128];        /* preset name or checkpoint folder name */
-    size_t vocab_size;     /* V */
-    size_t d_model;        /* D */
-    size_t n_heads;        /* H */
-    size_t d_head;         /* Dh */
-    size_t d_ff;           /* F */
-    size_t n_layers;       /* L */
-    size_t max_len;        /* longest sequence (rows of the position table) */
-    size_t type_vocab_size;/* rows of the token-type table; 0 = none */
+    char name[128];         /* preset name or checkpoint folder name */
+    size_t vocab_size;      /* V */
+    size_t d_model;         /* D */
+    size_t n_heads;         /* H */
+    size_t d_head;          /* Dh */
+    size_t d_ff;            /* F */
+    size_t n_layers;        /* L */
+    size_t max_len;         /* longest sequence (rows of the position table) */
+    size_t type_vocab_size; /* rows of the token-type table; 0 = none */
     enc_act act;
     enc_pos pos;
-    bool pre_ln;           /* X + Z(LN(X)) and a final LayerNorm, instead of post-LN */
-    bool emb_layernorm;    /* LayerNorm after embeddings + positions (BERT) */
-    float ln_eps;          /* 1e-5 (article, PyTorch default), 1e-12 (BERT) */
-    enc_pooling pooling;   /* the model's default pooling */
-    bool normalize;        /* the model's default: L2-normalise the pooled embedding */
-    uint64_t seed;         /* random models only */
+    bool pre_ln;         /* X + Z(LN(X)) and a final LayerNorm, instead of post-LN */
+    bool emb_layernorm;  /* LayerNorm after embeddings + positions (BERT) */
+    float ln_eps;        /* 1e-5 (article, PyTorch default), 1e-12 (BERT) */
+    enc_pooling pooling; /* the model's default pooling */
+    bool normalize;      /* the model's default: L2-normalise the pooled embedding */
+    uint64_t seed;       /* random models only */
     enc_tok_kind tokenizer;
-    bool lowercase;        /* WordPiece: lower-case and strip accents (uncased models) */
+    bool lowercase; /* WordPiece: lower-case and strip accents (uncased models) */
 } enc_config;
 
 /* Fills *cfg with a named preset: "base" (the classic paper's encoder: D 512, 8 heads
@@ -167,12 +167,12 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max);
  * special = 1. */
 typedef struct {
     size_t n;
-    int32_t *ids;       /* (n) */
-    int32_t *start;     /* (n) code point offsets into the input */
-    int32_t *end;       /* (n) */
-    uint8_t *special;   /* (n) 1 for [CLS], [SEP], ... */
-    const char **text;  /* (n) the token's text: a vocab entry or a piece of the input; may be NULL */
-    char *arena;        /* storage for texts that are not vocab entries (owned) */
+    int32_t *ids;      /* (n) */
+    int32_t *start;    /* (n) code point offsets into the input */
+    int32_t *end;      /* (n) */
+    uint8_t *special;  /* (n) 1 for [CLS], [SEP], ... */
+    const char **text; /* (n) the token's text: a vocab entry or a piece of the input; may be NULL */
+    char *arena;       /* storage for texts that are not vocab entries (owned) */
     size_t n_untruncated; /* how many tokens there were before truncation */
 } enc_tokens;
 
@@ -187,8 +187,8 @@ enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool a
 
 /* Describes given ids as tokens (text from the vocabulary where known, no offsets:
  * start = end = -1). Ids outside [0, V) are ENC_ERR_INVALID naming the index. */
-enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
-                               enc_tokens *out, char *err, size_t errlen);
+enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n, enc_tokens *out,
+                               char *err, size_t errlen);
 
 /* Frees the arrays of *t and empties it; an emptied or zeroed struct is allowed. */
 void enc_tokens_free(enc_tokens *t);
@@ -204,23 +204,23 @@ typedef struct {
 } enc_batch;
 
 enum {
-    ENC_OUT_EMBEDDING = 1u << 0,  /* pooled embedding (B, D) */
-    ENC_OUT_TOKEN_EMB = 1u << 1,  /* last hidden state (N, D) */
-    ENC_OUT_HIDDEN = 1u << 2,     /* selected hidden states */
-    ENC_OUT_ATTENTION = 1u << 3,  /* selected attention maps */
-    ENC_OUT_SCORES = 1u << 4      /* the same maps before the softmax: Q K^T / sqrt(Dh) */
+    ENC_OUT_EMBEDDING = 1u << 0, /* pooled embedding (B, D) */
+    ENC_OUT_TOKEN_EMB = 1u << 1, /* last hidden state (N, D) */
+    ENC_OUT_HIDDEN = 1u << 2,    /* selected hidden states */
+    ENC_OUT_ATTENTION = 1u << 3, /* selected attention maps */
+    ENC_OUT_SCORES = 1u << 4     /* the same maps before the softmax: Q K^T / sqrt(Dh) */
 };
 
 /* What to compute and keep. Index lists are used in the order given; NULL means all. */
 typedef struct {
-    unsigned outputs;           /* ENC_OUT_* bits */
+    unsigned outputs; /* ENC_OUT_* bits */
     enc_pooling pooling;
-    bool normalize;             /* L2-normalise the pooled embedding */
-    const size_t *hidden_layers;/* indices into hidden_states, 0..L (0 = embeddings) */
+    bool normalize;              /* L2-normalise the pooled embedding */
+    const size_t *hidden_layers; /* indices into hidden_states, 0..L (0 = embeddings) */
     size_t n_hidden_layers;
-    const size_t *attn_layers;  /* indices into attention (and scores), 0..L-1 */
+    const size_t *attn_layers; /* indices into attention (and scores), 0..L-1 */
     size_t n_attn_layers;
-    const size_t *heads;        /* head indices 0..H-1 for attention and scores */
+    const size_t *heads; /* head indices 0..H-1 for attention and scores */
     size_t n_heads;
 } enc_request;
 
@@ -238,10 +238,10 @@ typedef struct {
     size_t n_hidden;         /* how many hidden states were selected */
     float *hidden;           /* (n_hidden, N, D) */
     size_t n_attn, n_attn_heads;
-    size_t *attn_offset;     /* (B) where sequence b's maps start in `attention`/`scores` */
-    float *attention;        /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
-    float *scores;           /* the same layout, before the softmax (ENC_OUT_SCORES) */
-    bool in_workspace;       /* the arrays live in the workspace's result room (see
+    size_t *attn_offset; /* (B) where sequence b's maps start in `attention`/`scores` */
+    float *attention;    /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
+    float *scores;       /* the same layout, before the softmax (ENC_OUT_SCORES) */
+    bool in_workspace;   /* the arrays live in the workspace's result room (see
                                 enc_workspace_reserve): enc_result_free leaves them */
 } enc_result;
 

@@ -18,23 +18,23 @@
 
 struct enc_workspace {
     const enc_kernels *k;
-    size_t cap_tokens, cap_T;   /* what the activations hold */
-    size_t D, HD, F, Dh;        /* the model sizes they were made for */
-    int threads;                /* the team size the scratch was made for */
-    float *block;               /* the activations (grown mode: malloc'd; reserved: in map) */
+    size_t cap_tokens, cap_T; /* what the activations hold */
+    size_t D, HD, F, Dh;      /* the model sizes they were made for */
+    int threads;              /* the team size the scratch was made for */
+    float *block;             /* the activations (grown mode: malloc'd; reserved: in map) */
     /* The buffers, laid out back to back for the N tokens of the current pass. */
-    float *x;     /* (N, D) the residual stream: hidden_states[l] */
-    float *h;     /* (N, D) pre-LN: LayerNorm(x) */
-    float *qkv;   /* (N, 3*H*Dh) */
-    float *z;     /* (N, H*Dh) heads' outputs, concatenated */
-    float *proj;  /* (N, D) output of W_o, then of W_2 */
-    float *u;     /* (N, D) post-LN: LayerNorm(X + Z) */
-    float *ff;    /* (N, F) */
+    float *x;       /* (N, D) the residual stream: hidden_states[l] */
+    float *h;       /* (N, D) pre-LN: LayerNorm(x) */
+    float *qkv;     /* (N, 3*H*Dh) */
+    float *z;       /* (N, H*Dh) heads' outputs, concatenated */
+    float *proj;    /* (N, D) output of W_o, then of W_2 */
+    float *u;       /* (N, D) post-LN: LayerNorm(X + Z) */
+    float *ff;      /* (N, F) */
     float *scratch; /* (threads, ENC_ATT_SCRATCH(T, Dh)) each thread's attention scratch */
     /* Set by enc_workspace_reserve: one mapping, the activations then the result room. */
     void *map;
     size_t map_bytes;
-    char *room;                 /* results are carved here, from the start, each pass */
+    char *room; /* results are carved here, from the start, each pass */
     size_t room_bytes, room_used, room_touched; /* touched: high-water mark since the last trim */
     size_t max_result_floats;
 };
@@ -83,7 +83,7 @@ static size_t activation_floats(size_t D, size_t HD, size_t F, size_t Dh, size_t
 static bool same_sizes(const enc_workspace *ws, const enc_config *c)
 {
     return ws->D == c->d_model && ws->HD == c->n_heads * c->d_head && ws->F == c->d_ff &&
-           ws->Dh == c->d_head;
+        ws->Dh == c->d_head;
 }
 
 /* Points the buffers at the block, back to back for the N tokens of this pass (a small
@@ -136,8 +136,9 @@ static enc_status workspace_grow(enc_workspace *ws, const enc_config *c, size_t 
     return ENC_OK;
 }
 
-#define ROOM_ALIGN 64   /* every result array starts on a cache line */
-#define RESULT_ARRAYS 7 /* offsets, embedding, token_embeddings, hidden, attn_offset,
+#define ROOM_ALIGN 64 /* every result array starts on a cache line */
+#define RESULT_ARRAYS                                                                              \
+    7 /* offsets, embedding, token_embeddings, hidden, attn_offset,
                            attention, scores */
 
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
@@ -172,7 +173,8 @@ enc_status enc_workspace_reserve(enc_workspace *ws, const enc_model *m, size_t m
     if (map == MAP_FAILED)
         return enc_fail(err, errlen, ENC_ERR_NOMEM,
                         "cannot reserve %zu MB of address space for a workspace of %zu tokens "
-                        "and %zu result floats", (act + room) >> 20, N, max_result_floats);
+                        "and %zu result floats",
+                        (act + room) >> 20, N, max_result_floats);
     enc_advise_huge_pages(map, act + room);
     ws->map = map;
     ws->map_bytes = act + room;
@@ -197,9 +199,8 @@ void enc_workspace_trim(enc_workspace *ws, size_t keep_bytes)
 
 enc_request enc_request_default(const enc_model *m)
 {
-    return (enc_request){.outputs = ENC_OUT_EMBEDDING,
-                         .pooling = m->cfg.pooling,
-                         .normalize = m->cfg.normalize};
+    return (enc_request){
+        .outputs = ENC_OUT_EMBEDDING, .pooling = m->cfg.pooling, .normalize = m->cfg.normalize};
 }
 
 void enc_result_free(enc_result *r)
@@ -232,24 +233,23 @@ static enc_status check_batch(const enc_model *m, const enc_batch *b, size_t *N_
     size_t N = 0, Tmax = 0;
     for (size_t s = 0; s < b->n_seq; s++) {
         size_t T = b->lengths[s];
-        if (T == 0)
-            return enc_fail(err, errlen, ENC_ERR_INVALID, "input %zu has no tokens", s);
+        if (T == 0) return enc_fail(err, errlen, ENC_ERR_INVALID, "input %zu has no tokens", s);
         if (T > c->max_len)
             return enc_fail(err, errlen, ENC_ERR_TOO_LONG,
-                            "input %zu has %zu tokens, more than the model's max_len %zu", s,
-                            T, c->max_len);
+                            "input %zu has %zu tokens, more than the model's max_len %zu", s, T,
+                            c->max_len);
         for (size_t i = 0; i < T; i++) {
             int32_t id = b->ids[N + i];
             if (id < 0 || (size_t)id >= c->vocab_size)
                 return enc_fail(err, errlen, ENC_ERR_INVALID,
-                                "input %zu token %zu: id %d is outside the vocabulary (%zu)", s,
-                                i, id, c->vocab_size);
+                                "input %zu token %zu: id %d is outside the vocabulary (%zu)", s, i,
+                                id, c->vocab_size);
             if (b->type_ids) {
                 int32_t t = b->type_ids[N + i];
                 if (t < 0 || (size_t)t >= (c->type_vocab_size ? c->type_vocab_size : 1))
                     return enc_fail(err, errlen, ENC_ERR_INVALID,
-                                    "input %zu token %zu: type id %d is outside [0, %zu)", s, i,
-                                    t, c->type_vocab_size ? c->type_vocab_size : 1);
+                                    "input %zu token %zu: type id %d is outside [0, %zu)", s, i, t,
+                                    c->type_vocab_size ? c->type_vocab_size : 1);
             }
         }
         N += T;
@@ -352,9 +352,9 @@ static void pool(enc_result *r, const enc_request *q, const float *x, const span
 
 /* How many elements each result array holds, for these lengths and this request. */
 typedef struct {
-    size_t embedding, token_emb, hidden;  /* floats */
+    size_t embedding, token_emb, hidden; /* floats */
     size_t n_hidden, n_attn, n_heads;
-    size_t maps;                          /* floats of attention, and of scores, each */
+    size_t maps; /* floats of attention, and of scores, each */
     bool attention, scores;
 } result_plan;
 
@@ -420,7 +420,8 @@ static enc_status alloc_result(enc_result *r, enc_workspace *ws, const enc_model
         if (floats > ws->max_result_floats || room_need(floats, B) > ws->room_bytes)
             return enc_fail(err, errlen, ENC_ERR_TOO_BIG,
                             "the outputs asked for take %zu floats for %zu inputs; this "
-                            "workspace has room for %zu", floats, B, ws->max_result_floats);
+                            "workspace has room for %zu",
+                            floats, B, ws->max_result_floats);
         ws->room_used = 0;
         r->in_workspace = true;
     }
@@ -430,8 +431,7 @@ static enc_status alloc_result(enc_result *r, enc_workspace *ws, const enc_model
     if (!(r->offsets = result_array(ws, (B + 1) * sizeof *r->offsets))) goto nomem;
     r->offsets[0] = 0;
     for (size_t s = 0; s < B; s++) r->offsets[s + 1] = r->offsets[s] + b->lengths[s];
-    if (p.embedding && !(r->embedding = result_array(ws, p.embedding * sizeof(float))))
-        goto nomem;
+    if (p.embedding && !(r->embedding = result_array(ws, p.embedding * sizeof(float)))) goto nomem;
     if (p.token_emb && !(r->token_embeddings = result_array(ws, p.token_emb * sizeof(float))))
         goto nomem;
     r->n_hidden = p.n_hidden;
@@ -453,8 +453,7 @@ static enc_status alloc_result(enc_result *r, enc_workspace *ws, const enc_model
     if (ws->room && ws->room_used > ws->room_touched) ws->room_touched = ws->room_used;
     return ENC_OK;
 nomem:
-    return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the results of %zu tokens",
-                    N);
+    return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the results of %zu tokens", N);
 }
 
 /* ---- the pass ------------------------------------------------------------------------- */
@@ -508,8 +507,8 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, const e
 
 /* Post-LN, as in the article and BERT:
  *   U = LN1(X + attention(X) W_o),  X' = LN2(U + act(U W_1) W_2). */
-static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws,
-                          enc_result *r, const enc_request *q, size_t l, const span *sp)
+static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws, enc_result *r,
+                          const enc_request *q, size_t l, const span *sp)
 {
     const enc_config *c = &m->cfg;
     const enc_kernels *k = ws->k;
@@ -524,8 +523,8 @@ static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace
 }
 
 /* Pre-LN: X += attention(LN1(X)) W_o, then X += act(LN2(X) W_1) W_2. */
-static void layer_pre_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws,
-                         enc_result *r, const enc_request *q, size_t l, const span *sp)
+static void layer_pre_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws, enc_result *r,
+                         const enc_request *q, size_t l, const span *sp)
 {
     const enc_config *c = &m->cfg;
     const enc_kernels *k = ws->k;
@@ -587,8 +586,7 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
                      "again for this one");
     if (s != ENC_OK) return s;
     if (!ws->map && workspace_grow(ws, c, N, Tmax) != ENC_OK)
-        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for a batch of %zu tokens",
-                        N);
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for a batch of %zu tokens", N);
     s = alloc_result(r, ws, m, b, q, N, err, errlen);
     if (s != ENC_OK) {
         enc_result_free(r);
@@ -599,8 +597,7 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
      * fits, as the workspace holds at least max_len tokens). */
     for (span sp = {0, 0, 0, 0}; sp.s0 < b->n_seq; sp.s0 = sp.s1, sp.n0 += sp.n) {
         sp.n = 0;
-        for (sp.s1 = sp.s0; sp.s1 < b->n_seq && sp.n + b->lengths[sp.s1] <= ws->cap_tokens;
-             sp.s1++)
+        for (sp.s1 = sp.s0; sp.s1 < b->n_seq && sp.n + b->lengths[sp.s1] <= ws->cap_tokens; sp.s1++)
             sp.n += b->lengths[sp.s1];
         run_span(m, ws, b, q, r, &sp);
     }

@@ -27,18 +27,19 @@
 /* What the loader holds while it works; all of it is freed in enc_model_load_hf. */
 typedef struct {
     const char *dir;
-    json_t *config;        /* config.json */
-    json_t *tokenizer;     /* tokenizer.json, NULL until needed or when absent */
+    json_t *config;    /* config.json */
+    json_t *tokenizer; /* tokenizer.json, NULL until needed or when absent */
     bool tokenizer_tried;
-    enc_safetensors *st;   /* model.safetensors */
-    enc_wordpiece *wp;     /* moves into the model on success */
-    const char *prefix;    /* "bert." or "" */
+    enc_safetensors *st; /* model.safetensors */
+    enc_wordpiece *wp;   /* moves into the model on success */
+    const char *prefix;  /* "bert." or "" */
     char model_type[64];
 } hf_loader;
 
 /* dir/name into out. ENC_ERR_INVALID when it does not fit. */
 static enc_status join(char *out, size_t cap, const char *dir, const char *name, char *err,
-                       size_t errlen) {
+                       size_t errlen)
+{
     int n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap)
         return enc_fail(err, errlen, ENC_ERR_INVALID, "%s: path too long in %s", name, dir);
@@ -46,7 +47,8 @@ static enc_status join(char *out, size_t cap, const char *dir, const char *name,
 }
 
 /* True when path is (or links to) a regular file. */
-static bool is_file(const char *path) {
+static bool is_file(const char *path)
+{
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
@@ -54,13 +56,12 @@ static bool is_file(const char *path) {
 /* Parses dir/name into *out (owned by the caller). ENC_ERR_IO when the file is absent
  * or unreadable, ENC_ERR_FORMAT when it is not JSON (with line and column). */
 static enc_status load_json(const char *dir, const char *name, json_t **out, char *err,
-                            size_t errlen) {
+                            size_t errlen)
+{
     char path[PATH_MAX];
     enc_status s = join(path, sizeof path, dir, name, err, errlen);
-    if (s != ENC_OK)
-        return s;
-    if (!is_file(path))
-        return enc_fail(err, errlen, ENC_ERR_IO, "%s: missing in %s", name, dir);
+    if (s != ENC_OK) return s;
+    if (!is_file(path)) return enc_fail(err, errlen, ENC_ERR_IO, "%s: missing in %s", name, dir);
     json_error_t je;
     *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!*out)
@@ -70,7 +71,8 @@ static enc_status load_json(const char *dir, const char *name, json_t **out, cha
 }
 
 /* A short description of a JSON value for messages ("-3", "2.5", "\"abc\"", "null"). */
-static const char *describe(const json_t *v, char *buf, size_t len) {
+static const char *describe(const json_t *v, char *buf, size_t len)
+{
     switch (json_typeof(v)) {
     case JSON_INTEGER: snprintf(buf, len, "%lld", (long long)json_integer_value(v)); break;
     case JSON_REAL: snprintf(buf, len, "%g", json_real_value(v)); break;
@@ -89,7 +91,8 @@ static const char *describe(const json_t *v, char *buf, size_t len) {
 /* A positive integer key of config.json. Absent: ENC_ERR_FORMAT when required, else
  * dflt. Zero, negative, non-integer or over INT32_MAX: ENC_ERR_FORMAT naming the key. */
 static enc_status cfg_size(const json_t *c, const char *key, bool required, size_t dflt,
-                           size_t *out, char *err, size_t errlen) {
+                           size_t *out, char *err, size_t errlen)
+{
     const json_t *v = json_object_get(c, key);
     char b[64];
     if (!v) {
@@ -99,8 +102,9 @@ static enc_status cfg_size(const json_t *c, const char *key, bool required, size
         return ENC_OK;
     }
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s must be a positive integer, got %s",
-                        key, describe(v, b, sizeof b));
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "config.json: %s must be a positive integer, got %s", key,
+                        describe(v, b, sizeof b));
     if (json_integer_value(v) > INT32_MAX)
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s = %lld is too large", key,
                         (long long)json_integer_value(v));
@@ -110,31 +114,31 @@ static enc_status cfg_size(const json_t *c, const char *key, bool required, size
 
 /* An optional string key: *out = its value (borrowed) or dflt; ENC_ERR_FORMAT if not a string. */
 static enc_status cfg_string(const json_t *c, const char *key, const char *dflt, const char **out,
-                             char *err, size_t errlen) {
+                             char *err, size_t errlen)
+{
     const json_t *v = json_object_get(c, key);
     char b[64];
     if (v && !json_is_string(v))
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s must be a string, got %s", key,
-                        describe(v, b, sizeof b));
+        return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s must be a string, got %s",
+                        key, describe(v, b, sizeof b));
     *out = v ? json_string_value(v) : dflt;
     return ENC_OK;
 }
 
 /* config.json -> the sizes, activation and eps of *cfg; the rest of *cfg set to BERT's
  * fixed choices. ENC_ERR_IO when config.json is absent, ENC_ERR_FORMAT naming the key. */
-static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t errlen) {
+static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t errlen)
+{
     enc_status s = load_json(L->dir, "config.json", &L->config, err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     const json_t *c = L->config;
     if (!json_is_object(c))
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: not a JSON object");
     const char *type, *act, *pos;
-    if ((s = cfg_string(c, "model_type", "", &type, err, errlen)) != ENC_OK)
-        return s;
+    if ((s = cfg_string(c, "model_type", "", &type, err, errlen)) != ENC_OK) return s;
     snprintf(L->model_type, sizeof L->model_type, "%s", type);
-    static const char *const offset_positions[] = {"roberta", "xlm-roberta", "camembert",
-                                                   "longformer", "mpnet", NULL};
+    static const char *const offset_positions[] = {"roberta",    "xlm-roberta", "camembert",
+                                                   "longformer", "mpnet",       NULL};
     for (size_t i = 0; offset_positions[i]; i++)
         if (strcmp(type, offset_positions[i]) == 0)
             return enc_fail(err, errlen, ENC_ERR_FORMAT,
@@ -147,13 +151,14 @@ static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t e
     if (s == ENC_OK) s = cfg_size(c, "num_hidden_layers", true, 0, &cfg->n_layers, err, errlen);
     if (s == ENC_OK) s = cfg_size(c, "num_attention_heads", true, 0, &heads, err, errlen);
     if (s == ENC_OK) s = cfg_size(c, "intermediate_size", true, 0, &cfg->d_ff, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "max_position_embeddings", true, 0, &cfg->max_len, err, errlen);
+    if (s == ENC_OK)
+        s = cfg_size(c, "max_position_embeddings", true, 0, &cfg->max_len, err, errlen);
     if (s == ENC_OK) s = cfg_size(c, "vocab_size", true, 0, &cfg->vocab_size, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "type_vocab_size", false, 2, &cfg->type_vocab_size, err, errlen);
+    if (s == ENC_OK)
+        s = cfg_size(c, "type_vocab_size", false, 2, &cfg->type_vocab_size, err, errlen);
     if (s == ENC_OK) s = cfg_string(c, "hidden_act", "gelu", &act, err, errlen);
     if (s == ENC_OK) s = cfg_string(c, "position_embedding_type", "absolute", &pos, err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     if (cfg->d_model % heads != 0)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: hidden_size %zu is not divisible by num_attention_heads %zu",
@@ -161,27 +166,29 @@ static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t e
     cfg->n_heads = heads;
     cfg->d_head = cfg->d_model / heads;
 
-    if (strcmp(act, "gelu") == 0)
-        cfg->act = ENC_ACT_GELU;
-    else if (strcmp(act, "relu") == 0)
-        cfg->act = ENC_ACT_RELU;
+    if (strcmp(act, "gelu") == 0) cfg->act = ENC_ACT_GELU;
+    else if (strcmp(act, "relu") == 0) cfg->act = ENC_ACT_RELU;
     else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
              strcmp(act, "gelu_fast") == 0 || strcmp(act, "gelu_accurate") == 0)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: hidden_act \"%s\" (a tanh approximation of GELU) is not "
-                        "supported; only \"gelu\" (the erf form) and \"relu\" are", act);
-    else
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: hidden_act \"%.40s\" is not supported; only \"gelu\" and \"relu\" are",
+                        "supported; only \"gelu\" (the erf form) and \"relu\" are",
                         act);
+    else
+        return enc_fail(
+            err, errlen, ENC_ERR_FORMAT,
+            "config.json: hidden_act \"%.40s\" is not supported; only \"gelu\" and \"relu\" are",
+            act);
     if (strcmp(pos, "absolute") != 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: position_embedding_type \"%.40s\" is not supported; only \"absolute\" is",
-                        pos);
+        return enc_fail(
+            err, errlen, ENC_ERR_FORMAT,
+            "config.json: position_embedding_type \"%.40s\" is not supported; only \"absolute\" is",
+            pos);
 
     const json_t *eps = json_object_get(c, "layer_norm_eps");
     char b[64];
-    if (eps && (!json_is_number(eps) || !(json_number_value(eps) > 0) || !(json_number_value(eps) < 1)))
+    if (eps &&
+        (!json_is_number(eps) || !(json_number_value(eps) > 0) || !(json_number_value(eps) < 1)))
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: layer_norm_eps must be a number in (0, 1), got %s",
                         describe(eps, b, sizeof b));
@@ -201,39 +208,36 @@ static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t e
 /* ---- tokenizer files ------------------------------------------------------------- */
 
 /* tokenizer.json into L->tokenizer, once; absent is not an error (L->tokenizer stays NULL). */
-static enc_status tokenizer_json(hf_loader *L, char *err, size_t errlen) {
-    if (L->tokenizer_tried)
-        return ENC_OK;
+static enc_status tokenizer_json(hf_loader *L, char *err, size_t errlen)
+{
+    if (L->tokenizer_tried) return ENC_OK;
     L->tokenizer_tried = true;
     char path[PATH_MAX];
     enc_status s = join(path, sizeof path, L->dir, "tokenizer.json", err, errlen);
-    if (s != ENC_OK || !is_file(path))
-        return s;
-    if ((s = load_json(L->dir, "tokenizer.json", &L->tokenizer, err, errlen)) != ENC_OK)
-        return s;
+    if (s != ENC_OK || !is_file(path)) return s;
+    if ((s = load_json(L->dir, "tokenizer.json", &L->tokenizer, err, errlen)) != ENC_OK) return s;
     if (!json_is_object(L->tokenizer))
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "tokenizer.json: not a JSON object");
     return ENC_OK;
 }
 
 /* 1 / 0 when a tokenizers normalizer says whether it lower-cases, -1 when it does not say. */
-static int normalizer_lowercase(const json_t *n) {
+static int normalizer_lowercase(const json_t *n)
+{
     const char *type = json_string_value(json_object_get(n, "type"));
-    if (!type)
-        return -1;
+    if (!type) return -1;
     if (strcmp(type, "BertNormalizer") == 0) {
         const json_t *v = json_object_get(n, "lowercase");
         return json_is_boolean(v) ? json_is_true(v) : -1;
     }
-    if (strcmp(type, "Lowercase") == 0)
-        return 1;
+    if (strcmp(type, "Lowercase") == 0) return 1;
     if (strcmp(type, "Sequence") == 0) {
         size_t i;
         const json_t *sub;
-        json_array_foreach(json_object_get(n, "normalizers"), i, sub) {
+        json_array_foreach(json_object_get(n, "normalizers"), i, sub)
+        {
             int r = normalizer_lowercase(sub);
-            if (r >= 0)
-                return r;
+            if (r >= 0) return r;
         }
     }
     return -1;
@@ -241,16 +245,15 @@ static int normalizer_lowercase(const json_t *n) {
 
 /* Uncased or cased: tokenizer_config.json's do_lower_case, else tokenizer.json's
  * normalizer, else true. ENC_ERR_FORMAT when a present file is broken. */
-static enc_status read_lowercase(hf_loader *L, bool *lower, char *err, size_t errlen) {
+static enc_status read_lowercase(hf_loader *L, bool *lower, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     enc_status s = join(path, sizeof path, L->dir, "tokenizer_config.json", err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     *lower = true;
     if (is_file(path)) {
         json_t *tc = NULL;
-        if ((s = load_json(L->dir, "tokenizer_config.json", &tc, err, errlen)) != ENC_OK)
-            return s;
+        if ((s = load_json(L->dir, "tokenizer_config.json", &tc, err, errlen)) != ENC_OK) return s;
         const json_t *v = json_object_get(tc, "do_lower_case");
         char b[64];
         if (v && !json_is_boolean(v))
@@ -258,23 +261,20 @@ static enc_status read_lowercase(hf_loader *L, bool *lower, char *err, size_t er
                          "tokenizer_config.json: do_lower_case must be true or false, got %s",
                          describe(v, b, sizeof b));
         bool found = v != NULL;
-        if (v)
-            *lower = json_is_true(v);
+        if (v) *lower = json_is_true(v);
         json_decref(tc);
-        if (s != ENC_OK || found)
-            return s;
+        if (s != ENC_OK || found) return s;
     }
-    if ((s = tokenizer_json(L, err, errlen)) != ENC_OK || !L->tokenizer)
-        return s;
+    if ((s = tokenizer_json(L, err, errlen)) != ENC_OK || !L->tokenizer) return s;
     int r = normalizer_lowercase(json_object_get(L->tokenizer, "normalizer"));
-    if (r >= 0)
-        *lower = r;
+    if (r >= 0) *lower = r;
     return ENC_OK;
 }
 
 /* tokenizer.json's WordPiece vocabulary {token: id} -> L->wp. The ids must be exactly
  * 0..n-1, each once. ENC_ERR_FORMAT naming the entry. */
-static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err, size_t errlen) {
+static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err, size_t errlen)
+{
     const json_t *model = json_object_get(L->tokenizer, "model");
     const char *type = json_string_value(json_object_get(model, "type"));
     const json_t *vocab = json_object_get(model, "vocab");
@@ -285,18 +285,22 @@ static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err,
                         type ? type : "(missing)");
     if (prefix && strcmp(prefix, "##") != 0)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "tokenizer.json: model.continuing_subword_prefix is \"%.40s\", only \"##\" is supported",
+                        "tokenizer.json: model.continuing_subword_prefix is \"%.40s\", only \"##\" "
+                        "is supported",
                         prefix);
     if (!json_is_object(vocab) || json_object_size(vocab) == 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "tokenizer.json: model.vocab is missing or empty");
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "tokenizer.json: model.vocab is missing or empty");
     size_t n = json_object_size(vocab);
     const char **tokens = calloc(n, sizeof *tokens);
     if (!tokens)
-        return enc_fail(err, errlen, ENC_ERR_NOMEM, "tokenizer.json: out of memory for %zu tokens", n);
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "tokenizer.json: out of memory for %zu tokens",
+                        n);
     enc_status s = ENC_OK;
     const char *tok;
     const json_t *jid;
-    json_object_foreach((json_t *)vocab, tok, jid) {
+    json_object_foreach((json_t *)vocab, tok, jid)
+    {
         json_int_t id = json_is_integer(jid) ? json_integer_value(jid) : -1;
         char b[64];
         if (id < 0 || (uintmax_t)id >= n) {
@@ -306,9 +310,10 @@ static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err,
             break;
         }
         if (tokens[id]) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "tokenizer.json: model.vocab gives id %lld to both \"%.40s\" and \"%.40s\"",
-                         (long long)id, tokens[id], tok);
+            s = enc_fail(
+                err, errlen, ENC_ERR_FORMAT,
+                "tokenizer.json: model.vocab gives id %lld to both \"%.40s\" and \"%.40s\"",
+                (long long)id, tokens[id], tok);
             break;
         }
         tokens[id] = tok;
@@ -321,30 +326,29 @@ static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err,
 }
 
 /* vocab.txt, else tokenizer.json -> L->wp, which must hold exactly cfg->vocab_size tokens. */
-static enc_status read_vocab(hf_loader *L, const enc_config *cfg, char *err, size_t errlen) {
+static enc_status read_vocab(hf_loader *L, const enc_config *cfg, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     const char *file = "vocab.txt";
     enc_status s = join(path, sizeof path, L->dir, file, err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     if (is_file(path)) {
         if (!(L->wp = enc_wordpiece_from_vocab_txt(path, cfg->lowercase, err, errlen)))
             return ENC_ERR_FORMAT;
     } else {
         file = "tokenizer.json";
-        if ((s = tokenizer_json(L, err, errlen)) != ENC_OK)
-            return s;
+        if ((s = tokenizer_json(L, err, errlen)) != ENC_OK) return s;
         if (!L->tokenizer)
             return enc_fail(err, errlen, ENC_ERR_IO,
                             "vocab.txt: missing in %s (and no tokenizer.json either)", L->dir);
-        if ((s = vocab_from_tokenizer_json(L, cfg->lowercase, err, errlen)) != ENC_OK)
-            return s;
+        if ((s = vocab_from_tokenizer_json(L, cfg->lowercase, err, errlen)) != ENC_OK) return s;
     }
     size_t n = enc_wordpiece_size(L->wp);
     if (n != cfg->vocab_size)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "%s: %zu tokens, but the embedding table (config.json vocab_size) has %zu rows",
-                        file, n, cfg->vocab_size);
+        return enc_fail(
+            err, errlen, ENC_ERR_FORMAT,
+            "%s: %zu tokens, but the embedding table (config.json vocab_size) has %zu rows", file,
+            n, cfg->vocab_size);
     return ENC_OK;
 }
 
@@ -352,48 +356,48 @@ static enc_status read_vocab(hf_loader *L, const enc_config *cfg, char *err, siz
 
 /* The pooling module's config.json (rel = "1_Pooling/config.json") -> cfg->pooling. */
 static enc_status read_pooling_config(hf_loader *L, const char *rel, enc_config *cfg, char *err,
-                                      size_t errlen) {
+                                      size_t errlen)
+{
     json_t *pc = NULL;
     enc_status s = load_json(L->dir, rel, &pc, err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     const char *mode = NULL, *key;
     json_t *v;
     char b[64];
     if (!json_is_object(pc))
         s = enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: not a JSON object", rel);
-    else json_object_foreach(pc, key, v) {
-        if (strncmp(key, "pooling_mode_", 13) != 0)
-            continue;
-        if (!json_is_boolean(v)) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: %s must be true or false, got %s", rel, key,
-                         describe(v, b, sizeof b));
-            break;
+    else json_object_foreach(pc, key, v)
+        {
+            if (strncmp(key, "pooling_mode_", 13) != 0) continue;
+            if (!json_is_boolean(v)) {
+                s = enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: %s must be true or false, got %s",
+                             rel, key, describe(v, b, sizeof b));
+                break;
+            }
+            if (!json_is_true(v)) continue;
+            if (mode) {
+                s = enc_fail(
+                    err, errlen, ENC_ERR_FORMAT,
+                    "%s: more than one pooling mode is set (%s and %s); only one is supported", rel,
+                    mode, key);
+                break;
+            }
+            mode = key;
+            if (strcmp(key, "pooling_mode_cls_token") == 0) cfg->pooling = ENC_POOL_CLS;
+            else if (strcmp(key, "pooling_mode_mean_tokens") == 0) cfg->pooling = ENC_POOL_MEAN;
+            else {
+                s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                             "%s: %.60s is not supported; only pooling_mode_cls_token and "
+                             "pooling_mode_mean_tokens are",
+                             rel, key);
+                break;
+            }
         }
-        if (!json_is_true(v))
-            continue;
-        if (mode) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "%s: more than one pooling mode is set (%s and %s); only one is supported", rel,
-                         mode, key);
-            break;
-        }
-        mode = key;
-        if (strcmp(key, "pooling_mode_cls_token") == 0)
-            cfg->pooling = ENC_POOL_CLS;
-        else if (strcmp(key, "pooling_mode_mean_tokens") == 0)
-            cfg->pooling = ENC_POOL_MEAN;
-        else {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "%s: %.60s is not supported; only pooling_mode_cls_token and "
-                         "pooling_mode_mean_tokens are", rel, key);
-            break;
-        }
-    }
     if (s == ENC_OK && !mode)
         s = enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: no pooling_mode_* is true", rel);
     const json_t *dim = json_object_get(pc, "word_embedding_dimension");
-    if (s == ENC_OK && dim && (!json_is_integer(dim) || json_integer_value(dim) != (json_int_t)cfg->d_model))
+    if (s == ENC_OK && dim &&
+        (!json_is_integer(dim) || json_integer_value(dim) != (json_int_t)cfg->d_model))
         s = enc_fail(err, errlen, ENC_ERR_FORMAT,
                      "%s: word_embedding_dimension is %s, but config.json hidden_size is %zu", rel,
                      describe(dim, b, sizeof b), cfg->d_model);
@@ -404,53 +408,54 @@ static enc_status read_pooling_config(hf_loader *L, const char *rel, enc_config 
 /* modules.json (optional) -> cfg->pooling and cfg->normalize. Modules other than
  * Transformer, Pooling and Normalize (a Dense layer, ...) are refused: ignoring them
  * would give embeddings the model's authors did not mean. */
-static enc_status read_modules(hf_loader *L, enc_config *cfg, char *err, size_t errlen) {
+static enc_status read_modules(hf_loader *L, enc_config *cfg, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     enc_status s = join(path, sizeof path, L->dir, "modules.json", err, errlen);
-    if (s != ENC_OK || !is_file(path))
-        return s;
+    if (s != ENC_OK || !is_file(path)) return s;
     json_t *mods = NULL;
-    if ((s = load_json(L->dir, "modules.json", &mods, err, errlen)) != ENC_OK)
-        return s;
+    if ((s = load_json(L->dir, "modules.json", &mods, err, errlen)) != ENC_OK) return s;
     const char *pool_path = NULL;
     size_t i;
     json_t *mod;
     if (!json_is_array(mods))
         s = enc_fail(err, errlen, ENC_ERR_FORMAT, "modules.json: not a JSON array");
-    else json_array_foreach(mods, i, mod) {
-        const char *type = json_string_value(json_object_get(mod, "type"));
-        const char *mpath = json_string_value(json_object_get(mod, "path"));
-        if (!type || !mpath) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT, "modules.json: module %zu has no type or path", i);
-            break;
+    else json_array_foreach(mods, i, mod)
+        {
+            const char *type = json_string_value(json_object_get(mod, "type"));
+            const char *mpath = json_string_value(json_object_get(mod, "path"));
+            if (!type || !mpath) {
+                s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                             "modules.json: module %zu has no type or path", i);
+                break;
+            }
+            if (strcmp(type, "sentence_transformers.models.Transformer") == 0) continue;
+            if (strcmp(type, "sentence_transformers.models.Normalize") == 0) {
+                cfg->normalize = true;
+                continue;
+            }
+            if (strcmp(type, "sentence_transformers.models.Pooling") != 0) {
+                s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                             "modules.json: module %zu (%.80s) is not supported; only Transformer, "
+                             "Pooling and Normalize are",
+                             i, type);
+                break;
+            }
+            if (pool_path || mpath[0] == '/' || mpath[0] == '\0' || strstr(mpath, "..")) {
+                s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                             "modules.json: module %zu: pooling path \"%.80s\" is %s", i, mpath,
+                             pool_path ? "a second Pooling module"
+                                       : "not a folder inside the checkpoint");
+                break;
+            }
+            pool_path = mpath;
         }
-        if (strcmp(type, "sentence_transformers.models.Transformer") == 0)
-            continue;
-        if (strcmp(type, "sentence_transformers.models.Normalize") == 0) {
-            cfg->normalize = true;
-            continue;
-        }
-        if (strcmp(type, "sentence_transformers.models.Pooling") != 0) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "modules.json: module %zu (%.80s) is not supported; only Transformer, "
-                         "Pooling and Normalize are", i, type);
-            break;
-        }
-        if (pool_path || mpath[0] == '/' || mpath[0] == '\0' || strstr(mpath, "..")) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "modules.json: module %zu: pooling path \"%.80s\" is %s", i, mpath,
-                         pool_path ? "a second Pooling module" : "not a folder inside the checkpoint");
-            break;
-        }
-        pool_path = mpath;
-    }
     if (s == ENC_OK && pool_path) {
         char rel[512];
         int n = snprintf(rel, sizeof rel, "%s/config.json", pool_path);
         if (n < 0 || (size_t)n >= sizeof rel)
             s = enc_fail(err, errlen, ENC_ERR_FORMAT, "modules.json: pooling path is too long");
-        else
-            s = read_pooling_config(L, rel, cfg, err, errlen);
+        else s = read_pooling_config(L, rel, cfg, err, errlen);
     }
     json_decref(mods);
     return s;
@@ -459,15 +464,14 @@ static enc_status read_modules(hf_loader *L, enc_config *cfg, char *err, size_t 
 /* ---- weights ------------------------------------------------------------------- */
 
 /* Opens model.safetensors and decides once whether names carry the "bert." prefix. */
-static enc_status open_weights(hf_loader *L, char *err, size_t errlen) {
+static enc_status open_weights(hf_loader *L, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     enc_status s = join(path, sizeof path, L->dir, "model.safetensors", err, errlen);
-    if (s != ENC_OK)
-        return s;
+    if (s != ENC_OK) return s;
     if (!is_file(path))
         return enc_fail(err, errlen, ENC_ERR_IO, "model.safetensors: missing in %s", L->dir);
-    if (!(L->st = enc_st_open(path, err, errlen)))
-        return ENC_ERR_FORMAT;
+    if (!(L->st = enc_st_open(path, err, errlen))) return ENC_ERR_FORMAT;
     bool with = enc_st_find(L->st, "bert.embeddings.word_embeddings.weight") != NULL;
     bool without = enc_st_find(L->st, "embeddings.word_embeddings.weight") != NULL;
     if (with == without)
@@ -482,8 +486,9 @@ static enc_status open_weights(hf_loader *L, char *err, size_t errlen) {
 /* One tensor: prefix + name, shape (rows) or (rows, cols) when cols > 0. With dst NULL
  * only checks it; else reads it into dst and refuses non-finite values. LayerNorm
  * weight/bias fall back to the old gamma/beta names. */
-static enc_status tensor(const hf_loader *L, float *dst, const char *name, size_t rows,
-                         size_t cols, char *err, size_t errlen) {
+static enc_status tensor(const hf_loader *L, float *dst, const char *name, size_t rows, size_t cols,
+                         char *err, size_t errlen)
+{
     char full[256];
     snprintf(full, sizeof full, "%s%s", L->prefix, name);
     size_t len = strlen(full);
@@ -497,27 +502,27 @@ static enc_status tensor(const hf_loader *L, float *dst, const char *name, size_
     }
     size_t shape[2] = {rows, cols};
     size_t nd = cols ? 2 : 1;
-    if (!dst)
-        return enc_st_check_f32(L->st, full, nd, shape, err, errlen);
+    if (!dst) return enc_st_check_f32(L->st, full, nd, shape, err, errlen);
     enc_status s = enc_st_read_f32(L->st, full, dst, nd, shape, err, errlen);
     size_t n = cols ? rows * cols : rows;
     for (size_t i = 0; s == ENC_OK && i < n; i++)
         if (!isfinite(dst[i]))
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT, "model.safetensors: tensor %s has %s at element %zu",
-                         full, isnan(dst[i]) ? "a NaN" : "an infinity", i);
+            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
+                         "model.safetensors: tensor %s has %s at element %zu", full,
+                         isnan(dst[i]) ? "a NaN" : "an infinity", i);
     return s;
 }
 
 /* Every tensor the model needs, checked (m NULL) or read into m. ENC_ERR_FORMAT naming
  * the first that is missing, mistyped, misshapen or non-finite. */
 static enc_status tensors(const hf_loader *L, const enc_config *c, enc_model *m, char *err,
-                          size_t errlen) {
+                          size_t errlen)
+{
     const size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
-#define T(dst, name, rows, cols)                                                         \
-    do {                                                                                 \
-        enc_status s_ = tensor(L, m ? (dst) : NULL, name, rows, cols, err, errlen);      \
-        if (s_ != ENC_OK)                                                                \
-            return s_;                                                                   \
+#define T(dst, name, rows, cols)                                                                   \
+    do {                                                                                           \
+        enc_status s_ = tensor(L, m ? (dst) : NULL, name, rows, cols, err, errlen);                \
+        if (s_ != ENC_OK) return s_;                                                               \
     } while (0)
     T(m->tok_emb, "embeddings.word_embeddings.weight", c->vocab_size, D);
     T(m->pos_emb, "embeddings.position_embeddings.weight", c->max_len, D);
@@ -552,16 +557,15 @@ static enc_status tensors(const hf_loader *L, const enc_config *c, enc_model *m,
 /* The folder's own name into name: the last component of dir as given (so a symlinked
  * folder keeps its own name, not the hub cache's revision hash), resolved with realpath
  * only when that component is "." or "..". Never fails; an unresolvable dir gives dir. */
-static void folder_name(const char *dir, char *name, size_t len) {
+static void folder_name(const char *dir, char *name, size_t len)
+{
     char *real = NULL;
     const char *p = dir;
     for (int pass = 0; pass < 2; pass++) {
         size_t n = strlen(p);
-        while (n > 1 && p[n - 1] == '/')
-            n--;
+        while (n > 1 && p[n - 1] == '/') n--;
         size_t start = n;
-        while (start > 0 && p[start - 1] != '/')
-            start--;
+        while (start > 0 && p[start - 1] != '/') start--;
         snprintf(name, len, "%.*s", (int)(n - start), p + start);
         if (pass == 1 || (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) ||
             !(real = realpath(dir, NULL)))
@@ -572,11 +576,13 @@ static void folder_name(const char *dir, char *name, size_t len) {
 }
 
 /* The id of a special token, -1 when the vocabulary has none. */
-static int32_t special(const enc_wordpiece *wp, const char *tok) {
+static int32_t special(const enc_wordpiece *wp, const char *tok)
+{
     return enc_wordpiece_lookup(wp, tok, strlen(tok));
 }
 
-enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen) {
+enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
+{
     hf_loader L = {.dir = dir};
     enc_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -596,14 +602,15 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen) {
         char why[256];
         if ((s = enc_config_check(&cfg, why, sizeof why)) != ENC_OK)
             enc_fail(err, errlen, s, "config.json: %s", why);
-        else if (!(m = enc_model_alloc(&cfg, err, errlen)))
-            s = ENC_ERR_NOMEM;
+        else if (!(m = enc_model_alloc(&cfg, err, errlen))) s = ENC_ERR_NOMEM;
     }
     if (s == ENC_OK) s = tensors(&L, &cfg, m, err, errlen);
     if (s == ENC_OK) s = enc_model_pack_weights(m, err, errlen);
     if (s == ENC_OK) {
-        m->specials = (enc_specials){.pad = special(L.wp, "[PAD]"), .unk = special(L.wp, "[UNK]"),
-                                     .cls = special(L.wp, "[CLS]"), .sep = special(L.wp, "[SEP]"),
+        m->specials = (enc_specials){.pad = special(L.wp, "[PAD]"),
+                                     .unk = special(L.wp, "[UNK]"),
+                                     .cls = special(L.wp, "[CLS]"),
+                                     .sep = special(L.wp, "[SEP]"),
                                      .mask = special(L.wp, "[MASK]")};
         m->wordpiece = L.wp;
         L.wp = NULL;

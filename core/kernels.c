@@ -59,8 +59,7 @@
  * times the panel columns at pw (ENC_PANEL floats per input), over inputs [k0, k1).
  * first: start from the bias (TILE_COLS floats; NULL: zeros) instead of from out. */
 ENC_VEC_INLINE void panel_tile(int MR, float *out, size_t ldo, const float *x, size_t ldx,
-                               const float *pw, const float *bias, size_t k0, size_t k1,
-                               int first)
+                               const float *pw, const float *bias, size_t k0, size_t k1, int first)
 {
     vf acc[2 * TILE_ROWS], b0 = V1(0.0f), b1 = V1(0.0f);
     if (bias) b0 = V_LOAD(bias), b1 = V_LOAD(bias + VW);
@@ -86,10 +85,11 @@ ENC_VEC_INLINE void panel_tile(int MR, float *out, size_t ldo, const float *x, s
 }
 
 /* panel_tile with MR a constant in each case (so the accumulators stay in registers). */
-ENC_VEC_INLINE void panel_tile_rows(size_t mr, float *out, size_t ldo, const float *x,
-                                    size_t ldx, const float *pw, const float *bias, size_t k0,
-                                    size_t k1, int first)
+ENC_VEC_INLINE void panel_tile_rows(size_t mr, float *out, size_t ldo, const float *x, size_t ldx,
+                                    const float *pw, const float *bias, size_t k0, size_t k1,
+                                    int first)
 {
+    // clang-format off
 #define TILE_CASE(R) \
     case R: panel_tile(R, out, ldo, x, ldx, pw, bias, k0, k1, first); break;
     switch (mr) {
@@ -100,14 +100,15 @@ ENC_VEC_INLINE void panel_tile_rows(size_t mr, float *out, size_t ldo, const flo
     default: break;
     }
 #undef TILE_CASE
+    // clang-format on
 }
 
 /* Rows [r0, r1) x columns [c0, c1) of out (N, Dout) = x (N, Din) W^T + b, W packed. c0 is
  * a multiple of TILE_COLS; a last tile past Dout (c1 == Dout) goes through a scratch tile,
  * as does its bias. */
 ENC_VEC_CLONES
-static void linear_panels(float *out, const float *x, const float *w, const float *b,
-                          size_t r0, size_t r1, size_t c0, size_t c1, size_t Din, size_t Dout)
+static void linear_panels(float *out, const float *x, const float *w, const float *b, size_t r0,
+                          size_t r1, size_t c0, size_t c1, size_t Din, size_t Dout)
 {
     float part[TILE_ROWS * TILE_COLS], bpart[TILE_COLS];
     for (size_t k0 = 0; k0 < Din; k0 += KC) {
@@ -184,20 +185,20 @@ static void layernorm_rows(float *out, const float *x, const float *r, const flo
 }
 
 /* Splits rows [0, N) of work costing `per_row` each among the team when worth it. */
-#define ROWS_PARALLEL(N, per_row, call)                                                    \
-    do {                                                                                   \
-        int nt_ = enc_kernel_threads();                                                    \
-        if (nt_ <= 1 || (N) * (per_row) < SPLIT_MIN_MACS) {                                \
-            size_t r0 = 0, r1 = (N);                                                       \
-            call;                                                                          \
-        } else {                                                                           \
-            _Pragma("omp parallel num_threads(nt_)")                                       \
-            {                                                                              \
-                size_t t_ = (size_t)omp_get_thread_num(), n_ = (size_t)omp_get_num_threads(); \
-                size_t r0 = (N) * t_ / n_, r1 = (N) * (t_ + 1) / n_;                       \
-                call;                                                                      \
-            }                                                                              \
-        }                                                                                  \
+#define ROWS_PARALLEL(N, per_row, call)                                                            \
+    do {                                                                                           \
+        int nt_ = enc_kernel_threads();                                                            \
+        if (nt_ <= 1 || (N) * (per_row) < SPLIT_MIN_MACS) {                                        \
+            size_t r0 = 0, r1 = (N);                                                               \
+            call;                                                                                  \
+        } else {                                                                                   \
+            _Pragma("omp parallel num_threads(nt_)")                                               \
+            {                                                                                      \
+                size_t t_ = (size_t)omp_get_thread_num(), n_ = (size_t)omp_get_num_threads();      \
+                size_t r0 = (N)*t_ / n_, r1 = (N) * (t_ + 1) / n_;                                 \
+                call;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static void add_layernorm_fast(float *out, const float *x, const float *r, const float *g,
@@ -314,9 +315,9 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
  * scratch: ENC_ATT_SCRATCH(T, Dh) floats = K^T (Dh, TV), the block's score rows
  * (ATT_R, TV) and scaled queries (ATT_R, Dh); TV = T rounded up to whole vectors. */
 ENC_VEC_CLONES
-static void attention_head_fast(float *att, float *scores, float *z, const float *q,
-                                const float *k, const float *v, size_t T, size_t Dh, size_t ld,
-                                size_t ldz, float scale, float *scratch)
+static void attention_head_fast(float *att, float *scores, float *z, const float *q, const float *k,
+                                const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
+                                float scale, float *scratch)
 {
     size_t TV = ENC_ATT_TV(T);
     float *kt = scratch, *rows = kt + Dh * TV, *qs = rows + ATT_R * TV;
@@ -384,8 +385,7 @@ static void act_range(float *out, size_t i0, size_t i1, int act)
     else relu_fast(out + i0, i1 - i0);
 }
 
-static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, size_t c1,
-                      int act)
+static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, size_t c1, int act)
 {
     if (act == ACT_NONE || r1 <= r0 || c1 <= c0) return;
     if (c0 == 0 && c1 == Dout) { /* whole rows: one contiguous range */
@@ -430,8 +430,8 @@ static void linear_fast(float *out, const float *in, const float *w, const float
 
 /* The first feed-forward product with its activation: one team pass, not two (the
  * activation's own pass re-read N x F floats from L2 and paid a fork and a join). */
-static void linear_act_fast(float *out, const float *in, const float *w, const float *b,
-                            size_t N, size_t Din, size_t Dout, enc_act act)
+static void linear_act_fast(float *out, const float *in, const float *w, const float *b, size_t N,
+                            size_t Din, size_t Dout, enc_act act)
 {
     linear_team(out, in, w, b, N, Din, Dout, (int)act);
 }

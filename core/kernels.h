@@ -31,8 +31,8 @@ typedef struct {
      * Q K^T * scale before the softmax. att may be NULL (not kept). scratch holds
      * ENC_ATT_SCRATCH(T, Dh) floats of the calling thread's own. */
     void (*attention_head)(float *att, float *scores, float *z, const float *q, const float *k,
-                           const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                           float scale, float *scratch);
+                           const float *v, size_t T, size_t Dh, size_t ld, size_t ldz, float scale,
+                           float *scratch);
     /* x (n) = act(x): ReLU or GELU (erf form). */
     void (*relu)(float *x, size_t n);
     void (*gelu)(float *x, size_t n);

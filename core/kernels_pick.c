@@ -11,10 +11,7 @@
 
 static int team_size = 1;
 
-void enc_kernel_set_threads(int n)
-{
-    team_size = n > 0 ? n : 1;
-}
+void enc_kernel_set_threads(int n) { team_size = n > 0 ? n : 1; }
 
 int enc_kernel_threads(void) { return team_size; }
 
@@ -24,8 +21,8 @@ static bool has_avx512(void)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512cd");
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512cd");
 #else
     return false; /* other compilers: the 16-lane build is plain code, the 8-lane one serves */
 #endif

@@ -12,7 +12,8 @@ static void linear_ref(float *out, const float *in, const float *w, const float 
     for (size_t n = 0; n < N; n++)
         for (size_t o = 0; o < Dout; o++) {
             double s = b ? b[o] : 0.0;
-            for (size_t i = 0; i < Din; i++) s += (double)in[n * Din + i] * enc_panel_at(w, Din, o, i);
+            for (size_t i = 0; i < Din; i++)
+                s += (double)in[n * Din + i] * enc_panel_at(w, Din, o, i);
             out[n * Dout + o] = (float)s;
         }
 }
@@ -38,9 +39,9 @@ static void add_layernorm_ref(float *out, const float *x, const float *r, const 
 }
 
 /* att may be NULL here too: then each row is computed in scratch (T floats). */
-static void attention_head_ref(float *att, float *scores, float *z, const float *q,
-                               const float *k, const float *v, size_t T, size_t Dh, size_t ld,
-                               size_t ldz, float scale, float *scratch)
+static void attention_head_ref(float *att, float *scores, float *z, const float *q, const float *k,
+                               const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
+                               float scale, float *scratch)
 {
     for (size_t i = 0; i < T; i++) {
         float *row = att ? att + i * T : scratch;

@@ -45,23 +45,50 @@ typedef struct {
     enc_config cfg;
 } preset;
 
-#define RANDOM_DEFAULTS                                                                    \
-    .pos = ENC_POS_SINUSOIDAL, .act = ENC_ACT_RELU, .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN, \
+#define RANDOM_DEFAULTS                                                                            \
+    .pos = ENC_POS_SINUSOIDAL, .act = ENC_ACT_RELU, .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN,     \
     .tokenizer = ENC_TOK_WORD, .lowercase = true, .seed = 42
 
 static const preset PRESETS[] = {
     /* The classic paper's base encoder. */
-    {"base", {.vocab_size = 32000, .d_model = 512, .n_heads = 8, .d_head = 64, .d_ff = 2048,
-              .n_layers = 6, .max_len = 512, RANDOM_DEFAULTS}},
+    {"base",
+     {.vocab_size = 32000,
+      .d_model = 512,
+      .n_heads = 8,
+      .d_head = 64,
+      .d_ff = 2048,
+      .n_layers = 6,
+      .max_len = 512,
+      RANDOM_DEFAULTS}},
     /* The founding article's toy: 4 wide, 2 heads of 3 (so W_o is 6x4), d_ff 8, 6 layers. */
-    {"toy", {.vocab_size = 1000, .d_model = 4, .n_heads = 2, .d_head = 3, .d_ff = 8,
-             .n_layers = 6, .max_len = 512, RANDOM_DEFAULTS}},
+    {"toy",
+     {.vocab_size = 1000,
+      .d_model = 4,
+      .n_heads = 2,
+      .d_head = 3,
+      .d_ff = 8,
+      .n_layers = 6,
+      .max_len = 512,
+      RANDOM_DEFAULTS}},
     /* all-MiniLM-L6-v2's shape with random weights: for benchmarks without a download. */
-    {"minilm", {.vocab_size = 30522, .d_model = 384, .n_heads = 12, .d_head = 32, .d_ff = 1536,
-                .n_layers = 6, .max_len = 512, .type_vocab_size = 2, .pos = ENC_POS_LEARNED,
-                .act = ENC_ACT_GELU, .emb_layernorm = true, .ln_eps = 1e-12f,
-                .pooling = ENC_POOL_MEAN, .normalize = true, .tokenizer = ENC_TOK_WORD,
-                .lowercase = true, .seed = 42}},
+    {"minilm",
+     {.vocab_size = 30522,
+      .d_model = 384,
+      .n_heads = 12,
+      .d_head = 32,
+      .d_ff = 1536,
+      .n_layers = 6,
+      .max_len = 512,
+      .type_vocab_size = 2,
+      .pos = ENC_POS_LEARNED,
+      .act = ENC_ACT_GELU,
+      .emb_layernorm = true,
+      .ln_eps = 1e-12f,
+      .pooling = ENC_POOL_MEAN,
+      .normalize = true,
+      .tokenizer = ENC_TOK_WORD,
+      .lowercase = true,
+      .seed = 42}},
 };
 
 enc_status enc_config_preset(enc_config *cfg, const char *name, char *err, size_t errlen)
@@ -89,15 +116,18 @@ static bool mul_ok(size_t a, size_t b, size_t *out)
 
 enc_status enc_config_check(const enc_config *c, char *err, size_t errlen)
 {
-    const struct { const char *name; size_t v; } sizes[] = {
+    const struct {
+        const char *name;
+        size_t v;
+    } sizes[] = {
         {"vocab_size", c->vocab_size}, {"d_model", c->d_model}, {"n_heads", c->n_heads},
         {"d_head", c->d_head},         {"d_ff", c->d_ff},       {"n_layers", c->n_layers},
         {"max_len", c->max_len},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (sizes[i].v == 0 || sizes[i].v > ENC_MAX_ELEMS)
-            return enc_fail(err, errlen, ENC_ERR_INVALID, "model %s must be a positive size, got %zu",
-                            sizes[i].name, sizes[i].v);
+            return enc_fail(err, errlen, ENC_ERR_INVALID,
+                            "model %s must be a positive size, got %zu", sizes[i].name, sizes[i].v);
     }
     if (c->tokenizer == ENC_TOK_WORD && c->vocab_size <= 5)
         return enc_fail(err, errlen, ENC_ERR_INVALID,
@@ -130,10 +160,10 @@ static size_t layout(enc_model *m, float *base)
     const enc_config *c = &m->cfg;
     size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
     size_t off = 0;
-#define TAKE(ptr, count)                                   \
-    do {                                                   \
-        if (base) (ptr) = base + off;                      \
-        off += (count);                                    \
+#define TAKE(ptr, count)                                                                           \
+    do {                                                                                           \
+        if (base) (ptr) = base + off;                                                              \
+        off += (count);                                                                            \
     } while (0)
     TAKE(m->tok_emb, c->vocab_size * D);
     TAKE(m->pos_emb, c->max_len * D);
@@ -230,11 +260,11 @@ const enc_specials *enc_model_specials(const enc_model *m) { return &m->specials
 /* Appends one view (when there is room) and counts it: of `data` (rows, cols) row-major,
  * or, with data NULL, of rows [row0, row0 + rows) of the packed weight `panels`. */
 static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
-                     const float *panels, size_t row0, size_t rows, size_t cols,
-                     size_t n_dims, const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+                     const float *panels, size_t row0, size_t rows, size_t cols, size_t n_dims,
+                     const char *fmt, ...) __attribute__((format(printf, 10, 11)));
 static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *data,
-                     const float *panels, size_t row0, size_t rows, size_t cols,
-                     size_t n_dims, const char *fmt, ...)
+                     const float *panels, size_t row0, size_t rows, size_t cols, size_t n_dims,
+                     const char *fmt, ...)
 {
     if (out && *n < max) {
         enc_tensor_view *v = &out[*n];
@@ -251,9 +281,9 @@ static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *d
     }
     (*n)++;
 }
-#define VIEW(data, rows, cols, n_dims, ...) \
+#define VIEW(data, rows, cols, n_dims, ...)                                                        \
     add_view(out, max, &n, data, NULL, 0, rows, cols, n_dims, __VA_ARGS__)
-#define LINEAR_VIEW(panels, row0, rows, cols, ...) \
+#define LINEAR_VIEW(panels, row0, rows, cols, ...)                                                 \
     add_view(out, max, &n, NULL, panels, row0, rows, cols, 2, __VA_ARGS__)
 
 void enc_tensor_row(const enc_tensor_view *v, size_t r, float *out)
@@ -268,8 +298,7 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
     size_t n = 0, D = c->d_model, H = c->n_heads, Dh = c->d_head, F = c->d_ff, HD = H * Dh;
     VIEW(m->tok_emb, c->vocab_size, D, 2, "tok_emb");
     if (c->pos == ENC_POS_LEARNED) VIEW(m->pos_emb, c->max_len, D, 2, "pos_emb");
-    if (m->type_emb && c->type_vocab_size)
-        VIEW(m->type_emb, c->type_vocab_size, D, 2, "type_emb");
+    if (m->type_emb && c->type_vocab_size) VIEW(m->type_emb, c->type_vocab_size, D, 2, "type_emb");
     if (m->emb_ln_g) {
         VIEW(m->emb_ln_g, D, 1, 1, "emb_ln.gamma");
         VIEW(m->emb_ln_b, D, 1, 1, "emb_ln.beta");
@@ -337,8 +366,10 @@ enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen)
     if (!w) return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the weights");
     for (size_t l = 0; l < c->n_layers; l++) {
         enc_layer *y = &m->layers[l];
-        struct { float *slot; size_t out, in; } lin[4] = {
-            {y->wqkv, 3 * HD, D}, {y->wo, D, HD}, {y->w1, F, D}, {y->w2, D, F}};
+        struct {
+            float *slot;
+            size_t out, in;
+        } lin[4] = {{y->wqkv, 3 * HD, D}, {y->wo, D, HD}, {y->w1, F, D}, {y->w2, D, F}};
         for (int k = 0; k < 4; k++) {
             memcpy(w, lin[k].slot, lin[k].out * lin[k].in * sizeof *w);
             enc_pack_panels(lin[k].slot, w, lin[k].out, lin[k].in);
@@ -371,8 +402,7 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
     if (m->type_emb) uniform(&r, m->type_emb, c->type_vocab_size * D, emb);
     for (size_t l = 0; l < c->n_layers; l++) {
         enc_layer *ly = &m->layers[l];
-        double aD = 1.0 / sqrt((double)D), aHD = 1.0 / sqrt((double)HD),
-               aF = 1.0 / sqrt((double)F);
+        double aD = 1.0 / sqrt((double)D), aHD = 1.0 / sqrt((double)HD), aF = 1.0 / sqrt((double)F);
         uniform(&r, ly->wqkv, 3 * HD * D, aD);
         uniform(&r, ly->bqkv, 3 * HD, aD);
         uniform(&r, ly->wo, D * HD, aHD);
@@ -389,7 +419,8 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
     if (c->tokenizer == ENC_TOK_WORD) m->specials = (enc_specials){0, 1, 2, 3, 4};
     else {
         enc_fail(err, errlen, ENC_ERR_INVALID,
-                 "a random model uses the word tokenizer (a WordPiece vocabulary comes with a checkpoint)");
+                 "a random model uses the word tokenizer (a WordPiece vocabulary comes with a "
+                 "checkpoint)");
         enc_model_free(m);
         return NULL;
     }

@@ -26,16 +26,16 @@ typedef enum {
     ENC_ST_F32 = 0, /* the float dtypes enc_st_read_f32 converts */
     ENC_ST_F16,
     ENC_ST_BF16,
-    ENC_ST_I32,     /* known (position_ids, ...) but not readable as floats */
+    ENC_ST_I32, /* known (position_ids, ...) but not readable as floats */
     ENC_ST_I64
 } enc_st_dtype;
 
 typedef struct {
-    const char *name;        /* owned by the table */
+    const char *name; /* owned by the table */
     enc_st_dtype dtype;
-    size_t n_dims;           /* 0 = scalar */
+    size_t n_dims; /* 0 = scalar */
     size_t shape[ENC_ST_MAX_DIMS];
-    size_t n_elems;          /* product of shape (1 for a scalar) */
+    size_t n_elems;            /* product of shape (1 for a scalar) */
     const unsigned char *data; /* (n_bytes) inside the mapping, unaligned; valid until enc_st_close */
     size_t n_bytes;
 } enc_st_tensor;
@@ -80,8 +80,8 @@ enc_status enc_st_check_f32(const enc_safetensors *st, const char *name, size_t 
 /* enc_st_check_f32, then converts the tensor to float32 into dst (room for the product of
  * shape), exactly: F16 with subnormals, infinities and NaNs, BF16 as the upper 16 bits of
  * a float32. On failure dst is untouched. */
-enc_status enc_st_read_f32(const enc_safetensors *st, const char *name, float *dst,
-                           size_t n_dims, const size_t *shape, char *err, size_t errlen);
+enc_status enc_st_read_f32(const enc_safetensors *st, const char *name, float *dst, size_t n_dims,
+                           const size_t *shape, char *err, size_t errlen);
 
 /* The bit conversions, exposed for tests. */
 float enc_f16_to_f32(uint16_t h);

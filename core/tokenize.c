@@ -46,8 +46,8 @@ enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool a
     return ENC_OK;
 }
 
-enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
-                               enc_tokens *out, char *err, size_t errlen)
+enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n, enc_tokens *out,
+                               char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     enc_tokvec v = {0};
@@ -61,7 +61,7 @@ enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
         }
         int32_t id = ids[i];
         bool special = id == sp->pad || id == sp->unk || id == sp->cls || id == sp->sep ||
-                       id == sp->mask;
+            id == sp->mask;
         const char *t = enc_model_token_text(m, id);
         if (enc_tokvec_push(&v, id, -1, -1, special, t, t ? strlen(t) : 0) != ENC_OK) {
             enc_tokvec_free(&v);

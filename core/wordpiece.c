@@ -46,14 +46,14 @@ static const char *const wp_special_names[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]
 enum { WP_N_SPECIALS = 5 };
 
 struct enc_wordpiece {
-    size_t n;              /* V */
-    char **text;           /* (V) NUL-terminated copies, owned */
-    size_t *len;           /* (V) byte lengths */
-    int32_t *slot;         /* (cap) open-addressing table of ids, -1 = empty */
-    size_t mask;           /* cap - 1, cap a power of two >= 2V */
-    size_t max_len;        /* longest entry in bytes: bounds the greedy search */
-    bool lowercase;        /* uncased: strip accents + lower-case */
-    int32_t unk;           /* id of "[UNK]", -1 when absent */
+    size_t n;                       /* V */
+    char **text;                    /* (V) NUL-terminated copies, owned */
+    size_t *len;                    /* (V) byte lengths */
+    int32_t *slot;                  /* (cap) open-addressing table of ids, -1 = empty */
+    size_t mask;                    /* cap - 1, cap a power of two >= 2V */
+    size_t max_len;                 /* longest entry in bytes: bounds the greedy search */
+    bool lowercase;                 /* uncased: strip accents + lower-case */
+    int32_t unk;                    /* id of "[UNK]", -1 when absent */
     int32_t special[WP_N_SPECIALS]; /* ids of wp_special_names, -1 when absent */
 };
 
@@ -87,8 +87,8 @@ static int32_t wp_probe(const enc_wordpiece *wp, uint64_t h, const char *pre, si
  * NULL with the reason in err and nothing allocated. A duplicate string keeps its LAST
  * id, as HF's WordPiece::read_file and transformers' BertTokenizer.load_vocab do (a
  * HashMap insert per line); the earlier id stays valid for enc_wordpiece_text. */
-enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lowercase,
-                                 char *err, size_t errlen)
+enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lowercase, char *err,
+                                 size_t errlen)
 {
     if (!tokens || n == 0) {
         enc_fail(err, errlen, ENC_ERR_INVALID, "wordpiece: empty vocabulary");
@@ -126,8 +126,9 @@ enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lower
         size_t i = wp_fnv(WP_FNV_BASIS, wp->text[id], wp->len[id]) & wp->mask;
         for (;; i = (i + 1) & wp->mask) {
             int32_t old = wp->slot[i];
-            if (old < 0 || (wp->len[old] == wp->len[id] &&
-                            memcmp(wp->text[old], wp->text[id], wp->len[id]) == 0))
+            if (old < 0 ||
+                (wp->len[old] == wp->len[id] &&
+                 memcmp(wp->text[old], wp->text[id], wp->len[id]) == 0))
                 break;
         }
         wp->slot[i] = (int32_t)id; /* a duplicate overwrites: the last id wins */
@@ -161,18 +162,27 @@ enc_wordpiece *enc_wordpiece_from_vocab_txt(const char *path, bool lowercase, ch
     for (;;) { /* read it all: works for pipes and files that change size too */
         if (size + 65536 > cap) {
             char *p = realloc(data, cap = 2 * cap + 65536 + 1);
-            if (!p) { enc_fail(err, errlen, ENC_ERR_NOMEM, "%s: out of memory", path); goto done; }
+            if (!p) {
+                enc_fail(err, errlen, ENC_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
             data = p;
         }
         size_t got = fread(data + size, 1, cap - size - 1, f);
         size += got;
         if (got == 0) break;
     }
-    if (ferror(f)) { enc_fail(err, errlen, ENC_ERR_IO, "%s: read error", path); goto done; }
+    if (ferror(f)) {
+        enc_fail(err, errlen, ENC_ERR_IO, "%s: read error", path);
+        goto done;
+    }
     data[size] = '\0';
     for (size_t i = 0; i < size; i++) n += data[i] == '\n';
     if (size > 0 && data[size - 1] != '\n') n++; /* a last line without a newline */
-    if (n == 0) { enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: no tokens", path); goto done; }
+    if (n == 0) {
+        enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: no tokens", path);
+        goto done;
+    }
     if (!(lines = malloc(n * sizeof *lines))) {
         enc_fail(err, errlen, ENC_ERR_NOMEM, "%s: out of memory", path);
         goto done;
@@ -234,7 +244,10 @@ const char *enc_wordpiece_text(const enc_wordpiece *wp, int32_t id)
 static size_t wp_utf8(const unsigned char *s, size_t n, int32_t *cp)
 {
     unsigned c = s[0];
-    if (c < 0x80) { *cp = (int32_t)c; return 1; }
+    if (c < 0x80) {
+        *cp = (int32_t)c;
+        return 1;
+    }
     size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
     if (len == 0 || c > 0xF4 || len > n) return 0;
     uint32_t v = c & (0x3Fu >> (len - 1));
@@ -267,26 +280,27 @@ static bool wp_is_space(int32_t c)
  * utf8proc with another Unicode version shows up there. */
 typedef enum { WP_PLAIN, WP_CONTROL, WP_PUNCT, WP_MARK } wp_class_t;
 
-typedef struct { int32_t lo, hi; uint8_t cls; } wp_range;
+typedef struct {
+    int32_t lo, hi;
+    uint8_t cls;
+} wp_range;
 
 static const wp_range wp_hf_unicode8[] = {
-    {0x61D, 0x61D, WP_PLAIN}, {0x7FD, 0x7FD, WP_PLAIN}, {0x890, 0x8E2, WP_PLAIN},
-    {0x9FD, 0x9FE, WP_PLAIN}, {0xA76, 0xA76, WP_PLAIN}, {0xAFA, 0xAFF, WP_PLAIN},
-    {0xB55, 0xB55, WP_PLAIN}, {0xC04, 0xC3C, WP_PLAIN}, {0xC77, 0xC77, WP_PLAIN},
-    {0xC84, 0xC84, WP_PLAIN}, {0xD00, 0xD00, WP_PLAIN}, {0xD3B, 0xD3C, WP_PLAIN},
-    {0xD81, 0xD81, WP_PLAIN}, {0xEBA, 0xEBA, WP_PLAIN}, {0xECE, 0xECE, WP_PLAIN},
-    {0x166D, 0x166D, WP_PUNCT}, {0x1734, 0x1734, WP_MARK}, {0x180F, 0x1886, WP_PLAIN},
-    {0x1ABF, 0x1ACE, WP_PLAIN}, {0x1B7D, 0x1B7E, WP_PLAIN}, {0x1DF6, 0x1DFB, WP_PLAIN},
-    {0x2E43, 0x2E5D, WP_PLAIN}, {0xA82C, 0xA82C, WP_PLAIN}, {0xA8C5, 0xA8C5, WP_PLAIN},
-    {0xA8FF, 0xA8FF, WP_PLAIN}, {0xA9BD, 0xA9BD, WP_PLAIN}, {0x10D24, 0x10F89, WP_PLAIN},
-    {0x11070, 0x11074, WP_PLAIN}, {0x110C2, 0x110CD, WP_PLAIN},
-    {0x111C9, 0x111C9, WP_PUNCT}, {0x111CF, 0x111CF, WP_PLAIN},
-    {0x1123E, 0x11241, WP_PLAIN}, {0x1133B, 0x1133B, WP_PLAIN},
-    {0x11438, 0x1145E, WP_PLAIN}, {0x11660, 0x1166C, WP_PLAIN},
-    {0x116B9, 0x116B9, WP_PLAIN}, {0x1182F, 0x11FFF, WP_PLAIN},
-    {0x12FF1, 0x13455, WP_PLAIN}, {0x16E97, 0x16F4F, WP_PLAIN},
-    {0x16FE2, 0x16FE4, WP_PLAIN}, {0x1CF00, 0x1CF46, WP_PLAIN},
-    {0x1E000, 0x1E4EF, WP_PLAIN}, {0x1E944, 0x1E95F, WP_PLAIN},
+    {0x61D, 0x61D, WP_PLAIN},     {0x7FD, 0x7FD, WP_PLAIN},     {0x890, 0x8E2, WP_PLAIN},
+    {0x9FD, 0x9FE, WP_PLAIN},     {0xA76, 0xA76, WP_PLAIN},     {0xAFA, 0xAFF, WP_PLAIN},
+    {0xB55, 0xB55, WP_PLAIN},     {0xC04, 0xC3C, WP_PLAIN},     {0xC77, 0xC77, WP_PLAIN},
+    {0xC84, 0xC84, WP_PLAIN},     {0xD00, 0xD00, WP_PLAIN},     {0xD3B, 0xD3C, WP_PLAIN},
+    {0xD81, 0xD81, WP_PLAIN},     {0xEBA, 0xEBA, WP_PLAIN},     {0xECE, 0xECE, WP_PLAIN},
+    {0x166D, 0x166D, WP_PUNCT},   {0x1734, 0x1734, WP_MARK},    {0x180F, 0x1886, WP_PLAIN},
+    {0x1ABF, 0x1ACE, WP_PLAIN},   {0x1B7D, 0x1B7E, WP_PLAIN},   {0x1DF6, 0x1DFB, WP_PLAIN},
+    {0x2E43, 0x2E5D, WP_PLAIN},   {0xA82C, 0xA82C, WP_PLAIN},   {0xA8C5, 0xA8C5, WP_PLAIN},
+    {0xA8FF, 0xA8FF, WP_PLAIN},   {0xA9BD, 0xA9BD, WP_PLAIN},   {0x10D24, 0x10F89, WP_PLAIN},
+    {0x11070, 0x11074, WP_PLAIN}, {0x110C2, 0x110CD, WP_PLAIN}, {0x111C9, 0x111C9, WP_PUNCT},
+    {0x111CF, 0x111CF, WP_PLAIN}, {0x1123E, 0x11241, WP_PLAIN}, {0x1133B, 0x1133B, WP_PLAIN},
+    {0x11438, 0x1145E, WP_PLAIN}, {0x11660, 0x1166C, WP_PLAIN}, {0x116B9, 0x116B9, WP_PLAIN},
+    {0x1182F, 0x11FFF, WP_PLAIN}, {0x12FF1, 0x13455, WP_PLAIN}, {0x16E97, 0x16F4F, WP_PLAIN},
+    {0x16FE2, 0x16FE4, WP_PLAIN}, {0x1CF00, 0x1CF46, WP_PLAIN}, {0x1E000, 0x1E4EF, WP_PLAIN},
+    {0x1E944, 0x1E95F, WP_PLAIN},
 };
 
 static wp_class_t wp_class(int32_t c)
@@ -295,7 +309,7 @@ static wp_class_t wp_class(int32_t c)
         if (c == '\t' || c == '\n' || c == '\r') return WP_PLAIN;
         if (c < 0x20 || c == 0x7F) return WP_CONTROL;
         bool p = (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-                 (c >= 123 && c <= 126); /* HF: ASCII punctuation, symbols included */
+            (c >= 123 && c <= 126); /* HF: ASCII punctuation, symbols included */
         return p ? WP_PUNCT : WP_PLAIN;
     }
     size_t lo = 0, hi = sizeof wp_hf_unicode8 / sizeof *wp_hf_unicode8;
@@ -306,16 +320,18 @@ static wp_class_t wp_class(int32_t c)
         else return (wp_class_t)wp_hf_unicode8[mid].cls;
     }
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CF: case UTF8PROC_CATEGORY_CO:
-        return WP_CONTROL; /* HF's is_other: Cc Cf Co (not Cn) */
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO:
-        return WP_PUNCT;
-    case UTF8PROC_CATEGORY_MN:
-        return WP_MARK;
-    default:
-        return WP_PLAIN;
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CO: return WP_CONTROL; /* HF's is_other: Cc Cf Co (not Cn) */
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO: return WP_PUNCT;
+    case UTF8PROC_CATEGORY_MN: return WP_MARK;
+    default: return WP_PLAIN;
     }
 }
 
@@ -323,9 +339,9 @@ static wp_class_t wp_class(int32_t c)
 static bool wp_is_cjk(int32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
-           (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+        (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
+        (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
+        (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 /* ---- the streaming pipeline ----------------------------------------------------- */
@@ -333,24 +349,24 @@ static bool wp_is_cjk(int32_t c)
 /* A code point of the NFD run waiting for canonical ordering. */
 typedef struct {
     int32_t cp;
-    int32_t ccc;      /* canonical combining class, 0 = starter */
-    bool inserted;    /* not the first char of its input's decomposition (HF change = 1) */
-    uint32_t seq;     /* arrival order: makes the sort stable */
+    int32_t ccc;   /* canonical combining class, 0 = starter */
+    bool inserted; /* not the first char of its input's decomposition (HF change = 1) */
+    uint32_t seq;  /* arrival order: makes the sort stable */
 } wp_nfd_item;
 
 typedef struct {
     const enc_wordpiece *wp;
     enc_tokvec *v;
-    enc_status st;            /* the first failure; the stream stops feeding after it */
+    enc_status st; /* the first failure; the stream stops feeding after it */
     /* NFD: a starter and the non-starters after it (runs of marks can be long) */
     wp_nfd_item *run;
     size_t n_run, cap_run;
-    int32_t *run_at;          /* (cap_run) ats of the run's non-inserted items, in order */
+    int32_t *run_at; /* (cap_run) ats of the run's non-inserted items, in order */
     size_t n_run_at;
-    int32_t last_at;          /* at of the last char passed on (for inserted ones) */
+    int32_t last_at; /* at of the last char passed on (for inserted ones) */
     /* the current word: its first WP_MAX_WORD_CHARS + 1 chars are kept */
     int32_t word_cp[WP_MAX_WORD_CHARS + 1], word_at[WP_MAX_WORD_CHARS + 1];
-    size_t n_word;            /* chars in the word (may exceed what is kept) */
+    size_t n_word; /* chars in the word (may exceed what is kept) */
     int32_t word_last_at;
 } wp_stream;
 
@@ -377,13 +393,13 @@ static void wp_word_end(wp_stream *s)
     int32_t first = s->word_at[0], last = s->word_last_at;
     if (n <= WP_MAX_WORD_CHARS) {
         char buf[(WP_MAX_WORD_CHARS + 1) * 4];
-        size_t bo[WP_MAX_WORD_CHARS + 1];     /* byte offset of each char in buf */
+        size_t bo[WP_MAX_WORD_CHARS + 1]; /* byte offset of each char in buf */
         int32_t ids[WP_MAX_WORD_CHARS];
         size_t from[WP_MAX_WORD_CHARS], to[WP_MAX_WORD_CHARS], n_piece = 0;
         bo[0] = 0;
         for (size_t i = 0; i < n; i++)
-            bo[i + 1] = bo[i] + (size_t)utf8proc_encode_char(s->word_cp[i],
-                                                              (utf8proc_uint8_t *)buf + bo[i]);
+            bo[i + 1] = bo[i] +
+                (size_t)utf8proc_encode_char(s->word_cp[i], (utf8proc_uint8_t *)buf + bo[i]);
         size_t start = 0, end;
         while (start < n) {
             const char *pre = start > 0 ? "##" : "";
@@ -420,7 +436,10 @@ static void wp_word_end(wp_stream *s)
 /* Stage 5: the BERT pre-tokenizer - whitespace ends a word, punctuation is a word. */
 static void wp_pretok(wp_stream *s, int32_t cp, int32_t at)
 {
-    if (wp_is_space(cp)) { wp_word_end(s); return; }
+    if (wp_is_space(cp)) {
+        wp_word_end(s);
+        return;
+    }
     bool punct = wp_class(cp) == WP_PUNCT;
     if (punct) wp_word_end(s);
     if (s->n_word <= WP_MAX_WORD_CHARS) {
@@ -472,7 +491,10 @@ static void wp_nfd_flush(wp_stream *s)
 /* Stage 3a: canonical decomposition (uncased only), buffering runs of marks. */
 static void wp_nfd(wp_stream *s, int32_t cp, int32_t at)
 {
-    if (!s->wp->lowercase) { wp_after_nfd(s, cp, at); return; }
+    if (!s->wp->lowercase) {
+        wp_after_nfd(s, cp, at);
+        return;
+    }
     if (cp < 0x80 && s->n_run == 0) { /* ASCII: its own decomposition, a starter */
         s->last_at = at;
         wp_after_nfd(s, cp, at);
@@ -481,7 +503,10 @@ static void wp_nfd(wp_stream *s, int32_t cp, int32_t at)
     utf8proc_int32_t d[32];
     int last_class = 0;
     utf8proc_ssize_t nd = utf8proc_decompose_char(cp, d, 32, UTF8PROC_DECOMPOSE, &last_class);
-    if (nd < 1 || nd > 32) { d[0] = cp; nd = 1; } /* cannot happen for a valid code point */
+    if (nd < 1 || nd > 32) {
+        d[0] = cp;
+        nd = 1;
+    } /* cannot happen for a valid code point */
     for (utf8proc_ssize_t j = 0; j < nd; j++) {
         int32_t ccc = utf8proc_get_property(d[j])->combining_class;
         if (ccc == 0) wp_nfd_flush(s);
@@ -491,7 +516,10 @@ static void wp_nfd(wp_stream *s, int32_t cp, int32_t at)
             if (r) s->run = r;
             int32_t *a = r ? realloc(s->run_at, cap * sizeof *a) : NULL;
             if (a) s->run_at = a;
-            if (!r || !a) { s->st = ENC_ERR_NOMEM; return; }
+            if (!r || !a) {
+                s->st = ENC_ERR_NOMEM;
+                return;
+            }
             s->cap_run = cap;
         }
         size_t m = s->n_run++;

@@ -13,8 +13,8 @@
  * input is not required: the LAST id of a duplicate is the one looked up, as in HF's
  * WordPiece::read_file and transformers' load_vocab, which insert line by line into a
  * map; the earlier id keeps its text). */
-enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lowercase,
-                                 char *err, size_t errlen);
+enc_wordpiece *enc_wordpiece_new(const char *const *tokens, size_t n, bool lowercase, char *err,
+                                 size_t errlen);
 
 /* vocab.txt: one token per line, id = line number (a trailing \r is dropped). */
 enc_wordpiece *enc_wordpiece_from_vocab_txt(const char *path, bool lowercase, char *err,

@@ -22,13 +22,18 @@ int32_t enc_wordtok_id(size_t vocab_size, const char *word, size_t len)
 static bool is_word_char(utf8proc_int32_t c)
 {
     switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-        return true;
-    default:
-        return false;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO: return true;
+    default: return false;
     }
 }
 
@@ -36,9 +41,8 @@ static bool is_space_or_control(utf8proc_int32_t c)
 {
     utf8proc_category_t cat = utf8proc_category(c);
     return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
-           cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC ||
-           cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CN ||
-           cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS;
+        cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+        cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS;
 }
 
 /* Lower-cases one code point and appends its UTF-8 to buf (which has room for 4
@@ -66,13 +70,13 @@ enc_status enc_wordtok_encode(const enc_model *m, const char *text, size_t len, 
             step = utf8proc_iterate((const utf8proc_uint8_t *)text + pos,
                                     (utf8proc_ssize_t)(len - pos), &c);
             if (step < 0)
-                return enc_fail(err, errlen, ENC_ERR_INVALID,
-                                "text is not valid UTF-8 at byte %zu", pos);
+                return enc_fail(err, errlen, ENC_ERR_INVALID, "text is not valid UTF-8 at byte %zu",
+                                pos);
         }
         bool word_char = c >= 0 && is_word_char(c);
         if (!word_char && wstart >= 0) { /* the word ends here */
-            enc_status s = enc_tokvec_push(v, enc_wordtok_id(m->cfg.vocab_size, word, wlen),
-                                           wstart, cp_index, false, word, wlen);
+            enc_status s = enc_tokvec_push(v, enc_wordtok_id(m->cfg.vocab_size, word, wlen), wstart,
+                                           cp_index, false, word, wlen);
             if (s != ENC_OK) return enc_fail(err, errlen, s, "out of memory tokenizing");
             wstart = -1;
             wlen = 0;
@@ -84,8 +88,8 @@ enc_status enc_wordtok_encode(const enc_model *m, const char *text, size_t len, 
         } else if (!is_space_or_control(c)) {
             char one[8];
             size_t n = append_lower(one, 0, c);
-            enc_status s = enc_tokvec_push(v, enc_wordtok_id(m->cfg.vocab_size, one, n),
-                                           cp_index, cp_index + 1, false, one, n);
+            enc_status s = enc_tokvec_push(v, enc_wordtok_id(m->cfg.vocab_size, one, n), cp_index,
+                                           cp_index + 1, false, one, n);
             if (s != ENC_OK) return enc_fail(err, errlen, s, "out of memory tokenizing");
         }
         pos += (size_t)step;

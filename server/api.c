@@ -36,18 +36,20 @@ const api_route *api_route_find(const char *method, const char *path, api_error 
         if (strcmp(r->method, method) == 0 ||
             (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
             return r;
-        api_error_set(err, ERR_METHOD_NOT_ALLOWED, "%.20s %s is not allowed; %s takes %s",
-                      method, r->path, r->path, r->allow);
+        api_error_set(err, ERR_METHOD_NOT_ALLOWED, "%.20s %s is not allowed; %s takes %s", method,
+                      r->path, r->path, r->allow);
         snprintf(err->allow, sizeof err->allow, "%s", r->allow);
         return NULL;
     }
     char routes[256] = "";
     for (size_t i = 0; i < N_ROUTES; i++)
-        snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s %s",
-                 i ? ", " : "", ROUTES[i].method, ROUTES[i].path);
+        snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s %s", i ? ", " : "",
+                 ROUTES[i].method, ROUTES[i].path);
     if (api_web_route("/"))
-        snprintf(routes + strlen(routes), sizeof routes - strlen(routes), ", GET / (the visualizer)");
-    api_error_set(err, ERR_NOT_FOUND, "no route %.20s %.200s; the routes are %s", method, path, routes);
+        snprintf(routes + strlen(routes), sizeof routes - strlen(routes),
+                 ", GET / (the visualizer)");
+    api_error_set(err, ERR_NOT_FOUND, "no route %.20s %.200s; the routes are %s", method, path,
+                  routes);
     return NULL;
 }
 
@@ -67,7 +69,8 @@ bool api_content_type_ok(const char *ct, api_error *err)
         return true;
     return api_error_set(err, ERR_UNSUPPORTED_MEDIA_TYPE,
                          "Content-Type \"%.*s\" is not supported; send JSON "
-                         "(application/json)", (int)(n < 100 ? n : 100), ct);
+                         "(application/json)",
+                         (int)(n < 100 ? n : 100), ct);
 }
 
 void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch)
@@ -109,8 +112,9 @@ const api_route *api_job_route(const api_job *job) { return job->route; }
 /* Which core outputs the job asks of enc_forward. */
 static unsigned core_outputs(const api_job *job)
 {
-    unsigned o = job->req.outputs & (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN |
-                                     ENC_OUT_ATTENTION | ENC_OUT_SCORES);
+    unsigned o = job->req.outputs &
+        (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
+         ENC_OUT_SCORES);
     if (job->req.pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
     return o;
 }
@@ -146,10 +150,13 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
         n = req->id_lens[b] > max_len && req->truncate ? max_len : req->id_lens[b];
     }
     if (n > max_len && req->route == API_ROUTE_EMBEDDINGS) /* no "truncate" there */
-        return api_error_set(err, ERR_TOO_LARGE, "%s has %zu tokens, more than the model's "
-                             "max_len of %zu", name, n, max_len);
+        return api_error_set(err, ERR_TOO_LARGE,
+                             "%s has %zu tokens, more than the model's "
+                             "max_len of %zu",
+                             name, n, max_len);
     if (n > max_len)
-        return api_error_set(err, ERR_TOO_LARGE, "%s has %zu tokens, more than the model's "
+        return api_error_set(err, ERR_TOO_LARGE,
+                             "%s has %zu tokens, more than the model's "
                              "max_len of %zu; send \"truncate\": true to keep the first %zu",
                              name, n, max_len, max_len);
     job->lens[b] = n;
@@ -179,8 +186,10 @@ static bool prepare_inputs(api_job *job, api_error *err)
         job->n_tokens += job->lens[b];
     }
     if (output_values(job) > API_MAX_OUTPUT_VALUES)
-        return api_error_set(err, ERR_TOO_LARGE, "the response would hold more than %zu numbers; "
-                             "ask for fewer inputs, outputs, layers or heads", API_MAX_OUTPUT_VALUES);
+        return api_error_set(err, ERR_TOO_LARGE,
+                             "the response would hold more than %zu numbers; "
+                             "ask for fewer inputs, outputs, layers or heads",
+                             API_MAX_OUTPUT_VALUES);
     if (!(job->packed = malloc(job->n_tokens * sizeof *job->packed)))
         return api_error_set(err, ERR_UNAVAILABLE, "out of memory");
     const int32_t *ids = req->ids;
@@ -191,7 +200,8 @@ static bool prepare_inputs(api_job *job, api_error *err)
         dst += job->lens[b];
         if (!req->from_text && (req->outputs & API_OUT_TOKENS)) {
             char msg[400];
-            enc_status s = enc_tokens_from_ids(m, src, job->lens[b], &job->toks[b], msg, sizeof msg);
+            enc_status s =
+                enc_tokens_from_ids(m, src, job->lens[b], &job->toks[b], msg, sizeof msg);
             if (s != ENC_OK) return api_error_set(err, err_kind_from_enc(s), "%s", msg);
         }
         if (!req->from_text) ids += req->id_lens[b]; /* ids is NULL for texts: no NULL + 0 */
@@ -199,24 +209,26 @@ static bool prepare_inputs(api_job *job, api_error *err)
     return true;
 }
 
-api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body,
-                         size_t len, api_error *err)
+api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body, size_t len,
+                         api_error *err)
 {
     if (route->id == API_ROUTE_METRICS && !ctx->metrics_text) {
         api_error_set(err, ERR_NOT_FOUND, "no route GET /metrics: this server keeps no metrics");
         return NULL;
     }
     if (route->id == API_ROUTE_OPENAPI && !ctx->openapi) {
-        api_error_set(err, ERR_NOT_FOUND, "no route GET /openapi.yaml: this server was built "
+        api_error_set(err, ERR_NOT_FOUND,
+                      "no route GET /openapi.yaml: this server was built "
                       "without it");
         return NULL;
     }
     if (route->id == API_ROUTE_MODEL_WEIGHTS) {
         size_t n = api_weight_values(ctx->model);
         if (n > API_MAX_WEIGHT_VALUES) {
-            api_error_set(err, ERR_TOO_LARGE, "the model has %zu parameters besides the token "
-                          "embeddings; /model/weights serves models up to %zu", n,
-                          API_MAX_WEIGHT_VALUES);
+            api_error_set(err, ERR_TOO_LARGE,
+                          "the model has %zu parameters besides the token "
+                          "embeddings; /model/weights serves models up to %zu",
+                          n, API_MAX_WEIGHT_VALUES);
             return NULL;
         }
     }
@@ -245,9 +257,11 @@ static enc_request forward_request(const api_job *job)
         er.pooling = ENC_POOL_NONE;
         er.normalize = false;
     }
-    if (r->layers && (er.outputs & ENC_OUT_HIDDEN)) er.hidden_layers = r->layers, er.n_hidden_layers = r->n_layers;
+    if (r->layers && (er.outputs & ENC_OUT_HIDDEN))
+        er.hidden_layers = r->layers, er.n_hidden_layers = r->n_layers;
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES; /* both select by layers and heads */
-    if (r->layers && (er.outputs & maps)) er.attn_layers = r->layers, er.n_attn_layers = r->n_layers;
+    if (r->layers && (er.outputs & maps))
+        er.attn_layers = r->layers, er.n_attn_layers = r->n_layers;
     if (r->heads && (er.outputs & maps)) er.heads = r->heads, er.n_heads = r->n_heads;
     return er;
 }
@@ -263,10 +277,10 @@ static bool same_forward(const api_job *a, const api_job *b)
 {
     enc_request x = forward_request(a), y = forward_request(b);
     return a->ctx->model == b->ctx->model && x.outputs == y.outputs && x.pooling == y.pooling &&
-           x.normalize == y.normalize &&
-           same_list(x.hidden_layers, x.n_hidden_layers, y.hidden_layers, y.n_hidden_layers) &&
-           same_list(x.attn_layers, x.n_attn_layers, y.attn_layers, y.n_attn_layers) &&
-           same_list(x.heads, x.n_heads, y.heads, y.n_heads);
+        x.normalize == y.normalize &&
+        same_list(x.hidden_layers, x.n_hidden_layers, y.hidden_layers, y.n_hidden_layers) &&
+        same_list(x.attn_layers, x.n_attn_layers, y.attn_layers, y.n_attn_layers) &&
+        same_list(x.heads, x.n_heads, y.heads, y.n_heads);
 }
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -279,7 +293,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
 bool api_job_big_answer(const api_job *job)
 {
     return job->ctx->stream_min_bytes && api_job_needs_forward(job) &&
-           output_values(job) >= job->ctx->stream_min_bytes / 16;
+        output_values(job) >= job->ctx->stream_min_bytes / 16;
 }
 
 uint64_t api_job_batch_key(const api_job *job)
@@ -297,8 +311,8 @@ uint64_t api_job_batch_key(const api_job *job)
 
 /* Runs the forward-pass jobs[0..n) (all same_forward) as one enc_forward and answers
  * each; false when the call failed (nothing answered: the caller decides). */
-static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies,
-                      char *msg, size_t msglen, enc_status *status)
+static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies, char *msg,
+                      size_t msglen, enc_status *status)
 {
     size_t B = 0, N = 0;
     for (size_t j = 0; j < n; j++) B += jobs[j]->req.n_inputs, N += jobs[j]->n_tokens;
@@ -330,8 +344,8 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
     const api_ctx *ctx = jobs[0]->ctx;
     *status = ENC_OK;
     if (ctx->arena_tokens) /* does nothing unless a reload changed the model's sizes */
-        *status = enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens,
-                                        API_MAX_OUTPUT_VALUES, msg, msglen);
+        *status = enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens, API_MAX_OUTPUT_VALUES,
+                                        msg, msglen);
     if (*status == ENC_OK) *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
     free(all_ids);
     free(all_lens);
@@ -362,7 +376,8 @@ size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *repl
             continue;
         }
         if (!ws) {
-            api_error_reply(&replies[i], ERR_UNAVAILABLE, "out of memory: no workspace for the forward pass");
+            api_error_reply(&replies[i], ERR_UNAVAILABLE,
+                            "out of memory: no workspace for the forward pass");
             continue;
         }
         /* jobs[i] and every later job that asks the same forward pass. */
@@ -401,9 +416,8 @@ void api_job_run(api_job *job, enc_workspace *ws, api_reply *reply)
     api_jobs_run(&job, 1, ws, reply);
 }
 
-void api_handle(const api_ctx *ctx, const char *method, const char *path,
-                const char *content_type, const char *body, size_t len, enc_workspace *ws,
-                api_reply *reply, size_t *tokens)
+void api_handle(const api_ctx *ctx, const char *method, const char *path, const char *content_type,
+                const char *body, size_t len, enc_workspace *ws, api_reply *reply, size_t *tokens)
 {
     api_error err;
     api_job *job = NULL;

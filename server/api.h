@@ -105,15 +105,15 @@ typedef enum {
     API_ROUTE_HEALTH,
     API_ROUTE_METRICS,
     API_ROUTE_OPENAPI,
-    API_ROUTE_WEB        /* a file of the visualizer (api_web_register) */
+    API_ROUTE_WEB /* a file of the visualizer (api_web_register) */
 } api_route_id;
 
 typedef struct {
     const char *path;
-    const char *method;  /* the method it takes (HEAD is also taken for GET) */
-    const char *allow;   /* the Allow header of a 405 on this path */
+    const char *method; /* the method it takes (HEAD is also taken for GET) */
+    const char *allow;  /* the Allow header of a 405 on this path */
     api_route_id id;
-    bool has_body;       /* takes a JSON body */
+    bool has_body; /* takes a JSON body */
 } api_route;
 
 /* The route for a method and path (path without a query string). NULL with err set
@@ -132,7 +132,7 @@ typedef struct {
     const char *content_type;  /* "text/html; charset=utf-8", "text/javascript; ...", ... */
     const unsigned char *data; /* (len) the file's bytes */
     size_t len;
-    const char *etag;          /* "\"<hex digest of the bytes>\"" */
+    const char *etag; /* "\"<hex digest of the bytes>\"" */
 } api_web_file;
 
 #define API_MAX_WEB_FILES 64
@@ -155,10 +155,10 @@ bool api_content_type_ok(const char *content_type, api_error *err);
  * every job prepared with it (a job keeps the pointer). */
 typedef struct {
     const enc_model *model;
-    size_t max_batch;      /* inputs in one request */
-    enc_pooling pooling;   /* /encode's default pooling (and /v1/embeddings', "none" = mean) */
-    bool normalize;        /* /encode's and /v1/embeddings' default normalisation */
-    const char *preset;    /* GET /model: the random model's preset, NULL for a checkpoint
+    size_t max_batch;    /* inputs in one request */
+    enc_pooling pooling; /* /encode's default pooling (and /v1/embeddings', "none" = mean) */
+    bool normalize;      /* /encode's and /v1/embeddings' default normalisation */
+    const char *preset;  /* GET /model: the random model's preset, NULL for a checkpoint
                               (api_ctx_init reads it off a "random-<preset>" name and the
                               word tokenizer; main may set it outright) */
     /* GET /openapi.yaml answers these bytes as they are (application/yaml); NULL: 404. */
@@ -203,27 +203,27 @@ void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch);
 /* A request that passed validation. */
 typedef struct {
     api_route_id route;
-    bool from_text;          /* inputs are texts; else token ids */
-    bool batch;              /* the input was a list of inputs: answer with "results" */
-    const char *field;       /* the field the inputs came from: "text", "tokens", "input" */
-    size_t n_inputs;         /* B */
-    const char **texts;      /* (B) borrowed from `root` (from_text) */
-    size_t *text_lens;       /* (B) bytes */
-    int32_t *ids;            /* (sum of id_lens) the ids, packed (!from_text) */
-    size_t *id_lens;         /* (B) */
-    unsigned outputs;        /* ENC_OUT_* | API_OUT_TOKENS */
+    bool from_text;     /* inputs are texts; else token ids */
+    bool batch;         /* the input was a list of inputs: answer with "results" */
+    const char *field;  /* the field the inputs came from: "text", "tokens", "input" */
+    size_t n_inputs;    /* B */
+    const char **texts; /* (B) borrowed from `root` (from_text) */
+    size_t *text_lens;  /* (B) bytes */
+    int32_t *ids;       /* (sum of id_lens) the ids, packed (!from_text) */
+    size_t *id_lens;    /* (B) */
+    unsigned outputs;   /* ENC_OUT_* | API_OUT_TOKENS */
     enc_pooling pooling;
     bool normalize;
-    size_t *layers;          /* (n_layers) as asked, or NULL for all */
+    size_t *layers; /* (n_layers) as asked, or NULL for all */
     size_t n_layers;
-    size_t *heads;           /* (n_heads) as asked, or NULL for all */
+    size_t *heads; /* (n_heads) as asked, or NULL for all */
     size_t n_heads;
     bool add_special_tokens; /* text only */
     bool truncate;
-    int precision;           /* significant digits of JSON floats, 1..9 (9) */
-    bool base64;             /* floats as base64 float32 ("encoding" / "encoding_format") */
-    size_t dimensions;       /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
-    void *root;              /* the parsed jansson document, owned */
+    int precision;     /* significant digits of JSON floats, 1..9 (9) */
+    bool base64;       /* floats as base64 float32 ("encoding" / "encoding_format") */
+    size_t dimensions; /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
+    void *root;        /* the parsed jansson document, owned */
 } api_request;
 
 /* Parses and validates a JSON body for route `route` (one of the routes with a body)
@@ -243,8 +243,8 @@ typedef struct api_job api_job;
  * or NULL with err set (400, 404 for /metrics or /openapi.yaml when ctx has none, 413
  * for an input over max_len without truncate or a response too large, 422, 503 out of
  * memory). */
-api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body,
-                         size_t len, api_error *err);
+api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body, size_t len,
+                         api_error *err);
 
 /* true when running the job computes a forward pass (false for /tokenize, /model,
  * /health, /metrics, /openapi.yaml, or an /encode that asks only for tokens). */
@@ -290,8 +290,7 @@ void api_job_free(api_job *job);
 /* The whole chain for one request: route, content type, prepare, run. Fills *reply
  * with the response or the error response; *tokens (may be NULL) gets the token count.
  * The route lookup errors (404/405) come first, then 415, then the body's. */
-void api_handle(const api_ctx *ctx, const char *method, const char *path,
-                const char *content_type, const char *body, size_t len, enc_workspace *ws,
-                api_reply *reply, size_t *tokens);
+void api_handle(const api_ctx *ctx, const char *method, const char *path, const char *content_type,
+                const char *body, size_t len, enc_workspace *ws, api_reply *reply, size_t *tokens);
 
 #endif

@@ -11,13 +11,13 @@
 #include "api.h"
 
 struct api_job {
-    const api_ctx *ctx;        /* borrowed: outlives the job (the caller's promise) */
+    const api_ctx *ctx; /* borrowed: outlives the job (the caller's promise) */
     const api_route *route;
     api_request req;
-    enc_tokens *toks;   /* (B) the token list of each input; empty when not asked for ids */
-    size_t *lens;       /* (B) T of each input, after truncation */
-    int32_t *packed;    /* (N) every input's ids back to back */
-    size_t n_tokens;    /* N */
+    enc_tokens *toks; /* (B) the token list of each input; empty when not asked for ids */
+    size_t *lens;     /* (B) T of each input, after truncation */
+    int32_t *packed;  /* (N) every input's ids back to back */
+    size_t n_tokens;  /* N */
 };
 
 /* Fills *reply (emptied first) with the answer to `job`. For a job that needed a forward

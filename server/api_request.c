@@ -14,18 +14,23 @@
 
 #include "api_internal.h"
 
-static const char *const ENCODE_FIELDS[] = {"text", "tokens", "outputs", "pooling",
-                                            "normalize", "layers", "heads",
-                                            "add_special_tokens", "truncate", "precision",
-                                            "encoding", NULL};
-static const char *const TOKENIZE_FIELDS[] = {"text", "tokens", "add_special_tokens",
-                                              "truncate", NULL};
-static const char *const EMBEDDINGS_FIELDS[] = {"input", "model", "encoding_format",
-                                                "dimensions", "user", NULL};
-static const struct { const char *name; unsigned bit; } OUTPUTS[] = {
-    {"tokens", API_OUT_TOKENS}, {"embedding", ENC_OUT_EMBEDDING},
-    {"token_embeddings", ENC_OUT_TOKEN_EMB}, {"hidden_states", ENC_OUT_HIDDEN},
-    {"attention", ENC_OUT_ATTENTION}, {"scores", ENC_OUT_SCORES}};
+static const char *const ENCODE_FIELDS[] = {
+    "text",      "tokens",    "outputs",  "pooling",
+    "normalize", "layers",    "heads",    "add_special_tokens",
+    "truncate",  "precision", "encoding", NULL};
+static const char *const TOKENIZE_FIELDS[] = {"text", "tokens", "add_special_tokens", "truncate",
+                                              NULL};
+static const char *const EMBEDDINGS_FIELDS[] = {"input",      "model", "encoding_format",
+                                                "dimensions", "user",  NULL};
+static const struct {
+    const char *name;
+    unsigned bit;
+} OUTPUTS[] = {{"tokens", API_OUT_TOKENS},
+               {"embedding", ENC_OUT_EMBEDDING},
+               {"token_embeddings", ENC_OUT_TOKEN_EMB},
+               {"hidden_states", ENC_OUT_HIDDEN},
+               {"attention", ENC_OUT_ATTENTION},
+               {"scores", ENC_OUT_SCORES}};
 #define N_OUTPUTS (sizeof OUTPUTS / sizeof OUTPUTS[0])
 #define MAX_INDICES 4096 /* entries of layers / heads */
 
@@ -65,7 +70,8 @@ static bool get_bool(const json_t *root, const char *name, bool *out, api_error 
 {
     const json_t *v = json_object_get(root, name);
     if (!v) return true;
-    if (!json_is_boolean(v)) return invalid(err, "%s must be true or false, got %s", name, type_name(v));
+    if (!json_is_boolean(v))
+        return invalid(err, "%s must be true or false, got %s", name, type_name(v));
     *out = json_is_true(v);
     return true;
 }
@@ -90,10 +96,12 @@ static bool get_indices(const json_t *root, const char *name, size_t **out, size
 {
     const json_t *v = json_object_get(root, name);
     if (!v) return true;
-    if (!json_is_array(v)) return invalid(err, "%s must be a list of indices, got %s", name, type_name(v));
+    if (!json_is_array(v))
+        return invalid(err, "%s must be a list of indices, got %s", name, type_name(v));
     size_t len = json_array_size(v);
     if (len == 0) return invalid(err, "%s is empty; leave it out to select all", name);
-    if (len > MAX_INDICES) return invalid(err, "%s has %zu entries; at most %d are allowed", name, len, MAX_INDICES);
+    if (len > MAX_INDICES)
+        return invalid(err, "%s has %zu entries; at most %d are allowed", name, len, MAX_INDICES);
     if (!(*out = malloc(len * sizeof **out)))
         return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading %s", name);
     *n = len;
@@ -110,8 +118,10 @@ static bool get_indices(const json_t *root, const char *name, size_t **out, size
 /* One token id; `where` names it ("tokens[3]", "tokens[1][0]"). */
 static bool get_id(const json_t *e, const char *where, size_t vocab, int32_t *out, api_error *err)
 {
-    if (json_is_real(e)) return invalid(err, "%s=%g is not an integer token id", where, json_real_value(e));
-    if (!json_is_integer(e)) return invalid(err, "%s must be an integer token id, got %s", where, type_name(e));
+    if (json_is_real(e))
+        return invalid(err, "%s=%g is not an integer token id", where, json_real_value(e));
+    if (!json_is_integer(e))
+        return invalid(err, "%s must be an integer token id, got %s", where, type_name(e));
     json_int_t id = json_integer_value(e);
     if (id < 0) return invalid(err, "%s=%lld is negative", where, (long long)id);
     if ((unsigned long long)id >= vocab)
@@ -125,7 +135,8 @@ static bool get_id(const json_t *e, const char *where, size_t vocab, int32_t *ou
 static bool check_batch_size(const api_ctx *ctx, size_t n, api_error *err)
 {
     if (n <= ctx->max_batch) return true;
-    return invalid(err, "the batch has %zu inputs; at most %zu are allowed (max_batch)", n, ctx->max_batch);
+    return invalid(err, "the batch has %zu inputs; at most %zu are allowed (max_batch)", n,
+                   ctx->max_batch);
 }
 
 static bool alloc_inputs(api_request *req, size_t n, api_error *err)
@@ -154,7 +165,8 @@ static bool get_text(const api_ctx *ctx, const json_t *v, api_request *req, api_
         char where[32];
         if (req->batch) snprintf(where, sizeof where, "%s[%zu]", f, b);
         else snprintf(where, sizeof where, "%s", f);
-        if (!json_is_string(e)) return invalid(err, "%s must be a string, got %s", where, type_name(e));
+        if (!json_is_string(e))
+            return invalid(err, "%s must be a string, got %s", where, type_name(e));
         req->texts[b] = json_string_value(e);
         req->text_lens[b] = json_string_length(e);
         if (req->text_lens[b] == 0) return invalid(err, "%s is empty", where);
@@ -168,7 +180,8 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
     const char *f = req->field;
     size_t vocab = enc_model_config(ctx->model)->vocab_size;
     if (!json_is_array(v))
-        return invalid(err, "%s must be a list of ids or a list of lists of ids, got %s", f, type_name(v));
+        return invalid(err, "%s must be a list of ids or a list of lists of ids, got %s", f,
+                       type_name(v));
     size_t n = json_array_size(v);
     if (n == 0) return invalid(err, "%s is an empty list", f);
     req->batch = json_is_array(json_array_get(v, 0));
@@ -177,7 +190,8 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
     for (size_t b = 0; req->batch && b < n; b++) {
         const json_t *row = json_array_get(v, b);
         if (!json_is_array(row))
-            return invalid(err, "%s[%zu] must be a list of ids like %s[0], got %s", f, b, f, type_name(row));
+            return invalid(err, "%s[%zu] must be a list of ids like %s[0], got %s", f, b, f,
+                           type_name(row));
         if (json_array_size(row) == 0) return invalid(err, "%s[%zu] is an empty list", f, b);
         total += json_array_size(row);
     }
@@ -204,8 +218,10 @@ static bool get_openai_input(const api_ctx *ctx, const json_t *v, api_request *r
     req->field = "input";
     if (json_is_string(v)) return get_text(ctx, v, req, err);
     if (!json_is_array(v))
-        return invalid(err, "input must be a string, a list of strings, a list of token ids "
-                       "or a list of lists of token ids, got %s", type_name(v));
+        return invalid(err,
+                       "input must be a string, a list of strings, a list of token ids "
+                       "or a list of lists of token ids, got %s",
+                       type_name(v));
     if (json_array_size(v) == 0) return invalid(err, "input is an empty list");
     const json_t *first = json_array_get(v, 0);
     if (json_is_string(first)) return get_text(ctx, v, req, err);
@@ -220,17 +236,22 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
 {
     const json_t *v = json_object_get(root, "outputs");
     if (!v) return true;
-    if (!json_is_array(v)) return invalid(err, "outputs must be a list of names, got %s", type_name(v));
+    if (!json_is_array(v))
+        return invalid(err, "outputs must be a list of names, got %s", type_name(v));
     req->outputs = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *e = json_array_get(v, i);
         size_t k = 0;
-        while (k < N_OUTPUTS && !(json_is_string(e) && strcmp(json_string_value(e), OUTPUTS[k].name) == 0)) k++;
+        while (k < N_OUTPUTS &&
+               !(json_is_string(e) && strcmp(json_string_value(e), OUTPUTS[k].name) == 0))
+            k++;
         if (k == N_OUTPUTS && !json_is_string(e))
             return invalid(err, "outputs[%zu] must be a string, got %s", i, type_name(e));
         if (k == N_OUTPUTS)
-            return invalid(err, "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
-                           "token_embeddings, hidden_states, attention, scores", i, json_string_value(e));
+            return invalid(err,
+                           "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
+                           "token_embeddings, hidden_states, attention, scores",
+                           i, json_string_value(e));
         req->outputs |= OUTPUTS[k].bit;
     }
     return true;
@@ -238,8 +259,8 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
 
 static bool get_pooling(const json_t *root, api_request *req, api_error *err)
 {
-    static const char *const NAMES[] = {[ENC_POOL_CLS] = "cls", [ENC_POOL_MEAN] = "mean",
-                                        [ENC_POOL_NONE] = "none", NULL};
+    static const char *const NAMES[] = {
+        [ENC_POOL_CLS] = "cls", [ENC_POOL_MEAN] = "mean", [ENC_POOL_NONE] = "none", NULL};
     const json_t *v = json_object_get(root, "pooling");
     int p;
     if (!v) return true;
@@ -254,12 +275,16 @@ static bool get_precision(const json_t *root, api_request *req, api_error *err)
     const json_t *v = json_object_get(root, "precision");
     if (!v) return true;
     if (!json_is_integer(v))
-        return invalid(err, "precision must be an integer number of significant digits in "
-                       "1..9, got %s", type_name(v));
+        return invalid(err,
+                       "precision must be an integer number of significant digits in "
+                       "1..9, got %s",
+                       type_name(v));
     json_int_t p = json_integer_value(v);
     if (p < 1 || p > 9)
-        return invalid(err, "precision=%lld is outside 1..9 (significant digits; 9 keeps "
-                       "every float32 exact)", (long long)p);
+        return invalid(err,
+                       "precision=%lld is outside 1..9 (significant digits; 9 keeps "
+                       "every float32 exact)",
+                       (long long)p);
     req->precision = (int)p;
     return true;
 }
@@ -286,13 +311,16 @@ static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *
     const char *maps_name = (maps & ENC_OUT_ATTENTION) ? "attention's" : "scores'";
     for (size_t i = 0; req->layers && i < req->n_layers; i++) {
         if ((req->outputs & ENC_OUT_HIDDEN) && req->layers[i] > c->n_layers)
-            return invalid(err, "layers[%zu]=%zu is outside hidden_states' range 0..%zu", i, req->layers[i], c->n_layers);
+            return invalid(err, "layers[%zu]=%zu is outside hidden_states' range 0..%zu", i,
+                           req->layers[i], c->n_layers);
         if (maps && req->layers[i] >= c->n_layers)
-            return invalid(err, "layers[%zu]=%zu is outside %s range 0..%zu", i, req->layers[i], maps_name, c->n_layers - 1);
+            return invalid(err, "layers[%zu]=%zu is outside %s range 0..%zu", i, req->layers[i],
+                           maps_name, c->n_layers - 1);
     }
     for (size_t i = 0; req->heads && maps && i < req->n_heads; i++)
         if (req->heads[i] >= c->n_heads)
-            return invalid(err, "heads[%zu]=%zu is outside 0..%zu (the model has %zu heads)", i, req->heads[i], c->n_heads - 1, c->n_heads);
+            return invalid(err, "heads[%zu]=%zu is outside 0..%zu (the model has %zu heads)", i,
+                           req->heads[i], c->n_heads - 1, c->n_heads);
     return true;
 }
 
@@ -303,13 +331,15 @@ static bool check_fields(const json_t *root, const char *const *fields, api_erro
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)root, key, v) {
+    json_object_foreach((json_t *)root, key, v)
+    {
         size_t k = 0;
         while (fields[k] && strcmp(fields[k], key) != 0) k++;
         if (fields[k]) continue;
         char known[256] = "";
         for (size_t i = 0; fields[i]; i++)
-            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", fields[i]);
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     fields[i]);
         return invalid(err, "unknown field \"%.60s\" (known: %s)", key, known);
     }
     return true;
@@ -321,9 +351,11 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
     bool encode = req->route == API_ROUTE_ENCODE;
     if (!check_fields(root, encode ? ENCODE_FIELDS : TOKENIZE_FIELDS, err)) return false;
     const json_t *text = json_object_get(root, "text"), *tokens = json_object_get(root, "tokens");
-    if (text && tokens) return invalid(err, "both \"text\" and \"tokens\" are given; send exactly one");
+    if (text && tokens)
+        return invalid(err, "both \"text\" and \"tokens\" are given; send exactly one");
     if (!text && !tokens)
-        return invalid(err, "send \"text\" (a string or a list of strings) or \"tokens\" "
+        return invalid(err,
+                       "send \"text\" (a string or a list of strings) or \"tokens\" "
                        "(a list of ids or a list of lists of ids)");
     if (!get_outputs(root, req, err) || !get_pooling(root, req, err) ||
         !get_bool(root, "normalize", &req->normalize, err) ||
@@ -339,12 +371,14 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
 }
 
 /* /v1/embeddings: OpenAI's request. */
-static bool parse_embeddings(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
+static bool parse_embeddings(const api_ctx *ctx, const json_t *root, api_request *req,
+                             api_error *err)
 {
     if (!check_fields(root, EMBEDDINGS_FIELDS, err)) return false;
     const json_t *input = get_optional(root, "input"), *v;
     if (!input)
-        return invalid(err, "send \"input\" (a string, a list of strings, a list of token ids "
+        return invalid(err,
+                       "send \"input\" (a string, a list of strings, a list of token ids "
                        "or a list of lists of token ids)");
     if ((v = get_optional(root, "model")) && !json_is_string(v))
         return invalid(err, "model must be a string, got %s", type_name(v));
@@ -358,7 +392,8 @@ static bool parse_embeddings(const api_ctx *ctx, const json_t *root, api_request
             return invalid(err, "dimensions must be a positive integer, got %s", type_name(v));
         json_int_t d = json_integer_value(v);
         if (d < 1 || (unsigned long long)d > D)
-            return invalid(err, "dimensions=%lld is outside 1..%zu (the model's d_model)", (long long)d, D);
+            return invalid(err, "dimensions=%lld is outside 1..%zu (the model's d_model)",
+                           (long long)d, D);
         req->dimensions = (size_t)d < D ? (size_t)d : 0;
     }
     req->outputs = ENC_OUT_EMBEDDING;
@@ -378,20 +413,23 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     req->precision = 9;
     if (route != API_ROUTE_ENCODE && route != API_ROUTE_TOKENIZE && route != API_ROUTE_EMBEDDINGS)
         return api_error_set(err, ERR_INTERNAL, "route %d takes no body", (int)route);
-    if (len == 0) return api_error_set(err, ERR_BAD_JSON, "the request body is empty; send a JSON object");
+    if (len == 0)
+        return api_error_set(err, ERR_BAD_JSON, "the request body is empty; send a JSON object");
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!root) {
         enum json_error_code code = json_error_code(&jerr);
         if (code == json_error_duplicate_key)
-            return invalid(err, "duplicate field at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+            return invalid(err, "duplicate field at line %d, column %d: %s", jerr.line, jerr.column,
+                           jerr.text);
         return api_error_set(err, ERR_BAD_JSON, "%s at line %d, column %d (byte %d): %s",
                              code == json_error_invalid_utf8 ? "invalid UTF-8" : "malformed JSON",
                              jerr.line, jerr.column, jerr.position, jerr.text);
     }
     req->root = root;
     bool ok;
-    if (!json_is_object(root)) ok = invalid(err, "the body must be a JSON object, got %s", type_name(root));
+    if (!json_is_object(root))
+        ok = invalid(err, "the body must be a JSON object, got %s", type_name(root));
     else if (route == API_ROUTE_EMBEDDINGS) ok = parse_embeddings(ctx, root, req, err);
     else ok = parse_encode(ctx, root, req, err);
     if (!ok) api_request_free(req);

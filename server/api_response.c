@@ -114,22 +114,31 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
     size_t D = res->d_model, off = res->offsets[g], N = res->n_tokens;
     size_t A = res->n_attn, H = res->n_attn_heads;
     if (o & ENC_OUT_EMBEDDING)
-        out[n++] = (named_tensor){"embedding", {.data = res->embedding ? res->embedding + g * D : NULL,
-                                                .shape = {D}, .rank = 1}};
+        out[n++] = (named_tensor){
+            "embedding",
+            {.data = res->embedding ? res->embedding + g * D : NULL, .shape = {D}, .rank = 1}};
     if (o & ENC_OUT_TOKEN_EMB)
-        out[n++] = (named_tensor){"token_embeddings", {.data = res->token_embeddings + off * D,
-                                                       .shape = {T, D}, .rank = 2, .stride = D}};
+        out[n++] = (named_tensor){
+            "token_embeddings",
+            {.data = res->token_embeddings + off * D, .shape = {T, D}, .rank = 2, .stride = D}};
     if (o & ENC_OUT_HIDDEN)
-        out[n++] = (named_tensor){"hidden_states", {.data = res->hidden + off * D,
-                                                    .shape = {res->n_hidden, T, D}, .rank = 3,
-                                                    .stride = N * D}};
+        out[n++] = (named_tensor){"hidden_states",
+                                  {.data = res->hidden + off * D,
+                                   .shape = {res->n_hidden, T, D},
+                                   .rank = 3,
+                                   .stride = N * D}};
     if (o & ENC_OUT_ATTENTION)
-        out[n++] = (named_tensor){"attention", {.data = res->attention + res->attn_offset[g],
-                                                .shape = {A, H, T, T}, .rank = 4,
-                                                .stride = H * T * T}};
+        out[n++] = (named_tensor){"attention",
+                                  {.data = res->attention + res->attn_offset[g],
+                                   .shape = {A, H, T, T},
+                                   .rank = 4,
+                                   .stride = H * T * T}};
     if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
-        out[n++] = (named_tensor){"scores", {.data = res->scores + res->attn_offset[g],
-                                             .shape = {A, H, T, T}, .rank = 4, .stride = H * T * T}};
+        out[n++] = (named_tensor){"scores",
+                                  {.data = res->scores + res->attn_offset[g],
+                                   .shape = {A, H, T, T},
+                                   .rank = 4,
+                                   .stride = H * T * T}};
     return n;
 }
 
@@ -154,8 +163,9 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
      * scores then hold all of their own (0..L-1). */
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
     if (o & (ENC_OUT_HIDDEN | maps))
-        jw_key(w, "layers"), write_indices(w, req->layers, req->n_layers,
-                                           c->n_layers + ((o & ENC_OUT_HIDDEN) ? 1 : 0));
+        jw_key(w, "layers"),
+            write_indices(w, req->layers, req->n_layers,
+                          c->n_layers + ((o & ENC_OUT_HIDDEN) ? 1 : 0));
     if (o & maps) jw_key(w, "heads"), write_indices(w, req->heads, req->n_heads, c->n_heads);
     jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, T), jw_obj_end(w);
     jw_obj_end(w);
@@ -181,7 +191,8 @@ static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t
     for (size_t b = 0; b < req->n_inputs; b++) {
         size_t T = job->lens[b];
         bytes += 512 + 16 * T; /* the keys, "layers" and "heads" */
-        if (req->outputs & API_OUT_TOKENS) bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
+        if (req->outputs & API_OUT_TOKENS)
+            bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
         named_tensor ts[MAX_RESULT_TENSORS];
         size_t nt = result_tensors(job, res, seq0 + b, b, ts);
         for (size_t i = 0; i < nt; i++)
@@ -224,7 +235,8 @@ static size_t write_encode(jsonw *w, const api_job *job, const enc_result *res, 
     jw_key(w, "results"), jw_arr_begin(w);
     for (size_t b = 0; b < job->req.n_inputs; b++) write_result(w, job, res, seq0, b);
     jw_arr_end(w);
-    jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, job->n_tokens), jw_obj_end(w);
+    jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, job->n_tokens),
+        jw_obj_end(w);
     jw_obj_end(w);
     return claimed;
 }
@@ -380,9 +392,7 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
     memset(reply, 0, sizeof *reply);
     const api_ctx *ctx = job->ctx;
     switch (job->route->id) {
-    case API_ROUTE_WEB:
-        api_web_respond(job, reply);
-        return;
+    case API_ROUTE_WEB: api_web_respond(job, reply); return;
     case API_ROUTE_OPENAPI:
         text_reply(reply, ctx->openapi, ctx->openapi_len, "application/yaml");
         return;
@@ -391,7 +401,8 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
         size_t len = 0;
         if (!ctx->metrics_text || !ctx->metrics_text(ctx->metrics_arg, &text, &len) || !text) {
             free(text);
-            api_error_reply(reply, ERR_UNAVAILABLE, "the metrics could not be written (out of memory)");
+            api_error_reply(reply, ERR_UNAVAILABLE,
+                            "the metrics could not be written (out of memory)");
             return;
         }
         reply->body = text, reply->body_len = len, reply->status = 200;

@@ -10,9 +10,9 @@
 
 /* The page may load scripts, styles, images and data from this server only, and run no
  * inline script or style; nothing may frame it, no plugin runs, no form posts away. */
-#define WEB_CSP                                                                            \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "      \
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "            \
+#define WEB_CSP                                                                                    \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "              \
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "                    \
     "form-action 'none'; frame-ancestors 'none'"
 
 /* Set once before serving (api_web_register), read-only afterwards. */
@@ -25,8 +25,8 @@ bool api_web_register(const api_web_file *files, size_t n)
     if (n > API_MAX_WEB_FILES) return false;
     for (size_t i = 0; i < n; i++) {
         const char *p = files[i].path;
-        bool ok = p && (strcmp(p, "/") == 0 ||
-                        (strncmp(p, "/web/", 5) == 0 && p[5] && !strchr(p + 5, '/')));
+        bool ok = p &&
+            (strcmp(p, "/") == 0 || (strncmp(p, "/web/", 5) == 0 && p[5] && !strchr(p + 5, '/')));
         if (!ok || !files[i].content_type || !files[i].etag || (!files[i].data && files[i].len))
             return false;
     }

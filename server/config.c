@@ -36,13 +36,13 @@ void srv_config_defaults(srv_config *c)
 /* ---- the table of keys -------------------------------------------------------- */
 
 typedef enum {
-    K_STRING,   /* a non-empty string into char[size] */
-    K_PATH,     /* a string or null (stored as "") into char[size] */
-    K_UINT,     /* an integer in [min, max] into an unsigned of `size` bytes */
-    K_BOOL,     /* true/false into an int */
-    K_CHOICE,   /* one of `choices` into an int (its index) */
-    K_OBJECT,   /* a nested object described by `children` */
-    K_ORIGINS   /* an array of origins ("*" or scheme://host[:port]), comma-joined */
+    K_STRING, /* a non-empty string into char[size] */
+    K_PATH,   /* a string or null (stored as "") into char[size] */
+    K_UINT,   /* an integer in [min, max] into an unsigned of `size` bytes */
+    K_BOOL,   /* true/false into an int */
+    K_CHOICE, /* one of `choices` into an int (its index) */
+    K_OBJECT, /* a nested object described by `children` */
+    K_ORIGINS /* an array of origins ("*" or scheme://host[:port]), comma-joined */
 } key_type;
 
 typedef struct key_spec {
@@ -50,12 +50,15 @@ typedef struct key_spec {
     key_type type;
     size_t offset, size;
     unsigned long long min, max;
-    const char *const *choices;       /* K_CHOICE, NULL-terminated */
-    const struct key_spec *children;  /* K_OBJECT, ended by a NULL name */
+    const char *const *choices;      /* K_CHOICE, NULL-terminated */
+    const struct key_spec *children; /* K_OBJECT, ended by a NULL name */
 } key_spec;
 
 #define FIELD(f) offsetof(srv_config, f), sizeof(((srv_config *)0)->f)
-#define UINT(name, f, lo, hi) {name, K_UINT, FIELD(f), lo, hi, NULL, NULL}
+#define UINT(name, f, lo, hi)                                                                      \
+    {                                                                                              \
+        name, K_UINT, FIELD(f), lo, hi, NULL, NULL                                                 \
+    }
 #define SIZE_OVERRIDE(name) UINT(#name, model.name, 1, 1u << 30)
 
 /* Choices are listed in the order of their enum values. */
@@ -141,7 +144,8 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
 {
     const char *name;
     json_t *v;
-    json_object_foreach((json_t *)obj, name, v) {
+    json_object_foreach((json_t *)obj, name, v)
+    {
         const key_spec *k = keys;
         while (k->name && strcmp(k->name, name) != 0) k++;
         if (!k->name) {
@@ -162,8 +166,9 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
             size_t n = json_is_string(v) ? json_string_length(v) : 0;
             if (!json_is_string(v) || n == 0 || n >= k->size ||
                 memchr(json_string_value(v), '\0', n)) {
-                snprintf(err, errlen, "%s%s must be a non-empty string%s of under %zu bytes, got %s",
-                         prefix, name, k->type == K_PATH ? " (or null)" : "", k->size,
+                snprintf(err, errlen,
+                         "%s%s must be a non-empty string%s of under %zu bytes, got %s", prefix,
+                         name, k->type == K_PATH ? " (or null)" : "", k->size,
                          json_is_string(v) ? "another string" : json_type_name(v));
                 return false;
             }
@@ -175,11 +180,11 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
             if (!json_is_integer(v) || i < 0 || (unsigned long long)i < k->min ||
                 (unsigned long long)i > k->max) {
                 if (json_is_integer(v))
-                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %lld",
-                             prefix, name, k->min, k->max, (long long)i);
+                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %lld", prefix,
+                             name, k->min, k->max, (long long)i);
                 else
-                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %s",
-                             prefix, name, k->min, k->max, json_type_name(v));
+                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %s", prefix,
+                             name, k->min, k->max, json_type_name(v));
                 return false;
             }
             store_uint(dst, k->size, (unsigned long long)i);
@@ -222,15 +227,18 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
                          json_type_name(v));
                 return false;
             }
-            json_array_foreach(v, i, o) {
+            json_array_foreach(v, i, o)
+            {
                 const char *sv = json_is_string(o) ? json_string_value(o) : NULL;
                 size_t n = sv ? strlen(sv) : 0;
                 if (!sv || n == 0 || n != json_string_length(o) || strchr(sv, ',') ||
                     strpbrk(sv, " \t\r\n") ||
                     (strcmp(sv, "*") != 0 && strncmp(sv, "http://", 7) != 0 &&
                      strncmp(sv, "https://", 8) != 0)) {
-                    snprintf(err, errlen, "%s%s[%zu] must be \"*\" or an origin such as "
-                             "\"https://example.org\"", prefix, name, i);
+                    snprintf(err, errlen,
+                             "%s%s[%zu] must be \"*\" or an origin such as "
+                             "\"https://example.org\"",
+                             prefix, name, i);
                     return false;
                 }
                 if (used + n + 2 > sizeof joined) {
@@ -308,7 +316,8 @@ bool srv_config_load_file(srv_config *c, const char *path, char *err, size_t err
 /* Applies c's random-model shape overrides (sizes, activation, pre_ln) to *e. */
 static void apply_shape_overrides(const srv_config *c, enc_config *e)
 {
-#define OVERRIDE(f) if (c->model.f) e->f = c->model.f
+#define OVERRIDE(f)                                                                                \
+    if (c->model.f) e->f = c->model.f
     OVERRIDE(vocab_size);
     OVERRIDE(d_model);
     OVERRIDE(n_heads);
@@ -327,14 +336,14 @@ bool srv_config_has_random_overrides(const srv_config *c)
     char msg[256];
     if (enc_config_preset(&preset, c->model.preset, msg, sizeof msg) != ENC_OK)
         return c->model.vocab_size || c->model.d_model || c->model.n_heads || c->model.d_head ||
-               c->model.d_ff || c->model.n_layers || c->model.max_len ||
-               c->model.activation != SRV_UNSET || c->model.pre_ln != SRV_UNSET;
+            c->model.d_ff || c->model.n_layers || c->model.max_len ||
+            c->model.activation != SRV_UNSET || c->model.pre_ln != SRV_UNSET;
     mine = preset;
     apply_shape_overrides(c, &mine);
     return mine.vocab_size != preset.vocab_size || mine.d_model != preset.d_model ||
-           mine.n_heads != preset.n_heads || mine.d_head != preset.d_head ||
-           mine.d_ff != preset.d_ff || mine.n_layers != preset.n_layers ||
-           mine.max_len != preset.max_len || mine.act != preset.act || mine.pre_ln != preset.pre_ln;
+        mine.n_heads != preset.n_heads || mine.d_head != preset.d_head ||
+        mine.d_ff != preset.d_ff || mine.n_layers != preset.n_layers ||
+        mine.max_len != preset.max_len || mine.act != preset.act || mine.pre_ln != preset.pre_ln;
 }
 
 void srv_config_clear_random_overrides(srv_config *c)

@@ -22,34 +22,34 @@
 #define SRV_UNSET (-1) /* an optional model override that the file did not set */
 
 typedef struct {
-    char host[256];        /* listen address: "127.0.0.1" */
-    unsigned port;         /* 8080; 0 = any free port (the start-up line says which) */
-    unsigned threads;      /* 2: compute threads of one forward pass (BLAS) */
-    unsigned workers;      /* 1: forward passes at once; threads x workers <= cores */
-    unsigned http_threads; /* 2: threads reading requests and tokenizing */
-    size_t max_body_bytes; /* 2097152: a larger request body is a 413 */
-    size_t max_batch;      /* 64: inputs in one request; more is a 422 */
-    size_t max_request_tokens; /* 32768: tokens of one request's inputs; more is a 413 */
-    size_t max_queue;      /* 64: requests waiting for a worker; more get a 429 */
-    size_t max_batch_tokens;   /* 16384: token budget of one packed forward pass */
-    size_t max_batch_requests; /* 32: requests packed into one forward pass */
-    unsigned queue_timeout_ms; /* 30000: a request still waiting then gets a 503; 0 = none */
+    char host[256];                /* listen address: "127.0.0.1" */
+    unsigned port;                 /* 8080; 0 = any free port (the start-up line says which) */
+    unsigned threads;              /* 2: compute threads of one forward pass (BLAS) */
+    unsigned workers;              /* 1: forward passes at once; threads x workers <= cores */
+    unsigned http_threads;         /* 2: threads reading requests and tokenizing */
+    size_t max_body_bytes;         /* 2097152: a larger request body is a 413 */
+    size_t max_batch;              /* 64: inputs in one request; more is a 422 */
+    size_t max_request_tokens;     /* 32768: tokens of one request's inputs; more is a 413 */
+    size_t max_queue;              /* 64: requests waiting for a worker; more get a 429 */
+    size_t max_batch_tokens;       /* 16384: token budget of one packed forward pass */
+    size_t max_batch_requests;     /* 32: requests packed into one forward pass */
+    unsigned queue_timeout_ms;     /* 30000: a request still waiting then gets a 503; 0 = none */
     unsigned connection_timeout_s; /* 30: an idle or too slow connection is closed */
-    unsigned max_connections;  /* 1000: open connections; more are refused */
-    char cors_origins[2048];   /* []: origins allowed by CORS, comma-joined; "*" = any */
-    char api_key[256];         /* null: when set, requests need "Authorization: Bearer KEY"
+    unsigned max_connections;      /* 1000: open connections; more are refused */
+    char cors_origins[2048];       /* []: origins allowed by CORS, comma-joined; "*" = any */
+    char api_key[256];             /* null: when set, requests need "Authorization: Bearer KEY"
                                   (not /health); ENCODERD_API_KEY overrides it */
     struct {
-        char path[4096];   /* a Hugging Face checkpoint folder; "" (null) = random model */
-        char preset[64];   /* "base": the random model's preset (enc_config_preset) */
-        uint64_t seed;     /* 42 */
+        char path[4096]; /* a Hugging Face checkpoint folder; "" (null) = random model */
+        char preset[64]; /* "base": the random model's preset (enc_config_preset) */
+        uint64_t seed;   /* 42 */
         /* Overrides of the preset (random model only); 0 = the preset's value. */
         size_t vocab_size, d_model, n_heads, d_head, d_ff, n_layers, max_len;
-        int activation;    /* SRV_UNSET or an enc_act */
-        int pre_ln;        /* SRV_UNSET, 0 or 1 */
+        int activation; /* SRV_UNSET or an enc_act */
+        int pre_ln;     /* SRV_UNSET, 0 or 1 */
         /* The default pooling of /encode, for any model; SRV_UNSET = the model's own. */
-        int pooling;       /* SRV_UNSET or an enc_pooling */
-        int normalize;     /* SRV_UNSET, 0 or 1 */
+        int pooling;   /* SRV_UNSET or an enc_pooling */
+        int normalize; /* SRV_UNSET, 0 or 1 */
     } model;
 } srv_config;
 

@@ -73,8 +73,7 @@ bool err_reply(const api_error *e, api_reply *out)
     err_kind kind = kind_known(e->kind) && e->kind != ERR_NONE ? e->kind : ERR_INTERNAL;
     out->status = err_status(kind);
     out->content_type = "application/json";
-    if (kind == ERR_METHOD_NOT_ALLOWED)
-        snprintf(out->allow, sizeof out->allow, "%s", e->allow);
+    if (kind == ERR_METHOD_NOT_ALLOWED) snprintf(out->allow, sizeof out->allow, "%s", e->allow);
     if (kind == ERR_OVERLOADED || kind == ERR_UNAVAILABLE)
         out->retry_after = e->retry_after ? e->retry_after : 1;
     if (kind == ERR_UNAUTHORIZED) out->www_authenticate = "Bearer"; /* RFC 6750 */

@@ -56,24 +56,24 @@ err_kind err_kind_from_enc(enc_status s);
 
 typedef struct {
     int status;
-    char *body;               /* owned (malloc); may be NULL when body_len is 0 */
+    char *body; /* owned (malloc); may be NULL when body_len is 0 */
     size_t body_len;
-    struct jw_stream *stream; /* owned: instead of body, a big answer formatted as it is
+    struct jw_stream *stream;     /* owned: instead of body, a big answer formatted as it is
                                  sent (jsonw.h, api_ctx.stream_min_bytes); else NULL */
-    _Atomic size_t *counted_in; /* non-NULL: body_len is counted in this (api_ctx.
+    _Atomic size_t *counted_in;   /* non-NULL: body_len is counted in this (api_ctx.
                                    text_in_flight) until the body is freed, and whoever
                                    frees it takes it off (api_reply_free; http.c once
                                    MHD has sent it) */
-    const char *content_type; /* a static string */
-    char allow[64];           /* the Allow header, "" for none */
-    unsigned retry_after;     /* the Retry-After header in seconds, 0 for none */
+    const char *content_type;     /* a static string */
+    char allow[64];               /* the Allow header, "" for none */
+    unsigned retry_after;         /* the Retry-After header in seconds, 0 for none */
     const char *www_authenticate; /* the WWW-Authenticate header (a static string), NULL
                                      for none; err_reply sets "Bearer" on every 401 */
     /* The visualizer's files (api.h, api_web_register); static strings, NULL for none.
      * http.c answers a GET whose If-None-Match matches etag with a 304 and no body. */
-    const char *etag;             /* ETag */
-    const char *cache_control;    /* Cache-Control */
-    const char *csp;              /* Content-Security-Policy */
+    const char *etag;          /* ETag */
+    const char *cache_control; /* Cache-Control */
+    const char *csp;           /* Content-Security-Policy */
 } api_reply;
 
 /* Frees the body and empties the reply; NULL-safe. */

@@ -48,7 +48,7 @@
 struct http_model {
     enc_model *model;
     api_ctx ctx;
-    size_t refs;              /* the server's own + one per request using it */
+    size_t refs; /* the server's own + one per request using it */
 };
 
 struct http_server {
@@ -59,38 +59,38 @@ struct http_server {
     char api_key[256];
     char address[INET6_ADDRSTRLEN];
     unsigned port;
-    pthread_mutex_t mu;       /* guards everything below */
-    pthread_cond_t idle;      /* signalled when active drops to 0 */
-    size_t active;            /* requests between their first call and their completion */
+    pthread_mutex_t mu;  /* guards everything below */
+    pthread_cond_t idle; /* signalled when active drops to 0 */
+    size_t active;       /* requests between their first call and their completion */
     bool draining;
-    http_model *model;        /* the model new requests get */
+    http_model *model; /* the model new requests get */
 };
 
 typedef enum { RQ_READING, RQ_QUEUED, RQ_READY } rq_phase;
 
 typedef struct {
-    wk_job job;               /* first: the workers hand back a wk_job * */
+    wk_job job; /* first: the workers hand back a wk_job * */
     http_server *s;
     struct MHD_Connection *conn;
-    int fd;                   /* the client's socket, to see whether it left */
+    int fd; /* the client's socket, to see whether it left */
     double t0;
     char method[16];
-    char path[128];           /* for the log: printable, cut */
-    const char *route_path;   /* the known route's path, for metrics; NULL if unknown */
-    const api_route *route;   /* NULL once an error is decided */
-    api_error err;            /* the error to answer with when !route */
-    char *body;               /* (len) the upload so far, NUL-terminated */
+    char path[128];         /* for the log: printable, cut */
+    const char *route_path; /* the known route's path, for metrics; NULL if unknown */
+    const api_route *route; /* NULL once an error is decided */
+    api_error err;          /* the error to answer with when !route */
+    char *body;             /* (len) the upload so far, NUL-terminated */
     size_t len, cap;
-    size_t dropped;           /* body bytes read and dropped past the cap */
-    http_model *model;        /* a reference, from prepare to completion */
+    size_t dropped;    /* body bytes read and dropped past the cap */
+    http_model *model; /* a reference, from prepare to completion */
     api_job *ajob;
-    api_reply reply;          /* filled by the worker */
+    api_reply reply; /* filled by the worker */
     rq_phase phase;
     bool answered;
     int status;
     size_t tokens;
     double tokenize_ms;
-    const char *origin;       /* the allowed Origin to echo, or NULL */
+    const char *origin; /* the allowed Origin to echo, or NULL */
 } request;
 
 /* ---- models ------------------------------------------------------------------------ */
@@ -111,10 +111,7 @@ http_model *http_model_new(enc_model *m, const api_ctx *ctx)
 
 /* Drops one reference; the last frees the model. Under s->mu. Returns the model to
  * free outside the lock (or NULL). */
-static http_model *model_unref_locked(http_model *hm)
-{
-    return hm && --hm->refs == 0 ? hm : NULL;
-}
+static http_model *model_unref_locked(http_model *hm) { return hm && --hm->refs == 0 ? hm : NULL; }
 
 static void model_free(http_model *hm)
 {
@@ -236,8 +233,8 @@ static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
     counted_stream *cs = malloc(sizeof *cs);
     if (!cs) return NULL;
     *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight, &s->opt};
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, cs, free_stream);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                                                  read_stream, cs, free_stream);
     if (!resp) free(cs);
     else if (cs->counter) atomic_fetch_add(cs->counter, cs->bytes);
     return resp;
@@ -248,15 +245,16 @@ static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
  * still r's, its count too) when out of memory. */
 static struct MHD_Response *body_response(http_server *s, const api_reply *r)
 {
-    _Atomic size_t *counter = r->counted_in ? r->counted_in
-                              : r->body_len >= API_STREAM_ANSWER_BYTES ? s->opt.text_in_flight
-                                                                      : NULL;
-    if (!counter) return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
+    _Atomic size_t *counter = r->counted_in      ? r->counted_in
+        : r->body_len >= API_STREAM_ANSWER_BYTES ? s->opt.text_in_flight
+                                                 : NULL;
+    if (!counter)
+        return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
     counted_body *cb = malloc(sizeof *cb);
     if (!cb) return NULL;
     *cb = (counted_body){r->body, r->body_len, counter, &s->opt};
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_counted, cb);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        r->body_len, r->body, free_counted, cb);
     if (!resp) free(cb);
     else if (!r->counted_in) atomic_fetch_add(counter, r->body_len);
     return resp;
@@ -269,19 +267,19 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
                               "\"message\":\"out of memory\"}}";
     /* ---- the visualizer's files (issue 6): a conditional GET is a 304 without body ---- */
     if (r->etag && r->status == 200 &&
-        api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), r->etag)) {
+        api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"),
+                         r->etag)) {
         if (r->counted_in) atomic_fetch_sub(r->counted_in, r->body_len);
         free(r->body);
         r->body = NULL, r->body_len = 0, r->counted_in = NULL, r->status = 304;
     }
     bool empty = r->status == 204 || r->status == 304;
     /* ---- end of the visualizer's block ---- */
-    struct MHD_Response *resp =
-        r->stream ? stream_response(rq->s, r->stream)
-        : r->body ? body_response(rq->s, r)
-        : empty ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
-                           : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM,
-                                                             MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = r->stream ? stream_response(rq->s, r->stream)
+        : r->body                         ? body_response(rq->s, r)
+        : empty
+        ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+        : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM, MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         api_reply_free(r);
         return MHD_NO; /* MHD closes the connection */
@@ -291,7 +289,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : "application/json");
     if (r->etag) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
-    if (r->cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
+    if (r->cache_control)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, r->cache_control);
     if (r->csp && !empty) MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
     if (r->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->retry_after) {
@@ -321,11 +320,13 @@ static enum MHD_Result send_error(struct MHD_Connection *c, request *rq, const a
 /* A CORS preflight: 204, with the allowances when the origin is allowed. */
 static enum MHD_Result send_preflight(struct MHD_Connection *c, request *rq)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     if (rq->origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
-        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                "Content-Type, Authorization");
         MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
     }
     add_common_headers(rq->s, rq, resp);
@@ -382,7 +383,8 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     rq->s = s;
     rq->conn = c;
     rq->t0 = wk_now_ms();
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     rq->fd = ci ? ci->connect_fd : -1;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     snprintf(rq->path, sizeof rq->path, "%s", url);
@@ -400,14 +402,17 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     const api_route *known = rq->route ? rq->route : api_route_find("GET", url, &ignored);
     if (!known) known = api_route_find("POST", url, &ignored);
     rq->route_path = known ? known->path : NULL;
-    if (known && known->id == API_ROUTE_WEB) rq->route_path = "/"; /* one metrics label: the visualizer */
+    if (known && known->id == API_ROUTE_WEB)
+        rq->route_path = "/"; /* one metrics label: the visualizer */
     if (rq->route && rq->route->has_body) {
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!api_content_type_ok(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &rq->err)) {
             rq->route = NULL;
         } else if (cl && strtoull(cl, NULL, 10) > s->opt.max_body_bytes) {
-            api_error_set(&rq->err, ERR_TOO_LARGE, "the request body has %s bytes; at most %zu "
-                          "are allowed", cl, s->opt.max_body_bytes);
+            api_error_set(&rq->err, ERR_TOO_LARGE,
+                          "the request body has %s bytes; at most %zu "
+                          "are allowed",
+                          cl, s->opt.max_body_bytes);
             rq->route = NULL;
         }
     }
@@ -438,8 +443,10 @@ static bool request_append(http_server *s, request *rq, const char *data, size_t
 {
     size_t max = s->opt.max_body_bytes;
     if (n > max - rq->len)
-        return api_error_set(&rq->err, ERR_TOO_LARGE, "the request body is over %zu bytes, "
-                             "the limit", max);
+        return api_error_set(&rq->err, ERR_TOO_LARGE,
+                             "the request body is over %zu bytes, "
+                             "the limit",
+                             max);
     if (rq->len + n + 1 > rq->cap) {
         size_t cap = rq->cap ? rq->cap : 4096;
         while (cap < rq->len + n + 1) cap *= 2;
@@ -475,7 +482,8 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     api_error err;
     /* The visualizer's files are open: a browser cannot send a key with a page load. */
     if (rq->route->id != API_ROUTE_HEALTH && rq->route->id != API_ROUTE_WEB && !authorized(s, c)) {
-        api_error_set(&err, ERR_UNAUTHORIZED, "this server needs an API key: send "
+        api_error_set(&err, ERR_UNAUTHORIZED,
+                      "this server needs an API key: send "
                       "\"Authorization: Bearer KEY\"");
         return send_error(c, rq, &err);
     }
@@ -486,17 +494,21 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     if (!rq->ajob) return send_error(c, rq, &err);
     rq->tokens = api_job_tokens(rq->ajob);
     if (rq->tokens > s->opt.max_request_tokens) {
-        api_error_set(&err, ERR_TOO_LARGE, "the request holds %zu tokens; at most %zu are "
-                      "allowed in one request (max_request_tokens)", rq->tokens,
-                      s->opt.max_request_tokens);
+        api_error_set(&err, ERR_TOO_LARGE,
+                      "the request holds %zu tokens; at most %zu are "
+                      "allowed in one request (max_request_tokens)",
+                      rq->tokens, s->opt.max_request_tokens);
         return send_error(c, rq, &err);
     }
     if (!api_job_needs_forward(rq->ajob)) {
         api_job_run(rq->ajob, NULL, &rq->reply);
         return send_reply(c, rq, &rq->reply);
     }
-    rq->job = (wk_job){.run = run_batch, .done = job_done, .gone = client_gone,
-                       .batch_key = api_job_batch_key(rq->ajob), .cost = rq->tokens,
+    rq->job = (wk_job){.run = run_batch,
+                       .done = job_done,
+                       .gone = client_gone,
+                       .batch_key = api_job_batch_key(rq->ajob),
+                       .cost = rq->tokens,
                        .max_wait_ms = s->opt.queue_timeout_ms,
                        .big = api_job_big_answer(rq->ajob)};
     rq->phase = RQ_QUEUED;
@@ -507,8 +519,7 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     if (st == WK_FULL)
         api_error_set(&err, ERR_OVERLOADED, "%zu requests are already waiting; try again later",
                       wk_queue_depth(s->opt.workers));
-    else
-        api_error_set(&err, ERR_UNAVAILABLE, "the server is stopping");
+    else api_error_set(&err, ERR_UNAVAILABLE, "the server is stopping");
     err.retry_after = 1;
     err_reply(&err, &rq->reply);
     MHD_resume_connection(c);
@@ -521,8 +532,10 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
     if (rq->job.dropped && !rq->job.expired) return MHD_NO; /* the client left: close */
     if (rq->job.expired) {
         api_error err;
-        api_error_set(&err, ERR_UNAVAILABLE, "the request waited %.0f ms for a worker, more "
-                      "than queue_timeout_ms; try again later", rq->job.queued_ms);
+        api_error_set(&err, ERR_UNAVAILABLE,
+                      "the request waited %.0f ms for a worker, more "
+                      "than queue_timeout_ms; try again later",
+                      rq->job.queued_ms);
         err.retry_after = 1;
         return send_error(c, rq, &err);
     }
@@ -530,9 +543,8 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     http_server *s = cls;
@@ -546,7 +558,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_YES; /* a CORS preflight, answered on the last call */
         /* Answer now only to refuse a body unread (see the top of the file). */
         return !rq->route && has_body(c) && answer_before_body(s, c) ? send_error(c, rq, &rq->err)
-                                                                      : MHD_YES;
+                                                                     : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -575,22 +587,25 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (!rq) return;
     double total = wk_now_ms() - rq->t0;
     bool ran = rq->ajob && api_job_needs_forward(rq->ajob) && !rq->job.dropped &&
-               rq->phase == RQ_READY && rq->job.run_ms > 0;
+        rq->phase == RQ_READY && rq->job.run_ms > 0;
     if (s->opt.metrics && rq->answered) {
-        metrics_sample m = {.route = rq->route_path, .status = rq->status, .tokens = rq->tokens,
+        metrics_sample m = {.route = rq->route_path,
+                            .status = rq->status,
+                            .tokens = rq->tokens,
                             .tokenize_ms = rq->model ? rq->tokenize_ms : -1, /* prepare ran */
                             .queue_ms = ran ? rq->job.queued_ms : -1,
                             .forward_ms = ran ? rq->job.run_ms : -1,
-                            .batch_size = ran ? rq->job.batch_size : 0, .total_ms = total};
+                            .batch_size = ran ? rq->job.batch_size : 0,
+                            .total_ms = total};
         metrics_record(s->opt.metrics, &m);
     }
     if (rq->answered)
-        fprintf(stderr, "access %s %s %d tokens=%zu ms=%.1f%s\n", rq->method, rq->path,
-                rq->status, rq->tokens, total,
+        fprintf(stderr, "access %s %s %d tokens=%zu ms=%.1f%s\n", rq->method, rq->path, rq->status,
+                rq->tokens, total,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
     else
-        fprintf(stderr, "access %s %s - tokens=%zu ms=%.1f (closed before an answer)\n",
-                rq->method, rq->path, rq->tokens, total);
+        fprintf(stderr, "access %s %s - tokens=%zu ms=%.1f (closed before an answer)\n", rq->method,
+                rq->path, rq->tokens, total);
     api_job_free(rq->ajob);
     api_reply_free(&rq->reply);
     if (rq->model) model_release(s, rq->model);
@@ -625,7 +640,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* A listening, non-blocking socket on host:port, or -1 with err set. */
 static int listen_on(http_server *s, const char *host, unsigned port, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char service[8];
@@ -694,19 +710,18 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
     if (fd >= 0) {
         /* ITC lets workers resume suspended connections and http_drain quiesce the daemon. */
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                         MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
+            MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
         s->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, s,
-            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, so it gets every message */
-            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-            MHD_OPTION_THREAD_POOL_SIZE, threads,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-            MHD_OPTION_CONNECTION_TIMEOUT, opt->connection_timeout_s,
-            MHD_OPTION_CONNECTION_LIMIT, opt->max_connections ? opt->max_connections : 1000,
-            MHD_OPTION_UNESCAPE_CALLBACK, unescape_uri, NULL,
-            MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+            s, /* first, so it gets every message */
+            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+            opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+            opt->max_connections ? opt->max_connections : 1000, MHD_OPTION_UNESCAPE_CALLBACK,
+            unescape_uri, NULL, MHD_OPTION_END);
         if (!s->daemon) {
-            snprintf(err, errlen, "libmicrohttpd could not start on %s port %u", s->address, s->port);
+            snprintf(err, errlen, "libmicrohttpd could not start on %s port %u", s->address,
+                     s->port);
             close(fd);
         }
     }
@@ -748,7 +763,7 @@ void http_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->daemon); /* closes any connection still open */
-    model_free(s->model);        /* every request released its reference on completion */
+    model_free(s->model);       /* every request released its reference on completion */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s);

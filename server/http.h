@@ -23,18 +23,18 @@
 #include "workers.h"
 
 typedef struct {
-    const char *host;          /* numeric address or name to listen on */
-    unsigned port;             /* 0 = any free port (see http_port) */
-    unsigned http_threads;     /* MHD threads: read, validate, tokenize, write */
-    size_t max_body_bytes;     /* a body past it is a 413 */
-    size_t max_request_tokens; /* a request whose inputs hold more tokens is a 413 */
-    unsigned queue_timeout_ms; /* a request still queued then is a 503; 0 = none */
+    const char *host;              /* numeric address or name to listen on */
+    unsigned port;                 /* 0 = any free port (see http_port) */
+    unsigned http_threads;         /* MHD threads: read, validate, tokenize, write */
+    size_t max_body_bytes;         /* a body past it is a 413 */
+    size_t max_request_tokens;     /* a request whose inputs hold more tokens is a 413 */
+    unsigned queue_timeout_ms;     /* a request still queued then is a 503; 0 = none */
     unsigned connection_timeout_s; /* idle connections are closed after it; 0 = never */
-    unsigned max_connections;  /* connections past it are refused */
-    const char *cors_origins;  /* comma-joined allowed origins, "*" for any, "" for none */
-    const char *api_key;       /* "" = no key; else "Authorization: Bearer KEY" needed */
-    wk_pool *workers;          /* borrowed: runs the forward passes */
-    metrics *metrics;          /* borrowed, may be NULL */
+    unsigned max_connections;      /* connections past it are refused */
+    const char *cors_origins;      /* comma-joined allowed origins, "*" for any, "" for none */
+    const char *api_key;           /* "" = no key; else "Authorization: Bearer KEY" needed */
+    wk_pool *workers;              /* borrowed: runs the forward passes */
+    metrics *metrics;              /* borrowed, may be NULL */
     /* Borrowed, may be NULL: the bytes big answers hold until sent (api_ctx.
      * text_in_flight). Here: bodies that come counted (api_reply.counted_in) or of
      * API_STREAM_ANSWER_BYTES or more, and the floats of streams, until MHD frees them. */

@@ -14,8 +14,8 @@
 /* A tensor left to jw_take_stream: its floats copied (contiguous, row-major), its place
  * in the text and how to write it. */
 struct jw_deferred {
-    size_t at;                    /* the text offset where its text goes */
-    float *x;                     /* owned */
+    size_t at; /* the text offset where its text goes */
+    float *x;  /* owned */
     size_t shape[JW_MAX_DEPTH];
     int rank;
     int digits;
@@ -116,7 +116,7 @@ static bool reserve(jsonw *w, size_t n)
     char *b = !w->buf && need >= JW_SPARE_MIN ? take_spare(need, &cap) : NULL;
     if (!b) b = realloc(w->buf, cap);
     if (!b) return w->failed = true, false;
-    b[w->len] = '\0'; /* a first allocation: keep the text NUL-terminated */
+    b[w->len] = '\0';              /* a first allocation: keep the text NUL-terminated */
     enc_advise_huge_pages(b, cap); /* 24 MB filled: 72 -> 7 ms (hugepages.h) */
     w->buf = b;
     w->cap = cap;
@@ -218,8 +218,7 @@ static void put_escaped(jsonw *w, const char *str, size_t n)
             case '\t': *o++ = 't'; break;
             case '\b': *o++ = 'b'; break;
             case '\f': *o++ = 'f'; break;
-            default:
-                o += sprintf(o, "u%04x", c);
+            default: o += sprintf(o, "u%04x", c);
             }
             i++;
         } else {
@@ -314,20 +313,56 @@ typedef unsigned __int128 u128;
 #define JW_FLOAT_MAX_CHARS 16
 
 /* 5^k for k in [0, 27] (5^27 < 2^63). */
-static const uint64_t POW5[28] = {
-    1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull, 1953125ull,
-    9765625ull, 48828125ull, 244140625ull, 1220703125ull, 6103515625ull, 30517578125ull,
-    152587890625ull, 762939453125ull, 3814697265625ull, 19073486328125ull,
-    95367431640625ull, 476837158203125ull, 2384185791015625ull, 11920928955078125ull,
-    59604644775390625ull, 298023223876953125ull, 1490116119384765625ull,
-    7450580596923828125ull};
+static const uint64_t POW5[28] = {1ull,
+                                  5ull,
+                                  25ull,
+                                  125ull,
+                                  625ull,
+                                  3125ull,
+                                  15625ull,
+                                  78125ull,
+                                  390625ull,
+                                  1953125ull,
+                                  9765625ull,
+                                  48828125ull,
+                                  244140625ull,
+                                  1220703125ull,
+                                  6103515625ull,
+                                  30517578125ull,
+                                  152587890625ull,
+                                  762939453125ull,
+                                  3814697265625ull,
+                                  19073486328125ull,
+                                  95367431640625ull,
+                                  476837158203125ull,
+                                  2384185791015625ull,
+                                  11920928955078125ull,
+                                  59604644775390625ull,
+                                  298023223876953125ull,
+                                  1490116119384765625ull,
+                                  7450580596923828125ull};
 
 /* 10^k for k in [0, 19]. */
-static const uint64_t POW10U[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
-    10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-    100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
+static const uint64_t POW10U[20] = {1ull,
+                                    10ull,
+                                    100ull,
+                                    1000ull,
+                                    10000ull,
+                                    100000ull,
+                                    1000000ull,
+                                    10000000ull,
+                                    100000000ull,
+                                    1000000000ull,
+                                    10000000000ull,
+                                    100000000000ull,
+                                    1000000000000ull,
+                                    10000000000000ull,
+                                    100000000000000ull,
+                                    1000000000000000ull,
+                                    10000000000000000ull,
+                                    100000000000000000ull,
+                                    1000000000000000000ull,
+                                    10000000000000000000ull};
 
 /* 10^k as doubles for k in [-46, 39] (POW10D[k + 46]), the literals correctly rounded.
  * Comparing a float (exact in a double) against them is comparing it against 10^k
@@ -335,14 +370,13 @@ static const uint64_t POW10U[20] = {
  * exact rationals when the table was written; the tests format the floats on either
  * side of every power of ten). */
 static const double POW10D[86] = {
-    1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35,
-    1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23,
-    1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11,
-    1e-10, 1e-9,  1e-8,  1e-7,  1e-6,  1e-5,  1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,
-    1e2,   1e3,   1e4,   1e5,   1e6,   1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13,
-    1e14,  1e15,  1e16,  1e17,  1e18,  1e19,  1e20,  1e21,  1e22,  1e23,  1e24,  1e25,
-    1e26,  1e27,  1e28,  1e29,  1e30,  1e31,  1e32,  1e33,  1e34,  1e35,  1e36,  1e37,
-    1e38,  1e39};
+    1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34,
+    1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21,
+    1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9,  1e-8,
+    1e-7,  1e-6,  1e-5,  1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,   1e3,   1e4,   1e5,
+    1e6,   1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13,  1e14,  1e15,  1e16,  1e17,  1e18,
+    1e19,  1e20,  1e21,  1e22,  1e23,  1e24,  1e25,  1e26,  1e27,  1e28,  1e29,  1e30,  1e31,
+    1e32,  1e33,  1e34,  1e35,  1e36,  1e37,  1e38,  1e39};
 
 /* "00" "01" ... "99", for the exponent. */
 static const char DIGITS2[] = "00010203040506070809101112131415161718192021222324"
@@ -369,8 +403,8 @@ static uint64_t scale_floor(uint32_t m, int e, int s, int *half)
         }
         u128 d = n < 20 ? (u128)POW10U[n] : (u128)POW10U[19] * POW10U[n - 19];
         u128 num = m, den = d;
-        if (e >= 0) num <<= e; /* m 2^e < 2^128 for every float */
-        else den <<= -e;       /* here |v| >= 10, so -e <= 20 and d <= 10^7 */
+        if (e >= 0) num <<= e;              /* m 2^e < 2^128 for every float */
+        else den <<= -e;                    /* here |v| >= 10, so -e <= 20 and d <= 10^7 */
         if (!(num >> 64) && !(den >> 64)) { /* the common case: 64-bit division */
             uint64_t a = (uint64_t)num, b = (uint64_t)den, q = a / b, r = a % b;
             *half = r < b - r ? -1 : r > b - r;
@@ -380,7 +414,7 @@ static uint64_t scale_floor(uint32_t m, int e, int s, int *half)
         *half = vs_half_u128(num - q * den, den);
         return (uint64_t)q;
     }
-    int k = -(e + s); /* m 10^s 2^e = m 5^s / 2^k */
+    int k = -(e + s);                  /* m 10^s 2^e = m 5^s / 2^k */
     if (s <= 27 && k > 0 && k < 128) { /* |v| from 1e-19 up at 9 digits */
         u128 prod = (u128)m * POW5[s], low = prod & (((u128)1 << k) - 1);
         *half = vs_half_u128(low, (u128)1 << k);
@@ -523,7 +557,8 @@ static inline __attribute__((always_inline)) size_t format_float(float v, int p,
         o[0] = first;
         if (nd > point) { /* point <= 8: the word's first point-1 bytes, '.', the rest */
             uint64_t low = ((uint64_t)1 << (8 * (point - 1))) - 1;
-            store_le64(o + 1, (rest & low) | (uint64_t)'.' << (8 * (point - 1)) | (rest & ~low) << 8);
+            store_le64(o + 1,
+                       (rest & low) | (uint64_t)'.' << (8 * (point - 1)) | (rest & ~low) << 8);
             o[9] = (char)(rest >> 56);
             o += nd + 1;
         } else {
@@ -632,8 +667,8 @@ static void simd_init(void)
 {
     __builtin_cpu_init();
     simd_ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-              __builtin_cpu_supports("avx512cd");
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512cd");
     for (int sign = 0; sign < 2; sign++)
         for (int E = -4; E <= 8; E++)
             for (int nd = 1; nd <= 9; nd++) {
@@ -670,7 +705,7 @@ bool jw_use_simd(bool on)
 
 /* 10^k as doubles for k in [-4, 11] (the same literals as POW10D): a lane's E + 5 picks
  * 10^(E + 1). */
-static const double POW10_LANES[16] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3,
+static const double POW10_LANES[16] = {1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2,  1e3,
                                        1e4,  1e5,  1e6,  1e7,  1e8, 1e9, 1e10, 1e11};
 
 /* put_floats(o, x, n, 9), 8 floats at a time (see above). */
@@ -679,8 +714,10 @@ JW_AVX512 static char *put_floats9_avx512(char *o, const float *x, size_t n)
 #define C(v) _mm512_set1_epi64(v)
     const __m512i one = C(1);
     const __m512i pow5_lo = _mm512_setr_epi64(1, 5, 25, 125, 625, 3125, 15625, 78125);
-    const __m512i pow5_hi = _mm512_setr_epi64(390625, 1953125, 9765625, 48828125, 244140625, 0, 0, 0);
-    const __m512d pow10_lo = _mm512_loadu_pd(POW10_LANES), pow10_hi = _mm512_loadu_pd(POW10_LANES + 8);
+    const __m512i pow5_hi =
+        _mm512_setr_epi64(390625, 1953125, 9765625, 48828125, 244140625, 0, 0, 0);
+    const __m512d pow10_lo = _mm512_loadu_pd(POW10_LANES),
+                  pow10_hi = _mm512_loadu_pd(POW10_LANES + 8);
     *o++ = '[';
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -690,42 +727,52 @@ JW_AVX512 static char *put_floats9_avx512(char *o, const float *x, size_t n)
         __m512i ex = _mm512_and_si512(_mm512_srli_epi64(bits, 23), C(0xff));
         __m512i m = _mm512_or_si512(_mm512_and_si512(bits, C(0x7fffff)), C(0x800000));
         /* E = floor(log10 |v|): (ex - 127) 1233 / 4096, plus one where |v| >= 10^(E + 1) */
-        __m512i E = _mm512_srai_epi64(_mm512_mullo_epi64(_mm512_sub_epi64(ex, C(127)), C(1233)), 12);
+        __m512i E =
+            _mm512_srai_epi64(_mm512_mullo_epi64(_mm512_sub_epi64(ex, C(127)), C(1233)), 12);
         __m512i at = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(E, C(5)), C(0)), C(15));
-        __m512d absv = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(
-            _mm512_and_si512(bits, C(0x7fffffff)))));
+        __m512d absv = _mm512_cvtps_pd(
+            _mm256_castsi256_ps(_mm512_cvtepi64_epi32(_mm512_and_si512(bits, C(0x7fffffff)))));
         __m512d p10 = _mm512_permutex2var_pd(pow10_lo, at, pow10_hi);
         E = _mm512_mask_add_epi64(E, _mm512_cmp_pd_mask(absv, p10, _CMP_GE_OQ), E, one);
         /* s = 8 - E, k = -(e + s) = 142 - ex + E; q = m 5^s / 2^k, rounded */
         __m512i s = _mm512_sub_epi64(C(8), E);
         __m512i k = _mm512_add_epi64(_mm512_sub_epi64(C(142), ex), E);
         __mmask8 fast = _mm512_cmpge_epi64_mask(E, C(-4)) & _mm512_cmple_epi64_mask(E, C(8)) &
-                        _mm512_cmpge_epi64_mask(k, one) & _mm512_cmple_epi64_mask(k, C(63)) &
-                        _mm512_cmpge_epi64_mask(ex, one) & _mm512_cmple_epi64_mask(ex, C(254));
+            _mm512_cmpge_epi64_mask(k, one) & _mm512_cmple_epi64_mask(k, C(63)) &
+            _mm512_cmpge_epi64_mask(ex, one) & _mm512_cmple_epi64_mask(ex, C(254));
         __m512i prod = _mm512_mul_epu32(m, _mm512_permutex2var_epi64(pow5_lo, s, pow5_hi));
         __m512i q = _mm512_srlv_epi64(prod, k);
         __m512i dropped = _mm512_and_si512(prod, _mm512_sub_epi64(_mm512_sllv_epi64(one, k), one));
         __m512i half = _mm512_sllv_epi64(one, _mm512_sub_epi64(k, one));
         /* up past one half, or at one half to an even q */
-        __mmask8 up = _mm512_cmpgt_epu64_mask(_mm512_add_epi64(dropped, _mm512_and_si512(q, one)), half);
+        __mmask8 up =
+            _mm512_cmpgt_epu64_mask(_mm512_add_epi64(dropped, _mm512_and_si512(q, one)), half);
         q = _mm512_mask_add_epi64(q, up, q, one);
         /* q = 10^9 would be a carry into a new digit (9.99999999e-5 -> 1e-4): no float
          * rounds so at 9 digits, but format_float would take it if one did. */
-        fast &= _mm512_cmpge_epu64_mask(q, C(100000000)) & _mm512_cmplt_epu64_mask(q, C(1000000000));
+        fast &= _mm512_cmpge_epu64_mask(q, C(100000000)) &
+            _mm512_cmplt_epu64_mask(q, C(1000000000));
         /* the first digit, and eight_digits of the other 8, on every lane */
         __m512i first = _mm512_srli_epi64(_mm512_mul_epu32(q, C(720575941)), 56);
         __m512i r = _mm512_sub_epi64(q, _mm512_mul_epu32(first, C(100000000)));
         __m512i r_hi = _mm512_srli_epi64(_mm512_mul_epu32(r, C(109951163)), 40);
-        __m512i w = _mm512_or_si512(r_hi, _mm512_slli_epi64(_mm512_sub_epi64(r, _mm512_mul_epu32(r_hi, C(10000))), 32));
-        __m512i y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(10486)), 20), C(0x0000007f0000007fll));
-        w = _mm512_or_si512(_mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(100))), 16), y);
-        y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(103)), 10), C(0x000f000f000f000fll));
-        __m512i rest = _mm512_or_si512(_mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(10))), 8), y);
+        __m512i w = _mm512_or_si512(
+            r_hi, _mm512_slli_epi64(_mm512_sub_epi64(r, _mm512_mul_epu32(r_hi, C(10000))), 32));
+        __m512i y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(10486)), 20),
+                                     C(0x0000007f0000007fll));
+        w = _mm512_or_si512(
+            _mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(100))), 16), y);
+        y = _mm512_and_si512(_mm512_srli_epi64(_mm512_mullo_epi64(w, C(103)), 10),
+                             C(0x000f000f000f000fll));
+        __m512i rest = _mm512_or_si512(
+            _mm512_slli_epi64(_mm512_sub_epi64(w, _mm512_mullo_epi64(y, C(10))), 8), y);
         /* digits kept, nd = 9 - (trailing zero digits): rest's high zero bytes */
-        __m512i nd = _mm512_max_epi64(_mm512_sub_epi64(C(9), _mm512_srli_epi64(_mm512_lzcnt_epi64(rest), 3)), one);
-        __m512i key = _mm512_add_epi64(_mm512_add_epi64(_mm512_mullo_epi64(sign, C(117)),
-                                                        _mm512_mullo_epi64(_mm512_add_epi64(E, C(4)), C(9))),
-                                       _mm512_sub_epi64(nd, one));
+        __m512i nd = _mm512_max_epi64(
+            _mm512_sub_epi64(C(9), _mm512_srli_epi64(_mm512_lzcnt_epi64(rest), 3)), one);
+        __m512i key =
+            _mm512_add_epi64(_mm512_add_epi64(_mm512_mullo_epi64(sign, C(117)),
+                                              _mm512_mullo_epi64(_mm512_add_epi64(E, C(4)), C(9))),
+                             _mm512_sub_epi64(nd, one));
         /* each float's 16 source bytes: its 8 digits and its first digit, '-', '.', '0', ',' */
         rest = _mm512_add_epi64(rest, C(0x3030303030303030ll));
         __m512i aux = _mm512_or_si512(_mm512_add_epi64(first, C('0')), C(AUX_CONST));
@@ -799,7 +846,8 @@ static void float_tensor_seq(jsonw *w, const float *x, const size_t *shape, int 
     size_t inner = 1; /* floats of one entry below the outermost; they are contiguous */
     for (int i = 2; i < rank; i++) inner *= shape[i];
     jw_arr_begin(w);
-    for (size_t i = 0; i < shape[0]; i++) float_tensor_seq(w, x + i * stride, shape + 1, rank - 1, inner);
+    for (size_t i = 0; i < shape[0]; i++)
+        float_tensor_seq(w, x + i * stride, shape + 1, rank - 1, inner);
     jw_arr_end(w);
 }
 
@@ -846,8 +894,8 @@ size_t jw_float_tensor_max(const size_t *shape, int rank)
  * chunk c+1 is still intact when chunk c moves). No allocation besides the one reserve.
  * false, writing nothing, when the worst case does not fit in a size_t.
  */
-static bool float_tensor_par(jsonw *w, const float *x, const size_t *shape, int rank,
-                             size_t stride, int threads)
+static bool float_tensor_par(jsonw *w, const float *x, const size_t *shape, int rank, size_t stride,
+                             int threads)
 {
     size_t D = shape[rank - 1], rows = 1;
     for (int i = 0; i < rank - 1; i++) rows *= shape[i];
@@ -887,8 +935,8 @@ static bool float_tensor_par(jsonw *w, const float *x, const size_t *shape, int 
 }
 
 /* jw_float_tensor under jw_defer: the comma, then the tensor kept for the stream. */
-static void defer_tensor(jsonw *w, const float *x, const size_t *shape, int rank,
-                         size_t stride, size_t n)
+static void defer_tensor(jsonw *w, const float *x, const size_t *shape, int rank, size_t stride,
+                         size_t n)
 {
     before_item(w);
     if (w->failed) return;
@@ -907,7 +955,8 @@ static void defer_tensor(jsonw *w, const float *x, const size_t *shape, int rank
         return;
     }
     size_t entry = rank == 1 ? n : n / shape[0]; /* floats of one outermost entry */
-    for (size_t e = 0; e < n / entry; e++) memcpy(d->x + e * entry, x + e * stride, entry * sizeof *x);
+    for (size_t e = 0; e < n / entry; e++)
+        memcpy(d->x + e * entry, x + e * stride, entry * sizeof *x);
     d->at = w->len;
     memcpy(d->shape, shape, (size_t)rank * sizeof *shape);
     d->rank = rank;
@@ -924,7 +973,8 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
         return;
     }
     size_t n = 1;
-    for (int i = 0; i < rank; i++) n = shape[i] && n > SIZE_MAX / shape[i] ? SIZE_MAX : n * shape[i];
+    for (int i = 0; i < rank; i++)
+        n = shape[i] && n > SIZE_MAX / shape[i] ? SIZE_MAX : n * shape[i];
     /* Deferred: big enough, no empty dimension (n > 0) and within the nesting limit. */
     if (w->defer_min && n >= w->defer_min && n != SIZE_MAX && rank <= JW_MAX_DEPTH &&
         w->depth + rank - 1 <= JW_MAX_DEPTH) {
@@ -934,7 +984,7 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
     /* Only a tensor of several rows, big enough to pay for waking a team, and as deep
      * as the sequential path allows (it fails past JW_MAX_DEPTH). */
     bool parallel = threads > 1 && rank > 1 && n >= JW_PARALLEL_MIN_FLOATS && n != SIZE_MAX &&
-                    w->depth + rank - 1 <= JW_MAX_DEPTH;
+        w->depth + rank - 1 <= JW_MAX_DEPTH;
     if (parallel && float_tensor_par(w, x, shape, rank, stride, threads)) return;
     float_tensor_seq(w, x, shape, rank, stride);
 }
@@ -942,15 +992,15 @@ void jw_float_tensor(jsonw *w, const float *x, const size_t *shape, int rank, si
 /* ---- the stream of a text with deferred tensors ------------------------------------- */
 
 struct jw_stream {
-    char *text;               /* the writer's text, without the deferred tensors */
+    char *text; /* the writer's text, without the deferred tensors */
     size_t len;
-    jw_deferred *d;           /* (n) in text order */
+    jw_deferred *d; /* (n) in text order */
     size_t n;
-    size_t next;              /* the next deferred tensor */
-    size_t pos;               /* how much of text is out */
-    bool in_tensor;           /* writing d[next] */
-    size_t row, rows;         /* its next row, and how many */
-    char *piece;              /* a row's text (or the closing brackets) not all out yet */
+    size_t next;      /* the next deferred tensor */
+    size_t pos;       /* how much of text is out */
+    bool in_tensor;   /* writing d[next] */
+    size_t row, rows; /* its next row, and how many */
+    char *piece;      /* a row's text (or the closing brackets) not all out yet */
     size_t piece_len, piece_pos, piece_cap;
 };
 
@@ -1077,9 +1127,11 @@ void jw_b64_begin(jsonw *w)
 /* B64_PAIRS[v] = the two characters of the 12 bits v, so that a 3-byte group takes two
  * lookups and one 4-byte store (1.52M floats: 2.9 -> 1.55 ms). A constant table, spelt
  * out by the preprocessor. */
+// clang-format off
 #define B64C(i) ((char)((i) < 26 ? 'A' + (i) : (i) < 52 ? 'a' + (i) - 26 : (i) < 62 ? '0' + (i) - 52 \
                         : (i) == 62 ? '+' : '/'))
 #define B64P(v) {B64C((v) >> 6), B64C((v) & 63)}
+// clang-format on
 #define B64P4(v) B64P(v), B64P((v) + 1), B64P((v) + 2), B64P((v) + 3)
 #define B64P16(v) B64P4(v), B64P4((v) + 4), B64P4((v) + 8), B64P4((v) + 12)
 #define B64P64(v) B64P16(v), B64P16((v) + 16), B64P16((v) + 32), B64P16((v) + 48)
@@ -1170,8 +1222,10 @@ void jw_b64_end(jsonw *w)
     }
     w->b64_open = false;
     if (w->b64_n > 0 && reserve(w, 4)) {
-        unsigned v = (unsigned)w->b64_carry[0] << 16 | (w->b64_n == 2 ? (unsigned)w->b64_carry[1] << 8 : 0);
-        char q[4] = {B64[v >> 18], B64[(v >> 12) & 63], w->b64_n == 2 ? B64[(v >> 6) & 63] : '=', '='};
+        unsigned v = (unsigned)w->b64_carry[0] << 16 |
+            (w->b64_n == 2 ? (unsigned)w->b64_carry[1] << 8 : 0);
+        char q[4] = {B64[v >> 18], B64[(v >> 12) & 63], w->b64_n == 2 ? B64[(v >> 6) & 63] : '=',
+                     '='};
         put(w, q, 4);
     }
     w->b64_n = 0;

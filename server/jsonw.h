@@ -42,17 +42,17 @@
 typedef struct jw_deferred jw_deferred;
 
 typedef struct {
-    char *buf;          /* owned; NUL-terminated while ok */
+    char *buf; /* owned; NUL-terminated while ok */
     size_t len, cap;
-    bool failed;        /* sticky: an allocation failed or nesting was too deep */
-    bool after_key;     /* the next value follows "key": and takes no comma */
+    bool failed;    /* sticky: an allocation failed or nesting was too deep */
+    bool after_key; /* the next value follows "key": and takes no comma */
     int depth;
     bool has_items[JW_MAX_DEPTH]; /* per open container: a comma before the next item */
-    int float_digits;   /* significant digits of floats, 1..9; 0 means 9 */
-    bool b64_open;      /* between jw_b64_begin and jw_b64_end */
-    unsigned char b64_carry[2]; /* bytes waiting for a full 3-byte group */
-    int b64_n;          /* how many of b64_carry are used */
-    size_t defer_min;   /* jw_defer: tensors of at least this many floats wait (0: none) */
+    int float_digits;             /* significant digits of floats, 1..9; 0 means 9 */
+    bool b64_open;                /* between jw_b64_begin and jw_b64_end */
+    unsigned char b64_carry[2];   /* bytes waiting for a full 3-byte group */
+    int b64_n;                    /* how many of b64_carry are used */
+    size_t defer_min;      /* jw_defer: tensors of at least this many floats wait (0: none) */
     jw_deferred *deferred; /* (n_deferred) the tensors waiting, in text order */
     size_t n_deferred, cap_deferred;
 } jsonw;

@@ -90,13 +90,15 @@ static int parse_flags(int argc, char **argv, flags *f)
         case 'H': f->host = optarg; break;
         case 'P':
             if (!(f->has_port = parse_uint(optarg, 0, 65535, &f->port))) {
-                fprintf(stderr, "encoderd: --port must be a number in 0..65535, got \"%s\"\n", optarg);
+                fprintf(stderr, "encoderd: --port must be a number in 0..65535, got \"%s\"\n",
+                        optarg);
                 return 2;
             }
             break;
         case 't':
             if (!(f->has_threads = parse_uint(optarg, 1, 256, &f->threads))) {
-                fprintf(stderr, "encoderd: --threads must be a number in 1..256, got \"%s\"\n", optarg);
+                fprintf(stderr, "encoderd: --threads must be a number in 1..256, got \"%s\"\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -116,7 +118,9 @@ static bool load_config(const flags *f, srv_config *cfg)
 {
     char err[1024];
     srv_config_defaults(cfg);
-    const char *file = f->config ? f->config : access(DEFAULT_CONFIG, F_OK) == 0 ? DEFAULT_CONFIG : NULL;
+    const char *file = f->config            ? f->config
+        : access(DEFAULT_CONFIG, F_OK) == 0 ? DEFAULT_CONFIG
+                                            : NULL;
     if (file && !srv_config_load_file(cfg, file, err, sizeof err)) {
         fprintf(stderr, "encoderd: bad config: %s\n", err);
         return false;
@@ -141,7 +145,8 @@ static bool load_config(const flags *f, srv_config *cfg)
     }
     if (f->model) {
         if (strlen(f->model) >= sizeof cfg->model.path || !f->model[0]) {
-            fprintf(stderr, "encoderd: --model must name a folder (under %zu bytes)\n", sizeof cfg->model.path);
+            fprintf(stderr, "encoderd: --model must name a folder (under %zu bytes)\n",
+                    sizeof cfg->model.path);
             return false;
         }
         snprintf(cfg->model.path, sizeof cfg->model.path, "%s", f->model);
@@ -166,10 +171,12 @@ static enc_model *load_model(const srv_config *cfg)
     enc_model *m;
     if (cfg->model.path[0]) {
         if (srv_config_has_random_overrides(cfg))
-            fprintf(stderr, "encoderd: note: model.path is set, so the random-model sizes, "
-                            "activation and pre_ln of the config are not used\n");
+            fprintf(stderr,
+                    "encoderd: note: model.path is set, so the random-model sizes, "
+                    "activation and pre_ln of the config are not used\n");
         m = enc_model_load_hf(cfg->model.path, err, sizeof err);
-        if (!m) fprintf(stderr, "encoderd: cannot load the model in %s: %s\n", cfg->model.path, err);
+        if (!m)
+            fprintf(stderr, "encoderd: cannot load the model in %s: %s\n", cfg->model.path, err);
         return m;
     }
     enc_config ec;
@@ -178,7 +185,9 @@ static enc_model *load_model(const srv_config *cfg)
         return NULL;
     }
     m = enc_model_new_random(&ec, err, sizeof err);
-    if (!m) fprintf(stderr, "encoderd: cannot build the random model \"%s\": %s\n", cfg->model.preset, err);
+    if (!m)
+        fprintf(stderr, "encoderd: cannot build the random model \"%s\": %s\n", cfg->model.preset,
+                err);
     return m;
 }
 
@@ -191,7 +200,7 @@ static const char *pooling_name(enc_pooling p)
 
 typedef struct {
     flags f;
-    srv_config cfg;          /* as loaded at start: what a reload must not change */
+    srv_config cfg; /* as loaded at start: what a reload must not change */
     metrics *metrics;
     wk_pool *workers;
     http_server *http;
@@ -293,9 +302,10 @@ static void reload(service *sv)
         cfg.queue_timeout_ms != o->queue_timeout_ms ||
         cfg.connection_timeout_s != o->connection_timeout_s ||
         cfg.max_connections != o->max_connections)
-        fprintf(stderr, "encoderd: note: the new config changes keys that need a restart "
-                        "(listening, threads, limits, CORS, API key); only the model and "
-                        "max_batch are reloaded\n");
+        fprintf(stderr,
+                "encoderd: note: the new config changes keys that need a restart "
+                "(listening, threads, limits, CORS, API key); only the model and "
+                "max_batch are reloaded\n");
     http_model *hm = make_model(sv, &cfg);
     if (!hm) {
         fprintf(stderr, "encoderd: reload failed, still serving the old model\n");
@@ -335,8 +345,10 @@ int main(int argc, char **argv)
     const srv_config *cfg = &sv.cfg;
     signal(SIGPIPE, SIG_IGN);
     if (!api_web_register(encoderd_web_files, encoderd_web_files_len))
-        fprintf(stderr, "encoderd: the visualizer's files are not served (a bad path, or "
-                        "more than %d files)\n", API_MAX_WEB_FILES);
+        fprintf(stderr,
+                "encoderd: the visualizer's files are not served (a bad path, or "
+                "more than %d files)\n",
+                API_MAX_WEB_FILES);
 
     sv.metrics = metrics_new();
     if (!sv.metrics) {
@@ -349,11 +361,16 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[512];
-    wk_options wo = {.max_queue = cfg->max_queue, .max_batch_tokens = cfg->max_batch_tokens,
-                     .max_batch_jobs = cfg->max_batch_requests, .concurrency = cfg->workers,
-                     .blas_threads = (int)cfg->threads, .prepare = reserve_workspace,
-                     .prepare_arg = (void *)http_model_ctx(hm), .room_for_big = room_for_big,
-                     .room_arg = &text_in_flight, .big_hold_ms = API_BIG_HOLD_MS};
+    wk_options wo = {.max_queue = cfg->max_queue,
+                     .max_batch_tokens = cfg->max_batch_tokens,
+                     .max_batch_jobs = cfg->max_batch_requests,
+                     .concurrency = cfg->workers,
+                     .blas_threads = (int)cfg->threads,
+                     .prepare = reserve_workspace,
+                     .prepare_arg = (void *)http_model_ctx(hm),
+                     .room_for_big = room_for_big,
+                     .room_arg = &text_in_flight,
+                     .big_hold_ms = API_BIG_HOLD_MS};
     sv.workers = poke_pool = wk_start(&wo, err, sizeof err);
     if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);
@@ -362,19 +379,25 @@ int main(int argc, char **argv)
         return 1;
     }
     metrics_gauges g = {.queue_depth = (size_t(*)(void *))wk_queue_depth,
-                        .running = (size_t(*)(void *))wk_running, .arg = sv.workers};
+                        .running = (size_t(*)(void *))wk_running,
+                        .arg = sv.workers};
     metrics_set_gauges(sv.metrics, &g);
     const enc_config *mc = enc_model_config(http_model_get(hm));
     api_ctx ctx0 = *http_model_ctx(hm);
-    http_options opt = {.host = cfg->host, .port = cfg->port, .http_threads = cfg->http_threads,
+    http_options opt = {.host = cfg->host,
+                        .port = cfg->port,
+                        .http_threads = cfg->http_threads,
                         .max_body_bytes = cfg->max_body_bytes,
                         .max_request_tokens = cfg->max_request_tokens,
                         .queue_timeout_ms = cfg->queue_timeout_ms,
                         .connection_timeout_s = cfg->connection_timeout_s,
                         .max_connections = cfg->max_connections,
-                        .cors_origins = cfg->cors_origins, .api_key = cfg->api_key,
-                        .workers = sv.workers, .metrics = sv.metrics,
-                        .text_in_flight = &text_in_flight, .answer_left = answer_left};
+                        .cors_origins = cfg->cors_origins,
+                        .api_key = cfg->api_key,
+                        .workers = sv.workers,
+                        .metrics = sv.metrics,
+                        .text_in_flight = &text_in_flight,
+                        .answer_left = answer_left};
     sv.http = http_start(&opt, hm, err, sizeof err);
     if (!sv.http) {
         fprintf(stderr, "encoderd: %s\n", err);
@@ -387,8 +410,8 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "encoderd: model %s (vocab %zu, d_model %zu, %zu heads x %zu, d_ff %zu, %zu layers, "
             "max_len %zu, %s, %s, pooling %s%s) listening on http://%s%s%s:%u with %u threads\n",
-            mc->name, mc->vocab_size, mc->d_model, mc->n_heads, mc->d_head, mc->d_ff,
-            mc->n_layers, mc->max_len, mc->act == ENC_ACT_GELU ? "gelu" : "relu",
+            mc->name, mc->vocab_size, mc->d_model, mc->n_heads, mc->d_head, mc->d_ff, mc->n_layers,
+            mc->max_len, mc->act == ENC_ACT_GELU ? "gelu" : "relu",
             mc->pre_ln ? "pre-LN" : "post-LN", pooling_name(ctx0.pooling),
             ctx0.normalize ? ", normalized" : "", v6 ? "[" : "", addr, v6 ? "]" : "",
             http_port(sv.http), cfg->threads);
@@ -407,7 +430,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "encoderd: %s received, finishing the requests under way\n",
             sv.stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
     size_t left = http_drain(sv.http, DRAIN_SECONDS);
-    if (left) fprintf(stderr, "encoderd: %zu requests still under way after %d s\n", left, DRAIN_SECONDS);
+    if (left)
+        fprintf(stderr, "encoderd: %zu requests still under way after %d s\n", left, DRAIN_SECONDS);
     stop_workers(sv.workers); /* runs what is left, so no connection stays suspended */
     http_stop(sv.http);
     metrics_free(sv.metrics);

@@ -22,10 +22,12 @@ typedef struct {
     unsigned long long n;
 } histogram;
 
-static const char *const ROUTES[] = {"/encode", "/tokenize", "/v1/embeddings", "/model",
-                                     "/health", "/metrics",  "/openapi.yaml",  "/", "other"};
+static const char *const ROUTES[] = {"/encode",       "/tokenize", "/v1/embeddings",
+                                     "/model",        "/health",   "/metrics",
+                                     "/openapi.yaml", "/",         "other"};
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
-static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 422, 429, 500, 503};
+static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404,
+                               405, 413, 415, 422, 429, 500, 503};
 #define N_STATUSES (sizeof STATUSES / sizeof STATUSES[0])
 
 struct metrics {
@@ -179,46 +181,60 @@ bool metrics_text(void *arg, char **out, size_t *len)
     size_t depth = g.queue_depth ? g.queue_depth(g.arg) : 0;
     size_t running = g.running ? g.running(g.arg) : 0;
     pthread_mutex_lock(&m->mu);
-    put(&t, "# HELP encoderd_requests_total Requests answered, by route and status.\n"
-            "# TYPE encoderd_requests_total counter\n");
+    put(&t,
+        "# HELP encoderd_requests_total Requests answered, by route and status.\n"
+        "# TYPE encoderd_requests_total counter\n");
     for (size_t r = 0; r < N_ROUTES; r++)
         for (size_t s = 0; s <= N_STATUSES; s++)
             if (m->requests[r][s]) {
                 if (s < N_STATUSES)
-                    put(&t, "encoderd_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                        ROUTES[r], STATUSES[s], m->requests[r][s]);
+                    put(&t, "encoderd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", ROUTES[r],
+                        STATUSES[s], m->requests[r][s]);
                 else
                     put(&t, "encoderd_requests_total{route=\"%s\",status=\"other\"} %llu\n",
                         ROUTES[r], m->requests[r][s]);
             }
-    put(&t, "# HELP encoderd_tokens_total Tokens of the inputs of answered requests.\n"
-            "# TYPE encoderd_tokens_total counter\nencoderd_tokens_total %llu\n", m->tokens);
-    put(&t, "# HELP encoderd_queue_depth Requests waiting for a worker.\n"
-            "# TYPE encoderd_queue_depth gauge\nencoderd_queue_depth %zu\n", depth);
-    put(&t, "# HELP encoderd_batches_running Forward passes under way.\n"
-            "# TYPE encoderd_batches_running gauge\nencoderd_batches_running %zu\n", running);
+    put(&t,
+        "# HELP encoderd_tokens_total Tokens of the inputs of answered requests.\n"
+        "# TYPE encoderd_tokens_total counter\nencoderd_tokens_total %llu\n",
+        m->tokens);
+    put(&t,
+        "# HELP encoderd_queue_depth Requests waiting for a worker.\n"
+        "# TYPE encoderd_queue_depth gauge\nencoderd_queue_depth %zu\n",
+        depth);
+    put(&t,
+        "# HELP encoderd_batches_running Forward passes under way.\n"
+        "# TYPE encoderd_batches_running gauge\nencoderd_batches_running %zu\n",
+        running);
     put_histogram(&t, "encoderd_tokenize_seconds", "Parsing, validation and tokenization.",
                   &m->tokenize);
     put_histogram(&t, "encoderd_queue_seconds", "Time waiting for a worker.", &m->queue);
     put_histogram(&t, "encoderd_forward_seconds", "The forward pass of a request's batch.",
                   &m->forward);
     put_histogram(&t, "encoderd_request_seconds", "From the request to its answer.", &m->total);
-    put(&t, "# HELP encoderd_batch_size Requests packed into one forward pass.\n"
-            "# TYPE encoderd_batch_size histogram\n");
+    put(&t,
+        "# HELP encoderd_batch_size Requests packed into one forward pass.\n"
+        "# TYPE encoderd_batch_size histogram\n");
     unsigned long long cum = 0;
     for (size_t i = 0; i < N_SIZE_BUCKETS; i++) {
         cum += m->batch_counts[i];
         put(&t, "encoderd_batch_size_bucket{le=\"%g\"} %llu\n", SIZE_BUCKETS[i], cum);
     }
     cum += m->batch_counts[N_SIZE_BUCKETS];
-    put(&t, "encoderd_batch_size_bucket{le=\"+Inf\"} %llu\nencoderd_batch_size_sum %.0f\n"
-            "encoderd_batch_size_count %llu\n", cum, m->batch_sum, m->batch_n);
-    put(&t, "# HELP encoderd_reloads_total Model reloads on SIGHUP, by result.\n"
-            "# TYPE encoderd_reloads_total counter\n"
-            "encoderd_reloads_total{result=\"ok\"} %llu\n"
-            "encoderd_reloads_total{result=\"failed\"} %llu\n", m->reloads_ok, m->reloads_failed);
-    put(&t, "# HELP encoderd_model_info The model being served.\n"
-            "# TYPE encoderd_model_info gauge\nencoderd_model_info{model=\"%s\"} 1\n", m->model);
+    put(&t,
+        "encoderd_batch_size_bucket{le=\"+Inf\"} %llu\nencoderd_batch_size_sum %.0f\n"
+        "encoderd_batch_size_count %llu\n",
+        cum, m->batch_sum, m->batch_n);
+    put(&t,
+        "# HELP encoderd_reloads_total Model reloads on SIGHUP, by result.\n"
+        "# TYPE encoderd_reloads_total counter\n"
+        "encoderd_reloads_total{result=\"ok\"} %llu\n"
+        "encoderd_reloads_total{result=\"failed\"} %llu\n",
+        m->reloads_ok, m->reloads_failed);
+    put(&t,
+        "# HELP encoderd_model_info The model being served.\n"
+        "# TYPE encoderd_model_info gauge\nencoderd_model_info{model=\"%s\"} 1\n",
+        m->model);
     pthread_mutex_unlock(&m->mu);
     if (t.failed) {
         free(t.buf);

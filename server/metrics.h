@@ -15,14 +15,14 @@ typedef struct metrics metrics;
 
 /* What one request cost; a time that does not apply is negative. */
 typedef struct {
-    const char *route;   /* "/encode", ..., or NULL for an unknown path */
-    int status;          /* the HTTP status sent */
-    size_t tokens;       /* tokens of its inputs */
-    double tokenize_ms;  /* parse, validate, tokenize */
-    double queue_ms;     /* waiting for a worker */
-    double forward_ms;   /* the forward pass of its batch */
-    size_t batch_size;   /* requests in its batch (0: none) */
-    double total_ms;     /* first byte in to the answer queued */
+    const char *route;  /* "/encode", ..., or NULL for an unknown path */
+    int status;         /* the HTTP status sent */
+    size_t tokens;      /* tokens of its inputs */
+    double tokenize_ms; /* parse, validate, tokenize */
+    double queue_ms;    /* waiting for a worker */
+    double forward_ms;  /* the forward pass of its batch */
+    size_t batch_size;  /* requests in its batch (0: none) */
+    double total_ms;    /* first byte in to the answer queued */
 } metrics_sample;
 
 /* NULL when out of memory. */

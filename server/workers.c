@@ -35,17 +35,17 @@ struct wk_pool {
     wk_options opt;
     uv_loop_t loop;
     uv_async_t wake;
-    uv_timer_t tick;         /* looks at the queue every WK_TICK_MS: expiry, departures */
+    uv_timer_t tick; /* looks at the queue every WK_TICK_MS: expiry, departures */
     uv_thread_t thread;
-    pthread_mutex_t lock;    /* guards everything below */
-    wk_job *head, *tail;     /* the queue, oldest first */
+    pthread_mutex_t lock; /* guards everything below */
+    wk_job *head, *tail;  /* the queue, oldest first */
     size_t queued;
-    size_t running;          /* batches under way */
+    size_t running; /* batches under way */
     bool stopping;
     wk_call *calls;
-    enc_workspace **spare;   /* (concurrency) the workspaces no batch holds: n_spare of them */
+    enc_workspace **spare; /* (concurrency) the workspaces no batch holds: n_spare of them */
     size_t n_spare;
-    double room_ms;          /* when an answer last left (wk_poke), or a big job last
+    double room_ms; /* when an answer last left (wk_poke), or a big job last
                                 started without room: the hold is counted from it */
 };
 

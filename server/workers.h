@@ -41,21 +41,21 @@ struct wk_job {
     bool big;                  /* its answer is big: it waits while opt.room_for_big says
                                   no (see there); other jobs pass it */
     /* Set by the pool. */
-    bool dropped;              /* not run: `gone` said so, or it expired */
-    bool expired;              /* dropped for waiting longer than max_wait_ms */
-    double queued_ms;          /* time from submit to the start of its batch */
-    double run_ms;             /* time in run (the whole batch's) */
-    size_t batch_size;         /* jobs in its batch */
-    wk_job *next;              /* queue link, the pool's */
+    bool dropped;      /* not run: `gone` said so, or it expired */
+    bool expired;      /* dropped for waiting longer than max_wait_ms */
+    double queued_ms;  /* time from submit to the start of its batch */
+    double run_ms;     /* time in run (the whole batch's) */
+    size_t batch_size; /* jobs in its batch */
+    wk_job *next;      /* queue link, the pool's */
     double t_submit;
 };
 
 typedef struct {
-    size_t max_queue;         /* jobs waiting (not running) past which wk_submit says WK_FULL */
-    size_t max_batch_tokens;  /* token budget of one batch (a bigger single job runs alone) */
-    size_t max_batch_jobs;    /* jobs in one batch */
-    unsigned concurrency;     /* batches running at once (libuv pool threads) */
-    int blas_threads;         /* threads of each forward pass (enc_set_num_threads) */
+    size_t max_queue;        /* jobs waiting (not running) past which wk_submit says WK_FULL */
+    size_t max_batch_tokens; /* token budget of one batch (a bigger single job runs alone) */
+    size_t max_batch_jobs;   /* jobs in one batch */
+    unsigned concurrency;    /* batches running at once (libuv pool threads) */
+    int blas_threads;        /* threads of each forward pass (enc_set_num_threads) */
     /* Optional: called by wk_start on each of the `concurrency` workspaces, after
      * enc_set_num_threads (to reserve them: enc_workspace_reserve). false, with err
      * written, fails the start. */

@@ -19,6 +19,7 @@ for t in "$build"/tests/test_*; do
 done
 
 if [ "$only" = all ]; then
+    run_suite format-check make -s format-check
     for s in tests/tokenizer/run.sh tests/e2e/run.sh; do
         [ -x "$s" ] && run_suite "$s" "$s" "$build"
     done

@@ -71,7 +71,7 @@ static enc_model *minilm(void)
 
 typedef struct {
     char name[128];
-    const char *dtype;     /* "F32" or "I64" */
+    const char *dtype; /* "F32" or "I64" */
     size_t shape[4], n_dims;
     const void *data;
     size_t n_bytes;
@@ -82,8 +82,8 @@ typedef struct {
     size_t n, cap;
 } st_list;
 
-static void st_add(st_list *l, const char *name, const char *dtype, const void *data,
-                   size_t elem, size_t n_dims, size_t d0, size_t d1, size_t d2)
+static void st_add(st_list *l, const char *name, const char *dtype, const void *data, size_t elem,
+                   size_t n_dims, size_t d0, size_t d1, size_t d2)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
@@ -177,13 +177,16 @@ static int cmd_dump(const char *dir)
             st_f32(&w, NAME("attention.self.%s.weight", QKV[j]), wqkv + j * HD * D, 2, HD, D);
             st_f32(&w, NAME("attention.self.%s.bias", QKV[j]), ly->bqkv + j * HD, 1, HD, 0);
         }
-        st_f32(&w, NAME("attention.output.dense.weight%s", ""), unpacked(ly->wo, D, HD, keep, &n_keep), 2, D, HD);
+        st_f32(&w, NAME("attention.output.dense.weight%s", ""),
+               unpacked(ly->wo, D, HD, keep, &n_keep), 2, D, HD);
         st_f32(&w, NAME("attention.output.dense.bias%s", ""), ly->bo, 1, D, 0);
         st_f32(&w, NAME("attention.output.LayerNorm.weight%s", ""), ly->ln1_g, 1, D, 0);
         st_f32(&w, NAME("attention.output.LayerNorm.bias%s", ""), ly->ln1_b, 1, D, 0);
-        st_f32(&w, NAME("intermediate.dense.weight%s", ""), unpacked(ly->w1, F, D, keep, &n_keep), 2, F, D);
+        st_f32(&w, NAME("intermediate.dense.weight%s", ""), unpacked(ly->w1, F, D, keep, &n_keep),
+               2, F, D);
         st_f32(&w, NAME("intermediate.dense.bias%s", ""), ly->b1, 1, F, 0);
-        st_f32(&w, NAME("output.dense.weight%s", ""), unpacked(ly->w2, D, F, keep, &n_keep), 2, D, F);
+        st_f32(&w, NAME("output.dense.weight%s", ""), unpacked(ly->w2, D, F, keep, &n_keep), 2, D,
+               F);
         st_f32(&w, NAME("output.dense.bias%s", ""), ly->b2, 1, D, 0);
         st_f32(&w, NAME("output.LayerNorm.weight%s", ""), ly->ln2_g, 1, D, 0);
         st_f32(&w, NAME("output.LayerNorm.bias%s", ""), ly->ln2_b, 1, D, 0);
@@ -215,8 +218,9 @@ static int cmd_dump(const char *dir)
     snprintf(path, sizeof path, "%s/ref.safetensors", dir);
     st_write(&r, path);
     printf("weights_mb\t%.1f\n", (double)m->n_params * sizeof(float) / 1e6);
-    fprintf(stderr, "bench: wrote %s/minilm.safetensors (%zu tensors, %.1f MB) and ref.safetensors\n",
-            dir, w.n, (double)m->n_params * sizeof(float) / 1e6);
+    fprintf(stderr,
+            "bench: wrote %s/minilm.safetensors (%zu tensors, %.1f MB) and ref.safetensors\n", dir,
+            w.n, (double)m->n_params * sizeof(float) / 1e6);
     enc_result_free(&res);
     enc_workspace_free(ws);
     free(w.e);
@@ -251,8 +255,8 @@ static int cmd_gemm(int argc, char **argv)
         double flop = 2.0 * (double)n * (double)n * (double)n, best = 1e30;
         for (int r = 0; r < reps + 1; r++) { /* the first run warms up */
             double t0 = now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f,
-                        a, (int)n, b, (int)n, 0.0f, c, (int)n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n, 1.0f, a,
+                        (int)n, b, (int)n, 0.0f, c, (int)n);
             double dt = now() - t0;
             if (r > 0 && dt < best) best = dt;
         }
@@ -273,7 +277,7 @@ static double forward_flops(const enc_config *c, size_t B, size_t T)
     double N = (double)(B * T), D = (double)c->d_model, HD = (double)(c->n_heads * c->d_head),
            F = (double)c->d_ff, TT = (double)B * (double)T * (double)T;
     double per_layer = 2 * N * D * 3 * HD /* QKV */ + 2 * TT * HD /* QK^T */ +
-                       2 * TT * HD /* AV */ + 2 * N * HD * D /* W_o */ + 2 * 2 * N * D * F /* FFN */;
+        2 * TT * HD /* AV */ + 2 * N * HD * D /* W_o */ + 2 * 2 * N * D * F /* FFN */;
     return per_layer * (double)c->n_layers;
 }
 
@@ -359,8 +363,8 @@ static int cmd_forward(int argc, char **argv)
                                   : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]);
             double flops = forward_flops(&m->cfg, B, T);
             /* forward  threads  B  T  median_ms  min_ms  max_ms  reps  gflop_per_pass */
-            printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\n", th[t], B, T,
-                   med * 1e3, samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9);
+            printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\n", th[t], B, T, med * 1e3,
+                   samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9);
             fflush(stdout);
             fprintf(stderr, "  encoderd %zux%zu threads %zu: %.3f ms (%zu runs)\n", B, T, th[t],
                     med * 1e3, reps);
@@ -388,8 +392,9 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "dump") == 0) return cmd_dump(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "gemm") == 0) return cmd_gemm(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "forward") == 0) return cmd_forward(argc - 2, argv + 2);
-    fprintf(stderr, "usage: bench info | dump DIR | gemm N THREADS... [--reps R] | "
-                    "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
-                    "[--max-reps N] [--warmup-time S]\n");
+    fprintf(stderr,
+            "usage: bench info | dump DIR | gemm N THREADS... [--reps R] | "
+            "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
+            "[--max-reps N] [--warmup-time S]\n");
     return 2;
 }

@@ -39,9 +39,11 @@ static void *serve(void *arg)
     char req[65536], head[160];
     int head_len = snprintf(head, sizeof head,
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %zu\r\n\r\n", body_len);
+                            "Content-Length: %zu\r\n\r\n",
+                            body_len);
     while (recv(fd, req, sizeof req, 0) > 0)
-        if (send_all(fd, head, (size_t)head_len, MSG_MORE) || send_all(fd, body, body_len, 0)) break;
+        if (send_all(fd, head, (size_t)head_len, MSG_MORE) || send_all(fd, body, body_len, 0))
+            break;
     close(fd);
     return NULL;
 }

@@ -19,13 +19,13 @@
 #include "api.h"
 #include "errors.h"
 
-#define REQUIRE(c)                                                                    \
-    do {                                                                              \
-        if (!(c)) {                                                                   \
-            fprintf(stderr, "fuzz_api_request: %s:%d: broken promise: %s\n", __FILE__, \
-                    __LINE__, #c);                                                    \
-            abort();                                                                  \
-        }                                                                             \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_api_request: %s:%d: broken promise: %s\n", __FILE__, __LINE__,   \
+                    #c);                                                                           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static enc_model *model;

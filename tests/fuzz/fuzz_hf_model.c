@@ -20,34 +20,36 @@
 
 #include "encoder.h"
 
-#define REQUIRE(c)                                                                    \
-    do {                                                                              \
-        if (!(c)) {                                                                   \
-            fprintf(stderr, "fuzz_hf_model: %s:%d: broken promise: %s\n", __FILE__,   \
-                    __LINE__, #c);                                                    \
-            abort();                                                                  \
-        }                                                                             \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_hf_model: %s:%d: broken promise: %s\n", __FILE__, __LINE__, #c); \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 enum { V = 10, D = 4, F = 8, P = 16, TV = 2 };
 static const char *const VOCAB[V] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-                                     "hello", "world", "##s", "a", "b"};
+                                     "hello", "world", "##s",   "a",     "b"};
 static const char CONFIG[] =
     "{\"model_type\": \"bert\", \"hidden_size\": 4, \"num_hidden_layers\": 1, "
     "\"num_attention_heads\": 2, \"intermediate_size\": 8, \"max_position_embeddings\": 16, "
     "\"vocab_size\": 10, \"type_vocab_size\": 2, \"hidden_act\": \"gelu\", "
     "\"layer_norm_eps\": 1e-12}\n";
-static const char MODULES[] =
-    "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
-    " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
-    " {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}]\n";
+static const char MODULES[] = "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": "
+                              "\"sentence_transformers.models.Transformer\"},"
+                              " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": "
+                              "\"sentence_transformers.models.Pooling\"},"
+                              " {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Normalize\", \"type\": "
+                              "\"sentence_transformers.models.Normalize\"}]\n";
 static const char POOLING[] =
     "{\"word_embedding_dimension\": 4, \"pooling_mode_cls_token\": false, "
     "\"pooling_mode_mean_tokens\": true, \"pooling_mode_max_tokens\": false}\n";
 
 /* The fuzzed file of each folder. */
-static const char *const TARGET[] = {"config.json", "tokenizer.json", "tokenizer_config.json",
-                                     "modules.json", "1_Pooling/config.json", "vocab.txt"};
+static const char *const TARGET[] = {"config.json",           "tokenizer.json",
+                                     "tokenizer_config.json", "modules.json",
+                                     "1_Pooling/config.json", "vocab.txt"};
 #define N_DIRS (sizeof TARGET / sizeof TARGET[0])
 static char root[256], dirs[N_DIRS][300];
 
@@ -67,9 +69,13 @@ static void write_text(const char *dir, const char *name, const char *text)
 /* The tiny BERT's model.safetensors: every tensor F32, values k/100. */
 static void write_weights(const char *dir)
 {
-    struct { char name[80]; size_t r, c; } t[32];
+    struct {
+        char name[80];
+        size_t r, c;
+    } t[32];
     size_t n = 0;
-#define ADD(R, C, NAME) (snprintf(t[n].name, sizeof t[n].name, "%s", NAME), t[n].r = R, t[n].c = C, n++)
+#define ADD(R, C, NAME)                                                                            \
+    (snprintf(t[n].name, sizeof t[n].name, "%s", NAME), t[n].r = R, t[n].c = C, n++)
     ADD(V, D, "embeddings.word_embeddings.weight");
     ADD(P, D, "embeddings.position_embeddings.weight");
     ADD(TV, D, "embeddings.token_type_embeddings.weight");
@@ -100,13 +106,15 @@ static void write_weights(const char *dir)
     for (size_t i = 0; i < n; i++) {
         size_t bytes = t[i].r * (t[i].c ? t[i].c : 1) * 4;
         if (t[i].c)
-            hl += (size_t)snprintf(header + hl, sizeof header - hl,
-                                   "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}",
-                                   i ? "," : "", t[i].name, t[i].r, t[i].c, off, off + bytes);
+            hl += (size_t)snprintf(
+                header + hl, sizeof header - hl,
+                "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu,%zu],\"data_offsets\":[%zu,%zu]}",
+                i ? "," : "", t[i].name, t[i].r, t[i].c, off, off + bytes);
         else
-            hl += (size_t)snprintf(header + hl, sizeof header - hl,
-                                   "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}",
-                                   i ? "," : "", t[i].name, t[i].r, off, off + bytes);
+            hl += (size_t)snprintf(
+                header + hl, sizeof header - hl,
+                "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%zu],\"data_offsets\":[%zu,%zu]}",
+                i ? "," : "", t[i].name, t[i].r, off, off + bytes);
         off += bytes;
     }
     hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
@@ -127,13 +135,15 @@ static void write_weights(const char *dir)
 static void write_tokenizer_json(const char *dir)
 {
     char buf[2048];
-    size_t at = (size_t)snprintf(buf, sizeof buf,
-                                 "{\"version\": \"1.0\", \"normalizer\": {\"type\": \"BertNormalizer\", "
-                                 "\"lowercase\": true}, \"model\": {\"type\": \"WordPiece\", "
-                                 "\"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", "
-                                 "\"vocab\": {");
+    size_t at =
+        (size_t)snprintf(buf, sizeof buf,
+                         "{\"version\": \"1.0\", \"normalizer\": {\"type\": \"BertNormalizer\", "
+                         "\"lowercase\": true}, \"model\": {\"type\": \"WordPiece\", "
+                         "\"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", "
+                         "\"vocab\": {");
     for (int i = 0; i < V; i++)
-        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s\"%s\": %d", i ? ", " : "", VOCAB[i], i);
+        at +=
+            (size_t)snprintf(buf + at, sizeof buf - at, "%s\"%s\": %d", i ? ", " : "", VOCAB[i], i);
     snprintf(buf + at, sizeof buf - at, "}}}\n");
     write_text(dir, "tokenizer.json", buf);
 }
@@ -152,7 +162,9 @@ static void cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+        : getenv("TMPDIR")                           ? getenv("TMPDIR")
+                                                     : "/tmp";
     snprintf(root, sizeof root, "%s/fuzz_hf_model_XXXXXX", base);
     REQUIRE(mkdtemp(root));
     atexit(cleanup);

@@ -15,13 +15,13 @@
 
 #include "safetensors.h"
 
-#define REQUIRE(c)                                                                    \
-    do {                                                                              \
-        if (!(c)) {                                                                   \
-            fprintf(stderr, "fuzz_safetensors: %s:%d: broken promise: %s\n", __FILE__, \
-                    __LINE__, #c);                                                    \
-            abort();                                                                  \
-        }                                                                             \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_safetensors: %s:%d: broken promise: %s\n", __FILE__, __LINE__,   \
+                    #c);                                                                           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static size_t dtype_size(enc_st_dtype d)
@@ -67,7 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (t->dtype == ENC_ST_F32 || t->dtype == ENC_ST_F16 || t->dtype == ENC_ST_BF16) {
             float *dst = malloc(t->n_elems ? t->n_elems * sizeof *dst : 1);
             if (!dst) continue;
-            REQUIRE(enc_st_read_f32(st, t->name, dst, t->n_dims, t->shape, err, sizeof err) == ENC_OK);
+            REQUIRE(enc_st_read_f32(st, t->name, dst, t->n_dims, t->shape, err, sizeof err) ==
+                    ENC_OK);
             volatile float sink = 0; /* make the reads count */
             for (size_t k = 0; k < t->n_elems; k++) sink += dst[k];
             (void)sink;

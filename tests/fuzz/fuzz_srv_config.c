@@ -14,13 +14,13 @@
 
 #include "config.h"
 
-#define REQUIRE(c)                                                                    \
-    do {                                                                              \
-        if (!(c)) {                                                                   \
-            fprintf(stderr, "fuzz_srv_config: %s:%d: broken promise: %s\n", __FILE__, \
-                    __LINE__, #c);                                                    \
-            abort();                                                                  \
-        }                                                                             \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_srv_config: %s:%d: broken promise: %s\n", __FILE__, __LINE__,    \
+                    #c);                                                                           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
@@ -54,8 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enc_config ec;
     if (srv_config_random_model(&c, &ec, err, sizeof err))
         REQUIRE(enc_config_check(&ec, err, sizeof err) == ENC_OK);
-    else
-        REQUIRE(err[0] != '\0');
+    else REQUIRE(err[0] != '\0');
     (void)srv_config_has_random_overrides(&c);
     srv_config_clear_random_overrides(&c);
     REQUIRE(!srv_config_has_random_overrides(&c));

@@ -22,21 +22,61 @@
 #include "tokens.h"
 #include "wordpiece.h"
 
-#define REQUIRE(c)                                                                    \
-    do {                                                                              \
-        if (!(c)) {                                                                   \
-            fprintf(stderr, "fuzz_wordpiece: %s:%d: broken promise: %s\n", __FILE__,  \
-                    __LINE__, #c);                                                    \
-            abort();                                                                  \
-        }                                                                             \
+#define REQUIRE(c)                                                                                 \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_wordpiece: %s:%d: broken promise: %s\n", __FILE__, __LINE__,     \
+                    #c);                                                                           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static const char *const VOCAB[] = {
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "hello", "world", "un",
-    "##aff", "##able", "##s", "##ing", "play", "##ed", "caf", "##e", "\xc3\xa9", /* é */
-    "##\xc3\xa9", "na", "##ive", "\xe4\xb8\xad", "\xe6\x96\x87", /* 中 文 */ ".", ",", "!",
-    "?", "'", "-", "(", ")", "\"", "1", "##2", "##3", "\xe2\x80\x94", /* — */ "Hello",
-    "World", "##S", "\xc3\x89", /* É */ "\xce\xb1", "##\xce\xb2", /* α β */ "x", "##x",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "a",
+    "hello",
+    "world",
+    "un",
+    "##aff",
+    "##able",
+    "##s",
+    "##ing",
+    "play",
+    "##ed",
+    "caf",
+    "##e",
+    "\xc3\xa9", /* é */
+    "##\xc3\xa9",
+    "na",
+    "##ive",
+    "\xe4\xb8\xad",
+    "\xe6\x96\x87",
+    /* 中 文 */ ".",
+    ",",
+    "!",
+    "?",
+    "'",
+    "-",
+    "(",
+    ")",
+    "\"",
+    "1",
+    "##2",
+    "##3",
+    "\xe2\x80\x94",
+    /* — */ "Hello",
+    "World",
+    "##S",
+    "\xc3\x89",
+    /* É */ "\xce\xb1",
+    "##\xce\xb2",
+    /* α β */ "x",
+    "##x",
 };
 #define NV (sizeof VOCAB / sizeof VOCAB[0])
 
@@ -54,11 +94,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     wp_cased = enc_wordpiece_new(VOCAB, NV, false, err, sizeof err);
     wp_no_unk = enc_wordpiece_new(no_unk, NV, true, err, sizeof err);
     /* A WordPiece model for enc_tokenize: the shape does not matter, only the vocab. */
-    enc_config cfg = {.vocab_size = NV, .d_model = 2, .n_heads = 1, .d_head = 2, .d_ff = 2,
-                      .n_layers = 1, .max_len = 32, .ln_eps = 1e-5f,
-                      .tokenizer = ENC_TOK_WORDPIECE, .lowercase = true};
+    enc_config cfg = {.vocab_size = NV,
+                      .d_model = 2,
+                      .n_heads = 1,
+                      .d_head = 2,
+                      .d_ff = 2,
+                      .n_layers = 1,
+                      .max_len = 32,
+                      .ln_eps = 1e-5f,
+                      .tokenizer = ENC_TOK_WORDPIECE,
+                      .lowercase = true};
     enc_config toy;
-    if (!wp_lower || !wp_cased || !wp_no_unk || !(wp_model = enc_model_alloc(&cfg, err, sizeof err)) ||
+    if (!wp_lower || !wp_cased || !wp_no_unk ||
+        !(wp_model = enc_model_alloc(&cfg, err, sizeof err)) ||
         enc_config_preset(&toy, "toy", err, sizeof err) != ENC_OK ||
         !(word_model = enc_model_new_random(&toy, err, sizeof err))) {
         fprintf(stderr, "fuzz_wordpiece: set-up failed: %s\n", err);
@@ -76,7 +124,11 @@ static long utf8_count(const unsigned char *s, size_t n)
     long cps = 0;
     for (size_t i = 0; i < n; cps++) {
         unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        size_t len = c < 0x80    ? 1
+            : (c & 0xE0) == 0xC0 ? 2
+            : (c & 0xF0) == 0xE0 ? 3
+            : (c & 0xF8) == 0xF0 ? 4
+                                 : 0;
         if (!len || i + len > n) return -1;
         uint32_t v = len == 1 ? c : c & (0x7Fu >> len);
         for (size_t k = 1; k < len; k++) {

@@ -20,14 +20,14 @@
 #include "check_run.h"
 
 static enc_model *model;
-static api_ctx ctx;        /* max_batch 4 */
+static api_ctx ctx; /* max_batch 4 */
 static enc_workspace *ws;
 
 typedef struct {
     int status;
     char message[ERR_MESSAGE_MAX + 64];
     char type[64];
-    json_t *json;          /* the parsed body (owned); NULL when not JSON (call_raw) */
+    json_t *json; /* the parsed body (owned); NULL when not JSON (call_raw) */
     api_reply reply;
 } answer;
 
@@ -50,13 +50,15 @@ static inline answer call_any(const api_ctx *c, const char *method, const char *
         ck_assert_int_eq(json_object_size(a.json), 1);
         ck_assert_int_eq(json_object_size(e), 3);
         ck_assert_int_eq(json_integer_value(json_object_get(e, "code")), a.status);
-        snprintf(a.message, sizeof a.message, "%s", json_string_value(json_object_get(e, "message")));
+        snprintf(a.message, sizeof a.message, "%s",
+                 json_string_value(json_object_get(e, "message")));
         snprintf(a.type, sizeof a.type, "%s", json_string_value(json_object_get(e, "type")));
     }
     return a;
 }
 
-static inline answer call_full(const char *method, const char *path, const char *ct, const char *body)
+static inline answer call_full(const char *method, const char *path, const char *ct,
+                               const char *body)
 {
     return call_any(&ctx, method, path, ct, body, true);
 }
@@ -67,18 +69,24 @@ static inline void answer_free(answer *a)
     api_reply_free(&a->reply);
 }
 
-static inline answer encode(const char *body) { return call_full("POST", "/encode", "application/json", body); }
-static inline answer embed(const char *body) { return call_full("POST", "/v1/embeddings", NULL, body); }
+static inline answer encode(const char *body)
+{
+    return call_full("POST", "/encode", "application/json", body);
+}
+static inline answer embed(const char *body)
+{
+    return call_full("POST", "/v1/embeddings", NULL, body);
+}
 
 /* Asserts a request gets `status` and a message containing `want`. */
-#define ck_status(a_expr, status_, want)                                                   \
-    do {                                                                                   \
-        answer a_ = (a_expr);                                                              \
-        ck_assert_msg(a_.status == (status_), "status %d, expected %d (%s)", a_.status,    \
-                      (status_), a_.message);                                              \
-        ck_assert_msg(strstr(a_.message, (want)) != NULL, "message \"%s\" lacks \"%s\"",   \
-                      a_.message, (want));                                                 \
-        answer_free(&a_);                                                                  \
+#define ck_status(a_expr, status_, want)                                                           \
+    do {                                                                                           \
+        answer a_ = (a_expr);                                                                      \
+        ck_assert_msg(a_.status == (status_), "status %d, expected %d (%s)", a_.status, (status_), \
+                      a_.message);                                                                 \
+        ck_assert_msg(strstr(a_.message, (want)) != NULL, "message \"%s\" lacks \"%s\"",           \
+                      a_.message, (want));                                                         \
+        answer_free(&a_);                                                                          \
     } while (0)
 
 #define ck_encode(body, status_, want) ck_status(encode(body), status_, want)
@@ -92,8 +100,10 @@ static inline size_t usage_tokens(const json_t *o)
 /* max |a - b| over two equal-shaped nested number arrays; -1 if the shapes differ. */
 static inline double max_diff(const json_t *a, const json_t *b)
 {
-    if (json_is_number(a) && json_is_number(b)) return fabs(json_number_value(a) - json_number_value(b));
-    if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b)) return -1;
+    if (json_is_number(a) && json_is_number(b))
+        return fabs(json_number_value(a) - json_number_value(b));
+    if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b))
+        return -1;
     double m = 0;
     for (size_t i = 0; i < json_array_size(a); i++) {
         double d = max_diff(json_array_get(a, i), json_array_get(b, i));
@@ -137,7 +147,7 @@ static inline long b64_floats(const char *s, float **out)
     *out = malloc(k + 4);
     for (size_t i = 0; i < k / 4; i++) {
         uint32_t bits = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
-                        (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
+            (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
         memcpy(&(*out)[i], &bits, 4);
     }
     free(bytes);
@@ -195,7 +205,8 @@ static inline bool json_close(const json_t *a, const json_t *b, double tol)
         const char *k;
         json_t *v;
         if (json_object_size(a) != json_object_size(b)) return false;
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach((json_t *)a, k, v)
+        {
             json_t *w = json_object_get(b, k);
             if (!w || !json_close(v, w, tol)) return false;
         }

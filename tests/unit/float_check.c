@@ -38,9 +38,11 @@ static int check_row(uint64_t first, uint64_t stride, size_t n, float *x, char *
         char *item = o;
         o += isfinite(x[i]) ? sprintf(o, "%.9g", (double)x[i]) : sprintf(o, "null");
         char one[32];
-        if (isfinite(x[i]) && (jw_format_float(x[i], one) != (size_t)(o - item) ||
-                               memcmp(one, item, (size_t)(o - item)) != 0)) {
-            printf("float_check: %a (bits 0x%08" PRIx32 "): jw_format_float writes %s, printf %.*s\n",
+        if (isfinite(x[i]) &&
+            (jw_format_float(x[i], one) != (size_t)(o - item) ||
+             memcmp(one, item, (size_t)(o - item)) != 0)) {
+            printf("float_check: %a (bits 0x%08" PRIx32
+                   "): jw_format_float writes %s, printf %.*s\n",
                    (double)x[i], (uint32_t)(first + i * stride), one, (int)(o - item), item);
             return 1;
         }
@@ -55,8 +57,10 @@ static int check_row(uint64_t first, uint64_t stride, size_t n, float *x, char *
     if (bad && text) { /* name the float: count the commas before the first difference */
         size_t d = 0, item = 0;
         while (d < len && text[d] == want[d]) item += text[d++] == ',';
-        printf("float_check: row from bits 0x%08" PRIx64 ", float %zu (%a): ...%.40s, printf ...%.40s\n",
-               first, item, (double)x[item], text + (d > 20 ? d - 20 : 0), want + (d > 20 ? d - 20 : 0));
+        printf("float_check: row from bits 0x%08" PRIx64
+               ", float %zu (%a): ...%.40s, printf ...%.40s\n",
+               first, item, (double)x[item], text + (d > 20 ? d - 20 : 0),
+               want + (d > 20 ? d - 20 : 0));
     } else if (bad) printf("float_check: out of memory\n");
     free(text);
     return bad;

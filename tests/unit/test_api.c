@@ -22,7 +22,8 @@ START_TEST(routes)
     ck_assert_int_eq(a.status, 405);
     ck_assert_str_eq(a.type, "method_not_allowed");
     ck_assert_str_eq(a.reply.allow, "POST");
-    ck_assert_msg(strstr(a.message, "GET /encode is not allowed; /encode takes POST"), "%s", a.message);
+    ck_assert_msg(strstr(a.message, "GET /encode is not allowed; /encode takes POST"), "%s",
+                  a.message);
     answer_free(&a);
     a = call_full("POST", "/health", "application/json", "{}");
     ck_assert_int_eq(a.status, 405);
@@ -38,15 +39,21 @@ END_TEST
 START_TEST(content_types)
 {
     const char *body = "{\"text\": \"hi\"}";
-    const char *ok[] = {NULL, "", "application/json", "application/json; charset=utf-8",
-                        "Application/JSON", "application/vnd.api+json",
-                        "application/x-www-form-urlencoded", "text/plain;charset=UTF-8"};
+    const char *ok[] = {NULL,
+                        "",
+                        "application/json",
+                        "application/json; charset=utf-8",
+                        "Application/JSON",
+                        "application/vnd.api+json",
+                        "application/x-www-form-urlencoded",
+                        "text/plain;charset=UTF-8"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         answer a = call_full("POST", "/encode", ok[i], body);
         ck_assert_msg(a.status == 200, "%s: %d %s", ok[i] ? ok[i] : "(none)", a.status, a.message);
         answer_free(&a);
     }
-    ck_status(call_full("POST", "/encode", "text/html", body), 415, "Content-Type \"text/html\" is not supported");
+    ck_status(call_full("POST", "/encode", "text/html", body), 415,
+              "Content-Type \"text/html\" is not supported");
     ck_status(call_full("POST", "/tokenize", "multipart/form-data; boundary=x", body), 415,
               "\"multipart/form-data\"");
     ck_status(call_full("POST", "/encode", "application/xml", body), 415, "application/json");
@@ -104,24 +111,30 @@ START_TEST(invalid_text)
     ck_encode("{\"text\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", 422,
               "the batch has 5 inputs; at most 4 are allowed (max_batch)");
     ck_encode("{\"text\": \" \", \"add_special_tokens\": false}", 422, "the text has no tokens");
-    ck_encode("{\"text\": [\"a\", \"  \"], \"add_special_tokens\": false}", 422, "text[1] has no tokens");
+    ck_encode("{\"text\": [\"a\", \"  \"], \"add_special_tokens\": false}", 422,
+              "text[1] has no tokens");
 }
 END_TEST
 
 START_TEST(invalid_tokens)
 {
-    ck_encode("{\"tokens\": \"12\"}", 422, "tokens must be a list of ids or a list of lists of ids, got a string");
+    ck_encode("{\"tokens\": \"12\"}", 422,
+              "tokens must be a list of ids or a list of lists of ids, got a string");
     ck_encode("{\"tokens\": []}", 422, "tokens is an empty list");
-    ck_encode("{\"tokens\": [5, 6, 7, 1000]}", 422, "tokens[3]=1000 is outside the vocabulary (1000)");
+    ck_encode("{\"tokens\": [5, 6, 7, 1000]}", 422,
+              "tokens[3]=1000 is outside the vocabulary (1000)");
     ck_encode("{\"tokens\": [5, 40000]}", 422, "tokens[1]=40000 is outside the vocabulary (1000)");
     ck_encode("{\"tokens\": [5, 2.5]}", 422, "tokens[1]=2.5 is not an integer token id");
     ck_encode("{\"tokens\": [5, 2.0]}", 422, "tokens[1]=2 is not an integer token id");
     ck_encode("{\"tokens\": [-1]}", 422, "tokens[0]=-1 is negative");
-    ck_encode("{\"tokens\": [5, \"6\"]}", 422, "tokens[1] must be an integer token id, got a string");
+    ck_encode("{\"tokens\": [5, \"6\"]}", 422,
+              "tokens[1] must be an integer token id, got a string");
     ck_encode("{\"tokens\": [5, [6]]}", 422, "tokens[1] must be an integer token id, got a list");
-    ck_encode("{\"tokens\": [[5], [6, 1000]]}", 422, "tokens[1][1]=1000 is outside the vocabulary (1000)");
+    ck_encode("{\"tokens\": [[5], [6, 1000]]}", 422,
+              "tokens[1][1]=1000 is outside the vocabulary (1000)");
     ck_encode("{\"tokens\": [[5], [6, -2]]}", 422, "tokens[1][1]=-2 is negative");
-    ck_encode("{\"tokens\": [[5], 6]}", 422, "tokens[1] must be a list of ids like tokens[0], got an integer");
+    ck_encode("{\"tokens\": [[5], 6]}", 422,
+              "tokens[1] must be a list of ids like tokens[0], got an integer");
     ck_encode("{\"tokens\": [[5], []]}", 422, "tokens[1] is an empty list");
     ck_encode("{\"tokens\": [[1],[1],[1],[1],[1]]}", 422, "the batch has 5 inputs");
 }
@@ -129,20 +142,32 @@ END_TEST
 
 START_TEST(invalid_options)
 {
-    ck_encode("{\"text\": \"a\", \"outputs\": \"embedding\"}", 422, "outputs must be a list of names, got a string");
+    ck_encode("{\"text\": \"a\", \"outputs\": \"embedding\"}", 422,
+              "outputs must be a list of names, got a string");
     ck_encode("{\"text\": \"a\", \"outputs\": [\"embedding\", \"logits\"]}", 422,
-              "outputs[1]=\"logits\" is not one of tokens, embedding, token_embeddings, hidden_states, attention");
-    ck_encode("{\"text\": \"a\", \"outputs\": [3]}", 422, "outputs[0] must be a string, got an integer");
-    ck_encode("{\"text\": \"a\", \"pooling\": \"max\"}", 422, "pooling must be \"cls\", \"mean\" or \"none\", got \"max\"");
+              "outputs[1]=\"logits\" is not one of tokens, embedding, token_embeddings, "
+              "hidden_states, attention");
+    ck_encode("{\"text\": \"a\", \"outputs\": [3]}", 422,
+              "outputs[0] must be a string, got an integer");
+    ck_encode("{\"text\": \"a\", \"pooling\": \"max\"}", 422,
+              "pooling must be \"cls\", \"mean\" or \"none\", got \"max\"");
     ck_encode("{\"text\": \"a\", \"pooling\": null}", 422, "got null");
-    ck_encode("{\"text\": \"a\", \"normalize\": \"yes\"}", 422, "normalize must be true or false, got a string");
-    ck_encode("{\"text\": \"a\", \"add_special_tokens\": 1}", 422, "add_special_tokens must be true or false");
-    ck_encode("{\"text\": \"a\", \"truncate\": null}", 422, "truncate must be true or false, got null");
-    ck_encode("{\"text\": \"a\", \"layers\": 3}", 422, "layers must be a list of indices, got an integer");
-    ck_encode("{\"text\": \"a\", \"layers\": []}", 422, "layers is empty; leave it out to select all");
-    ck_encode("{\"text\": \"a\", \"layers\": [1, -1]}", 422, "layers[1] must be a non-negative integer, got a negative one");
-    ck_encode("{\"text\": \"a\", \"layers\": [1.5]}", 422, "layers[0] must be a non-negative integer, got a real number");
-    ck_encode("{\"text\": \"a\", \"heads\": [\"0\"]}", 422, "heads[0] must be a non-negative integer, got a string");
+    ck_encode("{\"text\": \"a\", \"normalize\": \"yes\"}", 422,
+              "normalize must be true or false, got a string");
+    ck_encode("{\"text\": \"a\", \"add_special_tokens\": 1}", 422,
+              "add_special_tokens must be true or false");
+    ck_encode("{\"text\": \"a\", \"truncate\": null}", 422,
+              "truncate must be true or false, got null");
+    ck_encode("{\"text\": \"a\", \"layers\": 3}", 422,
+              "layers must be a list of indices, got an integer");
+    ck_encode("{\"text\": \"a\", \"layers\": []}", 422,
+              "layers is empty; leave it out to select all");
+    ck_encode("{\"text\": \"a\", \"layers\": [1, -1]}", 422,
+              "layers[1] must be a non-negative integer, got a negative one");
+    ck_encode("{\"text\": \"a\", \"layers\": [1.5]}", 422,
+              "layers[0] must be a non-negative integer, got a real number");
+    ck_encode("{\"text\": \"a\", \"heads\": [\"0\"]}", 422,
+              "heads[0] must be a non-negative integer, got a string");
 }
 END_TEST
 
@@ -153,12 +178,15 @@ START_TEST(invalid_indices)
               "layers[1]=7 is outside hidden_states' range 0..6");
     ck_encode("{\"text\": \"a\", \"outputs\": [\"attention\"], \"layers\": [6]}", 422,
               "layers[0]=6 is outside attention's range 0..5");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"hidden_states\", \"attention\"], \"layers\": [0, 6]}", 422,
-              "layers[1]=6 is outside attention's range 0..5");
+    ck_encode(
+        "{\"text\": \"a\", \"outputs\": [\"hidden_states\", \"attention\"], \"layers\": [0, 6]}",
+        422, "layers[1]=6 is outside attention's range 0..5");
     ck_encode("{\"text\": \"a\", \"outputs\": [\"attention\"], \"heads\": [1, 2]}", 422,
               "heads[1]=2 is outside 0..1 (the model has 2 heads)");
     /* Indices are checked only against the outputs asked for. */
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"hidden_states\"], \"layers\": [6], \"heads\": [9]}", 200, "");
+    ck_encode(
+        "{\"text\": \"a\", \"outputs\": [\"hidden_states\"], \"layers\": [6], \"heads\": [9]}", 200,
+        "");
     ck_encode("{\"text\": \"a\", \"layers\": [99]}", 200, "");
 }
 END_TEST
@@ -178,7 +206,9 @@ static char *long_body(size_t n, bool ids, const char *extra)
 START_TEST(too_long_inputs)
 {
     char *b = long_body(600, false, "");
-    ck_encode(b, 413, "the text has 602 tokens, more than the model's max_len of 512; send \"truncate\": true");
+    ck_encode(
+        b, 413,
+        "the text has 602 tokens, more than the model's max_len of 512; send \"truncate\": true");
     answer a = encode(b);
     ck_assert_str_eq(a.type, "too_large");
     answer_free(&a);
@@ -194,8 +224,10 @@ START_TEST(too_long_inputs)
     json_t *toks = json_object_get(a.json, "tokens");
     ck_assert_int_eq(json_array_size(toks), 512);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(toks, 0), "text")), "[CLS]");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(toks, 511), "text")), "[SEP]");
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(a.json, "usage"), "tokens")), 512);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(toks, 511), "text")),
+                     "[SEP]");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(a.json, "usage"), "tokens")), 512);
     answer_free(&a);
     free(b);
 
@@ -207,7 +239,8 @@ START_TEST(too_long_inputs)
     free(b);
 
     /* In a batch the message names the input. */
-    ck_encode("{\"text\": [\"a\", \"b\"], \"add_special_tokens\": false, \"truncate\": true}", 200, "");
+    ck_encode("{\"text\": [\"a\", \"b\"], \"add_special_tokens\": false, \"truncate\": true}", 200,
+              "");
     b = malloc(8000);
     char *inner = long_body(600, false, "");
     snprintf(b, 8000, "{\"text\": [\"a\", %s", strchr(inner, '"') + 8);
@@ -248,12 +281,16 @@ END_TEST
 
 START_TEST(route_table)
 {
-    const struct { const char *path, *method, *allow; } table[] = {
-        {"/encode", "POST", "POST"},         {"/tokenize", "POST", "POST"},
-        {"/v1/embeddings", "POST", "POST"},  {"/model", "GET", "GET, HEAD"},
-        {"/model/weights", "GET", "GET, HEAD"},
-        {"/health", "GET", "GET, HEAD"},     {"/metrics", "GET", "GET, HEAD"},
-        {"/openapi.yaml", "GET", "GET, HEAD"}};
+    const struct {
+        const char *path, *method, *allow;
+    } table[] = {{"/encode", "POST", "POST"},
+                 {"/tokenize", "POST", "POST"},
+                 {"/v1/embeddings", "POST", "POST"},
+                 {"/model", "GET", "GET, HEAD"},
+                 {"/model/weights", "GET", "GET, HEAD"},
+                 {"/health", "GET", "GET, HEAD"},
+                 {"/metrics", "GET", "GET, HEAD"},
+                 {"/openapi.yaml", "GET", "GET, HEAD"}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         api_error e;
         const api_route *r = api_route_find(table[i].method, table[i].path, &e);
@@ -273,9 +310,11 @@ START_TEST(route_table)
     ck_status(call_full("GET", "/v2", NULL, NULL), 404,
               "no route GET /v2; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, "
               "GET /model, GET /model/weights, GET /health, GET /metrics, GET /openapi.yaml");
-    ck_status(call_full("GET", "/v1/embeddings", NULL, NULL), 405, "GET /v1/embeddings is not allowed; /v1/embeddings takes POST");
+    ck_status(call_full("GET", "/v1/embeddings", NULL, NULL), 405,
+              "GET /v1/embeddings is not allowed; /v1/embeddings takes POST");
     ck_status(call_full("POST", "/model", "application/json", "{}"), 405, "/model takes GET, HEAD");
-    ck_status(call_full("DELETE", "/openapi.yaml", NULL, NULL), 405, "/openapi.yaml takes GET, HEAD");
+    ck_status(call_full("DELETE", "/openapi.yaml", NULL, NULL), 405,
+              "/openapi.yaml takes GET, HEAD");
     ck_status(call_full("POST", "/v1/embeddings", "text/html", "{\"input\": \"a\"}"), 415,
               "Content-Type \"text/html\" is not supported");
 }
@@ -292,7 +331,8 @@ static bool fake_metrics(void *arg, char **text, size_t *len)
 START_TEST(metrics_and_openapi)
 {
     /* Not configured: 404, with GET and HEAD alike. */
-    ck_status(call_full("GET", "/metrics", NULL, NULL), 404, "no route GET /metrics: this server keeps no metrics");
+    ck_status(call_full("GET", "/metrics", NULL, NULL), 404,
+              "no route GET /metrics: this server keeps no metrics");
     ck_status(call_full("HEAD", "/metrics", NULL, NULL), 404, "keeps no metrics");
     ck_status(call_full("GET", "/openapi.yaml", NULL, NULL), 404, "no route GET /openapi.yaml");
 
@@ -311,7 +351,8 @@ START_TEST(metrics_and_openapi)
         a = call_any(&c, head ? "HEAD" : "GET", "/metrics", NULL, NULL, false);
         ck_assert_int_eq(a.status, 200);
         ck_assert_str_eq(a.reply.content_type, "text/plain; version=0.0.4; charset=utf-8");
-        ck_assert_str_eq(a.reply.body, "# TYPE encoderd_requests_total counter\nencoderd_requests_total 3\n");
+        ck_assert_str_eq(a.reply.body,
+                         "# TYPE encoderd_requests_total counter\nencoderd_requests_total 3\n");
         answer_free(&a);
     }
     /* The metrics cannot be written: 503 with Retry-After. */
@@ -329,14 +370,20 @@ START_TEST(precision_and_encoding_invalid)
     ck_encode("{\"text\": \"a\", \"precision\": 0}", 422, "precision=0 is outside 1..9");
     ck_encode("{\"text\": \"a\", \"precision\": 10}", 422, "precision=10 is outside 1..9");
     ck_encode("{\"text\": \"a\", \"precision\": -1}", 422, "precision=-1 is outside 1..9");
-    ck_encode("{\"text\": \"a\", \"precision\": 2.5}", 422,
-              "precision must be an integer number of significant digits in 1..9, got a real number");
-    ck_encode("{\"text\": \"a\", \"precision\": \"3\"}", 422, "precision must be an integer number of significant digits in 1..9, got a string");
+    ck_encode(
+        "{\"text\": \"a\", \"precision\": 2.5}", 422,
+        "precision must be an integer number of significant digits in 1..9, got a real number");
+    ck_encode("{\"text\": \"a\", \"precision\": \"3\"}", 422,
+              "precision must be an integer number of significant digits in 1..9, got a string");
     ck_encode("{\"text\": \"a\", \"precision\": null}", 422, "got null");
-    ck_encode("{\"text\": \"a\", \"encoding\": \"hex\"}", 422, "encoding must be \"json\" or \"base64\", got \"hex\"");
-    ck_encode("{\"text\": \"a\", \"encoding\": true}", 422, "encoding must be \"json\" or \"base64\", got a boolean");
+    ck_encode("{\"text\": \"a\", \"encoding\": \"hex\"}", 422,
+              "encoding must be \"json\" or \"base64\", got \"hex\"");
+    ck_encode("{\"text\": \"a\", \"encoding\": true}", 422,
+              "encoding must be \"json\" or \"base64\", got a boolean");
     ck_encode("{\"text\": \"a\", \"encoding\": \"float\"}", 422, "got \"float\"");
-    ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422, "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, normalize, layers, heads, add_special_tokens, truncate, precision, encoding)");
+    ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422,
+              "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, "
+              "normalize, layers, heads, add_special_tokens, truncate, precision, encoding)");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"precision\": 3}"), 422,
               "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate)");
     ck_encode("{\"text\": \"a\", \"precision\": 1, \"encoding\": \"json\"}", 200, "");
@@ -349,38 +396,57 @@ START_TEST(embeddings_invalid)
     ck_embed("", 400, "the request body is empty");
     ck_embed("{\"input\": ", 400, "malformed JSON at line 1, column");
     ck_embed("[\"a\"]", 422, "the body must be a JSON object, got a list");
-    ck_embed("{}", 422, "send \"input\" (a string, a list of strings, a list of token ids or a list of lists of token ids)");
+    ck_embed("{}", 422,
+             "send \"input\" (a string, a list of strings, a list of token ids or a list of lists "
+             "of token ids)");
     ck_embed("{\"input\": null}", 422, "send \"input\"");
-    ck_embed("{\"input\": 5}", 422, "input must be a string, a list of strings, a list of token ids or a list of lists of token ids, got an integer");
+    ck_embed("{\"input\": 5}", 422,
+             "input must be a string, a list of strings, a list of token ids or a list of lists of "
+             "token ids, got an integer");
     ck_embed("{\"input\": \"\"}", 422, "input is empty");
     ck_embed("{\"input\": []}", 422, "input is an empty list");
-    ck_embed("{\"input\": [{}]}", 422, "input[0] must be a string, a token id or a list of token ids, got an object");
-    ck_embed("{\"input\": [null]}", 422, "input[0] must be a string, a token id or a list of token ids, got null");
+    ck_embed("{\"input\": [{}]}", 422,
+             "input[0] must be a string, a token id or a list of token ids, got an object");
+    ck_embed("{\"input\": [null]}", 422,
+             "input[0] must be a string, a token id or a list of token ids, got null");
     ck_embed("{\"input\": [\"a\", 1]}", 422, "input[1] must be a string, got an integer");
     ck_embed("{\"input\": [\"a\", \"\"]}", 422, "input[1] is empty");
     ck_embed("{\"input\": [1, \"a\"]}", 422, "input[1] must be an integer token id, got a string");
     ck_embed("{\"input\": [5, 1000]}", 422, "input[1]=1000 is outside the vocabulary (1000)");
     ck_embed("{\"input\": [1.5]}", 422, "input[0]=1.5 is not an integer token id");
     ck_embed("{\"input\": [-3]}", 422, "input[0]=-3 is negative");
-    ck_embed("{\"input\": [[1], 2]}", 422, "input[1] must be a list of ids like input[0], got an integer");
+    ck_embed("{\"input\": [[1], 2]}", 422,
+             "input[1] must be a list of ids like input[0], got an integer");
     ck_embed("{\"input\": [[1], []]}", 422, "input[1] is an empty list");
-    ck_embed("{\"input\": [[1], [2, 1000]]}", 422, "input[1][1]=1000 is outside the vocabulary (1000)");
-    ck_embed("{\"input\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 422, "the batch has 5 inputs; at most 4 are allowed (max_batch)");
-    ck_embed("{\"input\": \"a\", \"encoding_format\": \"int8\"}", 422, "encoding_format must be \"float\" or \"base64\", got \"int8\"");
+    ck_embed("{\"input\": [[1], [2, 1000]]}", 422,
+             "input[1][1]=1000 is outside the vocabulary (1000)");
+    ck_embed("{\"input\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 422,
+             "the batch has 5 inputs; at most 4 are allowed (max_batch)");
+    ck_embed("{\"input\": \"a\", \"encoding_format\": \"int8\"}", 422,
+             "encoding_format must be \"float\" or \"base64\", got \"int8\"");
     ck_embed("{\"input\": \"a\", \"encoding_format\": \"json\"}", 422, "got \"json\"");
-    ck_embed("{\"input\": \"a\", \"encoding_format\": 1}", 422, "encoding_format must be \"float\" or \"base64\", got an integer");
-    ck_embed("{\"input\": \"a\", \"dimensions\": 0}", 422, "dimensions=0 is outside 1..4 (the model's d_model)");
+    ck_embed("{\"input\": \"a\", \"encoding_format\": 1}", 422,
+             "encoding_format must be \"float\" or \"base64\", got an integer");
+    ck_embed("{\"input\": \"a\", \"dimensions\": 0}", 422,
+             "dimensions=0 is outside 1..4 (the model's d_model)");
     ck_embed("{\"input\": \"a\", \"dimensions\": 5}", 422, "dimensions=5 is outside 1..4");
-    ck_embed("{\"input\": \"a\", \"dimensions\": \"2\"}", 422, "dimensions must be a positive integer, got a string");
-    ck_embed("{\"input\": \"a\", \"dimensions\": 2.0}", 422, "dimensions must be a positive integer, got a real number");
+    ck_embed("{\"input\": \"a\", \"dimensions\": \"2\"}", 422,
+             "dimensions must be a positive integer, got a string");
+    ck_embed("{\"input\": \"a\", \"dimensions\": 2.0}", 422,
+             "dimensions must be a positive integer, got a real number");
     ck_embed("{\"input\": \"a\", \"model\": 3}", 422, "model must be a string, got an integer");
     ck_embed("{\"input\": \"a\", \"user\": {}}", 422, "user must be a string, got an object");
-    ck_embed("{\"input\": \"a\", \"text\": \"b\"}", 422, "unknown field \"text\" (known: input, model, encoding_format, dimensions, user)");
+    ck_embed("{\"input\": \"a\", \"text\": \"b\"}", 422,
+             "unknown field \"text\" (known: input, model, encoding_format, dimensions, user)");
     ck_embed("{\"input\": \"a\", \"input\": \"b\"}", 422, "duplicate field");
     ck_embed("{\"input\": \" \"}", 200, ""); /* only the specials: [CLS] [SEP] */
     /* null is "not given" for every optional field of OpenAI's request. */
-    ck_embed("{\"input\": \"a\", \"model\": null, \"encoding_format\": null, \"dimensions\": null, \"user\": null}", 200, "");
-    ck_embed("{\"input\": \"a\", \"model\": \"text-embedding-3-small\", \"user\": \"u-1\", \"dimensions\": 4}", 200, "");
+    ck_embed("{\"input\": \"a\", \"model\": null, \"encoding_format\": null, \"dimensions\": null, "
+             "\"user\": null}",
+             200, "");
+    ck_embed("{\"input\": \"a\", \"model\": \"text-embedding-3-small\", \"user\": \"u-1\", "
+             "\"dimensions\": 4}",
+             200, "");
 
     /* 413: no "truncate" on this route, so the message does not offer it. */
     char *body = malloc(8000), *p = body;
@@ -408,8 +474,9 @@ START_TEST(parse_fills_request)
 {
     api_request r;
     api_error e;
-    const char *body = "{\"tokens\": [[1, 2], [3]], \"outputs\": [\"attention\"], \"layers\": [5, 0],"
-                       " \"heads\": [1], \"pooling\": \"cls\", \"normalize\": true, \"truncate\": true}";
+    const char *body =
+        "{\"tokens\": [[1, 2], [3]], \"outputs\": [\"attention\"], \"layers\": [5, 0],"
+        " \"heads\": [1], \"pooling\": \"cls\", \"normalize\": true, \"truncate\": true}";
     ck_assert(api_request_parse(&ctx, API_ROUTE_ENCODE, body, strlen(body), &r, &e));
     ck_assert(!r.from_text && r.batch);
     ck_assert_uint_eq(r.n_inputs, 2);
@@ -445,7 +512,8 @@ START_TEST(parse_fills_request)
     api_ctx c = ctx;
     c.pooling = ENC_POOL_NONE;
     c.normalize = true;
-    body = "{\"input\": [[1, 2], [3]], \"encoding_format\": \"base64\", \"dimensions\": 2, \"model\": \"m\"}";
+    body = "{\"input\": [[1, 2], [3]], \"encoding_format\": \"base64\", \"dimensions\": 2, "
+           "\"model\": \"m\"}";
     ck_assert(api_request_parse(&c, API_ROUTE_EMBEDDINGS, body, strlen(body), &r, &e));
     ck_assert(!r.from_text && r.batch && r.base64);
     ck_assert_str_eq(r.field, "input");
@@ -472,13 +540,20 @@ END_TEST
 
 START_TEST(error_map)
 {
-    const struct { err_kind k; int status; const char *type; } map[] = {
-        {ERR_BAD_JSON, 400, "bad_json"}, {ERR_UNAUTHORIZED, 401, "unauthorized"},
-        {ERR_NOT_FOUND, 404, "not_found"},
-        {ERR_METHOD_NOT_ALLOWED, 405, "method_not_allowed"}, {ERR_TOO_LARGE, 413, "too_large"},
-        {ERR_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type"},
-        {ERR_INVALID_REQUEST, 422, "invalid_request"}, {ERR_OVERLOADED, 429, "overloaded"},
-        {ERR_UNAVAILABLE, 503, "overloaded"}, {ERR_INTERNAL, 500, "internal"}};
+    const struct {
+        err_kind k;
+        int status;
+        const char *type;
+    } map[] = {{ERR_BAD_JSON, 400, "bad_json"},
+               {ERR_UNAUTHORIZED, 401, "unauthorized"},
+               {ERR_NOT_FOUND, 404, "not_found"},
+               {ERR_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
+               {ERR_TOO_LARGE, 413, "too_large"},
+               {ERR_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type"},
+               {ERR_INVALID_REQUEST, 422, "invalid_request"},
+               {ERR_OVERLOADED, 429, "overloaded"},
+               {ERR_UNAVAILABLE, 503, "overloaded"},
+               {ERR_INTERNAL, 500, "internal"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         api_error e;
         api_error_set(&e, map[i].k, "bad \"thing\"\n%d", 7);

@@ -35,7 +35,8 @@ START_TEST(default_outputs)
     answer_free(&a);
 
     /* Offsets are code points: "é" is one character. */
-    a = encode("{\"text\": \"caf\\u00e9 ok\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
+    a = encode(
+        "{\"text\": \"caf\\u00e9 ok\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
     ck_assert_int_eq(a.status, 200);
     json_t *ok = json_array_get(json_object_get(a.json, "tokens"), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(ok, "start")), 5);
@@ -67,7 +68,8 @@ START_TEST(every_output_and_shapes)
                       "\"token_embeddings\", \"hidden_states\", \"attention\"]}");
     ck_assert_int_eq(a.status, 200);
     size_t T = 5;
-    json_t *te = json_object_get(a.json, "token_embeddings"), *hs = json_object_get(a.json, "hidden_states");
+    json_t *te = json_object_get(a.json, "token_embeddings"),
+           *hs = json_object_get(a.json, "hidden_states");
     json_t *at = json_object_get(a.json, "attention");
     ck_assert_int_eq(json_array_size(te), T);
     ck_assert_int_eq(json_array_size(json_array_get(te, 0)), 4);
@@ -77,7 +79,8 @@ START_TEST(every_output_and_shapes)
     ck_assert_int_eq(json_array_size(at), 6);
     ck_assert_int_eq(json_array_size(json_array_get(at, 5)), 2);
     ck_assert_int_eq(json_array_size(json_array_get(json_array_get(at, 5), 1)), T);
-    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(json_array_get(at, 5), 1), 0)), T);
+    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(json_array_get(at, 5), 1), 0)),
+                     T);
     /* The last hidden state is the token embeddings; attention rows sum to 1. */
     ck_assert(max_diff(json_array_get(hs, 6), te) == 0);
     for (size_t l = 0; l < 6; l++)
@@ -94,7 +97,8 @@ START_TEST(every_output_and_shapes)
     ck_assert_int_eq(json_array_size(heads), 2);
 
     /* Selection: hidden_states [6, 0] in that order; attention of layer 2 head 1. */
-    answer s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"hidden_states\"], \"layers\": [6, 0]}");
+    answer s =
+        encode("{\"text\": \"the cat sat\", \"outputs\": [\"hidden_states\"], \"layers\": [6, 0]}");
     ck_assert_int_eq(s.status, 200);
     json_t *shs = json_object_get(s.json, "hidden_states");
     ck_assert_int_eq(json_array_size(shs), 2);
@@ -105,7 +109,8 @@ START_TEST(every_output_and_shapes)
     ck_assert_ptr_null(json_object_get(s.json, "embedding"));
     answer_free(&s);
 
-    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\"], \"layers\": [2], \"heads\": [1]}");
+    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\"], \"layers\": [2], "
+               "\"heads\": [1]}");
     ck_assert_int_eq(s.status, 200);
     json_t *sat = json_object_get(s.json, "attention");
     ck_assert_int_eq(json_array_size(sat), 1);
@@ -129,8 +134,10 @@ START_TEST(pooling_and_normalize)
     answer mean = encode("{\"text\": \"a b\", \"pooling\": \"mean\"}");
     answer cls = encode("{\"text\": \"a b\", \"pooling\": \"cls\"}");
     answer dflt = encode("{\"text\": \"a b\"}"); /* the toy model's default is mean */
-    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(dflt.json, "embedding")) == 0);
-    ck_assert(max_diff(json_object_get(mean.json, "embedding"), json_object_get(cls.json, "embedding")) > 1e-6);
+    ck_assert(max_diff(json_object_get(mean.json, "embedding"),
+                       json_object_get(dflt.json, "embedding")) == 0);
+    ck_assert(max_diff(json_object_get(mean.json, "embedding"),
+                       json_object_get(cls.json, "embedding")) > 1e-6);
     answer_free(&mean);
     answer_free(&cls);
     answer_free(&dflt);
@@ -138,11 +145,13 @@ START_TEST(pooling_and_normalize)
     answer n = encode("{\"text\": \"a b\", \"normalize\": true}");
     json_t *e = json_object_get(n.json, "embedding");
     double s = 0;
-    for (size_t i = 0; i < json_array_size(e); i++) s += pow(json_number_value(json_array_get(e, i)), 2);
+    for (size_t i = 0; i < json_array_size(e); i++)
+        s += pow(json_number_value(json_array_get(e, i)), 2);
     ck_assert_msg(fabs(sqrt(s) - 1) < 1e-5, "norm %g", sqrt(s));
     answer_free(&n);
 
-    answer plain = encode("{\"text\": \"a b\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
+    answer plain =
+        encode("{\"text\": \"a b\", \"add_special_tokens\": false, \"outputs\": [\"tokens\"]}");
     ck_assert_int_eq(json_array_size(json_object_get(plain.json, "tokens")), 2);
     answer_free(&plain);
 }
@@ -151,9 +160,10 @@ END_TEST
 START_TEST(batch_equals_singles)
 {
     const char *texts[] = {"Hello World", "the quick brown fox jumps", "a"};
-    answer batch = encode("{\"text\": [\"Hello World\", \"the quick brown fox jumps\", \"a\"],"
-                          " \"outputs\": [\"tokens\", \"embedding\", \"hidden_states\", \"attention\"],"
-                          " \"layers\": [1, 3], \"heads\": [0]}");
+    answer batch =
+        encode("{\"text\": [\"Hello World\", \"the quick brown fox jumps\", \"a\"],"
+               " \"outputs\": [\"tokens\", \"embedding\", \"hidden_states\", \"attention\"],"
+               " \"layers\": [1, 3], \"heads\": [0]}");
     ck_assert_int_eq(batch.status, 200);
     json_t *results = json_object_get(batch.json, "results");
     ck_assert_int_eq(json_array_size(results), 3);
@@ -161,8 +171,10 @@ START_TEST(batch_equals_singles)
     size_t total = 0;
     for (size_t b = 0; b < 3; b++) {
         char body[256];
-        snprintf(body, sizeof body, "{\"text\": \"%s\", \"outputs\": [\"tokens\", \"embedding\", "
-                 "\"hidden_states\", \"attention\"], \"layers\": [1, 3], \"heads\": [0]}", texts[b]);
+        snprintf(body, sizeof body,
+                 "{\"text\": \"%s\", \"outputs\": [\"tokens\", \"embedding\", "
+                 "\"hidden_states\", \"attention\"], \"layers\": [1, 3], \"heads\": [0]}",
+                 texts[b]);
         answer one = encode(body);
         json_t *r = json_array_get(results, b);
         ck_assert(json_equal(json_object_get(r, "tokens"), json_object_get(one.json, "tokens")));
@@ -196,7 +208,8 @@ START_TEST(tokenize_route)
     ck_assert_int_eq(json_array_size(json_object_get(a.json, "tokens")), 4);
     ck_assert_ptr_null(json_object_get(a.json, "embedding"));
     answer_free(&a);
-    a = call_full("POST", "/tokenize", NULL, "{\"text\": [\"a b\", \"c\"], \"add_special_tokens\": false}");
+    a = call_full("POST", "/tokenize", NULL,
+                  "{\"text\": [\"a b\", \"c\"], \"add_special_tokens\": false}");
     ck_assert_int_eq(a.status, 200);
     json_t *r = json_object_get(a.json, "results");
     ck_assert_int_eq(json_array_size(r), 2);
@@ -205,9 +218,12 @@ START_TEST(tokenize_route)
     answer_free(&a);
     a = call_full("POST", "/tokenize", NULL, "{\"tokens\": [2, 3]}");
     ck_assert_int_eq(a.status, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(a.json, "tokens"), 1), "text")), "[SEP]");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(a.json, "tokens"), 1), "text")),
+                     "[SEP]");
     answer_free(&a);
-    ck_status(call_full("POST", "/tokenize", NULL, "{\"tokens\": [1000]}"), 422, "tokens[0]=1000 is outside");
+    ck_status(call_full("POST", "/tokenize", NULL, "{\"tokens\": [1000]}"), 422,
+              "tokens[0]=1000 is outside");
 }
 END_TEST
 
@@ -272,23 +288,31 @@ START_TEST(model_route_checkpoint)
     json_t *j = a.json;
     ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "model"); /* the folder */
     ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "bert");
-    ck_assert(json_is_null(json_object_get(j, "preset")) && json_is_null(json_object_get(j, "seed")));
-    const struct { const char *key; json_int_t v; } sizes[] = {
-        {"vocab_size", 100}, {"d_model", 32}, {"n_heads", 4}, {"d_head", 8}, {"d_ff", 64},
-        {"n_layers", 2}, {"max_len", 64}, {"type_vocab_size", 2}, {"max_batch", 8}};
+    ck_assert(json_is_null(json_object_get(j, "preset")) &&
+              json_is_null(json_object_get(j, "seed")));
+    const struct {
+        const char *key;
+        json_int_t v;
+    } sizes[] = {{"vocab_size", 100}, {"d_model", 32},        {"n_heads", 4},
+                 {"d_head", 8},       {"d_ff", 64},           {"n_layers", 2},
+                 {"max_len", 64},     {"type_vocab_size", 2}, {"max_batch", 8}};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        ck_assert_msg(json_integer_value(json_object_get(j, sizes[i].key)) == sizes[i].v, "%s", sizes[i].key);
+        ck_assert_msg(json_integer_value(json_object_get(j, sizes[i].key)) == sizes[i].v, "%s",
+                      sizes[i].key);
     ck_assert_str_eq(json_string_value(json_object_get(j, "activation")), "gelu");
     ck_assert_str_eq(json_string_value(json_object_get(j, "positions")), "learned");
     ck_assert(json_is_true(json_object_get(j, "embedding_layernorm")));
     ck_assert(json_real_value(json_object_get(j, "ln_eps")) == 1e-12);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tokenizer"), "kind")), "wordpiece");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tokenizer"), "kind")),
+                     "wordpiece");
     ck_assert_int_eq(json_object_size(j), 21);
     answer_free(&a);
     /* And the OpenAI route on it. */
     a = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": [\"hello world\", \"a\"]}", true);
     ck_assert_int_eq(a.status, 200);
-    ck_assert_int_eq(json_array_size(json_object_get(json_array_get(json_object_get(a.json, "data"), 1), "embedding")), 32);
+    ck_assert_int_eq(json_array_size(json_object_get(
+                         json_array_get(json_object_get(a.json, "data"), 1), "embedding")),
+                     32);
     answer_free(&a);
     enc_model_free(bert);
 }
@@ -333,7 +357,8 @@ START_TEST(model_weights_route)
     ck_assert_int_eq(h.status, 200);
     answer_free(&h);
     answer_free(&a);
-    ck_status(call_full("POST", "/model/weights", "application/json", "{}"), 405, "/model/weights takes GET, HEAD");
+    ck_status(call_full("POST", "/model/weights", "application/json", "{}"), 405,
+              "/model/weights takes GET, HEAD");
 
     /* A bigger model: a 413 that says how many parameters it has. */
     char err[512];
@@ -346,8 +371,10 @@ START_TEST(model_weights_route)
     api_ctx_init(&c, big, 4);
     a = call_any(&c, "GET", "/model/weights", NULL, NULL, true);
     ck_assert_int_eq(a.status, 413);
-    ck_assert_msg(strstr(a.message, "the model has 3152384 parameters besides the token embeddings; "
-                                    "/model/weights serves models up to 100000"), "%s", a.message);
+    ck_assert_msg(strstr(a.message,
+                         "the model has 3152384 parameters besides the token embeddings; "
+                         "/model/weights serves models up to 100000"),
+                  "%s", a.message);
     answer_free(&a);
     enc_model_free(big);
 }
@@ -369,8 +396,8 @@ START_TEST(embeddings_route)
 {
     answer e = embed("{\"input\": \"Hello World\", \"model\": \"text-embedding-3-small\"}");
     ck_assert_int_eq(e.status, 200);
-    json_t *want = json_pack("{s:s, s:[], s:s, s:{s:i, s:i}}", "object", "list", "data",
-                             "model", "random-toy", "usage", "prompt_tokens", 4, "total_tokens", 4);
+    json_t *want = json_pack("{s:s, s:[], s:s, s:{s:i, s:i}}", "object", "list", "data", "model",
+                             "random-toy", "usage", "prompt_tokens", 4, "total_tokens", 4);
     json_object_set(want, "data", json_object_get(e.json, "data"));
     ck_assert_msg(json_equal(e.json, want), "%s", e.reply.body);
     json_decref(want);
@@ -398,18 +425,24 @@ START_TEST(embeddings_route)
         ck_assert_int_eq(l.status, 200);
         ck_assert_int_eq(json_array_size(json_object_get(l.json, "data")), 2);
         for (size_t i = 0; i < 2; i++)
-            ck_assert(max_diff(openai_embedding(&l, i),
-                               json_object_get(json_array_get(json_object_get(r.json, "results"), i), "embedding")) == 0);
+            ck_assert(
+                max_diff(openai_embedding(&l, i),
+                         json_object_get(json_array_get(json_object_get(r.json, "results"), i),
+                                         "embedding")) == 0);
         json_t *u = json_object_get(l.json, "usage");
-        ck_assert_uint_eq(json_integer_value(json_object_get(u, "prompt_tokens")), usage_tokens(r.json));
-        ck_assert_uint_eq(json_integer_value(json_object_get(u, "total_tokens")), usage_tokens(r.json));
+        ck_assert_uint_eq(json_integer_value(json_object_get(u, "prompt_tokens")),
+                          usage_tokens(r.json));
+        ck_assert_uint_eq(json_integer_value(json_object_get(u, "total_tokens")),
+                          usage_tokens(r.json));
         answer_free(&l);
         answer_free(&r);
     }
     answer ids = embed("{\"input\": [2, 17, 3]}"), one = encode("{\"tokens\": [2, 17, 3]}");
     ck_assert_int_eq(json_array_size(json_object_get(ids.json, "data")), 1);
     ck_assert(max_diff(openai_embedding(&ids, 0), json_object_get(one.json, "embedding")) == 0);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ids.json, "usage"), "prompt_tokens")), 3);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(ids.json, "usage"), "prompt_tokens")),
+        3);
     answer_free(&ids);
     answer_free(&one);
 
@@ -417,7 +450,8 @@ START_TEST(embeddings_route)
     answer d2 = embed("{\"input\": \"Hello World\", \"dimensions\": 2}");
     json_t *full = openai_embedding(&e, 0), *cut = openai_embedding(&d2, 0);
     ck_assert_int_eq(json_array_size(cut), 2);
-    double x0 = json_number_value(json_array_get(full, 0)), x1 = json_number_value(json_array_get(full, 1));
+    double x0 = json_number_value(json_array_get(full, 0)),
+           x1 = json_number_value(json_array_get(full, 1));
     double norm = sqrt(x0 * x0 + x1 * x1);
     ck_assert(fabs(json_number_value(json_array_get(cut, 0)) - x0 / norm) < 1e-6);
     ck_assert(fabs(json_number_value(json_array_get(cut, 1)) - x1 / norm) < 1e-6);
@@ -425,7 +459,8 @@ START_TEST(embeddings_route)
     answer d4 = embed("{\"input\": \"Hello World\", \"dimensions\": 4}");
     ck_assert(max_diff(openai_embedding(&d4, 0), full) == 0);
     answer_free(&d4);
-    answer d1 = embed("{\"input\": \"Hello World\", \"dimensions\": 1, \"encoding_format\": \"base64\"}");
+    answer d1 =
+        embed("{\"input\": \"Hello World\", \"dimensions\": 1, \"encoding_format\": \"base64\"}");
     ck_assert_int_eq(b64_floats(json_string_value(openai_embedding(&d1, 0)), &x), 1);
     ck_assert(fabs(fabs(x[0]) - 1) < 1e-7);
     free(x);
@@ -469,11 +504,13 @@ static bool at_most_digits(const json_t *a, int digits)
 
 START_TEST(precision_digits)
 {
-    const char *base = "{\"text\": \"the cat sat\", \"outputs\": [\"embedding\", \"token_embeddings\", \"attention\"], \"layers\": [1]";
+    const char *base = "{\"text\": \"the cat sat\", \"outputs\": [\"embedding\", "
+                       "\"token_embeddings\", \"attention\"], \"layers\": [1]";
     char body[256];
     snprintf(body, sizeof body, "%s}", base);
     answer full = encode(body);
-    ck_assert(!at_most_digits(json_object_get(full.json, "token_embeddings"), 3)); /* 9 by default */
+    ck_assert(
+        !at_most_digits(json_object_get(full.json, "token_embeddings"), 3)); /* 9 by default */
     snprintf(body, sizeof body, "%s, \"precision\": 9}", base);
     answer nine = encode(body);
     ck_assert_str_eq(nine.reply.body, full.reply.body);
@@ -494,9 +531,11 @@ START_TEST(precision_digits)
             ck_assert_uint_eq(nx, ny);
             for (size_t j = 0; j < nx; j++)
                 ck_assert_msg(fabs(fx[j] - fy[j]) <= tol * fabs(fy[j]) * 1.05,
-                              "%s[%zu]: %.9g vs %.9g at %d digits", keys[i], j, fx[j], fy[j], digits[k]);
+                              "%s[%zu]: %.9g vs %.9g at %d digits", keys[i], j, fx[j], fy[j],
+                              digits[k]);
         }
-        ck_assert(json_equal(json_object_get(p.json, "layers"), json_object_get(full.json, "layers")));
+        ck_assert(
+            json_equal(json_object_get(p.json, "layers"), json_object_get(full.json, "layers")));
         answer_free(&p);
     }
     answer_free(&full);
@@ -520,14 +559,16 @@ static void ck_tensor(const json_t *t, const json_t *j, const char *what)
     size_t n = 0;
     flatten(j, y, &n, count);
     ck_assert_int_eq(b64_floats(json_string_value(json_object_get(t, "data")), &x), (long)count);
-    for (size_t i = 0; i < count; i++) ck_assert_msg(x[i] == y[i], "%s[%zu]: %.9g vs %.9g", what, i, x[i], y[i]);
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(x[i] == y[i], "%s[%zu]: %.9g vs %.9g", what, i, x[i], y[i]);
     free(x);
     free(y);
 }
 
 START_TEST(base64_encoding)
 {
-    const char *base = "\"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", \"hidden_states\", \"attention\"], \"layers\": [2, 0]";
+    const char *base = "\"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", "
+                       "\"hidden_states\", \"attention\"], \"layers\": [2, 0]";
     const char *inputs[] = {"\"text\": \"the cat sat\"", "\"text\": [\"the cat sat on\", \"a\"]"};
     const char *keys[] = {"embedding", "token_embeddings", "hidden_states", "attention"};
     for (size_t k = 0; k < 2; k++) {
@@ -541,11 +582,14 @@ START_TEST(base64_encoding)
         for (size_t i = 0; i < n; i++) {
             json_t *rj = k ? json_array_get(json_object_get(j.json, "results"), i) : j.json;
             json_t *rb = k ? json_array_get(json_object_get(b.json, "results"), i) : b.json;
-            for (size_t q = 0; q < 4; q++) ck_tensor(json_object_get(rb, keys[q]), json_object_get(rj, keys[q]), keys[q]);
+            for (size_t q = 0; q < 4; q++)
+                ck_tensor(json_object_get(rb, keys[q]), json_object_get(rj, keys[q]), keys[q]);
             /* Everything but the floats is as in JSON mode. */
             const char *same[] = {"model", "tokens", "layers", "heads", "usage"};
             for (size_t q = 0; q < 5; q++)
-                ck_assert_msg(json_equal(json_object_get(rb, same[q]), json_object_get(rj, same[q])), "%s", same[q]);
+                ck_assert_msg(
+                    json_equal(json_object_get(rb, same[q]), json_object_get(rj, same[q])), "%s",
+                    same[q]);
             ck_assert_int_eq(json_object_size(rb), json_object_size(rj));
         }
         /* shapes: hidden_states [2, T, 4], attention [2, 2, T, T] */
@@ -589,11 +633,14 @@ START_TEST(scores_output)
                 json_t *srow = json_array_get(json_array_get(json_array_get(sc, l), h), i);
                 json_t *arow = json_array_get(json_array_get(json_array_get(at, l), h), i);
                 double m = -INFINITY, sum = 0, e[8];
-                for (size_t j = 0; j < T; j++) m = fmax(m, json_number_value(json_array_get(srow, j)));
-                for (size_t j = 0; j < T; j++) sum += e[j] = exp(json_number_value(json_array_get(srow, j)) - m);
+                for (size_t j = 0; j < T; j++)
+                    m = fmax(m, json_number_value(json_array_get(srow, j)));
+                for (size_t j = 0; j < T; j++)
+                    sum += e[j] = exp(json_number_value(json_array_get(srow, j)) - m);
                 for (size_t j = 0; j < T; j++) {
                     negative |= json_number_value(json_array_get(srow, j)) < 0;
-                    ck_assert_double_eq_tol(e[j] / sum, json_number_value(json_array_get(arow, j)), 1e-6);
+                    ck_assert_double_eq_tol(e[j] / sum, json_number_value(json_array_get(arow, j)),
+                                            1e-6);
                 }
             }
     ck_assert_msg(negative, "no score is negative: these look like weights");
@@ -606,8 +653,10 @@ START_TEST(scores_output)
     ck_assert_uint_eq(json_array_size(all), 6);
     ck_assert_uint_eq(json_array_size(json_object_get(b.json, "layers")), 6);
     ck_assert_uint_eq(json_array_size(json_object_get(b.json, "heads")), 2);
-    ck_assert(max_diff(json_array_get(json_array_get(all, 1), 0), json_array_get(json_array_get(sc, 1), 1)) == 0);
-    answer c = encode("{\"text\": \"the cat sat\", \"outputs\": [\"scores\"], \"encoding\": \"base64\"}");
+    ck_assert(max_diff(json_array_get(json_array_get(all, 1), 0),
+                       json_array_get(json_array_get(sc, 1), 1)) == 0);
+    answer c =
+        encode("{\"text\": \"the cat sat\", \"outputs\": [\"scores\"], \"encoding\": \"base64\"}");
     ck_tensor(json_object_get(c.json, "scores"), all, "scores");
     answer_free(&a);
     answer_free(&b);
@@ -616,10 +665,12 @@ START_TEST(scores_output)
     /* Validated like attention, each output against its own range. */
     ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"layers\": [6]}", 422,
               "layers[0]=6 is outside scores' range 0..5");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"hidden_states\", \"scores\"], \"layers\": [6]}", 422,
-              "outside scores' range");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"heads\": [2]}", 422, "heads[0]=2 is outside 0..1");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"logits\"]}", 422, "hidden_states, attention, scores");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"hidden_states\", \"scores\"], \"layers\": [6]}",
+              422, "outside scores' range");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"heads\": [2]}", 422,
+              "heads[0]=2 is outside 0..1");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"logits\"]}", 422,
+              "hidden_states, attention, scores");
 }
 END_TEST
 
@@ -636,8 +687,9 @@ START_TEST(threads_write_the_same_answer)
     for (int i = 0; i < WORDS; i++) o += sprintf(o, "%sw%d", i ? " " : "", i);
     o += sprintf(o, "\", \"");
     for (int i = 0; i < SECOND; i++) o += sprintf(o, "%sx%d", i ? " " : "", i);
-    sprintf(o, "\"], \"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", "
-               "\"hidden_states\", \"attention\", \"scores\"]}");
+    sprintf(o,
+            "\"], \"outputs\": [\"tokens\", \"embedding\", \"token_embeddings\", "
+            "\"hidden_states\", \"attention\", \"scores\"]}");
     ck_assert_int_ge(6 * 2 * (WORDS + 2) * (WORDS + 2), JW_PARALLEL_MIN_FLOATS);
     api_ctx par = ctx;
     par.threads = 3;

@@ -21,19 +21,28 @@ static api_job *prepare(const char *method, const char *path, const char *body)
 START_TEST(packed_equals_alone)
 {
     api_job *jobs[] = {
-        prepare("POST", "/encode", "{\"text\": \"Hello World\"}"),                          /* 0 */
-        prepare("POST", "/v1/embeddings", "{\"input\": [\"the cat sat\", \"a\"]}"),         /* 1 */
-        prepare("POST", "/encode", "{\"tokens\": [[2, 17, 3], [5]], \"precision\": 4}"),   /* 2 */
-        prepare("POST", "/encode", "{\"text\": \"x y\", \"encoding\": \"base64\"}"),        /* 3 */
-        prepare("POST", "/encode", "{\"text\": \"q r s\", \"outputs\": [\"token_embeddings\", \"embedding\"]}"), /* 4 */
-        prepare("POST", "/encode", "{\"text\": \"the cat\", \"outputs\": [\"hidden_states\"]}"), /* 5 */
-        prepare("POST", "/tokenize", "{\"text\": \"a\"}"),                                  /* 6 */
-        prepare("GET", "/health", NULL),                                                    /* 7 */
-        prepare("POST", "/encode", "{\"text\": \"z\", \"pooling\": \"cls\"}"),              /* 8 */
-        prepare("POST", "/v1/embeddings", "{\"input\": \"w v\", \"dimensions\": 2, \"encoding_format\": \"base64\"}"), /* 9 */
-        prepare("POST", "/encode", "{\"text\": \"q\", \"outputs\": [\"token_embeddings\"], \"encoding\": \"base64\"}"), /* 10 */
-        prepare("POST", "/encode", "{\"text\": \"k l\", \"outputs\": [\"token_embeddings\", \"embedding\"], \"precision\": 2}"), /* 11 */
-        prepare("POST", "/encode", "{\"text\": \"the dog\", \"outputs\": [\"attention\"], \"layers\": [1]}"), /* 12 */
+        prepare("POST", "/encode", "{\"text\": \"Hello World\"}"),                       /* 0 */
+        prepare("POST", "/v1/embeddings", "{\"input\": [\"the cat sat\", \"a\"]}"),      /* 1 */
+        prepare("POST", "/encode", "{\"tokens\": [[2, 17, 3], [5]], \"precision\": 4}"), /* 2 */
+        prepare("POST", "/encode", "{\"text\": \"x y\", \"encoding\": \"base64\"}"),     /* 3 */
+        prepare(
+            "POST", "/encode",
+            "{\"text\": \"q r s\", \"outputs\": [\"token_embeddings\", \"embedding\"]}"), /* 4 */
+        prepare("POST", "/encode",
+                "{\"text\": \"the cat\", \"outputs\": [\"hidden_states\"]}"),  /* 5 */
+        prepare("POST", "/tokenize", "{\"text\": \"a\"}"),                     /* 6 */
+        prepare("GET", "/health", NULL),                                       /* 7 */
+        prepare("POST", "/encode", "{\"text\": \"z\", \"pooling\": \"cls\"}"), /* 8 */
+        prepare("POST", "/v1/embeddings",
+                "{\"input\": \"w v\", \"dimensions\": 2, \"encoding_format\": \"base64\"}"), /* 9 */
+        prepare(
+            "POST", "/encode",
+            "{\"text\": \"q\", \"outputs\": [\"token_embeddings\"], \"encoding\": \"base64\"}"), /* 10 */
+        prepare("POST", "/encode",
+                "{\"text\": \"k l\", \"outputs\": [\"token_embeddings\", \"embedding\"], "
+                "\"precision\": 2}"), /* 11 */
+        prepare("POST", "/encode",
+                "{\"text\": \"the dog\", \"outputs\": [\"attention\"], \"layers\": [1]}"), /* 12 */
     };
     size_t n = sizeof jobs / sizeof jobs[0];
     uint64_t key[sizeof jobs / sizeof jobs[0]];
@@ -44,8 +53,8 @@ START_TEST(packed_equals_alone)
     ck_assert(key[4] != 0 && key[4] != key[0] && key[11] == key[4]);
     ck_assert(key[10] != 0 && key[10] != key[4] && key[10] != key[0]);
     ck_assert(key[8] != 0 && key[8] != key[0]);
-    ck_assert(key[5] == 0 && key[12] == 0);                 /* large outputs run alone */
-    ck_assert(key[6] == 0 && key[7] == 0);                  /* no forward pass */
+    ck_assert(key[5] == 0 && key[12] == 0); /* large outputs run alone */
+    ck_assert(key[6] == 0 && key[7] == 0);  /* no forward pass */
     ck_assert(!api_job_needs_forward(jobs[6]) && !api_job_needs_forward(jobs[7]));
     ck_assert(api_job_needs_forward(jobs[1]) && api_job_needs_forward(jobs[12]));
 

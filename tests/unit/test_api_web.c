@@ -27,8 +27,8 @@ START_TEST(files_are_served)
         ck_assert_str_eq(a.reply.cache_control, "no-cache");
         /* Only the server's own files, no inline script or style, no framing. */
         ck_assert_ptr_nonnull(a.reply.csp);
-        const char *want[] = {"default-src 'self'", "script-src 'self';", "style-src 'self';",
-                              "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"};
+        const char *want[] = {"default-src 'self'", "script-src 'self';",     "style-src 'self';",
+                              "object-src 'none'",  "frame-ancestors 'none'", "base-uri 'none'"};
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
             ck_assert_msg(strstr(a.reply.csp, want[i]), "CSP lacks %s: %s", want[i], a.reply.csp);
         ck_assert_ptr_null(strstr(a.reply.csp, "unsafe"));
@@ -78,7 +78,8 @@ START_TEST(around_the_files)
     /* Without a table (a test binary, or a build without the files): 404, and the
      * 404 message no longer offers the visualizer. */
     ck_assert(api_web_register(NULL, 0));
-    ck_status(call_full("GET", "/", NULL, NULL), 404, "no route GET /; the routes are POST /encode");
+    ck_status(call_full("GET", "/", NULL, NULL), 404,
+              "no route GET /; the routes are POST /encode");
     answer b = call_full("GET", "/nope", NULL, NULL);
     ck_assert_ptr_null(strstr(b.message, "visualizer"));
     answer_free(&b);
@@ -96,7 +97,8 @@ START_TEST(registration_refuses)
     static const api_web_file no_data[] = {{"/web/a.js", "text/javascript", NULL, 3, "\"x\""}};
     const api_web_file *bad[] = {bad_path, no_slash, dir_only, other, no_type, no_etag, no_data};
     ck_assert(api_web_register(FILES, 3));
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ck_assert_msg(!api_web_register(bad[i], 1), "table %zu", i);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(!api_web_register(bad[i], 1), "table %zu", i);
     ck_assert(!api_web_register(FILES, API_MAX_WEB_FILES + 1));
     /* A refused table changes nothing. */
     api_error e;

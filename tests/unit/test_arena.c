@@ -41,7 +41,10 @@ static void count(void)
 void *__wrap_malloc(size_t n) { return count(), __real_malloc(n); }
 void *__wrap_calloc(size_t k, size_t n) { return count(), __real_calloc(k, n); }
 void *__wrap_realloc(void *p, size_t n) { return count(), __real_realloc(p, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { return count(), __real_posix_memalign(p, a, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n)
+{
+    return count(), __real_posix_memalign(p, a, n);
+}
 void *__wrap_aligned_alloc(size_t a, size_t n) { return count(), __real_aligned_alloc(a, n); }
 void *__wrap_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
 {
@@ -55,9 +58,19 @@ static char err[512];
 /* H*Dh != D, max_len 40. */
 static enc_model *small(bool pre_ln)
 {
-    enc_config c = {.vocab_size = 50, .d_model = 12, .n_heads = 3, .d_head = 5, .d_ff = 20,
-                    .n_layers = 3, .max_len = 40, .act = ENC_ACT_GELU, .pos = ENC_POS_SINUSOIDAL,
-                    .pre_ln = pre_ln, .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN, .seed = 9,
+    enc_config c = {.vocab_size = 50,
+                    .d_model = 12,
+                    .n_heads = 3,
+                    .d_head = 5,
+                    .d_ff = 20,
+                    .n_layers = 3,
+                    .max_len = 40,
+                    .act = ENC_ACT_GELU,
+                    .pos = ENC_POS_SINUSOIDAL,
+                    .pre_ln = pre_ln,
+                    .ln_eps = 1e-5f,
+                    .pooling = ENC_POOL_MEAN,
+                    .seed = 9,
                     .tokenizer = ENC_TOK_WORD};
     enc_model *m = enc_model_new_random(&c, err, sizeof err);
     ck_assert_msg(m != NULL, "%s", err);
@@ -83,7 +96,7 @@ static enc_request every_output(const enc_model *m)
 {
     enc_request q = enc_request_default(m);
     q.outputs = ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
-                ENC_OUT_SCORES;
+        ENC_OUT_SCORES;
     q.hidden_layers = HIDDEN, q.n_hidden_layers = 3;
     q.attn_layers = LAYERS, q.n_attn_layers = 2;
     q.heads = HEADS, q.n_heads = 3;
@@ -140,7 +153,8 @@ START_TEST(reserved_pass_allocates_nothing)
     atomic_store(&counting, true);
     ck_assert_int_eq(enc_forward(m, grown, &b, &q, &r, err, sizeof err), ENC_OK);
     atomic_store(&counting, false);
-    ck_assert_msg(atomic_load(&allocations) >= 7, "the counter saw %zu allocations in a new "
+    ck_assert_msg(atomic_load(&allocations) >= 7,
+                  "the counter saw %zu allocations in a new "
                   "workspace's pass; it must see the buffers and the result arrays",
                   atomic_load(&allocations));
     ck_assert(!r.in_workspace);
@@ -263,10 +277,19 @@ static bool resident(const void *p)
  * results as a new workspace's. The maps of one 512-token input take 18 MB. */
 START_TEST(trim_gives_pages_back)
 {
-    enc_config c = {.vocab_size = 50, .d_model = 12, .n_heads = 3, .d_head = 5, .d_ff = 20,
-                    .n_layers = 3, .max_len = 512, .act = ENC_ACT_GELU,
-                    .pos = ENC_POS_SINUSOIDAL, .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN,
-                    .seed = 9, .tokenizer = ENC_TOK_WORD};
+    enc_config c = {.vocab_size = 50,
+                    .d_model = 12,
+                    .n_heads = 3,
+                    .d_head = 5,
+                    .d_ff = 20,
+                    .n_layers = 3,
+                    .max_len = 512,
+                    .act = ENC_ACT_GELU,
+                    .pos = ENC_POS_SINUSOIDAL,
+                    .ln_eps = 1e-5f,
+                    .pooling = ENC_POOL_MEAN,
+                    .seed = 9,
+                    .tokenizer = ENC_TOK_WORD};
     enc_model *m = enc_model_new_random(&c, err, sizeof err);
     ck_assert_msg(m != NULL, "%s", err);
     static int32_t ids[512];

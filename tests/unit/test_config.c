@@ -21,11 +21,11 @@ static bool load(srv_config *c, const char *text)
 }
 
 /* Asserts that text is refused with a message containing want. */
-#define ck_refused(text, want)                                                             \
-    do {                                                                                   \
-        srv_config c_;                                                                     \
-        ck_assert_msg(!load(&c_, text), "accepted: %s", text);                             \
-        ck_assert_msg(strstr(err, want) != NULL, "message \"%s\" lacks \"%s\"", err, want); \
+#define ck_refused(text, want)                                                                     \
+    do {                                                                                           \
+        srv_config c_;                                                                             \
+        ck_assert_msg(!load(&c_, text), "accepted: %s", text);                                     \
+        ck_assert_msg(strstr(err, want) != NULL, "message \"%s\" lacks \"%s\"", err, want);        \
     } while (0)
 
 START_TEST(defaults)
@@ -61,13 +61,14 @@ END_TEST
 START_TEST(every_key)
 {
     srv_config c;
-    ck_assert_msg(load(&c, "{\"host\": \"0.0.0.0\", \"port\": 9000, \"threads\": 4,"
-                           " \"max_body_bytes\": 1000, \"max_batch\": 8,"
-                           " \"model\": {\"path\": \"/m\", \"preset\": \"toy\", \"seed\": 7,"
-                           " \"vocab_size\": 50, \"d_model\": 8, \"n_heads\": 2, \"d_head\": 5,"
-                           " \"d_ff\": 16, \"n_layers\": 3, \"max_len\": 64,"
-                           " \"activation\": \"gelu\", \"pre_ln\": true, \"pooling\": \"cls\","
-                           " \"normalize\": true}}"),
+    ck_assert_msg(load(&c,
+                       "{\"host\": \"0.0.0.0\", \"port\": 9000, \"threads\": 4,"
+                       " \"max_body_bytes\": 1000, \"max_batch\": 8,"
+                       " \"model\": {\"path\": \"/m\", \"preset\": \"toy\", \"seed\": 7,"
+                       " \"vocab_size\": 50, \"d_model\": 8, \"n_heads\": 2, \"d_head\": 5,"
+                       " \"d_ff\": 16, \"n_layers\": 3, \"max_len\": 64,"
+                       " \"activation\": \"gelu\", \"pre_ln\": true, \"pooling\": \"cls\","
+                       " \"normalize\": true}}"),
                   "%s", err);
     ck_assert_str_eq(c.host, "0.0.0.0");
     ck_assert_uint_eq(c.port, 9000);
@@ -125,7 +126,8 @@ START_TEST(wrong_types_named)
     ck_refused("{\"model\": {\"preset\": null}}", "model.preset must be a non-empty string");
     ck_refused("{\"model\": {\"seed\": -3}}", "model.seed must be an integer");
     ck_refused("{\"model\": {\"d_model\": 0}}", "model.d_model must be an integer in 1..");
-    ck_refused("{\"model\": {\"pre_ln\": \"yes\"}}", "model.pre_ln must be true or false, got a string");
+    ck_refused("{\"model\": {\"pre_ln\": \"yes\"}}",
+               "model.pre_ln must be true or false, got a string");
     ck_refused("{\"model\": {\"normalize\": 1}}", "model.normalize must be true or false");
     ck_refused("{\"model\": {\"activation\": \"tanh\"}}",
                "model.activation must be \"relu\" or \"gelu\", got \"tanh\"");
@@ -203,18 +205,20 @@ END_TEST
 START_TEST(clearing_overrides)
 {
     srv_config c;
-    ck_assert(load(&c, "{\"model\": {\"preset\": \"toy\", \"seed\": 5, \"d_model\": 8, \"n_layers\": 2,"
-                       " \"activation\": \"gelu\", \"pre_ln\": true, \"pooling\": \"cls\"}}"));
+    ck_assert(load(&c,
+                   "{\"model\": {\"preset\": \"toy\", \"seed\": 5, \"d_model\": 8, \"n_layers\": 2,"
+                   " \"activation\": \"gelu\", \"pre_ln\": true, \"pooling\": \"cls\"}}"));
     ck_assert(srv_config_has_random_overrides(&c));
     srv_config_clear_random_overrides(&c);
     ck_assert(!srv_config_has_random_overrides(&c));
     ck_assert_uint_eq(c.model.d_model, 0);
     ck_assert_int_eq(c.model.activation, SRV_UNSET);
-    ck_assert_uint_eq(c.model.seed, 5);           /* kept */
+    ck_assert_uint_eq(c.model.seed, 5); /* kept */
     ck_assert_int_eq(c.model.pooling, ENC_POOL_CLS);
     ck_assert_str_eq(c.model.preset, "toy");
     /* A value equal to the preset's is no change. */
-    ck_assert(load(&c, "{\"model\": {\"preset\": \"toy\", \"d_model\": 4, \"activation\": \"relu\"}}"));
+    ck_assert(
+        load(&c, "{\"model\": {\"preset\": \"toy\", \"d_model\": 4, \"activation\": \"relu\"}}"));
     ck_assert(!srv_config_has_random_overrides(&c));
 }
 END_TEST
@@ -223,9 +227,10 @@ START_TEST(random_model_overrides)
 {
     srv_config c;
     enc_config ec;
-    ck_assert(load(&c, "{\"model\": {\"preset\": \"toy\", \"seed\": 9, \"d_model\": 8,"
-                       " \"n_layers\": 2, \"activation\": \"gelu\", \"pre_ln\": true,"
-                       " \"pooling\": \"cls\", \"normalize\": true}}"));
+    ck_assert(load(&c,
+                   "{\"model\": {\"preset\": \"toy\", \"seed\": 9, \"d_model\": 8,"
+                   " \"n_layers\": 2, \"activation\": \"gelu\", \"pre_ln\": true,"
+                   " \"pooling\": \"cls\", \"normalize\": true}}"));
     ck_assert_msg(srv_config_random_model(&c, &ec, err, sizeof err), "%s", err);
     ck_assert_uint_eq(ec.seed, 9);
     ck_assert_uint_eq(ec.d_model, 8);
@@ -249,9 +254,11 @@ END_TEST
 START_TEST(service_keys)
 {
     srv_config c;
-    ck_assert_msg(load(&c, "{\"workers\": 2, \"max_queue\": 3, \"queue_timeout_ms\": 0, "
-                           "\"cors_origins\": [\"http://a.example\", \"*\"], "
-                           "\"api_key\": \"k\", \"max_request_tokens\": 9}"), "%s", err);
+    ck_assert_msg(load(&c,
+                       "{\"workers\": 2, \"max_queue\": 3, \"queue_timeout_ms\": 0, "
+                       "\"cors_origins\": [\"http://a.example\", \"*\"], "
+                       "\"api_key\": \"k\", \"max_request_tokens\": 9}"),
+                  "%s", err);
     ck_assert_uint_eq(c.workers, 2);
     ck_assert_uint_eq(c.max_queue, 3);
     ck_assert_uint_eq(c.queue_timeout_ms, 0);

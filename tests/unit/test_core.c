@@ -30,10 +30,21 @@ static enc_model *toy(void)
 /* A small model with H*Dh != D and every option set by the caller. */
 static enc_model *small(bool pre_ln, enc_act act, enc_pos pos)
 {
-    enc_config c = {.vocab_size = 50, .d_model = 12, .n_heads = 3, .d_head = 5, .d_ff = 20,
-                    .n_layers = 3, .max_len = 40, .act = act, .pos = pos, .pre_ln = pre_ln,
-                    .ln_eps = 1e-5f, .pooling = ENC_POOL_MEAN, .seed = 9,
-                    .tokenizer = ENC_TOK_WORD, .type_vocab_size = pos == ENC_POS_LEARNED ? 2 : 0,
+    enc_config c = {.vocab_size = 50,
+                    .d_model = 12,
+                    .n_heads = 3,
+                    .d_head = 5,
+                    .d_ff = 20,
+                    .n_layers = 3,
+                    .max_len = 40,
+                    .act = act,
+                    .pos = pos,
+                    .pre_ln = pre_ln,
+                    .ln_eps = 1e-5f,
+                    .pooling = ENC_POOL_MEAN,
+                    .seed = 9,
+                    .tokenizer = ENC_TOK_WORD,
+                    .type_vocab_size = pos == ENC_POS_LEARNED ? 2 : 0,
                     .emb_layernorm = pos == ENC_POS_LEARNED};
     enc_model *m = enc_model_new_random(&c, err, sizeof err);
     ck_assert_msg(m != NULL, "%s", err);
@@ -68,9 +79,8 @@ START_TEST(splitmix64_known_answers)
 {
     /* Known outputs of the reference splitmix64 (Vigna) for seed 1234567. */
     enc_rng r = {1234567};
-    const uint64_t want[] = {6457827717110365317ull, 3203168211198807973ull,
-                             9817491932198370423ull, 4593380528125082431ull,
-                             16408922859458223821ull};
+    const uint64_t want[] = {6457827717110365317ull, 3203168211198807973ull, 9817491932198370423ull,
+                             4593380528125082431ull, 16408922859458223821ull};
     for (size_t i = 0; i < 5; i++) ck_assert_uint_eq(enc_rng_next(&r), want[i]);
 }
 END_TEST
@@ -145,7 +155,8 @@ START_TEST(model_tensors_list_the_parameters)
     ck_assert_ptr_eq(wk->panels, m->layers[0].wqkv);
     ck_assert_uint_eq(wk->row0, 6 + 3);
     enc_tensor_row(wk, 2, row);
-    for (size_t i = 0; i < 4; i++) ck_assert(row[i] == enc_panel_at(m->layers[0].wqkv, 4, 6 + 3 + 2, i));
+    for (size_t i = 0; i < 4; i++)
+        ck_assert(row[i] == enc_panel_at(m->layers[0].wqkv, 4, 6 + 3 + 2, i));
     enc_tensor_row(g, 3, row); /* a 1-D view: one float per row */
     ck_assert(row[0] == g->data[3]);
     ck_assert_ptr_eq(bv->data, m->layers[5].bqkv + 12);
@@ -159,7 +170,8 @@ START_TEST(model_tensors_list_the_parameters)
     enc_model_free(m);
 
     /* A BERT-like model lists its position, type and embedding-LN tensors; pre-LN a final LN. */
-    enc_model *b = small(false, ENC_ACT_GELU, ENC_POS_LEARNED), *p = small(true, ENC_ACT_RELU, ENC_POS_SINUSOIDAL);
+    enc_model *b = small(false, ENC_ACT_GELU, ENC_POS_LEARNED),
+              *p = small(true, ENC_ACT_RELU, ENC_POS_SINUSOIDAL);
     ck_assert_uint_eq(enc_model_tensors(b, v, 200), 1 + 2 + 2 + 3 * (3 * 6 + 10));
     ck_assert_str_eq(v[1].name, "pos_emb");
     ck_assert_str_eq(v[2].name, "type_emb");
@@ -230,8 +242,7 @@ START_TEST(word_tokenizer_punctuation_unicode_offsets)
     ck_assert_int_eq(t.end[5], 14);
     ck_assert_int_eq(t.ids[3], t.ids[4]);
     enc_tokens_free(&t);
-    ck_assert_int_eq(enc_tokenize(m, "ab\xff", 3, false, 0, &t, err, sizeof err),
-                     ENC_ERR_INVALID);
+    ck_assert_int_eq(enc_tokenize(m, "ab\xff", 3, false, 0, &t, err, sizeof err), ENC_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err, "byte 2"));
     ck_assert_uint_eq(t.n, 0);
     enc_model_free(m);
@@ -307,14 +318,15 @@ START_TEST(kernels_fast_match_reference)
     fill_random(qkv, T * LD, 7, 3.0);
     float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
     float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
-    enc_kernels_fast.attention_head(a1, s1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh,
-                                    LD, 64, 0.25f, scratch);
-    enc_kernels_ref.attention_head(a2, s2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh,
-                                   LD, 64, 0.25f, scratch);
+    enc_kernels_fast.attention_head(a1, s1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+                                    64, 0.25f, scratch);
+    enc_kernels_ref.attention_head(a2, s2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
+                                   64, 0.25f, scratch);
     ck_assert_float_le(max_abs_diff(s1, s2, T * T), 1e-5f);
     free(scratch), free(s1), free(s2);
     ck_assert_float_le(max_abs_diff(a1, a2, T * T), 1e-6f);
-    for (size_t i = 0; i < T; i++) ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
+    for (size_t i = 0; i < T; i++)
+        ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
 
     float x1[64], x2[64];
     fill_random(x1, 64, 8, 4.0);
@@ -350,84 +362,87 @@ START_TEST(fast_kernels_match_reference_across_shapes)
     const char *bnames[2];
     size_t nb = fast_builds(builds, bnames);
     for (size_t k = 0; k < nb; k++) {
-    const enc_kernels *fk = builds[k];
-    /* Products of W packed in panels: rows around the tiles (12 rows at 16 lanes, 6 at 8)
+        const enc_kernels *fk = builds[k];
+        /* Products of W packed in panels: rows around the tiles (12 rows at 16 lanes, 6 at 8)
      * and the row blocks (120, 60); Din around the 512-input pieces; Dout around the
      * 32-wide panels and 16-wide tiles (a last partial tile); split by rows or by
      * panels, with 1 and 2 threads. */
-    static const size_t rows[] = {1, 2, 5, 6, 7, 12, 13, 25, 61, 121, 130};
-    static const size_t dins[] = {5, 16, 70, 384, 600};
-    static const size_t douts[] = {1, 3, 16, 32, 45, 64, 130};
-    size_t maxn = 130, maxi = 600, maxo = 130;
-    float *in = malloc(maxn * maxi * 4), *w = malloc(maxo * maxi * 4), *b = malloc(maxo * 4);
-    float *wp = malloc(enc_panels_size(maxo, maxi) * 4);
-    float *o1 = malloc(maxn * maxo * 4), *o2 = malloc(maxn * maxo * 4);
-    fill_random(in, maxn * maxi, 11, 2.0);
-    fill_random(w, maxo * maxi, 12, 0.5);
-    fill_random(b, maxo, 13, 0.5);
-    for (int threads = 1; threads <= 2; threads++) {
-        enc_set_num_threads(threads);
-        for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
-            for (size_t c = 0; c < sizeof dins / sizeof *dins; c++)
-                for (size_t d = 0; d < sizeof douts / sizeof *douts; d++) {
-                    size_t N = rows[a], Din = dins[c], Dout = douts[d];
-                    const float *bias = (a + d) % 2 ? b : NULL;
-                    enc_pack_panels(wp, w, Dout, Din); /* W: the first Dout * Din floats */
-                    memset(o1, 0xff, N * Dout * 4); /* NaN: a value not written shows */
-                    fk->linear(o1, in, wp, bias, N, Din, Dout);
-                    enc_kernels_ref.linear(o2, in, wp, bias, N, Din, Dout);
-                    /* float sums of Din terms (|x w| <= 1) against double ones: up to
+        static const size_t rows[] = {1, 2, 5, 6, 7, 12, 13, 25, 61, 121, 130};
+        static const size_t dins[] = {5, 16, 70, 384, 600};
+        static const size_t douts[] = {1, 3, 16, 32, 45, 64, 130};
+        size_t maxn = 130, maxi = 600, maxo = 130;
+        float *in = malloc(maxn * maxi * 4), *w = malloc(maxo * maxi * 4), *b = malloc(maxo * 4);
+        float *wp = malloc(enc_panels_size(maxo, maxi) * 4);
+        float *o1 = malloc(maxn * maxo * 4), *o2 = malloc(maxn * maxo * 4);
+        fill_random(in, maxn * maxi, 11, 2.0);
+        fill_random(w, maxo * maxi, 12, 0.5);
+        fill_random(b, maxo, 13, 0.5);
+        for (int threads = 1; threads <= 2; threads++) {
+            enc_set_num_threads(threads);
+            for (size_t a = 0; a < sizeof rows / sizeof *rows; a++)
+                for (size_t c = 0; c < sizeof dins / sizeof *dins; c++)
+                    for (size_t d = 0; d < sizeof douts / sizeof *douts; d++) {
+                        size_t N = rows[a], Din = dins[c], Dout = douts[d];
+                        const float *bias = (a + d) % 2 ? b : NULL;
+                        enc_pack_panels(wp, w, Dout, Din); /* W: the first Dout * Din floats */
+                        memset(o1, 0xff, N * Dout * 4);    /* NaN: a value not written shows */
+                        fk->linear(o1, in, wp, bias, N, Din, Dout);
+                        enc_kernels_ref.linear(o2, in, wp, bias, N, Din, Dout);
+                        /* float sums of Din terms (|x w| <= 1) against double ones: up to
                      * 3.1e-5 seen at Din 600 */
-                    float tol = Din > 384 ? 5e-5f : 2e-5f;
-                    float diff = max_abs_diff(o1, o2, N * Dout);
-                    if (!(diff <= tol))
-                        ck_abort_msg("%s linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
-                                     bnames[k], N, Din, Dout, threads, (double)diff);
-                    /* the same product with its activation, applied slice by slice */
-                    enc_act act = (a + c + d) % 2 ? ENC_ACT_GELU : ENC_ACT_RELU;
-                    memset(o1, 0xff, N * Dout * 4);
-                    fk->linear_act(o1, in, wp, bias, N, Din, Dout, act);
-                    enc_kernels_ref.linear_act(o2, in, wp, bias, N, Din, Dout, act);
-                    diff = max_abs_diff(o1, o2, N * Dout);
-                    if (!(diff <= tol))
-                        ck_abort_msg("%s linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
-                                     bnames[k], act == ENC_ACT_GELU ? "gelu" : "relu", N, Din,
-                                     Dout, threads, (double)diff);
-                }
-    }
-    enc_set_num_threads(1);
-    free(in), free(w), free(wp), free(b), free(o1), free(o2);
-
-    /* Attention: T around the 4-row blocks and 16-wide column vectors, Dh with one or
-     * two vectors and a scalar tail. */
-    static const size_t Ts[] = {1, 3, 4, 5, 16, 17, 33, 40};
-    static const size_t Dhs[] = {1, 16, 32, 40, 64};
-    for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++)
-        for (size_t c = 0; c < sizeof Dhs / sizeof *Dhs; c++) {
-            size_t T = Ts[a], Dh = Dhs[c], H = 2, HD = H * Dh, LD = 3 * HD;
-            float *qkv = malloc(T * LD * 4), *z1 = malloc(T * HD * 4), *z2 = malloc(T * HD * 4);
-            float *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
-            float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
-            float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
-            fill_random(qkv, T * LD, 20 + a * 7 + c, 3.0);
-            float scale = 1.0f / sqrtf((float)Dh);
-            /* head 1 of 2: its Q, K, V start Dh into their thirds of each row */
-            fk->attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh,
-                                            qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
-            enc_kernels_ref.attention_head(a2, s2, z2 + Dh, qkv + Dh, qkv + HD + Dh,
-                                           qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
-            float ds = max_abs_diff(s1, s2, T * T), da = max_abs_diff(a1, a2, T * T), dz = 0;
-            for (size_t i = 0; i < T; i++) {
-                float d = max_abs_diff(z1 + i * HD + Dh, z2 + i * HD + Dh, Dh);
-                dz = d > dz ? d : dz;
-            }
-            if (!(ds <= 2e-5f && da <= 1e-6f && dz <= 2e-5f))
-                ck_abort_msg("%s attention T %zu Dh %zu: scores %g, weights %g, output %g",
-                             bnames[k], T, Dh, (double)ds, (double)da, (double)dz);
-            free(qkv), free(z1), free(z2), free(a1), free(a2), free(s1), free(s2), free(scratch);
+                        float tol = Din > 384 ? 5e-5f : 2e-5f;
+                        float diff = max_abs_diff(o1, o2, N * Dout);
+                        if (!(diff <= tol))
+                            ck_abort_msg(
+                                "%s linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                bnames[k], N, Din, Dout, threads, (double)diff);
+                        /* the same product with its activation, applied slice by slice */
+                        enc_act act = (a + c + d) % 2 ? ENC_ACT_GELU : ENC_ACT_RELU;
+                        memset(o1, 0xff, N * Dout * 4);
+                        fk->linear_act(o1, in, wp, bias, N, Din, Dout, act);
+                        enc_kernels_ref.linear_act(o2, in, wp, bias, N, Din, Dout, act);
+                        diff = max_abs_diff(o1, o2, N * Dout);
+                        if (!(diff <= tol))
+                            ck_abort_msg(
+                                "%s linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
+                                bnames[k], act == ENC_ACT_GELU ? "gelu" : "relu", N, Din, Dout,
+                                threads, (double)diff);
+                    }
         }
-}
+        enc_set_num_threads(1);
+        free(in), free(w), free(wp), free(b), free(o1), free(o2);
+
+        /* Attention: T around the 4-row blocks and 16-wide column vectors, Dh with one or
+     * two vectors and a scalar tail. */
+        static const size_t Ts[] = {1, 3, 4, 5, 16, 17, 33, 40};
+        static const size_t Dhs[] = {1, 16, 32, 40, 64};
+        for (size_t a = 0; a < sizeof Ts / sizeof *Ts; a++)
+            for (size_t c = 0; c < sizeof Dhs / sizeof *Dhs; c++) {
+                size_t T = Ts[a], Dh = Dhs[c], H = 2, HD = H * Dh, LD = 3 * HD;
+                float *qkv = malloc(T * LD * 4), *z1 = malloc(T * HD * 4), *z2 = malloc(T * HD * 4);
+                float *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
+                float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
+                float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
+                fill_random(qkv, T * LD, 20 + a * 7 + c, 3.0);
+                float scale = 1.0f / sqrtf((float)Dh);
+                /* head 1 of 2: its Q, K, V start Dh into their thirds of each row */
+                fk->attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh, qkv + 2 * HD + Dh, T,
+                                   Dh, LD, HD, scale, scratch);
+                enc_kernels_ref.attention_head(a2, s2, z2 + Dh, qkv + Dh, qkv + HD + Dh,
+                                               qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
+                float ds = max_abs_diff(s1, s2, T * T), da = max_abs_diff(a1, a2, T * T), dz = 0;
+                for (size_t i = 0; i < T; i++) {
+                    float d = max_abs_diff(z1 + i * HD + Dh, z2 + i * HD + Dh, Dh);
+                    dz = d > dz ? d : dz;
+                }
+                if (!(ds <= 2e-5f && da <= 1e-6f && dz <= 2e-5f))
+                    ck_abort_msg("%s attention T %zu Dh %zu: scores %g, weights %g, output %g",
+                                 bnames[k], T, Dh, (double)ds, (double)da, (double)dz);
+                free(qkv), free(z1), free(z2), free(a1), free(a2), free(s1), free(s2),
+                    free(scratch);
+            }
     }
+}
 END_TEST
 
 START_TEST(layernorm_uses_its_eps)
@@ -466,7 +481,7 @@ static const size_t LENS[] = {6, 3, 9};
 static enc_request all_outputs(enc_pooling p)
 {
     return (enc_request){.outputs = ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN |
-                                    ENC_OUT_ATTENTION,
+                             ENC_OUT_ATTENTION,
                          .pooling = p};
 }
 
@@ -519,10 +534,11 @@ START_TEST(batch_equals_one_by_one_and_padding_is_ignored)
         /* The short sequence batched beside a long one (which a padded batch would pad
          * it to) gets exactly its own mean-pooled embedding. */
         ck_assert_float_le(max_abs_diff(r.embedding, all.embedding + s * D, D), 1e-6f);
-        ck_assert_float_le(max_abs_diff(r.token_embeddings, all.token_embeddings + off * D,
-                                        LENS[s] * D), 1e-6f);
+        ck_assert_float_le(
+            max_abs_diff(r.token_embeddings, all.token_embeddings + off * D, LENS[s] * D), 1e-6f);
         ck_assert_float_le(max_abs_diff(r.attention, all.attention + all.attn_offset[s],
-                                        r.n_attn * r.n_attn_heads * LENS[s] * LENS[s]), 1e-6f);
+                                        r.n_attn * r.n_attn_heads * LENS[s] * LENS[s]),
+                           1e-6f);
         enc_result_free(&r);
         off += LENS[s];
     }
@@ -581,7 +597,8 @@ START_TEST(selection_in_the_order_asked)
     ck_assert_float_eq(max_abs_diff(sel.hidden + 2 * ND, all.hidden + 6 * ND, ND), 0.0f);
     for (size_t s = 0; s < 2; s++) {
         size_t TT = LENS[s] * LENS[s];
-        const float *A = all.attention + all.attn_offset[s], *S = sel.attention + sel.attn_offset[s];
+        const float *A = all.attention + all.attn_offset[s],
+                    *S = sel.attention + sel.attn_offset[s];
         ck_assert_float_eq(max_abs_diff(S, A + (5 * 2 + 1) * TT, TT), 0.0f);
         ck_assert_float_eq(max_abs_diff(S + TT, A + (1 * 2 + 1) * TT, TT), 0.0f);
     }
@@ -697,10 +714,20 @@ START_TEST(team_of_threads_gives_the_same_answers)
 {
     /* Shapes big enough that every step splits: products by rows and by columns,
      * attention by (sequence, head), LayerNorm and GELU by rows. */
-    enc_config c = {.vocab_size = 300, .d_model = 64, .n_heads = 4, .d_head = 16, .d_ff = 256,
-                    .n_layers = 2, .max_len = 128, .act = ENC_ACT_GELU,
-                    .pos = ENC_POS_LEARNED, .type_vocab_size = 2, .emb_layernorm = true,
-                    .ln_eps = 1e-12f, .seed = 5, .tokenizer = ENC_TOK_WORD};
+    enc_config c = {.vocab_size = 300,
+                    .d_model = 64,
+                    .n_heads = 4,
+                    .d_head = 16,
+                    .d_ff = 256,
+                    .n_layers = 2,
+                    .max_len = 128,
+                    .act = ENC_ACT_GELU,
+                    .pos = ENC_POS_LEARNED,
+                    .type_vocab_size = 2,
+                    .emb_layernorm = true,
+                    .ln_eps = 1e-12f,
+                    .seed = 5,
+                    .tokenizer = ENC_TOK_WORD};
     enc_model *m = enc_model_new_random(&c, err, sizeof err);
     ck_assert_ptr_nonnull(m);
     size_t lens[] = {100, 3, 90, 7}, N = 200;
@@ -714,14 +741,18 @@ START_TEST(team_of_threads_gives_the_same_answers)
         enc_batch b = {.ids = ids, .lengths = lens, .n_seq = pass == 2 ? 1 : 4};
         size_t few = 8; /* pass 2: one sequence of 8 rows: products split by columns */
         if (pass == 2) b.lengths = &few;
-        ck_assert_int_eq(enc_forward(m, ws, &b, &q, pass == 0 ? &r1 : pass == 1 ? &r2 : &r3, err,
-                                     sizeof err), ENC_OK);
+        ck_assert_int_eq(enc_forward(m, ws, &b, &q,
+                                     pass == 0       ? &r1
+                                         : pass == 1 ? &r2
+                                                     : &r3,
+                                     err, sizeof err),
+                         ENC_OK);
         enc_workspace_free(ws);
     }
     enc_set_num_threads(1);
     ck_assert_float_le(max_abs_diff(r1.hidden, r2.hidden, r1.n_hidden * N * 64), 1e-5f);
-    ck_assert_float_le(max_abs_diff(r1.attention, r2.attention,
-                                    r1.attn_offset[3] + 2 * 4 * 49), 1e-6f);
+    ck_assert_float_le(max_abs_diff(r1.attention, r2.attention, r1.attn_offset[3] + 2 * 4 * 49),
+                       1e-6f);
     /* the first 8 tokens alone, split by columns, against one thread */
     enc_workspace *ws = enc_workspace_new();
     size_t few = 8;

@@ -31,7 +31,7 @@
 #define TOL_HIDDEN 1e-4 /* hidden states, token embeddings, pooled vectors */
 #define TOL_ATTN 1e-5   /* attention maps */
 
-static const char *const FIXTURES[] = {"toy",      "small",     "small_preln",  "bert_f32",
+static const char *const FIXTURES[] = {"toy",       "small",    "small_preln",  "bert_f32",
                                        "bert_bf16", "bert_f16", "bert_prefixed"};
 #define N_FIXTURES (sizeof FIXTURES / sizeof FIXTURES[0])
 
@@ -43,14 +43,14 @@ typedef struct {
     const char *name;
     char dir[512];
     json_t *meta;
-    float *data;      /* (n_floats) expected.bin */
+    float *data; /* (n_floats) expected.bin */
     size_t n_floats;
     enc_model *m;
     bool random;
     size_t B, N, L, H, D;
-    size_t *len;      /* (B) */
-    size_t *off;      /* (B) first token of each sequence in the packed batch */
-    int32_t *ids;     /* (N) packed */
+    size_t *len;  /* (B) */
+    size_t *off;  /* (B) first token of each sequence in the packed batch */
+    int32_t *ids; /* (N) packed */
 } fixture;
 
 static const char *fixtures_dir(void)
@@ -102,8 +102,9 @@ static enc_config random_config(const json_t *r, const char *name)
     c.act = !strcmp(act, "gelu") ? ENC_ACT_GELU : ENC_ACT_RELU;
     ck_assert_msg(!strcmp(pos, "sinusoidal") || !strcmp(pos, "learned"), "%s: pos %s", name, pos);
     c.pos = !strcmp(pos, "learned") ? ENC_POS_LEARNED : ENC_POS_SINUSOIDAL;
-    c.pooling = !strcmp(pool, "cls") ? ENC_POOL_CLS : !strcmp(pool, "none") ? ENC_POOL_NONE
-                                                                            : ENC_POOL_MEAN;
+    c.pooling = !strcmp(pool, "cls") ? ENC_POOL_CLS
+        : !strcmp(pool, "none")      ? ENC_POOL_NONE
+                                     : ENC_POOL_MEAN;
     c.pre_ln = json_flag(r, "pre_ln", name);
     c.emb_layernorm = json_flag(r, "emb_layernorm", name);
     c.normalize = json_flag(r, "normalize", name);
@@ -124,8 +125,8 @@ static void fixture_load(fixture *f, const char *name)
     snprintf(path, sizeof path, "%s/expected.json", f->dir);
     json_error_t jerr;
     f->meta = json_load_file(path, 0, &jerr);
-    ck_assert_msg(f->meta != NULL, "%s: %s (line %d) - run the test from the repository root",
-                  path, jerr.text, jerr.line);
+    ck_assert_msg(f->meta != NULL, "%s: %s (line %d) - run the test from the repository root", path,
+                  jerr.text, jerr.line);
 
     f->n_floats = json_size(f->meta, "n_floats", name);
     snprintf(path, sizeof path, "%s/expected.bin", f->dir);
@@ -208,8 +209,8 @@ static const float *expected(const fixture *f, const char *name, size_t n, ...)
     for (size_t i = 0; i < n; i++) {
         size_t want = va_arg(ap, size_t);
         size_t have = (size_t)json_integer_value(json_array_get(shape, i));
-        ck_assert_msg(have == want, "%s: tensor %s dim %zu is %zu, expected %zu", f->name, name,
-                      i, have, want);
+        ck_assert_msg(have == want, "%s: tensor %s dim %zu is %zu, expected %zu", f->name, name, i,
+                      have, want);
         count *= want;
     }
     va_end(ap);
@@ -227,7 +228,7 @@ static enc_batch fixture_batch(const fixture *f)
 static enc_request request_all(enc_pooling pooling, bool normalize)
 {
     return (enc_request){.outputs = ENC_OUT_HIDDEN | ENC_OUT_ATTENTION | ENC_OUT_EMBEDDING |
-                                    ENC_OUT_TOKEN_EMB,
+                             ENC_OUT_TOKEN_EMB,
                          .pooling = pooling,
                          .normalize = normalize};
 }
@@ -313,8 +314,8 @@ static void golden_outputs(const char *name, int reference)
                 const float *eh = expected(&f, key, 3, L + 1, T, D);
                 for (size_t l = 0; l <= L; l++)
                     dev_cmp(&hid, r.hidden + (l * N + f.off[s]) * D, eh + l * T * D, T * D,
-                            "hidden_states[%zu] seq %zu (pooling %s%s)", l, s,
-                            pool_name(pools[p]), norm ? "+norm" : "");
+                            "hidden_states[%zu] seq %zu (pooling %s%s)", l, s, pool_name(pools[p]),
+                            norm ? "+norm" : "");
                 dev_cmp(&tok, r.token_embeddings + f.off[s] * D, eh + L * T * D, T * D,
                         "token_embeddings seq %zu", s);
                 snprintf(key, sizeof key, "seq%zu/attention", s);
@@ -322,8 +323,8 @@ static void golden_outputs(const char *name, int reference)
                 for (size_t l = 0; l < L; l++)
                     for (size_t h = 0; h < H; h++)
                         dev_cmp(&att, r.attention + r.attn_offset[s] + (l * H + h) * T * T,
-                                ea + (l * H + h) * T * T, T * T, "attention[%zu][%zu] seq %zu",
-                                l, h, s);
+                                ea + (l * H + h) * T * T, T * T, "attention[%zu][%zu] seq %zu", l,
+                                h, s);
                 if (pools[p] == ENC_POOL_NONE) {
                     /* encoder.h: "zeros for ENC_POOL_NONE"; no array at all is accepted too. */
                     if (r.embedding)
@@ -343,13 +344,16 @@ static void golden_outputs(const char *name, int reference)
         }
     printf("golden %-13s %s kernels: hidden %.3g | attention %.3g | pooled %.3g | "
            "token_emb %.3g\n",
-           name, reference == 1 ? "ref  " : reference == 2 ? "fast8" : "fast ", hid.worst,
-           att.worst, pooled.worst, tok.worst);
+           name,
+           reference == 1       ? "ref  "
+               : reference == 2 ? "fast8"
+                                : "fast ",
+           hid.worst, att.worst, pooled.worst, tok.worst);
     printf("    worst hidden: %s\n    worst attention: %s\n    worst pooled: %s\n", hid.where,
            att.where, pooled.where);
     fflush(stdout);
-    ck_assert_msg(hid.worst <= TOL_HIDDEN, "%s: hidden state off by %g > %g at %s", name,
-                  hid.worst, TOL_HIDDEN, hid.where);
+    ck_assert_msg(hid.worst <= TOL_HIDDEN, "%s: hidden state off by %g > %g at %s", name, hid.worst,
+                  TOL_HIDDEN, hid.where);
     ck_assert_msg(tok.worst <= TOL_HIDDEN, "%s: token embedding off by %g > %g at %s", name,
                   tok.worst, TOL_HIDDEN, tok.where);
     ck_assert_msg(att.worst <= TOL_ATTN, "%s: attention off by %g > %g at %s", name, att.worst,
@@ -360,22 +364,13 @@ static void golden_outputs(const char *name, int reference)
     fixture_free(&f);
 }
 
-START_TEST(golden_fast_kernels)
-{
-    golden_outputs(FIXTURES[_i], 0);
-}
+START_TEST(golden_fast_kernels) { golden_outputs(FIXTURES[_i], 0); }
 END_TEST
 
-START_TEST(golden_fast_kernels_8_lanes)
-{
-    golden_outputs(FIXTURES[_i], 2);
-}
+START_TEST(golden_fast_kernels_8_lanes) { golden_outputs(FIXTURES[_i], 2); }
 END_TEST
 
-START_TEST(golden_reference_kernels)
-{
-    golden_outputs(FIXTURES[_i], 1);
-}
+START_TEST(golden_reference_kernels) { golden_outputs(FIXTURES[_i], 1); }
 END_TEST
 
 /* ---- batch = one by one --------------------------------------------------------------- */
@@ -397,8 +392,8 @@ static void cmp_seq(dev *d, const fixture *f, const enc_result *got, size_t gs,
     dev_cmp(d, got->token_embeddings + got->offsets[gs] * D,
             want->token_embeddings + want->offsets[ws] * D, T * D, "%s: token_embeddings seq %zu",
             what, s);
-    dev_cmp(d, got->embedding + gs * D, want->embedding + ws * D, D, "%s: embedding seq %zu",
-            what, s);
+    dev_cmp(d, got->embedding + gs * D, want->embedding + ws * D, D, "%s: embedding seq %zu", what,
+            s);
 }
 
 /* The batch, each sequence alone and the batch reversed, with the fast (reference = 0)
@@ -456,7 +451,8 @@ START_TEST(batch_equals_one_by_one)
     double ref = batch_vs_alone(&f, 1, where_ref, sizeof where_ref);
     double fast = batch_vs_alone(&f, 0, where_fast, sizeof where_fast);
     printf("golden %-13s batch vs one by one / reversed: max |diff| %.3g (ref kernels), "
-           "%.3g (fast kernels)\n", f.name, ref, fast);
+           "%.3g (fast kernels)\n",
+           f.name, ref, fast);
     ck_assert_msg(ref == 0.0, "%s: reference kernels: off by %g at %s", f.name, ref, where_ref);
     ck_assert_msg(fast == 0.0, "%s: fast kernels: off by %g at %s", f.name, fast, where_fast);
     fixture_free(&f);
@@ -510,11 +506,11 @@ START_TEST(selection_returns_the_slices_asked)
             for (size_t j = 0; j < 3; j++) {
                 const float *slot = S + (a * 3 + j) * TT;
                 dev_cmp(&exact, slot, A + (al[a] * H + heads[j]) * TT, TT,
-                        "selected attention [%zu][%zu] (layer %zu head %zu) seq %zu vs full", a,
-                        j, al[a], heads[j], s);
+                        "selected attention [%zu][%zu] (layer %zu head %zu) seq %zu vs full", a, j,
+                        al[a], heads[j], s);
                 dev_cmp(&gold_a, slot, ea + (al[a] * H + heads[j]) * TT, TT,
-                        "selected attention [%zu][%zu] (layer %zu head %zu) seq %zu vs torch",
-                        a, j, al[a], heads[j], s);
+                        "selected attention [%zu][%zu] (layer %zu head %zu) seq %zu vs torch", a, j,
+                        al[a], heads[j], s);
             }
     }
     ck_assert_msg(exact.worst == 0.0, "%s: selection differs from the full pass by %g at %s",
@@ -526,8 +522,11 @@ START_TEST(selection_returns_the_slices_asked)
     enc_result_free(&sel);
 
     /* Attention of one layer and one head only: no hidden states come back. */
-    enc_request one = {.outputs = ENC_OUT_ATTENTION, .pooling = ENC_POOL_NONE,
-                       .attn_layers = &al[0], .n_attn_layers = 1, .heads = &heads[0],
+    enc_request one = {.outputs = ENC_OUT_ATTENTION,
+                       .pooling = ENC_POOL_NONE,
+                       .attn_layers = &al[0],
+                       .n_attn_layers = 1,
+                       .heads = &heads[0],
                        .n_heads = 1};
     forward_ok(&f, ws, &b, &one, &sel);
     ck_assert_ptr_null(sel.hidden);
@@ -570,7 +569,8 @@ START_TEST(model_matches_the_fixture)
         size_t L = c->n_layers, D = c->d_model;
         same_bits(&f, "weights/tok_emb_first", m->tok_emb, 8);
         float wqkv_first[8]; /* W_qkv (3HD, D) is kept packed (panels.h): its first 8 */
-        for (size_t i = 0; i < 8; i++) wqkv_first[i] = enc_panel_at(m->layers[0].wqkv, D, i / D, i % D);
+        for (size_t i = 0; i < 8; i++)
+            wqkv_first[i] = enc_panel_at(m->layers[0].wqkv, D, i / D, i % D);
         same_bits(&f, "weights/layer0_wqkv_first", wqkv_first, 8);
         same_bits(&f, "weights/last_layer_b2", m->layers[L - 1].b2, D);
         same_bits(&f, "weights/pos_emb_row1", m->pos_emb + D, D);

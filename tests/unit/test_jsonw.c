@@ -21,12 +21,20 @@ START_TEST(jsonw_structure_and_strings)
     jsonw w;
     jw_init(&w);
     jw_obj_begin(&w);
-    jw_key(&w, "s"), jw_str(&w, "q\"b\\n\n\t\x01\x1f\x7f" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
-    jw_key(&w, "bad"), jw_strn(&w, "a\xff" "b\xc3(\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf", 14);
+    jw_key(&w, "s"),
+        jw_str(&w,
+               "q\"b\\n\n\t\x01\x1f\x7f"
+               "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    jw_key(&w, "bad"),
+        jw_strn(&w,
+                "a\xff"
+                "b\xc3(\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf",
+                14);
     jw_key(&w, "nul"), jw_strn(&w, "a\0b", 3);
     jw_key(&w, "null"), jw_str(&w, NULL);
-    jw_key(&w, "a"), jw_arr_begin(&w), jw_int(&w, -3), jw_uint(&w, 4294967296ull), jw_bool(&w, true),
-        jw_null(&w), jw_arr_begin(&w), jw_arr_end(&w), jw_obj_begin(&w), jw_obj_end(&w), jw_arr_end(&w);
+    jw_key(&w, "a"), jw_arr_begin(&w), jw_int(&w, -3), jw_uint(&w, 4294967296ull),
+        jw_bool(&w, true), jw_null(&w), jw_arr_begin(&w), jw_arr_end(&w), jw_obj_begin(&w),
+        jw_obj_end(&w), jw_arr_end(&w);
     float x[4] = {1.5f, NAN, INFINITY, -0.0f};
     jw_key(&w, "f"), jw_floats(&w, x, 4);
     jw_key(&w, "f1"), jw_float(&w, -INFINITY);
@@ -40,10 +48,12 @@ START_TEST(jsonw_structure_and_strings)
     json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
     ck_assert_msg(j != NULL, "%s: %s", jerr.text, text);
     ck_assert_str_eq(json_string_value(json_object_get(j, "s")),
-                     "q\"b\\n\n\t\x01\x1f\x7f" "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+                     "q\"b\\n\n\t\x01\x1f\x7f"
+                     "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     /* Each invalid byte becomes U+FFFD; the valid ones stay. */
     ck_assert_str_eq(json_string_value(json_object_get(j, "bad")),
-                     "a\xef\xbf\xbd" "b\xef\xbf\xbd(" /* then 9: ED A0 80, F4 90 80 80, C0 AF */
+                     "a\xef\xbf\xbd"
+                     "b\xef\xbf\xbd(" /* then 9: ED A0 80, F4 90 80 80, C0 AF */
                      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
                      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     ck_assert_uint_eq(json_string_length(json_object_get(j, "nul")), 3);
@@ -73,18 +83,32 @@ static void expect_printf(float v, int p)
     size_t n = jw_format_float_digits(v, p, buf);
     snprintf(ref, 24, "%.*g", p, (double)v);
     if (strcmp(buf, ref) != 0 || n != strlen(ref))
-        ck_abort_msg("%a at %d digits: %s (length %zu), printf writes %s", (double)v, p, buf, n, ref);
+        ck_abort_msg("%a at %d digits: %s (length %zu), printf writes %s", (double)v, p, buf, n,
+                     ref);
 }
 
 START_TEST(jsonw_floats_round_trip)
 {
     char buf[32];
-    const struct { float v; const char *s; } fixed[] = {
-        {0.0f, "0"}, {-0.0f, "-0"}, {1.0f, "1"}, {-0.5f, "-0.5"}, {0.1f, "0.100000001"},
-        {1e-5f, "9.99999975e-06"}, {123456789.0f, "123456792"}, {1e9f, "1e+09"},
-        {0.0001f, "9.99999975e-05"}, {100.0f, "100"}, {3.4028235e38f, "3.40282347e+38"},
-        {1.4e-45f, "1.40129846e-45"}, {0.15625f, "0.15625"}, {1000000.125f, "1000000.12"},
-        {0.0078125f, "0.0078125"}, {-1.17549435e-38f, "-1.17549435e-38"}};
+    const struct {
+        float v;
+        const char *s;
+    } fixed[] = {{0.0f, "0"},
+                 {-0.0f, "-0"},
+                 {1.0f, "1"},
+                 {-0.5f, "-0.5"},
+                 {0.1f, "0.100000001"},
+                 {1e-5f, "9.99999975e-06"},
+                 {123456789.0f, "123456792"},
+                 {1e9f, "1e+09"},
+                 {0.0001f, "9.99999975e-05"},
+                 {100.0f, "100"},
+                 {3.4028235e38f, "3.40282347e+38"},
+                 {1.4e-45f, "1.40129846e-45"},
+                 {0.15625f, "0.15625"},
+                 {1000000.125f, "1000000.12"},
+                 {0.0078125f, "0.0078125"},
+                 {-1.17549435e-38f, "-1.17549435e-38"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         jw_format_float(fixed[i].v, buf);
         ck_assert_str_eq(buf, fixed[i].s);
@@ -172,9 +196,11 @@ START_TEST(jsonw_float_rows_8_at_a_time)
         }
         for (uint32_t i = 1; i < (1u << 24) && n < 1200; i = i * 5 + 3)
             for (int j = 1; j <= 30; j += 3) x[n++] = ldexpf((float)(i | 1), -j);
-        const float odd[] = {0.0f, -0.0f, 0.5f, -0.25f, 100.0f, 1e8f, 123456792.0f, 0.0078125f,
-                             9.99999975e-05f, 0.000100000005f, 99999.9922f, 0.99999994f,
-                             1e-45f, INFINITY, -INFINITY, NAN, 3.0e38f, 1.17549435e-38f};
+        const float odd[] = {
+            0.0f,        -0.0f,        0.5f,           -0.25f,          100.0f,
+            1e8f,        123456792.0f, 0.0078125f,     9.99999975e-05f, 0.000100000005f,
+            99999.9922f, 0.99999994f,  1e-45f,         INFINITY,        -INFINITY,
+            NAN,         3.0e38f,      1.17549435e-38f};
         for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) x[n++] = odd[i];
         expect_row_printf(x, n, "edges");
         /* Every row length from 0 to 40 (groups of 8 and every tail), each float placed
@@ -266,11 +292,16 @@ static void b64_floats_in_array(jsonw *w)
 
 START_TEST(jsonw_base64)
 {
-    struct { void (*f)(jsonw *); const char *want; } cases[] = {
-        {b64_man, "\"TWFu\""}, {b64_ma, "\"TWE=\""}, {b64_m, "\"TQ==\""}, {b64_empty, "\"\""},
-        {b64_pieces, "\"SGVsbG8sIFdvcmxkIQ==\""},
-        /* 1.0f = 00 00 80 3f, -2.0f = 00 00 00 c0, little-endian */
-        {b64_floats_in_array, "[1,\"AACAPwAAAMA=\",\"AACAPw==\",2]"}};
+    struct {
+        void (*f)(jsonw *);
+        const char *want;
+    } cases[] = {{b64_man, "\"TWFu\""},
+                 {b64_ma, "\"TWE=\""},
+                 {b64_m, "\"TQ==\""},
+                 {b64_empty, "\"\""},
+                 {b64_pieces, "\"SGVsbG8sIFdvcmxkIQ==\""},
+                 /* 1.0f = 00 00 80 3f, -2.0f = 00 00 00 c0, little-endian */
+                 {b64_floats_in_array, "[1,\"AACAPwAAAMA=\",\"AACAPw==\",2]"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *t = written(cases[i].f);
         ck_assert_str_eq(t, cases[i].want);
@@ -305,12 +336,14 @@ START_TEST(jsonw_base64)
     size_t k = 0;
     for (size_t i = 1; i + 4 < la; i += 4) {
         unsigned v = 0;
-        for (int j = 0; j < 4; j++) v = v << 6 | (ta[i + j] == '=' ? 0u : (unsigned)(strchr(A, ta[i + j]) - A));
-        bytes[k++] = (unsigned char)(v >> 16), bytes[k++] = (unsigned char)(v >> 8), bytes[k++] = (unsigned char)v;
+        for (int j = 0; j < 4; j++)
+            v = v << 6 | (ta[i + j] == '=' ? 0u : (unsigned)(strchr(A, ta[i + j]) - A));
+        bytes[k++] = (unsigned char)(v >> 16), bytes[k++] = (unsigned char)(v >> 8),
+        bytes[k++] = (unsigned char)v;
     }
     for (size_t i = 0; i < N; i++) {
         uint32_t bits = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
-                        (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
+            (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
         ck_assert_msg(memcmp(&bits, &x[i], 4) == 0, "float %zu", i);
     }
     free(bytes), free(ta), free(tb), free(x);
@@ -329,17 +362,40 @@ END_TEST
 START_TEST(jsonw_float_digits)
 {
     char buf[32];
-    const struct { float v; int p; const char *s; } fixed[] = {
-        {0.15625f, 2, "0.16"}, {123456.0f, 3, "1.23e+05"}, {0.000123f, 2, "0.00012"},
-        {9.5f, 1, "1e+01"}, {1.0f, 1, "1"}, {-2.5f, 1, "-2"}, {0.1f, 9, "0.100000001"},
-        {0.1f, 6, "0.1"}, {1e-5f, 7, "1e-05"}, {1e-12f, 7, "1e-12"}, {99.99f, 3, "100"},
-        {12345.0f, 5, "12345"}, {0.0f, 3, "0"}, {1.5e-5f, 2, "1.5e-05"}, {1e10f, 1, "1e+10"},
-        /* exact ties go to the even digit */
-        {0.125f, 2, "0.12"}, {0.375f, 2, "0.38"}, {1.5f, 1, "2"}, {2.5f, 1, "2"}, {3.5f, 1, "4"},
-        {0.5f, 1, "0.5"}, {1000000.125f, 9, "1000000.12"}, {1000000.375f, 9, "1000000.38"},
-        /* rounding carries into a new power of ten */
-        {9.9999999e-5f, 4, "0.0001"}, {9.9999999e-5f, 9, "9.99999975e-05"}, {999999.94f, 6, "1e+06"},
-        {9.96f, 2, "10"}, {-0.0f, 4, "-0"}};
+    const struct {
+        float v;
+        int p;
+        const char *s;
+    } fixed[] = {{0.15625f, 2, "0.16"},
+                 {123456.0f, 3, "1.23e+05"},
+                 {0.000123f, 2, "0.00012"},
+                 {9.5f, 1, "1e+01"},
+                 {1.0f, 1, "1"},
+                 {-2.5f, 1, "-2"},
+                 {0.1f, 9, "0.100000001"},
+                 {0.1f, 6, "0.1"},
+                 {1e-5f, 7, "1e-05"},
+                 {1e-12f, 7, "1e-12"},
+                 {99.99f, 3, "100"},
+                 {12345.0f, 5, "12345"},
+                 {0.0f, 3, "0"},
+                 {1.5e-5f, 2, "1.5e-05"},
+                 {1e10f, 1, "1e+10"},
+                 /* exact ties go to the even digit */
+                 {0.125f, 2, "0.12"},
+                 {0.375f, 2, "0.38"},
+                 {1.5f, 1, "2"},
+                 {2.5f, 1, "2"},
+                 {3.5f, 1, "4"},
+                 {0.5f, 1, "0.5"},
+                 {1000000.125f, 9, "1000000.12"},
+                 {1000000.375f, 9, "1000000.38"},
+                 /* rounding carries into a new power of ten */
+                 {9.9999999e-5f, 4, "0.0001"},
+                 {9.9999999e-5f, 9, "9.99999975e-05"},
+                 {999999.94f, 6, "1e+06"},
+                 {9.96f, 2, "10"},
+                 {-0.0f, 4, "-0"}};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         jw_format_float_digits(fixed[i].v, fixed[i].p, buf);
         ck_assert_msg(strcmp(buf, fixed[i].s) == 0, "%.9g at %d digits: %s, expected %s",
@@ -382,11 +438,29 @@ END_TEST
  * sides of every power of ten, and exact ties (a 5 right after the last digit kept). */
 START_TEST(jsonw_float_edges)
 {
-    const float special[] = {0.0f, -0.0f, FLT_MIN, -FLT_MIN, FLT_TRUE_MIN, -FLT_TRUE_MIN,
-                             FLT_MAX, -FLT_MAX, nextafterf(FLT_MIN, 0), 2 * FLT_TRUE_MIN,
-                             nextafterf(FLT_MAX, 0), 16777216.0f, 16777215.0f, 33554436.0f,
-                             0.0078125f, 1.0f / 128, 1.0f / 3, 9.9999999e-5f, 999999999.5f,
-                             999999.94f, 99999.996f, 9.9999995f, 0.99999994f};
+    const float special[] = {0.0f,
+                             -0.0f,
+                             FLT_MIN,
+                             -FLT_MIN,
+                             FLT_TRUE_MIN,
+                             -FLT_TRUE_MIN,
+                             FLT_MAX,
+                             -FLT_MAX,
+                             nextafterf(FLT_MIN, 0),
+                             2 * FLT_TRUE_MIN,
+                             nextafterf(FLT_MAX, 0),
+                             16777216.0f,
+                             16777215.0f,
+                             33554436.0f,
+                             0.0078125f,
+                             1.0f / 128,
+                             1.0f / 3,
+                             9.9999999e-5f,
+                             999999999.5f,
+                             999999.94f,
+                             99999.996f,
+                             9.9999995f,
+                             0.99999994f};
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         for (int p = 1; p <= 9; p++) expect_printf(special[i], p);
     /* Every subnormal of a sample (a stride prime to everything), at every precision. */
@@ -434,8 +508,8 @@ END_TEST
 
 /* The text of jw_float_tensor(x, shape, rank, stride, threads) as the second item of an
  * array (so the comma before it counts too), at `digits` digits (caller frees). */
-static char *tensor_text(const float *x, const size_t *shape, int rank, size_t stride,
-                         int threads, int digits)
+static char *tensor_text(const float *x, const size_t *shape, int rank, size_t stride, int threads,
+                         int digits)
 {
     jsonw w;
     jw_init(&w);
@@ -460,15 +534,17 @@ START_TEST(jsonw_tensor_parallel)
         memcpy(&x[i], &state, 4);
         worst[i] = -1.17549435e-38f; /* the longest text, 15 bytes */
     }
-    const struct { int rank; size_t shape[4], stride; } cases[] = {
-        {4, {2, 3, 131, 131}, 3 * 131 * 131}, /* attention-like */
-        {3, {3, 100, 400}, 50000},            /* entries 10000 floats apart */
-        {3, {7, 130, 130}, 130 * 130},
-        {2, {2, 60000}, 70000},               /* fewer rows than chunks */
-        {2, {100000, 1}, 1},                  /* a float per row */
-        {3, {1, 1, 120000}, 0},               /* one row: nothing to split */
-        {4, {2, 2, 2, 30}, 120},              /* small: the sequential path */
-        {1, {100001}, 0}};
+    const struct {
+        int rank;
+        size_t shape[4], stride;
+    } cases[] = {{4, {2, 3, 131, 131}, 3 * 131 * 131}, /* attention-like */
+                 {3, {3, 100, 400}, 50000},            /* entries 10000 floats apart */
+                 {3, {7, 130, 130}, 130 * 130},
+                 {2, {2, 60000}, 70000},  /* fewer rows than chunks */
+                 {2, {100000, 1}, 1},     /* a float per row */
+                 {3, {1, 1, 120000}, 0},  /* one row: nothing to split */
+                 {4, {2, 2, 2, 30}, 120}, /* small: the sequential path */
+                 {1, {100001}, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const size_t *sh = cases[c].shape;
         int rank = cases[c].rank;
@@ -593,8 +669,7 @@ START_TEST(jsonw_stream_matches_the_text)
         size_t n;
         char *got = read_stream(st, chunks[k], &n);
         ck_assert_uint_eq(n, len);
-        ck_assert_msg(memcmp(got, text, n) == 0, "read %zu at a time: the text differs",
-                      chunks[k]);
+        ck_assert_msg(memcmp(got, text, n) == 0, "read %zu at a time: the text differs", chunks[k]);
         jw_stream_free(st);
         free(got);
     }

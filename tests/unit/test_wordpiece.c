@@ -22,7 +22,8 @@
 static char err[512];
 
 /* ids:                     0        1        2        3        4         5     6 */
-static const char *vocab1[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "una",
+static const char *vocab1[] = {
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "una",
     /* 7         8        9         10   11    12   13    14       15       16   17 */
     "##ffable", "##aff", "##able", "a", "##a", "b", "##b", "hello", "world", "!", "?",
     /* 18  19      20    21   22     23      24   25   26       27     28   29   30   31 */
@@ -56,19 +57,19 @@ static char *render_n(const enc_wordpiece *wp, const char *s, size_t n)
             out = realloc(out, cap);
             ck_assert_ptr_nonnull(out);
         }
-        len += (size_t)sprintf(out + len, "%s%s%s[%d,%d]", i ? " " : "", t,
-                               v.special[i] ? "*" : "", v.start[i], v.end[i]);
+        len += (size_t)sprintf(out + len, "%s%s%s[%d,%d]", i ? " " : "", t, v.special[i] ? "*" : "",
+                               v.start[i], v.end[i]);
     }
     enc_tokvec_free(&v);
     return out;
 }
 
-#define CHECK_TOKS_N(wp, text, n, want)                                                \
-    do {                                                                               \
-        char *got_ = render_n((wp), (text), (n));                                      \
-        ck_assert_msg(strcmp(got_, (want)) == 0, "text \"%s\": got \"%s\", want \"%s\"", \
-                      (text), got_, (want));                                           \
-        free(got_);                                                                    \
+#define CHECK_TOKS_N(wp, text, n, want)                                                            \
+    do {                                                                                           \
+        char *got_ = render_n((wp), (text), (n));                                                  \
+        ck_assert_msg(strcmp(got_, (want)) == 0, "text \"%s\": got \"%s\", want \"%s\"", (text),   \
+                      got_, (want));                                                               \
+        free(got_);                                                                                \
     } while (0)
 #define CHECK_TOKS(wp, text, want) CHECK_TOKS_N(wp, text, 0, want)
 
@@ -199,13 +200,19 @@ START_TEST(max_input_chars_per_word)
     /* the limit counts normalized chars: 150 stripped accents do not count */
     size_t n = 0;
     s[n++] = 'a';
-    for (int i = 0; i < 150; i++) { s[n++] = '\xcc'; s[n++] = '\x81'; } /* U+0301 */
+    for (int i = 0; i < 150; i++) {
+        s[n++] = '\xcc';
+        s[n++] = '\x81';
+    } /* U+0301 */
     s[n++] = 'b';
     s[n] = '\0';
     CHECK_TOKS(wp, s, "a[0,1] ##b[151,152]");
     /* but 101 "é" are 101 normalized chars */
     n = 0;
-    for (int i = 0; i < 101; i++) { s[n++] = '\xc3'; s[n++] = '\xa9'; }
+    for (int i = 0; i < 101; i++) {
+        s[n++] = '\xc3';
+        s[n++] = '\xa9';
+    }
     s[n] = '\0';
     CHECK_TOKS(wp, s, "[UNK][0,101]");
     enc_wordpiece_free(wp);
@@ -219,9 +226,15 @@ START_TEST(punctuation_runs)
     CHECK_TOKS(wp, "a-b,a", "a[0,1] -[1,2] b[2,3] ,[3,4] a[4,5]");
     /* ASCII symbols count as punctuation ($ is Sc), and so does Unicode P* (em dash) */
     CHECK_TOKS(wp, "a$b", "a[0,1] [UNK][1,2] b[2,3]");
-    CHECK_TOKS(wp, "a\xe2\x80\x94" "b", "a[0,1] [UNK][1,2] b[2,3]");
+    CHECK_TOKS(wp,
+               "a\xe2\x80\x94"
+               "b",
+               "a[0,1] [UNK][1,2] b[2,3]");
     /* a non-ASCII symbol (So) is not: the word stays whole */
-    CHECK_TOKS(wp, "a\xe2\x98\x85" "b", "[UNK][0,3]");
+    CHECK_TOKS(wp,
+               "a\xe2\x98\x85"
+               "b",
+               "[UNK][0,3]");
     enc_wordpiece_free(wp);
 }
 END_TEST
@@ -229,12 +242,12 @@ END_TEST
 START_TEST(accents_and_case)
 {
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
-    CHECK_TOKS(wp, "Caf\xc3\xa9", "cafe[0,4]");           /* precomposed é */
-    CHECK_TOKS(wp, "CAFE\xcc\x81", "cafe[0,4]");   /* E + U+0301: a stripped last mark is outside */
-    CHECK_TOKS(wp, "E\xcc\x81y", "e[0,1] ##y[2,3]");  /* between two pieces: in neither */
-    CHECK_TOKS(wp, "E\xcc\x81x", "[UNK][0,3]");       /* inside one token: inside its span */
+    CHECK_TOKS(wp, "Caf\xc3\xa9", "cafe[0,4]");  /* precomposed é */
+    CHECK_TOKS(wp, "CAFE\xcc\x81", "cafe[0,4]"); /* E + U+0301: a stripped last mark is outside */
+    CHECK_TOKS(wp, "E\xcc\x81y", "e[0,1] ##y[2,3]"); /* between two pieces: in neither */
+    CHECK_TOKS(wp, "E\xcc\x81x", "[UNK][0,3]");      /* inside one token: inside its span */
     CHECK_TOKS(wp, "HeLLo WORLD", "hello[0,5] world[6,11]");
-    CHECK_TOKS(wp, "\xc4\xb0", "i[0,1]");                 /* U+0130: NFD first, then lower */
+    CHECK_TOKS(wp, "\xc4\xb0", "i[0,1]");                  /* U+0130: NFD first, then lower */
     CHECK_TOKS(wp, "\xc3\x80\xc3\x81", "a[0,1] ##a[1,2]"); /* ÀÁ */
     enc_wordpiece_free(wp);
 }
@@ -245,7 +258,10 @@ START_TEST(cased_pipeline)
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, false);
     CHECK_TOKS(wp, "Hello hello", "[UNK][0,5] hello[6,11]");
     CHECK_TOKS(wp, "caf\xc3\xa9 cafe", "[UNK][0,4] cafe[5,9]");
-    CHECK_TOKS(wp, "a\xe4\xb8\xad" "b\x01", "a[0,1] 中[1,2] b[2,3]"); /* CJK and cleaning stay */
+    CHECK_TOKS(wp,
+               "a\xe4\xb8\xad"
+               "b\x01",
+               "a[0,1] 中[1,2] b[2,3]"); /* CJK and cleaning stay */
     enc_wordpiece_free(wp);
 }
 END_TEST
@@ -255,10 +271,22 @@ START_TEST(cjk_ideographs)
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
     CHECK_TOKS(wp, "中文", "中[0,1] [UNK][1,2]");
     CHECK_TOKS(wp, "a中b", "a[0,1] 中[1,2] b[2,3]");
-    CHECK_TOKS(wp, "a\xe3\x81\x82" "b", "[UNK][0,3]");       /* hiragana is not split */
-    CHECK_TOKS(wp, "a\xf0\xab\xa0\xa0" "b", "[UNK][0,3]");   /* U+2B820: outside HF's ranges */
-    CHECK_TOKS(wp, "a\xf0\xab\xa4\xa0" "b", "a[0,1] [UNK][1,2] b[2,3]"); /* U+2B920: inside */
-    CHECK_TOKS(wp, "a\xef\xa4\x80" "b", "a[0,1] [UNK][1,2] b[2,3]");     /* U+F900 */
+    CHECK_TOKS(wp,
+               "a\xe3\x81\x82"
+               "b",
+               "[UNK][0,3]"); /* hiragana is not split */
+    CHECK_TOKS(wp,
+               "a\xf0\xab\xa0\xa0"
+               "b",
+               "[UNK][0,3]"); /* U+2B820: outside HF's ranges */
+    CHECK_TOKS(wp,
+               "a\xf0\xab\xa4\xa0"
+               "b",
+               "a[0,1] [UNK][1,2] b[2,3]"); /* U+2B920: inside */
+    CHECK_TOKS(wp,
+               "a\xef\xa4\x80"
+               "b",
+               "a[0,1] [UNK][1,2] b[2,3]"); /* U+F900 */
     enc_wordpiece_free(wp);
 }
 END_TEST
@@ -266,14 +294,34 @@ END_TEST
 START_TEST(control_and_whitespace)
 {
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
-    CHECK_TOKS_N(wp, "a\0b", 3, "a[0,1] ##b[2,3]");          /* NUL dropped, word joined */
-    CHECK_TOKS(wp, "a\xef\xbf\xbd" "b", "a[0,1] ##b[2,3]");  /* U+FFFD */
-    CHECK_TOKS(wp, "a\xe2\x80\x8b" "b", "a[0,1] ##b[2,3]");  /* U+200B is Cf */
-    CHECK_TOKS(wp, "a\x0b" "b\x7f" "a", "a[0,1] ##b[2,3] ##a[4,5]"); /* VT and DEL are Cc */
-    CHECK_TOKS(wp, "a\xc2\x85" "b", "a[0,1] ##b[2,3]");      /* NEL: a control before a space */
-    CHECK_TOKS(wp, "a\xee\x80\x80" "b", "a[0,1] ##b[2,3]");  /* U+E000 private use */
+    CHECK_TOKS_N(wp, "a\0b", 3, "a[0,1] ##b[2,3]"); /* NUL dropped, word joined */
+    CHECK_TOKS(wp,
+               "a\xef\xbf\xbd"
+               "b",
+               "a[0,1] ##b[2,3]"); /* U+FFFD */
+    CHECK_TOKS(wp,
+               "a\xe2\x80\x8b"
+               "b",
+               "a[0,1] ##b[2,3]"); /* U+200B is Cf */
+    CHECK_TOKS(wp,
+               "a\x0b"
+               "b\x7f"
+               "a",
+               "a[0,1] ##b[2,3] ##a[4,5]"); /* VT and DEL are Cc */
+    CHECK_TOKS(wp,
+               "a\xc2\x85"
+               "b",
+               "a[0,1] ##b[2,3]"); /* NEL: a control before a space */
+    CHECK_TOKS(wp,
+               "a\xee\x80\x80"
+               "b",
+               "a[0,1] ##b[2,3]"); /* U+E000 private use */
     CHECK_TOKS(wp, "a\tb\na\r\nb", "a[0,1] b[2,3] a[4,5] b[7,8]");
-    CHECK_TOKS(wp, "a\xc2\xa0" "b\xe3\x80\x80" "a", "a[0,1] b[2,3] a[4,5]"); /* NBSP, U+3000 */
+    CHECK_TOKS(wp,
+               "a\xc2\xa0"
+               "b\xe3\x80\x80"
+               "a",
+               "a[0,1] b[2,3] a[4,5]"); /* NBSP, U+3000 */
     CHECK_TOKS(wp, "", "");
     CHECK_TOKS(wp, " \t\n ", "");
     enc_wordpiece_free(wp);
@@ -284,11 +332,14 @@ START_TEST(special_literals)
 {
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
     CHECK_TOKS(wp, "[CLS]", "[CLS]*[0,5]");
-    CHECK_TOKS(wp, "[cls]", "[[0,1] [UNK][1,4] ][4,5]");  /* case-sensitive, then split */
+    CHECK_TOKS(wp, "[cls]", "[[0,1] [UNK][1,4] ][4,5]"); /* case-sensitive, then split */
     CHECK_TOKS(wp, "a[SEP]b", "a[0,1] [SEP]*[1,6] b[6,7]");
     CHECK_TOKS(wp, "[[MASK]]", "[[0,1] [MASK]*[1,7] ][7,8]");
     CHECK_TOKS(wp, "[PAD][UNK]", "[PAD]*[0,5] [UNK]*[5,10]");
-    CHECK_TOKS(wp, "\xc3\xa9[SEP]\xcc\x81" "a", "e[0,1] [SEP]*[1,6] a[7,8]");
+    CHECK_TOKS(wp,
+               "\xc3\xa9[SEP]\xcc\x81"
+               "a",
+               "e[0,1] [SEP]*[1,6] a[7,8]");
     enc_wordpiece_free(wp);
     /* not in the vocabulary: not recognised */
     const char *toks[] = {"[UNK]", "[", "]", "[SEP]"};
@@ -317,7 +368,10 @@ START_TEST(nfd_canonical_order)
     const char *toks[] = {"[UNK]", "a", "##\U0001D165\U0001D16D", "##b", "e", "##\U0001D165"};
     enc_wordpiece *wp = make(toks, 6, true);
     CHECK_TOKS(wp, "a\U0001D16D\U0001D165", "a[0,1] ##\U0001D165\U0001D16D[1,3]");
-    CHECK_TOKS(wp, "a\U0001D16D\U0001D165" "b", "a[0,1] ##\U0001D165\U0001D16D[1,3] ##b[3,4]");
+    CHECK_TOKS(wp,
+               "a\U0001D16D\U0001D165"
+               "b",
+               "a[0,1] ##\U0001D165\U0001D16D[1,3] ##b[3,4]");
     CHECK_TOKS(wp, "a\U0001D16D\u0301\U0001D165", "a[0,1] ##\U0001D165\U0001D16D[1,3]");
     CHECK_TOKS(wp, "\u00e9\U0001D16D\U0001D165", "e[0,1] ##\U0001D165\U0001D16D[1,3]");
     CHECK_TOKS(wp, "a\U0001D16D\U0001D165\U0001D165",
@@ -328,13 +382,16 @@ END_TEST
 
 START_TEST(invalid_utf8)
 {
-    static const struct { const char *s; size_t n, at; } bad[] = {
-        {"ab\xff", 3, 2},               /* never valid */
-        {"\xc0\xaf", 2, 0},             /* overlong '/' */
-        {"a\xed\xa0\x80", 4, 1},        /* surrogate U+D800 */
-        {"xy\xe4\xb8", 4, 2},           /* truncated */
-        {"\xf4\x90\x80\x80", 4, 0},     /* above U+10FFFF */
-        {"a\x80", 2, 1},                /* lone continuation byte */
+    static const struct {
+        const char *s;
+        size_t n, at;
+    } bad[] = {
+        {"ab\xff", 3, 2},                        /* never valid */
+        {"\xc0\xaf", 2, 0},                      /* overlong '/' */
+        {"a\xed\xa0\x80", 4, 1},                 /* surrogate U+D800 */
+        {"xy\xe4\xb8", 4, 2},                    /* truncated */
+        {"\xf4\x90\x80\x80", 4, 0},              /* above U+10FFFF */
+        {"a\x80", 2, 1},                         /* lone continuation byte */
         {"hello \xe4\xb8\xadx\xe4\x41", 12, 10}, /* bad continuation */
     };
     enc_wordpiece *wp = make(vocab1, N_VOCAB1, true);
@@ -381,7 +438,10 @@ static double time_text(const enc_wordpiece *wp, const char *unit, size_t bytes,
     size_t ul = strlen(unit), n = 0;
     char *s = malloc(bytes + ul);
     ck_assert_ptr_nonnull(s);
-    while (n + ul <= bytes) { memcpy(s + n, unit, ul); n += ul; }
+    while (n + ul <= bytes) {
+        memcpy(s + n, unit, ul);
+        n += ul;
+    }
     enc_tokvec v = {0};
     double t0 = seconds();
     ck_assert_int_eq(enc_wordpiece_encode(wp, s, n, &v, err, sizeof err), ENC_OK);
@@ -448,7 +508,8 @@ START_TEST(hf_oracle)
     FILE *vf = fopen(vocab, "rb");
     if (!vf) {
         printf("test_wordpiece: SKIPPED the Hugging Face comparison: %s not found "
-               "(set ENCODERD_SHARED)\n", vocab);
+               "(set ENCODERD_SHARED)\n",
+               vocab);
         fflush(stdout);
         return;
     }
@@ -472,7 +533,8 @@ START_TEST(hf_oracle)
         json_t *jt = json_object_get(o, "text"), *ids = json_object_get(o, "ids");
         json_t *offs = json_object_get(o, "offsets"), *spec = json_object_get(o, "special");
         ck_assert_msg(json_is_string(jt) && json_is_array(ids) && json_is_array(offs) &&
-                      json_is_array(spec), "%s:%zu: bad record", path, lines + 1);
+                          json_is_array(spec),
+                      "%s:%zu: bad record", path, lines + 1);
         const char *text = json_string_value(jt);
         size_t tlen = json_string_length(jt), n_cp;
         enc_tokvec v = {0};
@@ -488,7 +550,7 @@ START_TEST(hf_oracle)
             json_t *p = json_array_get(offs, i);
             id_eq &= json_integer_value(json_array_get(ids, i)) == v.ids[i];
             off_eq &= json_integer_value(json_array_get(p, 0)) == v.start[i] &&
-                      json_integer_value(json_array_get(p, 1)) == v.end[i];
+                json_integer_value(json_array_get(p, 1)) == v.end[i];
             /* HF's special_tokens_mask marks only [CLS]/[SEP] of the post-processor; we
              * also mark the literal specials written in the text: a [PAD] [UNK] [CLS]
              * [SEP] or [MASK] whose span is exactly its own text (an [UNK] standing for
@@ -498,9 +560,9 @@ START_TEST(hf_oracle)
             if (!want && e0 > s0 && (size_t)e0 <= n_cp) {
                 const char *vt = enc_wordpiece_text(wp, v.ids[i]);
                 size_t b0 = cpb[s0], b1 = cpb[e0];
-                bool named = vt && (!strcmp(vt, "[PAD]") || !strcmp(vt, "[UNK]") ||
-                                    !strcmp(vt, "[CLS]") || !strcmp(vt, "[SEP]") ||
-                                    !strcmp(vt, "[MASK]"));
+                bool named = vt &&
+                    (!strcmp(vt, "[PAD]") || !strcmp(vt, "[UNK]") || !strcmp(vt, "[CLS]") ||
+                     !strcmp(vt, "[SEP]") || !strcmp(vt, "[MASK]"));
                 want = named && strlen(vt) == b1 - b0 && memcmp(text + b0, vt, b1 - b0) == 0;
             }
             sp_eq &= want == (v.special[i] != 0);
@@ -511,13 +573,15 @@ START_TEST(hf_oracle)
         special_ok += sp_eq;
         if ((!id_eq || !off_eq || !sp_eq) && shown++ == 0) {
             char *want_ids = json_dumps(ids, 0), *want_offs = json_dumps(offs, 0);
-            size_t k = (size_t)snprintf(first_bad, sizeof first_bad,
-                                        "line %zu %s: want %s %s, got", lines,
-                                        !id_eq ? "ids" : !off_eq ? "offsets" : "special",
+            size_t k = (size_t)snprintf(first_bad, sizeof first_bad, "line %zu %s: want %s %s, got",
+                                        lines,
+                                        !id_eq        ? "ids"
+                                            : !off_eq ? "offsets"
+                                                      : "special",
                                         want_ids, want_offs);
             for (size_t i = 0; i < v.n && k < sizeof first_bad - 40; i++)
-                k += (size_t)snprintf(first_bad + k, sizeof first_bad - k, " %d[%d,%d]%s",
-                                      v.ids[i], v.start[i], v.end[i], v.special[i] ? "*" : "");
+                k += (size_t)snprintf(first_bad + k, sizeof first_bad - k, " %d[%d,%d]%s", v.ids[i],
+                                      v.start[i], v.end[i], v.special[i] ? "*" : "");
             free(want_ids);
             free(want_offs);
         }

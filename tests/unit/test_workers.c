@@ -57,9 +57,9 @@ static void init(tjob *t, int n, uint64_t key, size_t cost)
 {
     n_done = 0;
     for (int i = 0; i < n; i++)
-        t[i] = (tjob){.job = {.run = run, .done = done, .gone = gone, .batch_key = key,
-                              .cost = cost},
-                      .id = i};
+        t[i] =
+            (tjob){.job = {.run = run, .done = done, .gone = gone, .batch_key = key, .cost = cost},
+                   .id = i};
 }
 
 static wk_pool *start_with(const wk_options *o)
@@ -72,8 +72,11 @@ static wk_pool *start_with(const wk_options *o)
 
 static wk_pool *start(size_t max_queue, size_t budget, size_t jobs)
 {
-    wk_options o = {.max_queue = max_queue, .max_batch_tokens = budget, .max_batch_jobs = jobs,
-                    .concurrency = 1, .blas_threads = 1};
+    wk_options o = {.max_queue = max_queue,
+                    .max_batch_tokens = budget,
+                    .max_batch_jobs = jobs,
+                    .concurrency = 1,
+                    .blas_threads = 1};
     return start_with(&o);
 }
 
@@ -179,8 +182,12 @@ static bool room_fn(void *arg) { return (void)arg, room; }
 
 static wk_pool *start_held(double hold_ms)
 {
-    wk_options o = {.max_queue = 10, .max_batch_tokens = 64, .max_batch_jobs = 32,
-                    .concurrency = 1, .blas_threads = 1, .room_for_big = room_fn,
+    wk_options o = {.max_queue = 10,
+                    .max_batch_tokens = 64,
+                    .max_batch_jobs = 32,
+                    .concurrency = 1,
+                    .blas_threads = 1,
+                    .room_for_big = room_fn,
                     .big_hold_ms = hold_ms};
     return start_with(&o);
 }
