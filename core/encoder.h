@@ -211,7 +211,8 @@ enum {
     ENC_OUT_SCORES = 1u << 4     /* the same maps before the softmax: Q K^T / sqrt(Dh) */
 };
 
-/* What to compute and keep. Index lists are used in the order given; NULL means all. */
+/* What to compute and keep. An index list selects entries, strictly increasing (the
+ * service answers other orders and repeats from such a list); NULL means all. */
 typedef struct {
     unsigned outputs; /* ENC_OUT_* bits */
     enc_pooling pooling;
@@ -281,9 +282,9 @@ size_t enc_result_floats(const enc_model *m, const size_t *lengths, size_t n_seq
                          const enc_request *req);
 
 /* Runs the encoder on a batch. Checks every id against the vocabulary, every length
- * against max_len, every layer and head index against the model; on failure returns a
- * status, writes what and where into err and leaves *res empty. On success the caller
- * frees *res with enc_result_free (its arrays are the caller's own unless the workspace
+ * against max_len, every layer and head index against the model (each selection strictly
+ * increasing); on failure returns a status, writes what and where into err and leaves
+ * *res empty. On success the caller frees *res with enc_result_free (its arrays are the caller's own unless the workspace
  * was reserved: see enc_workspace_reserve). */
 enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *batch,
                        const enc_request *req, enc_result *res, char *err, size_t errlen);
@@ -292,7 +293,7 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
 void enc_result_free(enc_result *res);
 
 /* The threads of every forward pass (an OpenMP team that splits the products, the
- * attention heads and the row-wise steps; the CBLAS itself is made single-threaded).
+ * attention heads and the row-wise steps).
  * 1 at start; set it before passes run, not during one. n < 1 counts as 1. */
 void enc_set_num_threads(int n);
 

@@ -8,10 +8,9 @@
  * (sequence, head) pairs of attention; the rows of LayerNorm and GELU.
  * Products: our own blocked kernel over W packed in panels at load (linear_panels,
  * panels.h), for every size: a CBLAS packs W into its own layout on every call, which
- * was 18% of a B 1, T 128 pass with OpenBLAS, and its packed form cannot be kept.
- * (Before that: up to 16 rows a 4x4 dot-product kernel straight from W, more rows
- * OpenBLAS; bench forward, 2 threads, B 1, T 128: 12.2-13.7 ms with OpenBLAS, 11.0-11.2
- * with the panels, in alternate runs.)
+ * was 18% of a B 1, T 128 pass with OpenBLAS, and its packed form cannot be kept
+ * (bench forward, 2 threads, B 1, T 128: 12.2-13.7 ms with OpenBLAS for the products,
+ * 11.0-11.2 with the panels, in alternate runs).
  * Vector code (vecmath.h) is compiled per instruction set (ENC_VEC_CLONES); OpenMP
  * regions stay in plain functions that call the cloned ones, since a region's outlined
  * body would not be cloned.

@@ -45,7 +45,7 @@ typedef struct {
 #define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 4) * ENC_ATT_TV(T) + 4 * (Dh))
 
 /* The size of the thread team of every forward pass (1 at start). Set it before passes
- * run, not during one; it also makes the CBLAS single-threaded (see kernels.c). */
+ * run, not during one. */
 void enc_kernel_set_threads(int n);
 int enc_kernel_threads(void);
 

@@ -257,12 +257,12 @@ static enc_request forward_request(const api_job *job)
         er.pooling = ENC_POOL_NONE;
         er.normalize = false;
     }
-    if (r->layers && (er.outputs & ENC_OUT_HIDDEN))
-        er.hidden_layers = r->layers, er.n_hidden_layers = r->n_layers;
+    const api_selection *ls = &r->layer_sel, *hs = &r->head_sel;
+    if (ls->index && (er.outputs & ENC_OUT_HIDDEN))
+        er.hidden_layers = ls->index, er.n_hidden_layers = ls->n;
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES; /* both select by layers and heads */
-    if (r->layers && (er.outputs & maps))
-        er.attn_layers = r->layers, er.n_attn_layers = r->n_layers;
-    if (r->heads && (er.outputs & maps)) er.heads = r->heads, er.n_heads = r->n_heads;
+    if (ls->index && (er.outputs & maps)) er.attn_layers = ls->index, er.n_attn_layers = ls->n;
+    if (hs->index && (er.outputs & maps)) er.heads = hs->index, er.n_heads = hs->n;
     return er;
 }
 

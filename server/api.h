@@ -197,6 +197,16 @@ typedef struct {
  * as defaults, the preset read off its name, no OpenAPI text and no metrics. */
 void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch);
 
+/* A selection as the core takes it (strictly increasing: core/encoder.h): the asked
+ * indices sorted, each once, and where each asked entry sits among them, so that the
+ * answer is written in the order asked, repeats included, from one pass. */
+typedef struct {
+    size_t *index; /* (n) strictly increasing; NULL when nothing was asked (all) */
+    size_t n;
+    size_t *slot;  /* (entries asked) slot[i]: where asked entry i sits in index */
+    bool as_asked; /* the asked list was strictly increasing already: slot[i] == i */
+} api_selection;
+
 /* Output bits: ENC_OUT_* of encoder.h plus the token list. */
 #define API_OUT_TOKENS (1u << 8)
 
@@ -218,7 +228,8 @@ typedef struct {
     size_t n_layers;
     size_t *heads; /* (n_heads) as asked, or NULL for all */
     size_t n_heads;
-    bool add_special_tokens; /* text only */
+    api_selection layer_sel, head_sel; /* the same for the core */
+    bool add_special_tokens;           /* text only */
     bool truncate;
     int precision;     /* significant digits of JSON floats, 1..9 (9) */
     bool base64;       /* floats as base64 float32 ("encoding" / "encoding_format") */

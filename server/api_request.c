@@ -115,6 +115,38 @@ static bool get_indices(const json_t *root, const char *name, size_t **out, size
     return true;
 }
 
+/* *sel from an asked list (NULL: all, and *sel stays empty): the distinct indices sorted,
+ * and each asked entry's slot among them. */
+static bool select_sorted(const size_t *asked, size_t n, api_selection *sel, api_error *err)
+{
+    if (!asked) return true;
+    if (!(sel->index = malloc(2 * n * sizeof *sel->index)))
+        return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading the selection");
+    sel->slot = sel->index + n;
+    memcpy(sel->index, asked, n * sizeof *asked);
+    for (size_t i = 1; i < n; i++) /* insertion sort: at most MAX_INDICES, usually a few */
+        for (size_t j = i; j > 0 && sel->index[j - 1] > sel->index[j]; j--) {
+            size_t t = sel->index[j];
+            sel->index[j] = sel->index[j - 1], sel->index[j - 1] = t;
+        }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || sel->index[k - 1] != sel->index[i]) sel->index[k++] = sel->index[i];
+    sel->n = k;
+    sel->as_asked = k == n;
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = k; /* asked[i] is in index[0..k) */
+        while (hi - lo > 1) {
+            size_t mid = (lo + hi) / 2;
+            if (sel->index[mid] <= asked[i]) lo = mid;
+            else hi = mid;
+        }
+        sel->slot[i] = lo;
+        if (lo != i) sel->as_asked = false;
+    }
+    return true;
+}
+
 /* One token id; `where` names it ("tokens[3]", "tokens[1][0]"). */
 static bool get_id(const json_t *e, const char *where, size_t vocab, int32_t *out, api_error *err)
 {
@@ -367,7 +399,9 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
         return false;
     req->field = text ? "text" : "tokens";
     if (text ? !get_text(ctx, text, req, err) : !get_tokens(ctx, tokens, req, err)) return false;
-    return check_ranges(ctx, req, err);
+    return check_ranges(ctx, req, err) &&
+        select_sorted(req->layers, req->n_layers, &req->layer_sel, err) &&
+        select_sorted(req->heads, req->n_heads, &req->head_sel, err);
 }
 
 /* /v1/embeddings: OpenAI's request. */
@@ -445,6 +479,8 @@ void api_request_free(api_request *req)
     free(req->id_lens);
     free(req->layers);
     free(req->heads);
+    free(req->layer_sel.index);
+    free(req->head_sel.index);
     json_decref(req->root);
     memset(req, 0, sizeof *req);
 }

@@ -62,21 +62,54 @@ static void write_indices(jsonw *w, const size_t *asked, size_t n_asked, size_t 
 
 /* A float tensor of `rank` dimensions: its outermost entries start `stride` floats
  * apart, each entry is contiguous (row-major). Written as nested JSON arrays, or as
- * {"dtype": "float32", "shape": [...], "data": base64 of the little-endian floats}. */
+ * {"dtype": "float32", "shape": [...], "data": base64 of the little-endian floats}.
+ * With map0 (and, rank 4, map1), entry i of the answer is entry map0[i] of the data
+ * (and its j-th sub-entry the data's map1[j]-th, `inner_stride` floats apart): a
+ * selection asked out of order or with repeats, answered from the sorted one. */
 typedef struct {
     const float *data;
     size_t shape[4];
     int rank;
-    size_t stride; /* floats between the starts of two outermost entries */
+    size_t stride;       /* floats between the starts of two outermost entries of data */
+    const size_t *map0;  /* (shape[0]) or NULL: entry i is data's entry i */
+    const size_t *map1;  /* (shape[1]) or NULL; only with rank 4 */
+    size_t inner_stride; /* with map1: floats between two sub-entries of data */
 } tensor;
+
+/* Entry i of t (and with map1 its sub-entry j, else j is ignored) as a tensor of its own. */
+static tensor sub_tensor(const tensor *t, size_t i, size_t j, bool two_levels)
+{
+    tensor e = {.data = t->data + (t->map0 ? t->map0[i] : i) * t->stride};
+    int skip = two_levels ? 2 : 1;
+    if (two_levels) e.data += (t->map1 ? t->map1[j] : j) * t->inner_stride;
+    e.rank = t->rank - skip;
+    for (int k = 0; k < e.rank; k++) e.shape[k] = t->shape[k + skip];
+    e.stride = 1;
+    for (int k = 1; k < e.rank; k++) e.stride *= e.shape[k];
+    return e;
+}
 
 /* `threads` format the nested text of a large tensor (see api_ctx.threads). */
 static void write_tensor(jsonw *w, const tensor *t, bool b64, int threads)
 {
     size_t inner = 1; /* floats in one outermost entry */
     for (int i = 1; i < t->rank; i++) inner *= t->shape[i];
-    if (!b64) {
+    bool mapped = t->map0 || t->map1, two = t->map1 != NULL;
+    if (!b64 && !mapped) {
         jw_float_tensor(w, t->data, t->shape, t->rank, t->rank > 1 ? t->stride : 0, threads);
+        return;
+    }
+    if (!b64) { /* entry by entry, in the order asked */
+        jw_arr_begin(w);
+        for (size_t i = 0; i < t->shape[0]; i++) {
+            if (two) jw_arr_begin(w);
+            for (size_t j = 0; j < (two ? t->shape[1] : 1); j++) {
+                tensor e = sub_tensor(t, i, j, two);
+                jw_float_tensor(w, e.data, e.shape, e.rank, e.stride, threads);
+            }
+            if (two) jw_arr_end(w);
+        }
+        jw_arr_end(w);
         return;
     }
     jw_obj_begin(w);
@@ -85,7 +118,13 @@ static void write_tensor(jsonw *w, const tensor *t, bool b64, int threads)
     jw_key(w, "data"), jw_b64_begin(w);
     if (t->rank == 1) jw_b64_floats(w, t->data, t->shape[0]);
     else
-        for (size_t i = 0; i < t->shape[0]; i++) jw_b64_floats(w, t->data + i * t->stride, inner);
+        for (size_t i = 0; i < t->shape[0]; i++)
+            for (size_t j = 0; j < (two ? t->shape[1] : 1); j++) {
+                tensor e = sub_tensor(t, i, j, two);
+                size_t n = 1;
+                for (int k = 0; k < e.rank; k++) n *= e.shape[k];
+                jw_b64_floats(w, e.data, n);
+            }
     jw_b64_end(w);
     jw_obj_end(w);
 }
@@ -112,7 +151,14 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
         return n;
     }
     size_t D = res->d_model, off = res->offsets[g], N = res->n_tokens;
-    size_t A = res->n_attn, H = res->n_attn_heads;
+    size_t H = res->n_attn_heads, TT = T * T;
+    const api_selection *ls = &job->req.layer_sel, *hs = &job->req.head_sel;
+    /* The entries as asked (repeats included), read through the selections' slots. */
+    const size_t *lmap = ls->index && !ls->as_asked ? ls->slot : NULL;
+    const size_t *hmap = hs->index && !hs->as_asked ? hs->slot : NULL;
+    size_t n_hidden = ls->index ? job->req.n_layers : res->n_hidden;
+    size_t n_maps = ls->index ? job->req.n_layers : res->n_attn;
+    size_t n_heads = hs->index ? job->req.n_heads : H;
     if (o & ENC_OUT_EMBEDDING)
         out[n++] = (named_tensor){
             "embedding",
@@ -124,21 +170,24 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
     if (o & ENC_OUT_HIDDEN)
         out[n++] = (named_tensor){"hidden_states",
                                   {.data = res->hidden + off * D,
-                                   .shape = {res->n_hidden, T, D},
+                                   .shape = {n_hidden, T, D},
                                    .rank = 3,
-                                   .stride = N * D}};
-    if (o & ENC_OUT_ATTENTION)
-        out[n++] = (named_tensor){"attention",
-                                  {.data = res->attention + res->attn_offset[g],
-                                   .shape = {A, H, T, T},
-                                   .rank = 4,
-                                   .stride = H * T * T}};
-    if (o & ENC_OUT_SCORES) /* the same layout as attention, before the softmax */
-        out[n++] = (named_tensor){"scores",
-                                  {.data = res->scores + res->attn_offset[g],
-                                   .shape = {A, H, T, T},
-                                   .rank = 4,
-                                   .stride = H * T * T}};
+                                   .stride = N * D,
+                                   .map0 = lmap}};
+    tensor maps = {.shape = {n_maps, n_heads, T, T},
+                   .rank = 4,
+                   .stride = H * TT,
+                   .map0 = lmap,
+                   .map1 = hmap,
+                   .inner_stride = TT};
+    if (o & ENC_OUT_ATTENTION) {
+        maps.data = res->attention + res->attn_offset[g];
+        out[n++] = (named_tensor){"attention", maps};
+    }
+    if (o & ENC_OUT_SCORES) { /* the same layout as attention, before the softmax */
+        maps.data = res->scores + res->attn_offset[g];
+        out[n++] = (named_tensor){"scores", maps};
+    }
     return n;
 }
 
@@ -181,8 +230,8 @@ static size_t tensor_text_max(const size_t *shape, int rank, bool b64)
 }
 
 /* About the size of an /encode or /tokenize answer, at least that of its floats: the
- * writer reserves it once, where growing to a response with every hidden state and
- * attention map (~20 MB) used to copy it several times. The tokens are a guess; a
+ * writer reserves it once, rather than growing (and copying) a buffer several times on
+ * the way to a response with every hidden state and attention map (~20 MB). The tokens are a guess; a
  * longer text only makes the buffer grow. */
 static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t seq0)
 {

@@ -24,7 +24,7 @@
 typedef struct {
     char host[256];                /* listen address: "127.0.0.1" */
     unsigned port;                 /* 8080; 0 = any free port (the start-up line says which) */
-    unsigned threads;              /* 2: compute threads of one forward pass (BLAS) */
+    unsigned threads;              /* 2: compute threads of one forward pass */
     unsigned workers;              /* 1: forward passes at once; threads x workers <= cores */
     unsigned http_threads;         /* 2: threads reading requests and tokenizing */
     size_t max_body_bytes;         /* 2097152: a larger request body is a 413 */

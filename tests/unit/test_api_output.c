@@ -120,6 +120,49 @@ START_TEST(every_output_and_shapes)
     ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "heads"), 0)), 1);
     ck_assert_int_eq(json_array_size(json_object_get(s.json, "layers")), 1);
     answer_free(&s);
+
+    /* Out of order and with repeats, for hidden states, attention and scores at once:
+     * each entry is the one of the full answer at the index asked. */
+    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"hidden_states\", \"attention\"], "
+               "\"layers\": [5, 0, 5, 3], \"heads\": [1, 0, 1]}");
+    ck_assert_int_eq(s.status, 200);
+    const size_t L_ASKED[] = {5, 0, 5, 3}, H_ASKED[] = {1, 0, 1};
+    shs = json_object_get(s.json, "hidden_states");
+    sat = json_object_get(s.json, "attention");
+    ck_assert_int_eq(json_array_size(shs), 4);
+    ck_assert_int_eq(json_array_size(sat), 4);
+    for (size_t k = 0; k < 4; k++) {
+        ck_assert(max_diff(json_array_get(shs, k), json_array_get(hs, L_ASKED[k])) == 0);
+        ck_assert_int_eq(json_array_size(json_array_get(sat, k)), 3);
+        for (size_t j = 0; j < 3; j++)
+            ck_assert_msg(max_diff(json_array_get(json_array_get(sat, k), j),
+                                   json_array_get(json_array_get(at, L_ASKED[k]), H_ASKED[j])) == 0,
+                          "attention[%zu][%zu] is not layer %zu head %zu", k, j, L_ASKED[k],
+                          H_ASKED[j]);
+    }
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "layers"), 2)), 5);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(s.json, "heads"), 2)), 1);
+    answer_free(&s);
+
+    /* The same as base64: the floats in the order asked. */
+    s = encode("{\"text\": \"the cat sat\", \"outputs\": [\"attention\"], \"encoding\": "
+               "\"base64\", \"layers\": [5, 0, 5], \"heads\": [1, 0]}");
+    ck_assert_int_eq(s.status, 200);
+    float *f = NULL;
+    size_t nf = b64_floats(
+        json_string_value(json_object_get(json_object_get(s.json, "attention"), "data")), &f);
+    ck_assert_uint_eq(nf, 3 * 2 * T * T);
+    for (size_t k = 0; k < 3; k++)
+        for (size_t j = 0; j < 2; j++)
+            for (size_t i = 0; i < T * T; i++) {
+                json_t *full = json_array_get(
+                    json_array_get(json_array_get(json_array_get(at, L_ASKED[k]), H_ASKED[j]),
+                                   i / T),
+                    i % T);
+                ck_assert_float_eq(f[(k * 2 + j) * T * T + i], (float)json_number_value(full));
+            }
+    free(f);
+    answer_free(&s);
     answer_free(&a);
 }
 END_TEST

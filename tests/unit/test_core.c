@@ -577,7 +577,7 @@ START_TEST(forward_fast_matches_reference_kernels)
 }
 END_TEST
 
-START_TEST(selection_in_the_order_asked)
+START_TEST(selection_of_layers_and_heads)
 {
     enc_model *m = toy();
     enc_workspace *ws = enc_workspace_new();
@@ -585,29 +585,35 @@ START_TEST(selection_in_the_order_asked)
     enc_request q = all_outputs(ENC_POOL_CLS);
     enc_result all, sel;
     ck_assert_int_eq(enc_forward(m, ws, &b, &q, &all, err, sizeof err), ENC_OK);
-    size_t hl[] = {6, 0, 6}, al[] = {5, 1}, heads[] = {1};
+    size_t hl[] = {0, 2, 6}, al[] = {1, 5}, heads[] = {1};
     q.hidden_layers = hl, q.n_hidden_layers = 3;
     q.attn_layers = al, q.n_attn_layers = 2;
     q.heads = heads, q.n_heads = 1;
     ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_OK);
     size_t ND = all.n_tokens * 4;
     ck_assert_uint_eq(sel.n_hidden, 3);
-    ck_assert_float_eq(max_abs_diff(sel.hidden, all.hidden + 6 * ND, ND), 0.0f);
-    ck_assert_float_eq(max_abs_diff(sel.hidden + ND, all.hidden, ND), 0.0f);
-    ck_assert_float_eq(max_abs_diff(sel.hidden + 2 * ND, all.hidden + 6 * ND, ND), 0.0f);
+    for (size_t k = 0; k < 3; k++)
+        ck_assert_float_eq(max_abs_diff(sel.hidden + k * ND, all.hidden + hl[k] * ND, ND), 0.0f);
     for (size_t s = 0; s < 2; s++) {
         size_t TT = LENS[s] * LENS[s];
         const float *A = all.attention + all.attn_offset[s],
                     *S = sel.attention + sel.attn_offset[s];
-        ck_assert_float_eq(max_abs_diff(S, A + (5 * 2 + 1) * TT, TT), 0.0f);
-        ck_assert_float_eq(max_abs_diff(S + TT, A + (1 * 2 + 1) * TT, TT), 0.0f);
+        ck_assert_float_eq(max_abs_diff(S, A + (1 * 2 + 1) * TT, TT), 0.0f);
+        ck_assert_float_eq(max_abs_diff(S + TT, A + (5 * 2 + 1) * TT, TT), 0.0f);
     }
     enc_result_free(&sel);
-    size_t bad[] = {6};
+    /* Out of range, out of order and repeated: refused (the API answers those orders). */
+    size_t bad[] = {6}, unsorted[] = {5, 1}, repeated[] = {1, 1};
     q.attn_layers = bad, q.n_attn_layers = 1;
     ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_ERR_INVALID);
     ck_assert_str_eq(err, "layers[0]=6 is out of range (the model has 6)");
     ck_assert_ptr_null(sel.hidden);
+    q.attn_layers = unsorted, q.n_attn_layers = 2;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_str_eq(err, "layers[1]=1 does not follow 5: a selection is strictly increasing");
+    q.attn_layers = al, q.heads = repeated, q.n_heads = 2;
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &sel, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_str_eq(err, "heads[1]=1 does not follow 1: a selection is strictly increasing");
     enc_result_free(&all);
     enc_workspace_free(ws);
     enc_model_free(m);
@@ -644,7 +650,7 @@ START_TEST(scores_are_attention_before_softmax)
     enc_workspace *ws = enc_workspace_new();
     enc_batch b = {.ids = IDS, .lengths = LENS, .n_seq = 3};
     enc_request q = {.outputs = ENC_OUT_ATTENTION | ENC_OUT_SCORES, .pooling = ENC_POOL_CLS};
-    size_t al[] = {4, 2}, heads[] = {1, 0};
+    size_t al[] = {2, 4}, heads[] = {0, 1};
     q.attn_layers = al, q.n_attn_layers = 2, q.heads = heads, q.n_heads = 2;
     enc_result r;
     ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
@@ -789,7 +795,7 @@ int main(void)
     tcase_add_test(tc, batch_equals_one_by_one_and_padding_is_ignored);
     tcase_add_test(tc, forward_fast_matches_reference_kernels);
     tcase_add_test(tc, team_of_threads_gives_the_same_answers);
-    tcase_add_test(tc, selection_in_the_order_asked);
+    tcase_add_test(tc, selection_of_layers_and_heads);
     tcase_add_test(tc, scores_are_attention_before_softmax);
     tcase_add_test(tc, forward_rejects_bad_batches);
     tcase_add_test(tc, model_tensors_list_the_parameters);
