@@ -5,7 +5,7 @@
  *
  * Goes through the 2^32 bit patterns (every STRIDE-th one, from 0; default 1: all of
  * them) in rows of 4096, and checks that
- *   - jw_floats' row (the 8-lane AVX-512 path where the processor has it, jsonw.c) and
+ *   - jw_floats' row (the 8-lane AVX-512 path where the processor has it, server/json/floatfmt.c) and
  *   - jw_format_float, float by float (the path every other float takes)
  * write exactly snprintf("%.9g") (null for NaN and infinities). The unit tests check
  * samples and every edge they know of; this is the proof over all inputs, too long for

@@ -159,7 +159,7 @@ static void expect_row_printf(const float *x, size_t n, const char *what)
 }
 
 /* A row of 9-digit floats is written 8 at a time with AVX-512 where the processor has
- * it (jsonw.c): the same text as printf on every kind of lane, in rows of every length
+ * it (server/json/floatfmt.c): the same text as printf on every kind of lane, in rows of every length
  * (whole groups of 8 and a tail), with the path on and, as the control, off. */
 START_TEST(jsonw_float_rows_8_at_a_time)
 {

@@ -59,7 +59,7 @@ typedef struct {
 
 /* Frees a text jw_take gave (NULL is allowed), or keeps it for the next writer that
  * needs that much (one big buffer is kept, so that big answers reuse it instead of each
- * taking memory of its own: jsonw.c). */
+ * taking memory of its own: writer.c). */
 void jw_release(char *text);
 
 /* Whether rows of floats at 9 digits are written 8 at a time with AVX-512 (when the
