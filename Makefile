@@ -91,7 +91,7 @@ $(BUILD)/gen/web_assets.c: $(WEB_FILES) server/web/embed.sh
 	@mkdir -p $(dir $@)
 	server/web/embed.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c server/api.h server/errors.h core/encoder.h
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c server/web.h server/routes.h server/reply.h
 	$(CC) $(CFLAGS) -Icore -Iserver -Iserver/json -c $< -o $@
 # ---- end of the visualizer's block ------------------------------------------------------
 
@@ -127,7 +127,7 @@ test: deps
 
 # Every C file of core/, server/ and tests/ laid out as .clang-format says (clang-format is
 # installed by `make deps`). `make format` rewrites them so.
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -E '^(core|server|tests)/')
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null | grep -E '^(core|server|tests)/')
 format:
 	clang-format -i $(C_FILES)
 format-check:

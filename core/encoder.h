@@ -73,6 +73,8 @@ const char *enc_status_name(enc_status s);
 typedef enum { ENC_ACT_RELU = 0, ENC_ACT_GELU = 1 } enc_act; /* GELU is the erf form */
 typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1 } enc_pos;
 typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_NONE = 2 } enc_pooling;
+/* "cls", "mean" or "none" (never NULL; "none" for a value out of the enum). */
+const char *enc_pooling_name(enc_pooling p);
 typedef enum { ENC_TOK_WORD = 0, ENC_TOK_WORDPIECE = 1 } enc_tok_kind;
 
 /* Everything that defines a model's shape and behaviour. */

@@ -2,7 +2,7 @@
  * hugepages.h - a hint that a big buffer be backed by 2 MB pages, for the places that
  * fill tens of MB of fresh memory at once: the model's parameter block at load
  * (core/model.c), a reserved workspace (core/workspace.c) and a big answer's text
- * (server/json/writer.c).
+ * (server/json/memory.c).
  *
  * Why: the first touch of each 4 KB page is a page fault, and on the VMs this runs on a
  * fault costs about 12 µs. Measured: loading a 90 MB F32 checkpoint took 570-610 ms

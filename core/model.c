@@ -38,6 +38,11 @@ const char *enc_status_name(enc_status s)
     return "unknown";
 }
 
+const char *enc_pooling_name(enc_pooling p)
+{
+    return p == ENC_POOL_CLS ? "cls" : p == ENC_POOL_MEAN ? "mean" : "none";
+}
+
 /* ---- presets ---------------------------------------------------------------- */
 
 typedef struct {

@@ -1,9 +1,9 @@
 /*
  * api.c - routes, jobs, and packing jobs into forward passes (see api.h).
  *
- * Reading order: routes and content types; the job (validate in api_request.c, tokenize,
- * size checks); the batch key; running jobs (one enc_forward per group of compatible
- * jobs, the answers written by api_response.c); api_handle.
+ * Reading order: content types; the job (validate in request.c, tokenize, size checks);
+ * admission (the answer's memory); the batch key; running jobs (one enc_forward per group
+ * of compatible jobs, the answers written by respond.c); api_handle.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,47 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api_internal.h"
+#include "api.h"
+#include "job.h"
+#include "respond.h"
 
-/* ---- routes and content types ------------------------------------------------- */
-
-static const api_route ROUTES[] = {
-    {"/encode", "POST", "POST", API_ROUTE_ENCODE, true},
-    {"/tokenize", "POST", "POST", API_ROUTE_TOKENIZE, true},
-    {"/v1/embeddings", "POST", "POST", API_ROUTE_EMBEDDINGS, true},
-    {"/model", "GET", "GET, HEAD", API_ROUTE_MODEL, false},
-    {"/model/weights", "GET", "GET, HEAD", API_ROUTE_MODEL_WEIGHTS, false},
-    {"/health", "GET", "GET, HEAD", API_ROUTE_HEALTH, false},
-    {"/metrics", "GET", "GET, HEAD", API_ROUTE_METRICS, false},
-    {"/openapi.yaml", "GET", "GET, HEAD", API_ROUTE_OPENAPI, false},
-};
-#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
-
-const api_route *api_route_find(const char *method, const char *path, api_error *err)
-{
-    const api_route *web = api_web_route(path); /* the visualizer's files */
-    for (size_t i = 0; i <= N_ROUTES; i++) {
-        const api_route *r = i < N_ROUTES ? &ROUTES[i] : web;
-        if (!r || strcmp(r->path, path) != 0) continue;
-        if (strcmp(r->method, method) == 0 ||
-            (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0))
-            return r;
-        api_error_set(err, ERR_METHOD_NOT_ALLOWED, "%.20s %s is not allowed; %s takes %s", method,
-                      r->path, r->path, r->allow);
-        snprintf(err->allow, sizeof err->allow, "%s", r->allow);
-        return NULL;
-    }
-    char routes[256] = "";
-    for (size_t i = 0; i < N_ROUTES; i++)
-        snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s %s", i ? ", " : "",
-                 ROUTES[i].method, ROUTES[i].path);
-    if (api_web_route("/"))
-        snprintf(routes + strlen(routes), sizeof routes - strlen(routes),
-                 ", GET / (the visualizer)");
-    api_error_set(err, ERR_NOT_FOUND, "no route %.20s %.200s; the routes are %s", method, path,
-                  routes);
-    return NULL;
-}
+/* ---- content types and the context -------------------------------------------- */
 
 bool api_content_type_ok(const char *ct, api_error *err)
 {
@@ -73,25 +37,6 @@ bool api_content_type_ok(const char *ct, api_error *err)
                          (int)(n < 100 ? n : 100), ct);
 }
 
-void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch)
-{
-    const enc_config *c = enc_model_config(model);
-    memset(ctx, 0, sizeof *ctx);
-    ctx->model = model;
-    ctx->max_batch = max_batch;
-    ctx->pooling = c->pooling;
-    ctx->normalize = c->normalize;
-    /* enc_config_preset names random models "random-<preset>", and they tokenize words;
-     * checkpoints are named after their folder and always use WordPiece. */
-    if (strncmp(c->name, "random-", 7) == 0 && c->name[7] && c->tokenizer == ENC_TOK_WORD)
-        ctx->preset = c->name + 7;
-}
-
-const char *api_pooling_name(enc_pooling p)
-{
-    return p == ENC_POOL_CLS ? "cls" : p == ENC_POOL_MEAN ? "mean" : "none";
-}
-
 /* ---- the job ---------------------------------------------------------------------- */
 
 void api_job_free(api_job *job)
@@ -102,6 +47,7 @@ void api_job_free(api_job *job)
     free(job->lens);
     free(job->packed);
     api_request_free(&job->req);
+    budget_release(&job->claim);
     free(job);
 }
 
@@ -109,23 +55,10 @@ size_t api_job_tokens(const api_job *job) { return job ? job->n_tokens : 0; }
 
 const api_route *api_job_route(const api_job *job) { return job->route; }
 
-/* Which core outputs the job asks of enc_forward. */
-static unsigned core_outputs(const api_job *job)
-{
-    unsigned o = job->req.outputs &
-        (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
-         ENC_OUT_SCORES);
-    if (job->req.pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
-    return o;
-}
+bool api_job_needs_forward(const api_job *job) { return api_request_needs_forward(&job->req); }
 
-bool api_job_needs_forward(const api_job *job)
-{
-    api_route_id r = job->route->id;
-    return (r == API_ROUTE_ENCODE || r == API_ROUTE_EMBEDDINGS) && core_outputs(job) != 0;
-}
-
-void api_input_name(const api_request *req, size_t b, char *buf, size_t len)
+/* The name of input b in messages: "the text", "text[2]", "tokens[1]", "input[0]". */
+static void api_input_name(const api_request *req, size_t b, char *buf, size_t len)
 {
     if (req->batch) snprintf(buf, len, "%s[%zu]", req->field, b);
     else if (strcmp(req->field, "input") == 0) snprintf(buf, len, "the input");
@@ -163,14 +96,9 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
     return true;
 }
 
-static enc_request forward_request(const api_job *job);
-
-/* The numbers the response would hold (the floats of the pass's results), saturating. */
-static size_t output_values(const api_job *job)
-{
-    enc_request er = forward_request(job);
-    return enc_result_floats(job->ctx->model, job->lens, job->req.n_inputs, &er);
-}
+/* The numbers the answer would hold (every float output of every input, repeats of a
+ * selection included), saturating; the pass's own results are never more. */
+static size_t output_values(const api_job *job) { return api_answer_values(job); }
 
 /* Tokenizes every input, checks the sizes and packs the ids (a route with inputs). */
 static bool prepare_inputs(api_job *job, api_error *err)
@@ -190,6 +118,15 @@ static bool prepare_inputs(api_job *job, api_error *err)
                              "the response would hold more than %zu numbers; "
                              "ask for fewer inputs, outputs, layers or heads",
                              API_MAX_OUTPUT_VALUES);
+    size_t least = api_job_answer_min_bytes(job);
+    if (job->ctx->answers && least > budget_max_claim(job->ctx->answers))
+        return api_error_set(err, ERR_TOO_LARGE,
+                             "the answer would hold %zu MB while it is sent (%zu numbers); "
+                             "this server lets one answer hold at most %zu MB "
+                             "(answer_memory_mb); ask for fewer inputs, outputs, layers or "
+                             "heads",
+                             least >> 20, output_values(job),
+                             budget_max_claim(job->ctx->answers) >> 20);
     if (!(job->packed = malloc(job->n_tokens * sizeof *job->packed)))
         return api_error_set(err, ERR_UNAVAILABLE, "out of memory");
     const int32_t *ids = req->ids;
@@ -236,6 +173,7 @@ api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char 
     if (!job) return api_error_set(err, ERR_UNAVAILABLE, "out of memory"), NULL;
     job->ctx = ctx;
     job->route = route;
+    job->req.route = route->id;
     if (!route->has_body) return job;
     if (api_request_parse(ctx, route->id, body, len, &job->req, err) && prepare_inputs(job, err))
         return job;
@@ -250,7 +188,7 @@ static enc_request forward_request(const api_job *job)
 {
     const api_request *r = &job->req;
     enc_request er = enc_request_default(job->ctx->model);
-    er.outputs = core_outputs(job);
+    er.outputs = api_request_core_outputs(&job->req);
     er.pooling = r->pooling;
     er.normalize = r->normalize;
     if (!(er.outputs & ENC_OUT_EMBEDDING)) { /* then neither matters: one canonical value */
@@ -290,10 +228,35 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-bool api_job_big_answer(const api_job *job)
+/* ---- admission ---------------------------------------------------------------------- */
+
+/* Whether the answer may be streamed: big, and not base64 (whose text is about the size
+ * of the floats anyway). */
+static bool may_stream(const api_job *job)
 {
-    return job->ctx->stream_min_bytes && api_job_needs_forward(job) &&
-        output_values(job) >= job->ctx->stream_min_bytes / 16;
+    return job->ctx->stream_min_bytes && !job->req.base64 &&
+        api_answer_text_bytes(job) >= job->ctx->stream_min_bytes;
+}
+
+size_t api_job_answer_min_bytes(const api_job *job)
+{
+    return may_stream(job) ? api_answer_stream_bytes(job) : api_answer_text_bytes(job);
+}
+
+bool api_job_admit(api_job *job)
+{
+    budget *b = job->ctx->answers;
+    if (job->admitted || !b || !api_job_needs_forward(job)) return job->admitted = true;
+    size_t text = api_answer_text_bytes(job);
+    bool stream = may_stream(job);
+    /* Whole when it fits with the answers held under API_WHOLE_ANSWER_BYTES (always, for
+     * an answer that cannot be streamed), else streamed. */
+    if ((!stream || budget_in_use(b) + text <= API_WHOLE_ANSWER_BYTES) &&
+        budget_try(b, text, &job->claim))
+        job->admitted = true;
+    else if (stream && budget_try(b, api_answer_stream_bytes(job), &job->claim))
+        job->admitted = job->stream = true;
+    return job->admitted;
 }
 
 uint64_t api_job_batch_key(const api_job *job)
@@ -310,36 +273,25 @@ uint64_t api_job_batch_key(const api_job *job)
 }
 
 /* Runs the forward-pass jobs[0..n) (all same_forward) as one enc_forward and answers
- * each; false when the call failed (nothing answered: the caller decides). */
-static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies, char *msg,
-                      size_t msglen, enc_status *status)
+ * jobs[j] in replies[where[j]]; false when the call failed (nothing answered). Several
+ * jobs' ids and lengths are copied back to back into ids and lens (room for all). */
+static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies,
+                      const size_t *where, int32_t *ids, size_t *lens, char *msg, size_t msglen,
+                      enc_status *status)
 {
     size_t B = 0, N = 0;
-    for (size_t j = 0; j < n; j++) B += jobs[j]->req.n_inputs, N += jobs[j]->n_tokens;
-    /* One job: its own arrays. Several: theirs copied back to back. */
-    const int32_t *ids = jobs[0]->packed;
-    const size_t *lens = jobs[0]->lens;
-    int32_t *all_ids = NULL;
-    size_t *all_lens = NULL;
-    if (n > 1) {
-        all_ids = malloc(N * sizeof *all_ids);
-        all_lens = malloc(B * sizeof *all_lens);
-        if (!all_ids || !all_lens) {
-            free(all_ids);
-            free(all_lens);
-            *status = ENC_ERR_NOMEM;
-            snprintf(msg, msglen, "out of memory packing %zu requests", n);
-            return false;
+    for (size_t j = 0; j < n; j++) {
+        if (n > 1) {
+            memcpy(ids + N, jobs[j]->packed, jobs[j]->n_tokens * sizeof *ids);
+            memcpy(lens + B, jobs[j]->lens, jobs[j]->req.n_inputs * sizeof *lens);
         }
-        for (size_t j = 0, b = 0, t = 0; j < n; j++) {
-            memcpy(all_ids + t, jobs[j]->packed, jobs[j]->n_tokens * sizeof *all_ids);
-            memcpy(all_lens + b, jobs[j]->lens, jobs[j]->req.n_inputs * sizeof *all_lens);
-            t += jobs[j]->n_tokens, b += jobs[j]->req.n_inputs;
-        }
-        ids = all_ids, lens = all_lens;
+        B += jobs[j]->req.n_inputs, N += jobs[j]->n_tokens;
     }
     enc_request er = forward_request(jobs[0]);
-    enc_batch batch = {.ids = ids, .type_ids = NULL, .lengths = lens, .n_seq = B};
+    enc_batch batch = {.ids = n > 1 ? ids : jobs[0]->packed,
+                       .type_ids = NULL,
+                       .lengths = n > 1 ? lens : jobs[0]->lens,
+                       .n_seq = B};
     enc_result res;
     const api_ctx *ctx = jobs[0]->ctx;
     *status = ENC_OK;
@@ -347,11 +299,9 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
         *status = enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens, API_MAX_OUTPUT_VALUES,
                                         msg, msglen);
     if (*status == ENC_OK) *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
-    free(all_ids);
-    free(all_lens);
     if (*status != ENC_OK) return false;
     for (size_t j = 0, seq0 = 0; j < n; j++) {
-        api_respond(jobs[j], &res, seq0, &replies[j]);
+        api_respond(jobs[j], &res, seq0, &replies[where[j]]);
         seq0 += jobs[j]->req.n_inputs;
     }
     enc_result_free(&res);
@@ -362,52 +312,50 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
 
 size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies)
 {
-    size_t passes = 0;
-    bool *done = calloc(n, sizeof *done);
-    api_job **group = malloc(n * sizeof *group);
-    size_t *where = malloc(n * sizeof *where);
-    api_reply *group_replies = malloc(n * sizeof *group_replies);
-    bool packing = done && group && where && group_replies; /* else: one job at a time */
+    size_t passes = 0, B = 0, N = 0;
+    for (size_t i = 0; i < n; i++) B += jobs[i]->req.n_inputs, N += jobs[i]->n_tokens;
+    /* One allocation: a group's jobs and their places, the packed lengths and ids, and
+     * which jobs are answered (in that order, for alignment). */
+    void *mem = malloc(n * (sizeof(api_job *) + sizeof(size_t) + sizeof(bool)) +
+                       B * sizeof(size_t) + N * sizeof(int32_t));
+    api_job **group = mem;
+    size_t *where = mem ? (size_t *)(group + n) : NULL;
+    size_t *lens = mem ? where + n : NULL;
+    int32_t *ids = mem ? (int32_t *)(lens + B) : NULL;
+    bool *done = mem ? (bool *)(ids + N) : NULL;
+    if (mem) memset(done, 0, n * sizeof *done);
     for (size_t i = 0; i < n; i++) memset(&replies[i], 0, sizeof replies[i]);
     for (size_t i = 0; i < n; i++) {
-        if (done && done[i]) continue;
+        if (mem && done[i]) continue;
         if (!api_job_needs_forward(jobs[i])) {
             api_respond(jobs[i], NULL, 0, &replies[i]);
             continue;
         }
-        if (!ws) {
-            api_error_reply(&replies[i], ERR_UNAVAILABLE,
-                            "out of memory: no workspace for the forward pass");
+        if (!ws || !mem) {
+            budget_release(&jobs[i]->claim);
+            err_replyf(&replies[i], ERR_UNAVAILABLE, "%s",
+                       ws ? "out of memory for the forward pass"
+                          : "no workspace for the forward pass");
             continue;
         }
         /* jobs[i] and every later job that asks the same forward pass. */
-        size_t g = 1;
-        api_job *solo[1] = {jobs[i]};
-        size_t solo_where[1] = {i};
-        api_job **grp = packing ? group : solo;
-        size_t *at = packing ? where : solo_where;
-        grp[0] = jobs[i], at[0] = i;
-        for (size_t k = i + 1; packing && k < n; k++)
-            if (!done[k] && api_job_needs_forward(jobs[k]) && same_forward(jobs[i], jobs[k])) {
-                grp[g] = jobs[k], at[g++] = k;
+        size_t g = 0;
+        for (size_t k = i; k < n; k++)
+            if (k == i ||
+                (!done[k] && api_job_needs_forward(jobs[k]) && same_forward(jobs[i], jobs[k]))) {
+                group[g] = jobs[k], where[g++] = k;
                 done[k] = true;
             }
         char msg[ERR_MESSAGE_MAX - 32];
         enc_status s;
-        api_reply *out = packing ? group_replies : &replies[i];
         passes++;
-        if (run_group(grp, g, ws, out, msg, sizeof msg, &s)) {
-            for (size_t k = 0; packing && k < g; k++) replies[at[k]] = group_replies[k];
-        } else if (g == 1) {
-            api_error_reply(&replies[i], err_kind_from_enc(s), "forward pass: %s", msg);
-        } else { /* each job alone, so that each gets its own answer or error */
-            for (size_t k = 0; k < g; k++) passes += api_jobs_run(&grp[k], 1, ws, &replies[at[k]]);
+        if (run_group(group, g, ws, replies, where, ids, lens, msg, sizeof msg, &s)) continue;
+        for (size_t k = 0; k < g; k++) {
+            budget_release(&group[k]->claim);
+            err_replyf(&replies[where[k]], err_kind_from_enc(s), "forward pass: %s", msg);
         }
     }
-    free(done);
-    free(group);
-    free(where);
-    free(group_replies);
+    free(mem);
     return passes;
 }
 

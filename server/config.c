@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "jsonkind.h"
+
 void srv_config_defaults(srv_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -27,6 +29,7 @@ void srv_config_defaults(srv_config *c)
     c->queue_timeout_ms = 30000;
     c->connection_timeout_s = 30;
     c->max_connections = 1000;
+    c->answer_memory_mb = 256;
     snprintf(c->model.preset, sizeof c->model.preset, "base");
     c->model.seed = 42;
     c->model.activation = c->model.pre_ln = SRV_UNSET;
@@ -98,25 +101,12 @@ static const key_spec TOP_KEYS[] = {
     UINT("queue_timeout_ms", queue_timeout_ms, 0, 3600000),
     UINT("connection_timeout_s", connection_timeout_s, 0, 3600),
     UINT("max_connections", max_connections, 1, 1000000),
+    UINT("answer_memory_mb", answer_memory_mb, 16, 1u << 20),
     {"cors_origins", K_ORIGINS, FIELD(cors_origins), 0, 0, NULL, NULL},
     {"api_key", K_PATH, FIELD(api_key), 0, 0, NULL, NULL},
     {"model", K_OBJECT, 0, 0, 0, 0, NULL, MODEL_KEYS},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
-
-static const char *json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
 
 /* Known key names of a table, ", "-separated, into buf. */
 static void list_keys(const key_spec *keys, char *buf, size_t len)
@@ -137,6 +127,106 @@ _Static_assert(sizeof(size_t) == sizeof(unsigned long long) &&
                    sizeof(uint64_t) == sizeof(unsigned long long),
                "config numbers are stored as unsigned long long");
 
+/* One key's value into its field, by kind: false with err set when the value is not
+ * one the key takes. `path` names the key ("port", "model.seed"). */
+
+static bool apply_string(const key_spec *k, const json_t *v, char *dst, const char *path, char *err,
+                         size_t errlen)
+{
+    if (k->type == K_PATH && json_is_null(v)) {
+        dst[0] = '\0';
+        return true;
+    }
+    size_t n = json_is_string(v) ? json_string_length(v) : 0;
+    if (!json_is_string(v) || n == 0 || n >= k->size || memchr(json_string_value(v), '\0', n)) {
+        snprintf(err, errlen, "%s must be a non-empty string%s of under %zu bytes, got %s", path,
+                 k->type == K_PATH ? " (or null)" : "", k->size,
+                 json_is_string(v) ? "another string" : json_kind(v));
+        return false;
+    }
+    memcpy(dst, json_string_value(v), n + 1);
+    return true;
+}
+
+static bool apply_uint(const key_spec *k, const json_t *v, char *dst, const char *path, char *err,
+                       size_t errlen)
+{
+    json_int_t i = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (json_is_integer(v) && i >= 0 && (unsigned long long)i >= k->min &&
+        (unsigned long long)i <= k->max) {
+        store_uint(dst, k->size, (unsigned long long)i);
+        return true;
+    }
+    if (json_is_integer(v))
+        snprintf(err, errlen, "%s must be an integer in %llu..%llu, got %lld", path, k->min, k->max,
+                 (long long)i);
+    else
+        snprintf(err, errlen, "%s must be an integer in %llu..%llu, got %s", path, k->min, k->max,
+                 json_kind(v));
+    return false;
+}
+
+static bool apply_bool(const json_t *v, char *dst, const char *path, char *err, size_t errlen)
+{
+    if (!json_is_boolean(v)) {
+        snprintf(err, errlen, "%s must be true or false, got %s", path, json_kind(v));
+        return false;
+    }
+    *(int *)(void *)dst = json_is_true(v);
+    return true;
+}
+
+static bool apply_choice(const key_spec *k, const json_t *v, char *dst, const char *path, char *err,
+                         size_t errlen)
+{
+    for (int i = 0; json_is_string(v) && k->choices[i]; i++)
+        if (strcmp(k->choices[i], json_string_value(v)) == 0) {
+            *(int *)(void *)dst = i;
+            return true;
+        }
+    char opts[128] = "";
+    for (int i = 0; k->choices[i]; i++)
+        snprintf(opts + strlen(opts), sizeof opts - strlen(opts), "%s\"%s\"", i ? " or " : "",
+                 k->choices[i]);
+    if (json_is_string(v))
+        snprintf(err, errlen, "%s must be %s, got \"%.60s\"", path, opts, json_string_value(v));
+    else snprintf(err, errlen, "%s must be %s, got %s", path, opts, json_kind(v));
+    return false;
+}
+
+/* An array of origins, stored comma-joined (each "*" or scheme://host[:port]). */
+static bool apply_origins(const key_spec *k, const json_t *v, char *dst, const char *path,
+                          char *err, size_t errlen)
+{
+    char joined[sizeof((srv_config *)0)->cors_origins] = "";
+    size_t used = 0, i;
+    json_t *o;
+    if (!json_is_array(v)) {
+        snprintf(err, errlen, "%s must be a list of origins, got %s", path, json_kind(v));
+        return false;
+    }
+    json_array_foreach(v, i, o)
+    {
+        const char *sv = json_is_string(o) ? json_string_value(o) : NULL;
+        size_t n = sv ? strlen(sv) : 0;
+        if (!sv || n == 0 || n != json_string_length(o) || strchr(sv, ',') ||
+            strpbrk(sv, " \t\r\n") ||
+            (strcmp(sv, "*") != 0 && strncmp(sv, "http://", 7) != 0 &&
+             strncmp(sv, "https://", 8) != 0)) {
+            snprintf(err, errlen,
+                     "%s[%zu] must be \"*\" or an origin such as \"https://example.org\"", path, i);
+            return false;
+        }
+        if (used + n + 2 > sizeof joined || used + n + 2 > k->size) {
+            snprintf(err, errlen, "%s: too many origins (%zu bytes at most)", path, sizeof joined);
+            return false;
+        }
+        used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", used ? "," : "", sv);
+    }
+    memcpy(dst, joined, used + 1);
+    return true;
+}
+
 /* Applies object `obj` to *c by table `keys`; `prefix` is the path so far ("" or
  * "model."). false with err set on the first bad key. */
 static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const char *prefix,
@@ -154,116 +244,27 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
             snprintf(err, errlen, "%s%.100s: unknown key (known: %s)", prefix, name, known);
             return false;
         }
-        char *dst = (char *)c + k->offset;
+        char path[128], *dst = (char *)c + k->offset;
+        snprintf(path, sizeof path, "%s%s", prefix, name);
+        bool ok = true;
         switch (k->type) {
         case K_PATH:
-            if (json_is_null(v)) {
-                dst[0] = '\0';
-                break;
-            }
-            /* fall through */
-        case K_STRING: {
-            size_t n = json_is_string(v) ? json_string_length(v) : 0;
-            if (!json_is_string(v) || n == 0 || n >= k->size ||
-                memchr(json_string_value(v), '\0', n)) {
-                snprintf(err, errlen,
-                         "%s%s must be a non-empty string%s of under %zu bytes, got %s", prefix,
-                         name, k->type == K_PATH ? " (or null)" : "", k->size,
-                         json_is_string(v) ? "another string" : json_type_name(v));
-                return false;
-            }
-            memcpy(dst, json_string_value(v), n + 1);
-            break;
-        }
-        case K_UINT: {
-            json_int_t i = json_is_integer(v) ? json_integer_value(v) : -1;
-            if (!json_is_integer(v) || i < 0 || (unsigned long long)i < k->min ||
-                (unsigned long long)i > k->max) {
-                if (json_is_integer(v))
-                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %lld", prefix,
-                             name, k->min, k->max, (long long)i);
-                else
-                    snprintf(err, errlen, "%s%s must be an integer in %llu..%llu, got %s", prefix,
-                             name, k->min, k->max, json_type_name(v));
-                return false;
-            }
-            store_uint(dst, k->size, (unsigned long long)i);
-            break;
-        }
-        case K_BOOL:
-            if (!json_is_boolean(v)) {
-                snprintf(err, errlen, "%s%s must be true or false, got %s", prefix, name,
-                         json_type_name(v));
-                return false;
-            }
-            *(int *)dst = json_is_true(v);
-            break;
-        case K_CHOICE: {
-            int found = -1;
-            for (int i = 0; json_is_string(v) && k->choices[i]; i++)
-                if (strcmp(k->choices[i], json_string_value(v)) == 0) found = i;
-            if (found < 0) {
-                char opts[128] = "";
-                for (int i = 0; k->choices[i]; i++)
-                    snprintf(opts + strlen(opts), sizeof opts - strlen(opts), "%s\"%s\"",
-                             i ? " or " : "", k->choices[i]);
-                if (json_is_string(v))
-                    snprintf(err, errlen, "%s%s must be %s, got \"%.60s\"", prefix, name, opts,
-                             json_string_value(v));
-                else
-                    snprintf(err, errlen, "%s%s must be %s, got %s", prefix, name, opts,
-                             json_type_name(v));
-                return false;
-            }
-            *(int *)dst = found;
-            break;
-        }
-        case K_ORIGINS: {
-            char joined[sizeof c->cors_origins] = "";
-            size_t used = 0, i;
-            json_t *o;
-            if (!json_is_array(v)) {
-                snprintf(err, errlen, "%s%s must be an array of origins, got %s", prefix, name,
-                         json_type_name(v));
-                return false;
-            }
-            json_array_foreach(v, i, o)
-            {
-                const char *sv = json_is_string(o) ? json_string_value(o) : NULL;
-                size_t n = sv ? strlen(sv) : 0;
-                if (!sv || n == 0 || n != json_string_length(o) || strchr(sv, ',') ||
-                    strpbrk(sv, " \t\r\n") ||
-                    (strcmp(sv, "*") != 0 && strncmp(sv, "http://", 7) != 0 &&
-                     strncmp(sv, "https://", 8) != 0)) {
-                    snprintf(err, errlen,
-                             "%s%s[%zu] must be \"*\" or an origin such as "
-                             "\"https://example.org\"",
-                             prefix, name, i);
-                    return false;
-                }
-                if (used + n + 2 > sizeof joined) {
-                    snprintf(err, errlen, "%s%s: too many origins (%zu bytes at most)", prefix,
-                             name, sizeof joined);
-                    return false;
-                }
-                used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%s",
-                                         used ? "," : "", sv);
-            }
-            memcpy(dst, joined, used + 1);
-            break;
-        }
-        case K_OBJECT: {
+        case K_STRING: ok = apply_string(k, v, dst, path, err, errlen); break;
+        case K_UINT: ok = apply_uint(k, v, dst, path, err, errlen); break;
+        case K_BOOL: ok = apply_bool(v, dst, path, err, errlen); break;
+        case K_CHOICE: ok = apply_choice(k, v, dst, path, err, errlen); break;
+        case K_ORIGINS: ok = apply_origins(k, v, dst, path, err, errlen); break;
+        case K_OBJECT:
             if (!json_is_object(v)) {
-                snprintf(err, errlen, "%s%s must be an object, got %s", prefix, name,
-                         json_type_name(v));
+                snprintf(err, errlen, "%s must be an object, got %s", path, json_kind(v));
                 return false;
             }
-            char sub[64];
-            snprintf(sub, sizeof sub, "%s%s.", prefix, name);
-            if (!apply(c, v, k->children, sub, err, errlen)) return false;
+            char sub[136];
+            snprintf(sub, sizeof sub, "%s.", path);
+            ok = apply(c, v, k->children, sub, err, errlen);
             break;
         }
-        }
+        if (!ok) return false;
     }
     return true;
 }
@@ -283,7 +284,7 @@ bool srv_config_load_json(srv_config *c, const char *text, size_t len, const cha
     char msg[768];
     if (!json_is_object(root)) {
         snprintf(err, errlen, "%s: the config must be a JSON object, got %s", source,
-                 json_type_name(root));
+                 json_kind(root));
         ok = false;
     } else if (!apply(&tmp, root, TOP_KEYS, "", msg, sizeof msg)) {
         snprintf(err, errlen, "%s: %s", source, msg);

@@ -36,6 +36,7 @@ typedef struct {
     unsigned queue_timeout_ms;     /* 30000: a request still waiting then gets a 503; 0 = none */
     unsigned connection_timeout_s; /* 30: an idle or too slow connection is closed */
     unsigned max_connections;      /* 1000: open connections; more are refused */
+    unsigned answer_memory_mb;     /* 256: what answers may hold until sent (budget.h) */
     char cors_origins[2048];       /* []: origins allowed by CORS, comma-joined; "*" = any */
     char api_key[256];             /* null: when set, requests need "Authorization: Bearer KEY"
                                   (not /health); ENCODERD_API_KEY overrides it */

@@ -4,7 +4,6 @@
 #include "errors.h"
 
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,15 +57,6 @@ err_kind err_kind_from_enc(enc_status s)
     }
 }
 
-void api_reply_free(api_reply *r)
-{
-    if (!r) return;
-    if (r->counted_in && r->body) atomic_fetch_sub(r->counted_in, r->body_len);
-    jw_release(r->body);
-    jw_stream_free(r->stream);
-    memset(r, 0, sizeof *r);
-}
-
 bool err_reply(const api_error *e, api_reply *out)
 {
     memset(out, 0, sizeof *out);
@@ -93,4 +83,15 @@ bool err_reply(const api_error *e, api_reply *out)
     jw_obj_end(&w);
     out->body = jw_take(&w, &out->body_len);
     return out->body != NULL;
+}
+
+void err_replyf(api_reply *out, err_kind kind, const char *fmt, ...)
+{
+    api_error e;
+    api_error_set(&e, kind, "%s", "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.message, sizeof e.message, fmt, ap);
+    va_end(ap);
+    err_reply(&e, out);
 }

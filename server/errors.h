@@ -6,9 +6,8 @@
  *   {"error": {"code": 422, "type": "invalid_request", "message": "..."}}
  * No other code builds error JSON.
  *
- * api_reply is the answer to one request, error or not: api.c fills it for successes,
- * err_reply for errors, http.c sends it with every header it names (Allow, Retry-After,
- * WWW-Authenticate): the headers an error needs are decided here, not in http.c.
+ * err_reply fills an answer (reply.h) with the status, the body and every header the
+ * error needs (Allow, Retry-After, WWW-Authenticate): decided here, not in http.c.
  */
 #ifndef ENCODERD_ERRORS_H
 #define ENCODERD_ERRORS_H
@@ -17,6 +16,7 @@
 #include <stddef.h>
 
 #include "encoder.h"
+#include "reply.h"
 
 typedef enum {
     ERR_NONE = 0,
@@ -54,34 +54,13 @@ const char *err_type(err_kind kind);
  * ENC_ERR_TOO_BIG 413, ENC_ERR_NOMEM 503, anything else 500. */
 err_kind err_kind_from_enc(enc_status s);
 
-typedef struct {
-    int status;
-    char *body; /* owned (malloc); may be NULL when body_len is 0 */
-    size_t body_len;
-    struct jw_stream *stream;     /* owned: instead of body, a big answer formatted as it is
-                                 sent (jsonw.h, api_ctx.stream_min_bytes); else NULL */
-    _Atomic size_t *counted_in;   /* non-NULL: body_len is counted in this (api_ctx.
-                                   text_in_flight) until the body is freed, and whoever
-                                   frees it takes it off (api_reply_free; http.c once
-                                   MHD has sent it) */
-    const char *content_type;     /* a static string */
-    char allow[64];               /* the Allow header, "" for none */
-    unsigned retry_after;         /* the Retry-After header in seconds, 0 for none */
-    const char *www_authenticate; /* the WWW-Authenticate header (a static string), NULL
-                                     for none; err_reply sets "Bearer" on every 401 */
-    /* The visualizer's files (api.h, api_web_register); static strings, NULL for none.
-     * http.c answers a GET whose If-None-Match matches etag with a 304 and no body. */
-    const char *etag;          /* ETag */
-    const char *cache_control; /* Cache-Control */
-    const char *csp;           /* Content-Security-Policy */
-} api_reply;
-
-/* Frees the body and empties the reply; NULL-safe. */
-void api_reply_free(api_reply *r);
-
 /* Fills *out (emptied first) with the status, headers and JSON body of error e.
  * Returns false only when the body cannot be allocated; *out then still has the status
  * and headers, and a NULL body (http.c sends a fixed text instead). */
 bool err_reply(const api_error *e, api_reply *out);
+
+/* err_reply of an error of `kind` with a printf message, in one call. */
+void err_replyf(api_reply *out, err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -44,6 +44,7 @@
 #include <microhttpd.h>
 
 #include "jsonw.h"
+#include "web.h"
 
 struct http_model {
     enc_model *model;
@@ -75,11 +76,11 @@ typedef struct {
     int fd; /* the client's socket, to see whether it left */
     double t0;
     char method[16];
-    char path[128];         /* for the log: printable, cut */
-    const char *route_path; /* the known route's path, for metrics; NULL if unknown */
-    const api_route *route; /* NULL once an error is decided */
-    api_error err;          /* the error to answer with when !route */
-    char *body;             /* (len) the upload so far, NUL-terminated */
+    char path[128];          /* for the log: printable, cut */
+    const char *route_label; /* the known route's metrics label; NULL if unknown */
+    const api_route *route;  /* NULL once an error is decided */
+    api_error err;           /* the error to answer with when !route */
+    char *body;              /* (len) the upload so far, NUL-terminated */
     size_t len, cap;
     size_t dropped;    /* body bytes read and dropped past the cap */
     http_model *model; /* a reference, from prepare to completion */
@@ -179,84 +180,54 @@ static void add_common_headers(http_server *s, request *rq, struct MHD_Response 
     if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-/* A streamed answer (api_reply.stream), read by MHD as the socket takes it; what it
- * holds (its floats) counted in opt.text_in_flight until MHD frees it. */
+/* An answer handed to MHD - a whole body, or a stream read as the socket takes it - with
+ * its claim on the answer budget (reply.h), given back once MHD frees it: sent, or
+ * dropped with its connection (a client that does not read is cut after
+ * connection_timeout_s without progress). */
 typedef struct {
+    char *body; /* one of body and stream */
     jw_stream *stream;
-    size_t bytes;
-    _Atomic size_t *counter; /* NULL: not counted */
-    const http_options *opt; /* opt.answer_left once it is freed: a big job may start */
-} counted_stream;
+    budget_claim claim;
+} held_answer;
 
 static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    counted_stream *cs = cls;
-    size_t n = jw_stream_read(cs->stream, buf, max);
+    held_answer *h = cls;
+    size_t n = jw_stream_read(h->stream, buf, max);
     return n ? (ssize_t)n : (ssize_t)MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void free_stream(void *cls)
+static void free_held(void *cls)
 {
-    counted_stream *cs = cls;
-    if (cs->counter) atomic_fetch_sub(cs->counter, cs->bytes);
-    jw_stream_free(cs->stream);
-    if (cs->opt->answer_left) cs->opt->answer_left(cs->opt->answer_left_arg);
-    free(cs);
+    held_answer *h = cls;
+    jw_release(h->body);
+    jw_stream_free(h->stream);
+    budget_release(&h->claim); /* once the memory is gone, never before */
+    free(h);
 }
 
 /* The buffer MHD reads a streamed answer into: 256 KB per answer being sent, so that a
  * 20 MB answer goes out in about 80 sends. */
 #define STREAM_BLOCK ((size_t)256 << 10)
 
-/* A big body handed to MHD whole, counted in opt.text_in_flight until MHD frees it. */
-typedef struct {
-    char *body;
-    size_t len;
-    _Atomic size_t *counter;
-    const http_options *opt; /* opt.answer_left once it is freed, as for a stream */
-} counted_body;
-
-static void free_counted(void *cls)
+/* The response of r's body or stream, which it takes with its claim (r keeps its status
+ * and headers); NULL, r untouched, when out of memory. */
+static struct MHD_Response *held_response(api_reply *r)
 {
-    counted_body *cb = cls;
-    atomic_fetch_sub(cb->counter, cb->len);
-    jw_release(cb->body);
-    if (cb->opt->answer_left) cb->opt->answer_left(cb->opt->answer_left_arg);
-    free(cb);
-}
-
-/* The response of a stream, counted when there is a counter; NULL (the stream still
- * the caller's) when out of memory. */
-static struct MHD_Response *stream_response(http_server *s, jw_stream *stream)
-{
-    counted_stream *cs = malloc(sizeof *cs);
-    if (!cs) return NULL;
-    *cs = (counted_stream){stream, jw_stream_footprint(stream), s->opt.text_in_flight, &s->opt};
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
-                                                                  read_stream, cs, free_stream);
-    if (!resp) free(cs);
-    else if (cs->counter) atomic_fetch_add(cs->counter, cs->bytes);
-    return resp;
-}
-
-/* The response of r's body: counted until MHD frees it when r's count comes with it
- * (api_reply.counted_in), or when it is big and there is a counter. NULL (the body
- * still r's, its count too) when out of memory. */
-static struct MHD_Response *body_response(http_server *s, const api_reply *r)
-{
-    _Atomic size_t *counter = r->counted_in      ? r->counted_in
-        : r->body_len >= API_STREAM_ANSWER_BYTES ? s->opt.text_in_flight
-                                                 : NULL;
-    if (!counter)
-        return MHD_create_response_from_buffer(r->body_len, r->body, MHD_RESPMEM_MUST_FREE);
-    counted_body *cb = malloc(sizeof *cb);
-    if (!cb) return NULL;
-    *cb = (counted_body){r->body, r->body_len, counter, &s->opt};
-    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        r->body_len, r->body, free_counted, cb);
-    if (!resp) free(cb);
-    else if (!r->counted_in) atomic_fetch_add(counter, r->body_len);
+    held_answer *h = malloc(sizeof *h);
+    if (!h) return NULL;
+    *h = (held_answer){r->body, r->stream, r->claim};
+    struct MHD_Response *resp = r->stream
+        ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, h,
+                                            free_held)
+        : MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body, free_held,
+                                                                 h);
+    if (!resp) {
+        free(h);
+        return NULL;
+    }
+    r->body = NULL, r->stream = NULL, r->claim = (budget_claim){NULL, 0};
     return resp;
 }
 
@@ -265,18 +236,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
 {
     static const char OOM[] = "{\"error\":{\"code\":503,\"type\":\"overloaded\","
                               "\"message\":\"out of memory\"}}";
-    /* ---- the visualizer's files (issue 6): a conditional GET is a 304 without body ---- */
+    /* The visualizer's files: a conditional GET is a 304 without body. */
     if (r->etag && r->status == 200 &&
         api_etag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"),
                          r->etag)) {
-        if (r->counted_in) atomic_fetch_sub(r->counted_in, r->body_len);
-        free(r->body);
-        r->body = NULL, r->body_len = 0, r->counted_in = NULL, r->status = 304;
+        api_reply_drop_body(r);
+        r->status = 304;
     }
-    bool empty = r->status == 204 || r->status == 304;
-    /* ---- end of the visualizer's block ---- */
-    struct MHD_Response *resp = r->stream ? stream_response(rq->s, r->stream)
-        : r->body                         ? body_response(rq->s, r)
+    bool empty = r->status == 204 || r->status == 304, had_body = r->body || r->stream;
+    struct MHD_Response *resp = had_body ? held_response(r)
         : empty
         ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
         : MHD_create_response_from_buffer(sizeof OOM - 1, (void *)OOM, MHD_RESPMEM_PERSISTENT);
@@ -284,7 +252,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
         api_reply_free(r);
         return MHD_NO; /* MHD closes the connection */
     }
-    int status = empty ? r->status : !r->body && !r->stream ? 503 : r->status ? r->status : 500;
+    int status = empty ? r->status : !had_body ? 503 : r->status ? r->status : 500;
     if (!empty)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : "application/json");
@@ -305,8 +273,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     MHD_destroy_response(resp);
     rq->answered = true;
     rq->status = status;
-    r->body = NULL, r->stream = NULL; /* MHD owns them now, and their counts */
-    api_reply_free(r);
+    api_reply_free(r); /* its body or stream and claim are MHD's now */
     return ret;
 }
 
@@ -357,6 +324,12 @@ static void job_done(wk_job *j)
     MHD_resume_connection(rq->conn);
 }
 
+bool http_admit(wk_job *j, void *arg)
+{
+    (void)arg;
+    return api_job_admit(((request *)j)->ajob);
+}
+
 /* Whether the client closed its side while the job waited. */
 static bool client_gone(wk_job *j)
 {
@@ -398,12 +371,8 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     if (origin && s->cors[0] && origin_allowed(s->cors, origin))
         rq->origin = strstr(s->cors, "*") && !strstr(s->cors, origin) ? "*" : origin;
     rq->route = api_route_find(method, url, &rq->err);
-    api_error ignored;
-    const api_route *known = rq->route ? rq->route : api_route_find("GET", url, &ignored);
-    if (!known) known = api_route_find("POST", url, &ignored);
-    rq->route_path = known ? known->path : NULL;
-    if (known && known->id == API_ROUTE_WEB)
-        rq->route_path = "/"; /* one metrics label: the visualizer */
+    const api_route *known = api_route_at(url); /* a 405 is counted under its route */
+    rq->route_label = known ? known->label : NULL;
     if (rq->route && rq->route->has_body) {
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!api_content_type_ok(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &rq->err)) {
@@ -509,8 +478,7 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
                        .gone = client_gone,
                        .batch_key = api_job_batch_key(rq->ajob),
                        .cost = rq->tokens,
-                       .max_wait_ms = s->opt.queue_timeout_ms,
-                       .big = api_job_big_answer(rq->ajob)};
+                       .max_wait_ms = s->opt.queue_timeout_ms};
     rq->phase = RQ_QUEUED;
     MHD_suspend_connection(c); /* before submitting: done() may resume at once */
     wk_status st = wk_submit(s->opt.workers, &rq->job);
@@ -554,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&s->mu);
         s->active++;
         pthread_mutex_unlock(&s->mu);
-        if (strcmp(method, "OPTIONS") == 0 && rq->route_path && !has_body(c))
+        if (strcmp(method, "OPTIONS") == 0 && rq->route_label && !has_body(c))
             return MHD_YES; /* a CORS preflight, answered on the last call */
         /* Answer now only to refuse a body unread (see the top of the file). */
         return !rq->route && has_body(c) && answer_before_body(s, c) ? send_error(c, rq, &rq->err)
@@ -573,7 +541,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (rq->phase == RQ_READY) return finish_job(c, rq);
     if (rq->phase == RQ_QUEUED) return MHD_YES; /* not resumed yet */
-    if (strcmp(method, "OPTIONS") == 0 && rq->route_path) return send_preflight(c, rq);
+    if (strcmp(method, "OPTIONS") == 0 && rq->route_label) return send_preflight(c, rq);
     if (!rq->route) return send_error(c, rq, &rq->err);
     return start_job(s, c, rq);
 }
@@ -589,7 +557,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     bool ran = rq->ajob && api_job_needs_forward(rq->ajob) && !rq->job.dropped &&
         rq->phase == RQ_READY && rq->job.run_ms > 0;
     if (s->opt.metrics && rq->answered) {
-        metrics_sample m = {.route = rq->route_path,
+        metrics_sample m = {.route = rq->route_label,
                             .status = rq->status,
                             .tokens = rq->tokens,
                             .tokenize_ms = rq->model ? rq->tokenize_ms : -1, /* prepare ran */

@@ -35,18 +35,13 @@ typedef struct {
     const char *api_key;           /* "" = no key; else "Authorization: Bearer KEY" needed */
     wk_pool *workers;              /* borrowed: runs the forward passes */
     metrics *metrics;              /* borrowed, may be NULL */
-    /* Borrowed, may be NULL: the bytes big answers hold until sent (api_ctx.
-     * text_in_flight). Here: bodies that come counted (api_reply.counted_in) or of
-     * API_STREAM_ANSWER_BYTES or more, and the floats of streams, until MHD frees them. */
-    _Atomic size_t *text_in_flight;
-    /* Optional: called (from MHD's threads) each time such a counted answer is freed,
-     * sent or not: the workers may start a big job now (wk_poke). It must stay callable
-     * until http_stop returns. */
-    void (*answer_left)(void *arg);
-    void *answer_left_arg;
 } http_options;
 
 typedef struct http_server http_server;
+
+/* The workers' admit (wk_options.admit) for the jobs this server submits: whether the
+ * request's answer may claim its memory now (api_job_admit). */
+bool http_admit(wk_job *job, void *arg);
 
 /* A model and the API context made for it, shared by the requests that use it and
  * freed when the last of them is done after a newer one replaced it. */

@@ -15,10 +15,13 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "budget.h"
 #include "config.h"
 #include "encoder.h"
 #include "http.h"
+#include "jsonw.h"
 #include "metrics.h"
+#include "web.h"
 #include "workers.h"
 
 #include <uv.h>
@@ -191,26 +194,19 @@ static enc_model *load_model(const srv_config *cfg)
     return m;
 }
 
-static const char *pooling_name(enc_pooling p)
-{
-    return p == ENC_POOL_CLS ? "cls" : p == ENC_POOL_MEAN ? "mean" : "none";
-}
-
 /* ---- the service ------------------------------------------------------------------- */
 
 typedef struct {
     flags f;
-    srv_config cfg; /* as loaded at start: what a reload must not change */
+    srv_config cfg;  /* as loaded at start: what a reload must not change */
+    budget *answers; /* the memory answers hold (budget.h): answer_memory_mb */
     metrics *metrics;
     wk_pool *workers;
     http_server *http;
     uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t trim; /* gives idle answer memory back to the system */
     int stop_signal;
 } service;
-
-/* Bytes big answers hold until sent (api_ctx.text_in_flight: api_response.c counts
- * those it writes whole, http.c the streams and other big bodies). */
-static _Atomic size_t text_in_flight;
 
 /* The http_model for a config: the model it names and the API context for it. NULL
  * with a message printed. */
@@ -230,41 +226,22 @@ static http_model *make_model(service *sv, const srv_config *cfg)
      * a reload does not change. */
     ctx.threads = (int)sv->cfg.threads;
     ctx.arena_tokens = sv->cfg.max_batch_tokens; /* restart-only, like the workers */
-    ctx.stream_min_bytes = API_STREAM_ANSWER_BYTES;
-    ctx.text_in_flight = &text_in_flight;
-    ctx.text_budget = API_TEXT_BUDGET_BYTES;
+    ctx.stream_min_bytes = API_BIG_ANSWER_BYTES;
+    ctx.answers = sv->answers;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);
     return hm;
 }
 
-/* http_options.answer_left: pokes the workers (a big job may start now) until they are
- * stopped; MHD frees answers up to http_stop, after wk_stop. */
-static pthread_mutex_t poke_mu = PTHREAD_MUTEX_INITIALIZER;
-static wk_pool *poke_pool;
+/* The answer budget's hook: an answer left, so a held job may be admitted now. */
+static void answer_left(void *pool) { wk_poke(pool); }
 
-static void answer_left(void *arg)
+/* Stops the workers, once nothing can poke them any more. */
+static void stop_workers(service *sv)
 {
-    (void)arg;
-    pthread_mutex_lock(&poke_mu);
-    wk_poke(poke_pool);
-    pthread_mutex_unlock(&poke_mu);
-}
-
-/* Stops the workers, after which nothing pokes them. */
-static void stop_workers(wk_pool *p)
-{
-    pthread_mutex_lock(&poke_mu);
-    poke_pool = NULL;
-    pthread_mutex_unlock(&poke_mu);
-    wk_stop(p);
-}
-
-/* wk_options.room_for_big: the big answers not yet sent leave room for another. */
-static bool room_for_big(void *in_flight)
-{
-    return atomic_load((_Atomic size_t *)in_flight) <= API_BIG_START_BYTES;
+    budget_set_hook(sv->answers, NULL, NULL);
+    wk_stop(sv->workers);
 }
 
 /* wk_options.prepare: a worker's workspace, sized at start for the model and the batch
@@ -330,6 +307,18 @@ static void on_signal(uv_signal_t *h, int sig)
     uv_close((uv_handle_t *)&sv->sigint, NULL);
     uv_close((uv_handle_t *)&sv->sigterm, NULL);
     uv_close((uv_handle_t *)&sv->sighup, NULL);
+    uv_close((uv_handle_t *)&sv->trim, NULL);
+}
+
+/* The memory the answers' writer keeps for the next big answer goes back to the system
+ * once no answer has taken it for TRIM_IDLE_MS: RSS returns to where it was after a
+ * burst of big answers, and a steady stream of them keeps reusing it. */
+#define TRIM_EVERY_MS 250
+#define TRIM_IDLE_MS 1000
+static void on_trim(uv_timer_t *t)
+{
+    (void)t;
+    jw_trim(TRIM_IDLE_MS);
 }
 
 /* How long a stop waits for the requests under way. */
@@ -350,14 +339,18 @@ int main(int argc, char **argv)
                 "more than %d files)\n",
                 API_MAX_WEB_FILES);
 
-    sv.metrics = metrics_new();
-    if (!sv.metrics) {
+    const char *labels[32];
+    size_t n_labels = api_route_labels(labels, sizeof labels / sizeof labels[0]);
+    sv.metrics = metrics_new(labels, n_labels);
+    sv.answers = budget_new((size_t)cfg->answer_memory_mb << 20);
+    if (!sv.metrics || !sv.answers || n_labels > sizeof labels / sizeof labels[0]) {
         fprintf(stderr, "encoderd: out of memory\n");
         return 1;
     }
     http_model *hm = make_model(&sv, cfg);
     if (!hm) {
         metrics_free(sv.metrics);
+        budget_free(sv.answers);
         return 1;
     }
     char err[512];
@@ -368,41 +361,42 @@ int main(int argc, char **argv)
                      .blas_threads = (int)cfg->threads,
                      .prepare = reserve_workspace,
                      .prepare_arg = (void *)http_model_ctx(hm),
-                     .room_for_big = room_for_big,
-                     .room_arg = &text_in_flight,
-                     .big_hold_ms = API_BIG_HOLD_MS};
-    sv.workers = poke_pool = wk_start(&wo, err, sizeof err);
+                     .admit = http_admit};
+    sv.workers = wk_start(&wo, err, sizeof err);
     if (!sv.workers) {
         fprintf(stderr, "encoderd: %s\n", err);
         http_model_free(hm);
         metrics_free(sv.metrics);
+        budget_free(sv.answers);
         return 1;
     }
+    budget_set_hook(sv.answers, answer_left, sv.workers);
     metrics_gauges g = {.queue_depth = (size_t(*)(void *))wk_queue_depth,
                         .running = (size_t(*)(void *))wk_running,
                         .arg = sv.workers};
     metrics_set_gauges(sv.metrics, &g);
     const enc_config *mc = enc_model_config(http_model_get(hm));
     api_ctx ctx0 = *http_model_ctx(hm);
-    http_options opt = {.host = cfg->host,
-                        .port = cfg->port,
-                        .http_threads = cfg->http_threads,
-                        .max_body_bytes = cfg->max_body_bytes,
-                        .max_request_tokens = cfg->max_request_tokens,
-                        .queue_timeout_ms = cfg->queue_timeout_ms,
-                        .connection_timeout_s = cfg->connection_timeout_s,
-                        .max_connections = cfg->max_connections,
-                        .cors_origins = cfg->cors_origins,
-                        .api_key = cfg->api_key,
-                        .workers = sv.workers,
-                        .metrics = sv.metrics,
-                        .text_in_flight = &text_in_flight,
-                        .answer_left = answer_left};
+    http_options opt = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .http_threads = cfg->http_threads,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_request_tokens = cfg->max_request_tokens,
+        .queue_timeout_ms = cfg->queue_timeout_ms,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_connections = cfg->max_connections,
+        .cors_origins = cfg->cors_origins,
+        .api_key = cfg->api_key,
+        .workers = sv.workers,
+        .metrics = sv.metrics,
+    };
     sv.http = http_start(&opt, hm, err, sizeof err);
     if (!sv.http) {
         fprintf(stderr, "encoderd: %s\n", err);
-        stop_workers(sv.workers);
+        stop_workers(&sv);
         metrics_free(sv.metrics);
+        budget_free(sv.answers);
         return 1;
     }
     const char *addr = http_address(sv.http);
@@ -412,7 +406,7 @@ int main(int argc, char **argv)
             "max_len %zu, %s, %s, pooling %s%s) listening on http://%s%s%s:%u with %u threads\n",
             mc->name, mc->vocab_size, mc->d_model, mc->n_heads, mc->d_head, mc->d_ff, mc->n_layers,
             mc->max_len, mc->act == ENC_ACT_GELU ? "gelu" : "relu",
-            mc->pre_ln ? "pre-LN" : "post-LN", pooling_name(ctx0.pooling),
+            mc->pre_ln ? "pre-LN" : "post-LN", enc_pooling_name(ctx0.pooling),
             ctx0.normalize ? ", normalized" : "", v6 ? "[" : "", addr, v6 ? "]" : "",
             http_port(sv.http), cfg->threads);
     if (cfg->api_key[0]) fprintf(stderr, "encoderd: an API key is required (not for /health)\n");
@@ -425,6 +419,8 @@ int main(int argc, char **argv)
         sigs[i]->data = &sv;
         uv_signal_start(sigs[i], on_signal, nums[i]);
     }
+    uv_timer_init(loop, &sv.trim);
+    uv_timer_start(&sv.trim, on_trim, TRIM_EVERY_MS, TRIM_EVERY_MS);
     uv_run(loop, UV_RUN_DEFAULT);
 
     fprintf(stderr, "encoderd: %s received, finishing the requests under way\n",
@@ -432,9 +428,10 @@ int main(int argc, char **argv)
     size_t left = http_drain(sv.http, DRAIN_SECONDS);
     if (left)
         fprintf(stderr, "encoderd: %zu requests still under way after %d s\n", left, DRAIN_SECONDS);
-    stop_workers(sv.workers); /* runs what is left, so no connection stays suspended */
-    http_stop(sv.http);
+    stop_workers(&sv);  /* runs what is left, so no connection stays suspended */
+    http_stop(sv.http); /* frees what answers MHD still held: after it, no claim is left */
     metrics_free(sv.metrics);
+    budget_free(sv.answers);
     uv_loop_close(loop);
     fprintf(stderr, "encoderd: stopped\n");
     return 0;

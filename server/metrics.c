@@ -22,17 +22,17 @@ typedef struct {
     unsigned long long n;
 } histogram;
 
-static const char *const ROUTES[] = {"/encode",       "/tokenize", "/v1/embeddings",
-                                     "/model",        "/health",   "/metrics",
-                                     "/openapi.yaml", "/",         "other"};
-#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+/* Route labels: those given at start (the route table's), then "other". */
+#define MAX_LABELS 32
 static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404,
                                405, 413, 415, 422, 429, 500, 503};
 #define N_STATUSES (sizeof STATUSES / sizeof STATUSES[0])
 
 struct metrics {
     pthread_mutex_t mu;
-    unsigned long long requests[N_ROUTES][N_STATUSES + 1]; /* last: any other status */
+    const char *labels[MAX_LABELS + 1]; /* (n_labels) borrowed; the last is "other" */
+    size_t n_labels;
+    unsigned long long requests[MAX_LABELS + 1][N_STATUSES + 1]; /* last: any other status */
     unsigned long long tokens;
     unsigned long long reloads_ok, reloads_failed;
     histogram tokenize, queue, forward, total;
@@ -43,10 +43,15 @@ struct metrics {
     char model[256];
 };
 
-metrics *metrics_new(void)
+metrics *metrics_new(const char *const *labels, size_t n)
 {
+    if (n > MAX_LABELS) return NULL;
     metrics *m = calloc(1, sizeof *m);
-    if (m) pthread_mutex_init(&m->mu, NULL);
+    if (!m) return NULL;
+    for (size_t i = 0; i < n; i++) m->labels[i] = labels[i];
+    m->labels[n] = "other";
+    m->n_labels = n + 1;
+    pthread_mutex_init(&m->mu, NULL);
     return m;
 }
 
@@ -68,9 +73,9 @@ static void observe(histogram *h, double seconds)
 
 void metrics_record(metrics *m, const metrics_sample *s)
 {
-    size_t r = N_ROUTES - 1;
-    for (size_t i = 0; s->route && i < N_ROUTES - 1; i++)
-        if (strcmp(s->route, ROUTES[i]) == 0) r = i;
+    size_t r = m->n_labels - 1;
+    for (size_t i = 0; s->route && i + 1 < m->n_labels; i++)
+        if (strcmp(s->route, m->labels[i]) == 0) r = i;
     size_t st = N_STATUSES;
     for (size_t i = 0; i < N_STATUSES; i++)
         if (STATUSES[i] == s->status) st = i;
@@ -184,15 +189,15 @@ bool metrics_text(void *arg, char **out, size_t *len)
     put(&t,
         "# HELP encoderd_requests_total Requests answered, by route and status.\n"
         "# TYPE encoderd_requests_total counter\n");
-    for (size_t r = 0; r < N_ROUTES; r++)
+    for (size_t r = 0; r < m->n_labels; r++)
         for (size_t s = 0; s <= N_STATUSES; s++)
             if (m->requests[r][s]) {
                 if (s < N_STATUSES)
-                    put(&t, "encoderd_requests_total{route=\"%s\",status=\"%d\"} %llu\n", ROUTES[r],
-                        STATUSES[s], m->requests[r][s]);
+                    put(&t, "encoderd_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                        m->labels[r], STATUSES[s], m->requests[r][s]);
                 else
                     put(&t, "encoderd_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-                        ROUTES[r], m->requests[r][s]);
+                        m->labels[r], m->requests[r][s]);
             }
     put(&t,
         "# HELP encoderd_tokens_total Tokens of the inputs of answered requests.\n"

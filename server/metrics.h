@@ -2,8 +2,8 @@
  * metrics.h - Prometheus counters and histograms of the service, rendered as the text
  * exposition format (version 0.0.4) for GET /metrics.
  *
- * Thread-safe: every call takes the registry's lock. Routes are labelled by the known
- * route's path or "other", so a client cannot grow the label set.
+ * Thread-safe: every call takes the registry's lock. Routes are labelled by the labels
+ * given at start (the route table's) or "other", so a client cannot grow the label set.
  */
 #ifndef ENCODERD_METRICS_H
 #define ENCODERD_METRICS_H
@@ -15,7 +15,7 @@ typedef struct metrics metrics;
 
 /* What one request cost; a time that does not apply is negative. */
 typedef struct {
-    const char *route;  /* "/encode", ..., or NULL for an unknown path */
+    const char *route;  /* the route's label (routes.h), or NULL for an unknown path */
     int status;         /* the HTTP status sent */
     size_t tokens;      /* tokens of its inputs */
     double tokenize_ms; /* parse, validate, tokenize */
@@ -25,8 +25,10 @@ typedef struct {
     double total_ms;    /* first byte in to the answer queued */
 } metrics_sample;
 
-/* NULL when out of memory. */
-metrics *metrics_new(void);
+/* A registry whose route labels are labels[0..n) (borrowed: static strings, such as the
+ * route table's), every other route counted as "other". NULL when out of memory or n is
+ * over 32. */
+metrics *metrics_new(const char *const *labels, size_t n);
 void metrics_free(metrics *m); /* NULL allowed */
 
 void metrics_record(metrics *m, const metrics_sample *s);

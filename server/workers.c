@@ -45,8 +45,6 @@ struct wk_pool {
     wk_call *calls;
     enc_workspace **spare; /* (concurrency) the workspaces no batch holds: n_spare of them */
     size_t n_spare;
-    double room_ms; /* when an answer last left (wk_poke), or a big job last
-                                started without room: the hold is counted from it */
 };
 
 #define WK_TICK_MS 100
@@ -101,23 +99,19 @@ static void unlink_job(wk_pool *p, wk_job *prev, wk_job *j)
     p->queued--;
 }
 
-/* Whether job j must wait: a big one while room_for_big says no (`no_room`), unless
- * nothing has made room for big_hold_ms (no answer left, no big job started without
- * room): then one goes, and the next waits as long again. The hold is counted from the
- * last departure, not from each job's submit: under a deep queue every job is older
- * than the hold, and would otherwise never wait. */
-static bool held(const wk_pool *p, const wk_job *j, bool no_room, double now)
+/* Whether job j may start now: opt.admit says so (and then it holds what it took). */
+static bool admitted(wk_pool *p, wk_job *j)
 {
-    return j->big && no_room && now - p->room_ms < p->opt.big_hold_ms;
+    return !p->opt.admit || p->opt.admit(j, p->opt.admit_arg);
 }
 
-/* Takes the oldest job that is not held (none: returns 0) and every later one that may
- * share its batch, within the budgets. Under the lock. Returns the number taken into
- * out (room for max_batch_jobs). */
-static size_t take_batch(wk_pool *p, wk_job **out, bool no_room, double now)
+/* Takes the oldest job that is admitted (none: returns 0) and every later one that may
+ * share its batch and is admitted, within the budgets. Under the lock. Returns the
+ * number taken into out (room for max_batch_jobs). */
+static size_t take_batch(wk_pool *p, wk_job **out)
 {
     wk_job *first = p->head, *before = NULL;
-    while (first && held(p, first, no_room, now)) before = first, first = first->next;
+    while (first && !admitted(p, first)) before = first, first = first->next;
     if (!first) return 0;
     unlink_job(p, before, first);
     out[0] = first;
@@ -126,8 +120,8 @@ static size_t take_batch(wk_pool *p, wk_job **out, bool no_room, double now)
     wk_job *prev = NULL;
     for (wk_job *j = p->head; j && n < p->opt.max_batch_jobs;) {
         wk_job *next = j->next;
-        if (j->batch_key == first->batch_key && j->run == first->run && !held(p, j, no_room, now) &&
-            tokens + j->cost <= p->opt.max_batch_tokens) {
+        if (j->batch_key == first->batch_key && j->run == first->run &&
+            tokens + j->cost <= p->opt.max_batch_tokens && admitted(p, j)) {
             unlink_job(p, prev, j);
             out[n++] = j;
             tokens += j->cost;
@@ -202,14 +196,12 @@ static void schedule(wk_pool *p)
             finish_dropped(gone_list);
             return;
         }
-        bool no_room = p->opt.room_for_big && !p->opt.room_for_big(p->opt.room_arg);
-        if (!(b->n = take_batch(p, b->jobs, no_room, now))) { /* every queued job is held */
+        if (!(b->n = take_batch(p, b->jobs))) { /* no queued job is admitted now */
             pthread_mutex_unlock(&p->lock);
             free(b);
             finish_dropped(gone_list);
             return;
         }
-        if (no_room && b->jobs[0]->big) p->room_ms = now; /* it went without room */
         p->running++;
         pthread_mutex_unlock(&p->lock);
         finish_dropped(gone_list);
@@ -267,7 +259,6 @@ wk_pool *wk_start(const wk_options *opt, char *err, size_t errlen)
         return NULL;
     }
     p->opt = *opt;
-    p->room_ms = wk_now_ms();
     if (p->opt.concurrency == 0) p->opt.concurrency = 1;
     if (p->opt.max_batch_jobs == 0) p->opt.max_batch_jobs = 1;
     if (p->opt.max_batch_tokens == 0) p->opt.max_batch_tokens = 1;
@@ -360,9 +351,9 @@ void wk_poke(wk_pool *p)
 {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
-    p->room_ms = wk_now_ms();
+    /* Not once stopping: the loop may close `wake` then (the timer still looks). */
+    if (!p->stopping) uv_async_send(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    uv_async_send(&p->wake);
 }
 
 void wk_call_on_loop(wk_pool *p, void (*fn)(void *), void *arg)

@@ -38,8 +38,6 @@ struct wk_job {
     size_t cost;               /* tokens, for the batch budget */
     double max_wait_ms;        /* a job still queued this long after submit is dropped
                                   with `expired` set (0 = wait for ever) */
-    bool big;                  /* its answer is big: it waits while opt.room_for_big says
-                                  no (see there); other jobs pass it */
     /* Set by the pool. */
     bool dropped;      /* not run: `gone` said so, or it expired */
     bool expired;      /* dropped for waiting longer than max_wait_ms */
@@ -61,14 +59,14 @@ typedef struct {
      * written, fails the start. */
     bool (*prepare)(enc_workspace *ws, void *arg, char *err, size_t errlen);
     void *prepare_arg;
-    /* Optional: whether a `big` job may start now (called on the loop thread, under the
-     * pool's lock: it must be quick and take no lock of the pool's). When it says no,
-     * big jobs wait in order until it says yes on a later look (each wk_poke, each
-     * submit, every 100 ms); when nothing has made room for big_hold_ms (no wk_poke, no
-     * big job started), one starts anyway, and the next waits as long again. */
-    bool (*room_for_big)(void *arg);
-    void *room_arg;
-    double big_hold_ms;
+    /* Optional: whether a job may start now - it takes what it needs to (its answer's
+     * memory: budget.h) and says true, or says false and waits in the queue while later
+     * jobs that are admitted go past it; it is asked again on the next look (each
+     * wk_poke, each submit, every 100 ms) until it is admitted or expires. Called on
+     * the loop thread under the pool's lock, once per look at a job, so it must be quick
+     * and take no lock of the pool's; a job it admitted is run (never dropped after). */
+    bool (*admit)(wk_job *job, void *arg);
+    void *admit_arg;
 } wk_options;
 
 typedef enum { WK_OK = 0, WK_FULL, WK_STOPPING } wk_status;
@@ -87,8 +85,8 @@ wk_status wk_submit(wk_pool *p, wk_job *job);
 size_t wk_queue_depth(wk_pool *p);
 size_t wk_running(wk_pool *p);
 
-/* Says that an answer left: the loop looks at the queue again (room_for_big may say
- * yes now) and the hold of big jobs counts from now. Any thread; NULL is allowed. */
+/* Says that room was made (an answer left): the loop looks at the queue again, where
+ * opt.admit may say yes now. Any thread; NULL is allowed. */
 void wk_poke(wk_pool *p);
 
 /* Runs `fn(arg)` once on the loop thread (used to swap models on reload). */

@@ -57,10 +57,13 @@ typedef struct {
     size_t n_deferred, cap_deferred;
 } jsonw;
 
-/* Frees a text jw_take gave (NULL is allowed), or keeps it for the next writer that
- * needs that much (one big buffer is kept, so that big answers reuse it instead of each
- * taking memory of its own: writer.c). */
+/* Frees a text jw_take gave, or any malloc'd one (NULL is allowed). A big text's memory
+ * goes back to the system (memory.h: the last one is kept a while for the next). */
 void jw_release(char *text);
+
+/* Gives back to the system what the writer keeps for reuse once it has been idle for
+ * idle_ms (memory.h, jw_mem_trim): the service calls it now and then. */
+bool jw_trim(double idle_ms);
 
 /* Whether rows of floats at 9 digits are written 8 at a time with AVX-512 (when the
  * processor has it; the same text either way). on = false turns it off, for the tests

@@ -2,6 +2,7 @@
  * tensor.c - nested float tensors: written in parallel, or deferred and streamed (see jsonw.h).
  */
 #include "jsonw_impl.h"
+#include "memory.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,7 +125,8 @@ static void defer_tensor(jsonw *w, const float *x, const size_t *shape, int rank
         w->deferred = d, w->cap_deferred = cap;
     }
     jw_deferred *d = &w->deferred[w->n_deferred];
-    if (!(d->x = malloc(n * sizeof *d->x))) {
+    size_t cap;
+    if (!(d->x = jw_mem_alloc(n * sizeof *d->x, &cap))) {
         w->failed = true;
         return;
     }
@@ -215,7 +217,7 @@ static void next_piece(jw_stream *s)
         s->row++;
     } else {
         for (int i = 0; i < d->rank - 1; i++) *o++ = ']';
-        free(s->d[s->next].x);
+        jw_mem_free(s->d[s->next].x);
         s->d[s->next].x = NULL;
         s->in_tensor = false;
         s->next++;
@@ -271,7 +273,7 @@ size_t jw_stream_footprint(const jw_stream *s)
 void jw_stream_free(jw_stream *s)
 {
     if (!s) return;
-    free(s->text);
+    jw_mem_free(s->text);
     jw_free_deferred(s->d, s->n);
     free(s->piece);
     free(s);

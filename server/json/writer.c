@@ -2,10 +2,8 @@
  * writer.c - the JSON writer: its buffer, containers, strings and integers (see jsonw.h).
  */
 #include "jsonw_impl.h"
-#include "hugepages.h"
+#include "memory.h"
 
-#include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +12,14 @@ void jw_init(jsonw *w) { memset(w, 0, sizeof *w); }
 
 void jw_free_deferred(jw_deferred *d, size_t n)
 {
-    for (size_t i = 0; i < n; i++) free(d[i].x);
+    for (size_t i = 0; i < n; i++) jw_mem_free(d[i].x);
     free(d);
 }
 
 void jw_free(jsonw *w)
 {
     if (!w) return;
-    free(w->buf);
+    jw_mem_free(w->buf);
     jw_free_deferred(w->deferred, w->n_deferred);
     jw_init(w);
 }
@@ -40,60 +38,20 @@ char *jw_take(jsonw *w, size_t *len)
         if (!w->buf) return *len = 0, NULL;
         w->buf[0] = '\0';
     }
-    char *out = w->buf;
+    /* What a reserved answer did not use goes back now: the text is all it holds. */
+    char *out = jw_mem_shrink(w->buf, w->len + 1, &w->cap);
     *len = w->len;
     jw_init(w);
     return out;
 }
 
-/*
- * One spare big buffer. A big answer's text (20 MB for every output of 128 tokens) is
- * written into one buffer, sent, then freed. glibc keeps a freed block that big in the
- * heap it came from, so the next answer, made by the other worker, took a second one
- * (smaps at a peak of 160 MB: two ~21 MB blocks, one free); giving it back to the system
- * instead (M_MMAP_THRESHOLD) cost each answer its page faults again (8-connection
- * throughput -25%). So the text last released is kept for whichever writer next needs
- * that much: one block, between JW_SPARE_MIN and JW_SPARE_MAX bytes.
- */
-#define JW_SPARE_MIN ((size_t)4 << 20)
-#define JW_SPARE_MAX ((size_t)64 << 20)
-static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *spare;
-static size_t spare_cap;
+void jw_release(char *text) { jw_mem_free(text); }
 
-void jw_release(char *text)
-{
-    if (!text) return;
-    size_t cap = malloc_usable_size(text);
-    if (cap >= JW_SPARE_MIN && cap <= JW_SPARE_MAX) {
-        pthread_mutex_lock(&spare_mu);
-        if (!spare || cap > spare_cap) { /* keep the bigger of the two */
-            char *old = spare;
-            spare = text, spare_cap = cap;
-            text = old;
-        }
-        pthread_mutex_unlock(&spare_mu);
-    }
-    free(text);
-}
-
-/* The spare, when it holds at least `need` bytes (its capacity in *cap); else NULL. */
-static char *take_spare(size_t need, size_t *cap)
-{
-    char *b = NULL;
-    pthread_mutex_lock(&spare_mu);
-    if (spare && spare_cap >= need) {
-        b = spare, *cap = spare_cap;
-        spare = NULL;
-    }
-    pthread_mutex_unlock(&spare_mu);
-    return b;
-}
+bool jw_trim(double idle_ms) { return jw_mem_trim(idle_ms); }
 
 /* Makes room for n more bytes plus the terminating NUL. false (and failed) when the
  * allocation fails; the buffer is left as it was. The capacity at least doubles, or
- * becomes exactly what is needed when that is more (jw_reserve of a whole response); a
- * first buffer of JW_SPARE_MIN or more is the spare when it is big enough. */
+ * becomes exactly what is needed when that is more (jw_reserve of a whole response). */
 bool jw_room(jsonw *w, size_t n)
 {
     if (w->failed) return false;
@@ -102,13 +60,12 @@ bool jw_room(jsonw *w, size_t n)
     if (need <= w->cap) return true;
     size_t cap = w->cap ? w->cap * 2 : 256;
     if (cap < need) cap = need;
-    char *b = !w->buf && need >= JW_SPARE_MIN ? take_spare(need, &cap) : NULL;
-    if (!b) b = realloc(w->buf, cap);
+    size_t got = w->cap;
+    char *b = jw_mem_grow(w->buf, w->len, cap, &got);
     if (!b) return w->failed = true, false;
-    b[w->len] = '\0';              /* a first allocation: keep the text NUL-terminated */
-    enc_advise_huge_pages(b, cap); /* 24 MB filled: 72 -> 7 ms (hugepages.h) */
+    b[w->len] = '\0'; /* a first allocation: keep the text NUL-terminated */
     w->buf = b;
-    w->cap = cap;
+    w->cap = got;
     return true;
 }
 

@@ -1,11 +1,11 @@
 #!/bin/sh
-# Writes, on stdout, the C table of the visualizer's files (api_web_file, server/api.h):
+# Writes, on stdout, the C table of the visualizer's files (api_web_file, server/web.h):
 # index.html is served at /, every other file at /web/<name>, each with its Content-Type
 # (from its extension) and a strong ETag (the first 20 hex digits of its SHA-256).
 # Usage: server/web/embed.sh FILE...   (the Makefile writes build/gen/web_assets.c)
 set -eu
 echo '/* generated from server/web/ by server/web/embed.sh (make) */'
-echo '#include "api.h"'
+echo '#include "web.h"'
 i=0
 for f in "$@"; do
     echo "static const unsigned char file$i[] = {"

@@ -62,7 +62,7 @@ static int check_row(uint64_t first, uint64_t stride, size_t n, float *x, char *
                first, item, (double)x[item], text + (d > 20 ? d - 20 : 0),
                want + (d > 20 ? d - 20 : 0));
     } else if (bad) printf("float_check: out of memory\n");
-    free(text);
+    jw_release(text);
     return bad;
 }
 

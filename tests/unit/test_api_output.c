@@ -763,65 +763,130 @@ static char *stream_text(api_reply *r, size_t *len)
     return t;
 }
 
-/* An /encode answer estimated at stream_min_bytes or more is written whole while the
- * answers in flight leave room under text_budget, else streamed; both give the same
- * bytes. A whole one is counted in the budget until its body is freed. Base64 answers
- * and small ones are always whole. */
-START_TEST(big_answers_stream_past_the_budget)
+/* A job through admission, as the workers take it: prepared, admitted (or not), run. */
+typedef struct {
+    api_job *job;
+    bool admitted;
+    api_reply reply;
+} admitted_job;
+
+static admitted_job admit_and_run(const api_ctx *c, const char *body, bool run)
 {
-    enum { WORDS = 198 }; /* 200 tokens: 6 x 2 x 200 x 200 floats of attention, ~7.7 MB estimated */
-    char *body = malloc(16 * WORDS + 256), *o = body;
+    admitted_job a = {0};
+    api_error err;
+    a.job = api_job_prepare(c, api_route_find("POST", "/encode", &err), body, strlen(body), &err);
+    ck_assert_msg(a.job != NULL, "%s", err.message);
+    a.admitted = api_job_admit(a.job);
+    if (a.admitted && run) api_job_run(a.job, ws, &a.reply);
+    return a;
+}
+
+static void admitted_free(admitted_job *a)
+{
+    api_reply_free(&a->reply);
+    api_job_free(a->job);
+}
+
+/* The body of an /encode of `words` words and the fields `rest` (caller frees). */
+static char *big_body(int words, const char *rest)
+{
+    char *body = malloc(16 * (size_t)words + 256), *o = body;
     o += sprintf(o, "{\"text\": \"");
-    for (int i = 0; i < WORDS; i++) o += sprintf(o, "%sw%d", i ? " " : "", i);
-    sprintf(o, "\", \"outputs\": [\"attention\", \"hidden_states\"]}");
-    _Atomic size_t in_flight = 0;
+    for (int i = 0; i < words; i++) o += sprintf(o, "%sw%d", i ? " " : "", i);
+    sprintf(o, "\", %s}", rest);
+    return body;
+}
+
+/* Admission claims an answer's memory before its pass: whole while the answers held
+ * stay within API_WHOLE_ANSWER_BYTES, else streamed, else held; the claim travels with
+ * the answer and goes back when it is freed; small answers pass big ones held. */
+START_TEST(answers_claim_their_memory)
+{
+    /* 200 tokens: 6 x 2 x 200 x 200 floats of attention and 7 x 200 x 4 of hidden
+     * states, ~7.7 MB of text at most, ~2 MB as a stream */
+    char *body = big_body(198, "\"outputs\": [\"attention\", \"hidden_states\"]");
+    budget *b = budget_new((size_t)64 << 20); /* big answers may take 56 MB of it */
     api_ctx c = ctx;
-    c.stream_min_bytes = (size_t)4 << 20;
-    c.text_in_flight = &in_flight;
-    c.text_budget = (size_t)32 << 20;
-    answer whole = call_any(&c, "POST", "/encode", "application/json", body, true);
-    ck_assert_int_eq(whole.status, 200);
+    c.stream_min_bytes = API_BIG_ANSWER_BYTES;
+    c.answers = b;
+
+    admitted_job whole = admit_and_run(&c, body, true);
+    ck_assert(whole.admitted);
+    ck_assert_int_eq(whole.reply.status, 200);
     ck_assert_ptr_null(whole.reply.stream);
     ck_assert_uint_gt(whole.reply.body_len, (size_t)4 << 20);
-    /* a whole answer comes counted: its bytes stay in the count until its body is freed */
-    ck_assert_ptr_eq(whole.reply.counted_in, &in_flight);
-    ck_assert_uint_eq(atomic_load(&in_flight), whole.reply.body_len);
-    /* the count of it is the budget's: 20 MB more, and a second one of ~10 MB streams,
-     * as would one being written while the first is (its estimate is in the count from
-     * the moment it is chosen) */
-    atomic_fetch_add(&in_flight, (size_t)20 << 20);
-    answer second = call_any(&c, "POST", "/encode", "application/json", body, false);
-    ck_assert_ptr_nonnull(second.reply.stream);
-    ck_assert_ptr_null(second.reply.counted_in);
-    ck_assert_uint_eq(atomic_load(&in_flight), whole.reply.body_len + ((size_t)20 << 20));
-    answer_free(&second);
-    atomic_store(&in_flight, (size_t)30 << 20); /* 30 MB not yet sent: this one streams */
-    answer streamed = call_any(&c, "POST", "/encode", "application/json", body, false);
-    ck_assert_int_eq(streamed.status, 200);
+    ck_assert_ptr_eq(whole.reply.claim.b, b); /* the claim is the answer's, its real size */
+    ck_assert_uint_eq(budget_in_use(b), whole.reply.body_len);
+
+    /* 26 MB more held: the next would pass 32 MB whole, so it is streamed, same bytes */
+    budget_claim others;
+    budget_force(b, (size_t)26 << 20, &others);
+    admitted_job streamed = admit_and_run(&c, body, true);
+    ck_assert(streamed.admitted);
     ck_assert_ptr_null(streamed.reply.body);
     ck_assert_ptr_nonnull(streamed.reply.stream);
-    ck_assert_str_eq(streamed.reply.content_type, "application/json");
+    ck_assert_uint_eq(streamed.reply.claim.bytes, jw_stream_footprint(streamed.reply.stream));
+    ck_assert_uint_lt(streamed.reply.claim.bytes, (size_t)3 << 20);
     size_t len;
     char *text = stream_text(&streamed.reply, &len);
     ck_assert_uint_eq(len, whole.reply.body_len);
     ck_assert(memcmp(text, whole.reply.body, len) == 0);
     free(text);
-    /* base64 (attention and scores: ~5 MB estimated): whole, however much is in flight;
-     * a small answer too */
-    sprintf(o, "\", \"outputs\": [\"attention\", \"scores\"], \"encoding\": \"base64\"}");
-    answer b64 = call_any(&c, "POST", "/encode", "application/json", body, true);
-    ck_assert_int_eq(b64.status, 200);
-    ck_assert_ptr_null(b64.reply.stream);
-    ck_assert_uint_gt(b64.reply.body_len, (size_t)4 << 20);
-    answer small = call_any(&c, "POST", "/encode", "application/json", "{\"text\": \"a b\"}", true);
-    ck_assert_ptr_null(small.reply.stream);
-    /* the unit tests' context streams nothing */
-    answer plain = call_any(&ctx, "POST", "/encode", "application/json", body, true);
+
+    /* Past 56 MB held, a big answer waits (nothing claimed), a small one does not. */
+    budget_claim more;
+    budget_force(b, (size_t)23 << 20, &more);
+    size_t held = budget_in_use(b);
+    admitted_job waits = admit_and_run(&c, body, false);
+    ck_assert(!waits.admitted);
+    ck_assert_uint_eq(budget_in_use(b), held);
+    admitted_job small = admit_and_run(&c, "{\"text\": \"a b\"}", true);
+    ck_assert(small.admitted);
+    ck_assert_int_eq(small.reply.status, 200);
+    ck_assert_uint_eq(budget_in_use(b), held + small.reply.body_len);
+    admitted_free(&small);
+    ck_assert_uint_eq(budget_in_use(b), held);
+    /* An answer freed: the waiting one is admitted on its next look. */
+    size_t whole_len = whole.reply.body_len;
+    api_reply_free(&whole.reply);
+    ck_assert_uint_eq(budget_in_use(b), held - whole_len);
+    ck_assert(api_job_admit(waits.job));
+    api_job_free(waits.job); /* its claim goes with it, unused */
+    ck_assert_uint_eq(budget_in_use(b), held - whole_len);
+
+    /* base64 cannot be streamed: whole, or it waits */
+    budget_release(&more);
+    char *b64 = big_body(198, "\"outputs\": [\"attention\", \"scores\"], \"encoding\": \"base64\"");
+    admitted_job whole64 = admit_and_run(&c, b64, true);
+    ck_assert(whole64.admitted);
+    ck_assert_ptr_null(whole64.reply.stream);
+    ck_assert_uint_gt(whole64.reply.body_len, (size_t)4 << 20);
+    admitted_free(&whole64);
+
+    admitted_free(&streamed);
+    admitted_free(&whole);
+    budget_release(&others);
+    ck_assert_uint_eq(budget_in_use(b), 0);
+
+    /* Without admission (api_handle), an answer is claimed once written, room or not. */
+    answer plain = call_any(&c, "POST", "/encode", "application/json", body, true);
     ck_assert_ptr_null(plain.reply.stream);
-    answer_free(&streamed), answer_free(&b64), answer_free(&small), answer_free(&plain);
-    size_t len_whole = whole.reply.body_len;
-    answer_free(&whole); /* its count goes with its body */
-    ck_assert_uint_eq(atomic_load(&in_flight), ((size_t)30 << 20) - len_whole);
+    ck_assert_uint_eq(budget_in_use(b), plain.reply.body_len);
+    answer_free(&plain);
+    ck_assert_uint_eq(budget_in_use(b), 0);
+
+    /* An answer that no budget this small could ever hold: a 413 when prepared. */
+    budget *tiny = budget_new((size_t)16 << 20); /* 12 MB for a big answer */
+    c.answers = tiny;
+    char *huge = big_body(510, "\"outputs\": [\"attention\", \"scores\"]");
+    answer refused = call_any(&c, "POST", "/encode", "application/json", huge, true);
+    ck_assert_int_eq(refused.status, 413);
+    ck_assert_ptr_nonnull(strstr(refused.message, "answer_memory_mb"));
+    answer_free(&refused);
+    budget_free(tiny);
+    budget_free(b);
+    free(huge);
+    free(b64);
     free(body);
 }
 END_TEST
@@ -846,7 +911,7 @@ int main(void)
     tcase_add_test(tc, base64_encoding);
     tcase_add_test(tc, scores_output);
     tcase_add_test(tc, threads_write_the_same_answer);
-    tcase_add_test(tc, big_answers_stream_past_the_budget);
+    tcase_add_test(tc, answers_claim_their_memory);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_teardown();

@@ -5,6 +5,7 @@
  * If-None-Match matching; what registration refuses.
  */
 #include "api_fixture.h"
+#include "web.h"
 
 static const unsigned char INDEX[] = "<!doctype html><title>t</title>";
 static const unsigned char APP[] = "export const x = 1;\n";

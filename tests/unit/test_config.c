@@ -140,7 +140,7 @@ END_TEST
 START_TEST(malformed_and_not_object)
 {
     ck_refused("{\"port\": }", "test.json: line 1, column");
-    ck_refused("[1, 2]", "the config must be a JSON object, got an array");
+    ck_refused("[1, 2]", "the config must be a JSON object, got a list");
     ck_refused("{\"port\": 1, \"port\": 2}", "duplicate");
     ck_refused("", "test.json");
 }
@@ -272,7 +272,8 @@ START_TEST(service_keys)
     ck_assert_uint_eq(c.max_queue, 64);
     ck_assert_uint_eq(c.workers, 1);
     ck_assert_uint_eq(c.queue_timeout_ms, 30000);
-    ck_refused("{\"cors_origins\": \"http://a.example\"}", "cors_origins must be an array");
+    ck_refused("{\"cors_origins\": \"http://a.example\"}",
+               "cors_origins must be a list of origins");
     ck_refused("{\"cors_origins\": [\"a.example\"]}", "cors_origins[0] must be");
     ck_refused("{\"cors_origins\": [\"http://a,b\"]}", "cors_origins[0] must be");
     ck_refused("{\"workers\": 0}", "workers must be an integer in 1..64");

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "memory.h"
 #include "check_run.h"
 
 START_TEST(jsonw_structure_and_strings)
@@ -65,7 +66,7 @@ START_TEST(jsonw_structure_and_strings)
     ck_assert(json_is_null(json_object_get(j, "f1")));
     ck_assert_int_eq(json_array_size(json_object_get(j, "e")), 0);
     json_decref(j);
-    free(text);
+    jw_release(text);
 
     jw_init(&w);
     for (int i = 0; i < JW_MAX_DEPTH + 1; i++) jw_arr_begin(&w);
@@ -154,7 +155,7 @@ static void expect_row_printf(const float *x, size_t n, const char *what)
                      what, n, d, text + from, want + from);
     }
     ck_assert_uint_eq(len, (size_t)(o - want));
-    free(text);
+    jw_release(text);
     free(want);
 }
 
@@ -227,33 +228,53 @@ static char *big_text(size_t bytes, const char *s)
     return t;
 }
 
-/* A big text released is kept, and the next writer that needs as much gets that block
- * rather than memory of its own. */
-START_TEST(jsonw_big_text_is_reused)
+/* Big texts are mapped: a taken text holds what it uses (the reserve past it goes back),
+ * a released one is kept for the next big writer instead of new memory, another writer
+ * meanwhile gets a block of its own, and once trimmed nothing is held. Small texts come
+ * from malloc and go back to it. */
+START_TEST(jsonw_big_texts_are_mapped_and_given_back)
 {
-    const size_t big = (size_t)6 << 20;
-    char *t1 = big_text(big, "a");
+    const size_t MB = (size_t)1 << 20;
+    ck_assert(jw_trim(0) || true); /* start with nothing kept */
+    ck_assert_uint_eq(jw_mem_mapped(), 0);
+    char *t1 = big_text(6 * MB, "a"); /* 6 MB reserved, 3 bytes used */
+    ck_assert_str_eq(t1, "\"a\"");
+    ck_assert_uint_eq(jw_mem_mapped(), 2 * MB); /* one 2 MB page: the rest went back */
     jw_release(t1);
-    char *other = malloc(big); /* would take t1's place, had it been freed */
-    ck_assert_ptr_nonnull(other);
-    memset(other, 1, 4096);
-    char *t2 = big_text(big - 4096, "b");
-    ck_assert_ptr_eq(t2, t1);
+    ck_assert_uint_eq(jw_mem_mapped(), 2 * MB); /* kept */
+    char *t2 = big_text(6 * MB, "b");           /* takes the kept block, grown and shrunk */
     ck_assert_str_eq(t2, "\"b\"");
-    /* while it is taken, another writer gets a block of its own */
-    char *t3 = big_text(big, "c");
+    ck_assert_uint_eq(jw_mem_mapped(), 2 * MB);
+    char *t3 = big_text(6 * MB, "c"); /* while t2 lives: a block of its own */
     ck_assert_ptr_ne(t3, t2);
     ck_assert_str_eq(t3, "\"c\"");
-    free(other);
+    ck_assert_uint_eq(jw_mem_mapped(), 4 * MB);
     jw_release(t2);
     jw_release(t3);
-    /* small texts go back to malloc; the spare kept (the bigger of the two) serves
-     * the next big writer */
+    ck_assert_uint_eq(jw_mem_mapped(), 2 * MB); /* one is kept, the other went back */
+    ck_assert(!jw_trim(60000));                 /* not idle long enough yet */
+    ck_assert_uint_eq(jw_mem_mapped(), 2 * MB);
+    ck_assert(jw_trim(0));
+    ck_assert_uint_eq(jw_mem_mapped(), 0);
+    /* small texts, and anything malloc'd, go back to malloc */
     jw_release(big_text(1000, "d"));
-    char *t4 = big_text(big, "e");
-    ck_assert_ptr_ne(t4, NULL);
-    ck_assert_uint_ge(malloc_usable_size(t4), big);
-    jw_release(t4);
+    jw_release(malloc(100));
+    ck_assert_uint_eq(jw_mem_mapped(), 0);
+    /* a text that grows past the mapped size moves to a mapping, its bytes kept */
+    jsonw w;
+    jw_init(&w);
+    jw_arr_begin(&w);
+    for (int i = 0; i < 200000; i++) jw_int(&w, i);
+    jw_arr_end(&w);
+    size_t len;
+    char *t = jw_take(&w, &len);
+    ck_assert_uint_gt(len, MB);
+    ck_assert_uint_ge(jw_mem_mapped(), len);
+    ck_assert(strncmp(t, "[0,1,2,3", 8) == 0);
+    ck_assert(strcmp(t + len - 14, "199998,199999]") == 0);
+    jw_release(t);
+    jw_trim(0);
+    ck_assert_uint_eq(jw_mem_mapped(), 0);
 }
 END_TEST
 
@@ -305,7 +326,7 @@ START_TEST(jsonw_base64)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *t = written(cases[i].f);
         ck_assert_str_eq(t, cases[i].want);
-        free(t);
+        jw_release(t);
     }
 
     /* Many floats (past the 768-byte chunk), whole or in odd pieces: the same text, and
@@ -346,7 +367,7 @@ START_TEST(jsonw_base64)
             (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
         ck_assert_msg(memcmp(&bits, &x[i], 4) == 0, "float %zu", i);
     }
-    free(bytes), free(ta), free(tb), free(x);
+    free(bytes), jw_release(ta), jw_release(tb), free(x);
 
     /* Misuse fails the writer: bytes or an end without a begin. */
     jw_init(&a);
@@ -430,7 +451,7 @@ START_TEST(jsonw_float_digits)
     size_t len;
     char *t = jw_take(&w, &len);
     ck_assert_str_eq(t, "[[0.333,1e+03,-0.000123],0.667,0.100000001]");
-    free(t);
+    jw_release(t);
 }
 END_TEST
 
@@ -554,7 +575,7 @@ START_TEST(jsonw_tensor_parallel)
                 char *par = tensor_text(x, sh, rank, cases[c].stride, threads, digits);
                 ck_assert_msg(strcmp(seq, par) == 0, "case %zu, %d threads, %d digits differ", c,
                               threads, digits);
-                free(par);
+                jw_release(par);
             }
             /* The sequential text has the shape asked (jansson reads NaN as null). */
             json_error_t jerr;
@@ -566,7 +587,7 @@ START_TEST(jsonw_tensor_parallel)
                 t = json_array_get(t, sh[d] - 1);
             }
             json_decref(j);
-            free(seq);
+            jw_release(seq);
         }
         /* Every float at its longest: the parallel writer's room for each chunk is
          * exactly filled, and the bound holds. */
@@ -577,7 +598,7 @@ START_TEST(jsonw_tensor_parallel)
         ck_assert_str_eq(seq, par);
         size_t max = jw_float_tensor_max(sh, rank), len = strlen(seq) - strlen("[1,,2]");
         ck_assert_msg(len <= max && len > 15 * n, "case %zu: %zu bytes, bound %zu", c, len, max);
-        free(seq), free(par);
+        jw_release(seq), jw_release(par);
     }
     /* A failed writer stays failed; a rank below 1 fails it. */
     jsonw w;
@@ -656,7 +677,7 @@ START_TEST(jsonw_stream_matches_the_text)
     write_doc(&w, x, 0); /* jw_defer(w, 0): nothing deferred, the same text */
     char *text0 = jw_take(&w, &len0);
     ck_assert_str_eq(text, text0);
-    free(text0);
+    jw_release(text0);
     write_doc(&w, x, 1000);
     ck_assert_uint_eq(w.n_deferred, 4);
     ck_assert_ptr_null(jw_take(&w, &len0)); /* jw_take refuses deferred tensors (and frees) */
@@ -673,7 +694,7 @@ START_TEST(jsonw_stream_matches_the_text)
         jw_stream_free(st);
         free(got);
     }
-    free(text);
+    jw_release(text);
     /* A failed writer gives no stream; a stream of a plain text is that text. */
     jw_init(&w);
     jw_defer(&w, 10);
@@ -714,7 +735,7 @@ START_TEST(jsonw_reserve)
     char *t = jw_take(&w, &len);
     ck_assert_uint_eq(len, strlen(t));
     ck_assert(strncmp(t, "[7,[-1.17549435e-38,", 20) == 0 && t[len - 1] == ']');
-    free(t);
+    jw_release(t);
 
     /* A reserve that cannot be met fails the writer like any write: later writes do
      * nothing, and there is nothing to take. */
@@ -730,7 +751,7 @@ START_TEST(jsonw_reserve)
     jw_reserve(&w, 100);
     t = jw_take(&w, &len);
     ck_assert(t != NULL && len == 0 && t[0] == '\0');
-    free(t);
+    jw_release(t);
 }
 END_TEST
 
@@ -747,7 +768,7 @@ int main(void)
     tcase_add_test(tc, jsonw_float_rows_8_at_a_time);
     tcase_add_test(tc, jsonw_tensor_parallel);
     tcase_add_test(tc, jsonw_reserve);
-    tcase_add_test(tc, jsonw_big_text_is_reused);
+    tcase_add_test(tc, jsonw_big_texts_are_mapped_and_given_back);
     tcase_add_test(tc, jsonw_stream_matches_the_text);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -1,6 +1,6 @@
 /*
  * test_workers.c - the job queue, its bound, the batcher, the drop of abandoned jobs and
- * the holding back of big ones.
+ * admission (jobs that wait for room while others go past them).
  */
 #include <check.h>
 #include <pthread.h>
@@ -17,6 +17,8 @@ typedef struct {
     bool done;
     bool gone;
     size_t batch;
+    bool needs_room; /* admitted only while `room` is set */
+    int asked;       /* how many times admission was asked */
 } tjob;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -177,63 +179,73 @@ START_TEST(jobs_waiting_too_long_expire)
 }
 END_TEST
 
-static volatile int room; /* what room_for_big says */
-static bool room_fn(void *arg) { return (void)arg, room; }
+static volatile int room; /* whether a job that needs room is admitted */
 
-static wk_pool *start_held(double hold_ms)
+static bool admit(wk_job *j, void *arg)
+{
+    (void)arg;
+    tjob *t = (tjob *)j;
+    t->asked++;
+    return !t->needs_room || room;
+}
+
+static wk_pool *start_admitting(size_t max_batch_jobs)
 {
     wk_options o = {.max_queue = 10,
                     .max_batch_tokens = 64,
-                    .max_batch_jobs = 32,
+                    .max_batch_jobs = max_batch_jobs,
                     .concurrency = 1,
                     .blas_threads = 1,
-                    .room_for_big = room_fn,
-                    .big_hold_ms = hold_ms};
+                    .admit = admit};
     return start_with(&o);
 }
 
-/* A big job waits while room_for_big says no, and a small one queued after it goes
- * first; once there is room, a poke starts it. */
-START_TEST(big_jobs_wait_for_room)
+/* A job that is not admitted waits, and one queued after it goes first; the timer keeps
+ * asking; once there is room, a poke starts it at once. */
+START_TEST(jobs_wait_to_be_admitted)
 {
     tjob t[2];
     init(t, 2, 0, 1);
-    t[0].job.big = true;
+    t[0].needs_room = true;
     room = 0;
-    wk_pool *p = start_held(60000);
+    wk_pool *p = start_admitting(32);
     ck_assert_int_eq(wk_submit(p, &t[0].job), WK_OK);
     ck_assert_int_eq(wk_submit(p, &t[1].job), WK_OK);
     wait_done(1);
     ck_assert(t[1].ran && !t[0].ran);
-    usleep(300 * 1000); /* three looks of the timer: still no room, still held */
+    usleep(350 * 1000); /* three looks of the timer: still no room, still waiting */
     ck_assert(!t[0].ran && !t[0].done);
+    ck_assert_int_ge(t[0].asked, 3);
     ck_assert_uint_eq(wk_queue_depth(p), 1);
     room = 1;
+    double t_room = wk_now_ms();
     wk_poke(p);
     wait_done(2);
     ck_assert(t[0].ran && !t[0].job.dropped);
+    ck_assert_double_lt(t[0].job.t_submit + t[0].job.queued_ms - t_room, 90); /* the poke */
     wk_stop(p);
 }
 END_TEST
 
-/* With no room ever, big jobs still start: one when nothing has made room for
- * big_hold_ms, the next as long after it. */
-START_TEST(big_jobs_wait_at_most_the_hold)
+/* A job never admitted expires at its wait limit, unrun (the server's 503); a batch-mate
+ * that is not admitted stays behind while the admitted ones run together. */
+START_TEST(unadmitted_jobs_expire_and_stay_out_of_batches)
 {
-    tjob t[2];
-    init(t, 2, 0, 1);
-    t[0].job.big = t[1].job.big = true;
+    tjob t[4];
+    init(t, 4, 7, 1);
+    t[1].needs_room = true;
+    t[1].job.max_wait_ms = 200;
     room = 0;
-    double t0 = wk_now_ms();
-    wk_pool *p = start_held(200);
-    ck_assert_int_eq(wk_submit(p, &t[0].job), WK_OK);
-    ck_assert_int_eq(wk_submit(p, &t[1].job), WK_OK);
-    wait_done(2);
-    ck_assert(t[0].ran && t[1].ran);
-    double start0 = t[0].job.t_submit + t[0].job.queued_ms;
-    double start1 = t[1].job.t_submit + t[1].job.queued_ms;
-    ck_assert_double_ge(start0 - t0, 200);
-    ck_assert_double_ge(start1 - start0, 200);
+    wk_pool *p = start_admitting(32);
+    hold = 1;
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(wk_submit(p, &t[i].job), WK_OK);
+    hold = 0;
+    wait_done(4);
+    ck_assert(t[1].done && t[1].job.dropped && t[1].job.expired && !t[1].ran);
+    ck_assert(t[0].ran && t[2].ran && t[3].ran);
+    ck_assert_uint_eq(t[2].batch, t[3].batch);
+    /* 0, 2 and 3 in one batch, or 0 alone before the others came: never with 1 */
+    ck_assert(t[0].batch == 3 || t[0].batch + t[2].batch == 3);
     wk_stop(p);
 }
 END_TEST
@@ -248,8 +260,8 @@ int main(void)
     tcase_add_test(tc, abandoned_jobs_are_dropped_unrun);
     tcase_add_test(tc, stop_finishes_queued_jobs);
     tcase_add_test(tc, jobs_waiting_too_long_expire);
-    tcase_add_test(tc, big_jobs_wait_for_room);
-    tcase_add_test(tc, big_jobs_wait_at_most_the_hold);
+    tcase_add_test(tc, jobs_wait_to_be_admitted);
+    tcase_add_test(tc, unadmitted_jobs_expire_and_stay_out_of_batches);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

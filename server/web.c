@@ -1,12 +1,13 @@
 /*
- * api_web.c - the visualizer's files (server/web/, embedded by the Makefile as
+ * web.c - the visualizer's files (server/web/, embedded by the Makefile as
  * build/gen/web_assets.c): one GET route per file, and its reply with the headers a
- * browser needs (see api.h, "the visualizer's files").
+ * browser needs (see web.h).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_internal.h"
+#include "errors.h"
+#include "web.h"
 
 /* The page may load scripts, styles, images and data from this server only, and run no
  * inline script or style; nothing may frame it, no plugin runs, no form posts away. */
@@ -31,7 +32,13 @@ bool api_web_register(const api_web_file *files, size_t n)
             return false;
     }
     for (size_t i = 0; i < n; i++)
-        web_routes[i] = (api_route){files[i].path, "GET", "GET, HEAD", API_ROUTE_WEB, false};
+        web_routes[i] =
+            (api_route){files[i].path,
+                        "GET",
+                        "GET, HEAD",
+                        API_ROUTE_WEB,
+                        false,
+                        strcmp(files[i].path, "/") == 0 ? API_WEB_PAGE_LABEL : API_WEB_FILE_LABEL};
     web_files = files;
     n_web_files = n;
     return true;
@@ -67,18 +74,18 @@ bool api_etag_matches(const char *if_none_match, const char *etag)
     }
 }
 
-void api_web_respond(const api_job *job, api_reply *reply)
+void api_web_respond(const api_route *route, api_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     size_t i = 0;
-    while (i < n_web_files && job->route != &web_routes[i]) i++;
+    while (i < n_web_files && route != &web_routes[i]) i++;
     if (i == n_web_files) { /* cannot happen: the route came from api_web_route */
-        api_error_reply(reply, ERR_INTERNAL, "no visualizer file for this route");
+        err_replyf(reply, ERR_INTERNAL, "no visualizer file for this route");
         return;
     }
     const api_web_file *f = &web_files[i];
     if (!(reply->body = malloc(f->len + 1))) {
-        api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+        err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
         return;
     }
     if (f->len) memcpy(reply->body, f->data, f->len);

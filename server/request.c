@@ -12,7 +12,8 @@
 
 #include <jansson.h>
 
-#include "api_internal.h"
+#include "request.h"
+#include "jsonkind.h"
 
 static const char *const ENCODE_FIELDS[] = {
     "text",      "tokens",    "outputs",  "pooling",
@@ -33,20 +34,6 @@ static const struct {
                {"scores", ENC_OUT_SCORES}};
 #define N_OUTPUTS (sizeof OUTPUTS / sizeof OUTPUTS[0])
 #define MAX_INDICES 4096 /* entries of layers / heads */
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
 
 static bool invalid(api_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool invalid(api_error *err, const char *fmt, ...)
@@ -71,7 +58,7 @@ static bool get_bool(const json_t *root, const char *name, bool *out, api_error 
     const json_t *v = json_object_get(root, name);
     if (!v) return true;
     if (!json_is_boolean(v))
-        return invalid(err, "%s must be true or false, got %s", name, type_name(v));
+        return invalid(err, "%s must be true or false, got %s", name, json_kind(v));
     *out = json_is_true(v);
     return true;
 }
@@ -87,7 +74,7 @@ static bool get_choice(const json_t *v, const char *name, const char *const *nam
         }
     if (json_is_string(v))
         return invalid(err, "%s must be %s, got \"%.60s\"", name, what, json_string_value(v));
-    return invalid(err, "%s must be %s, got %s", name, what, type_name(v));
+    return invalid(err, "%s must be %s, got %s", name, what, json_kind(v));
 }
 
 /* A non-empty list of non-negative integers, into a new array (*out, *n). */
@@ -97,7 +84,7 @@ static bool get_indices(const json_t *root, const char *name, size_t **out, size
     const json_t *v = json_object_get(root, name);
     if (!v) return true;
     if (!json_is_array(v))
-        return invalid(err, "%s must be a list of indices, got %s", name, type_name(v));
+        return invalid(err, "%s must be a list of indices, got %s", name, json_kind(v));
     size_t len = json_array_size(v);
     if (len == 0) return invalid(err, "%s is empty; leave it out to select all", name);
     if (len > MAX_INDICES)
@@ -109,7 +96,7 @@ static bool get_indices(const json_t *root, const char *name, size_t **out, size
         const json_t *e = json_array_get(v, i);
         if (!json_is_integer(e) || json_integer_value(e) < 0)
             return invalid(err, "%s[%zu] must be a non-negative integer, got %s", name, i,
-                           json_is_integer(e) ? "a negative one" : type_name(e));
+                           json_is_integer(e) ? "a negative one" : json_kind(e));
         (*out)[i] = (size_t)json_integer_value(e);
     }
     return true;
@@ -153,7 +140,7 @@ static bool get_id(const json_t *e, const char *where, size_t vocab, int32_t *ou
     if (json_is_real(e))
         return invalid(err, "%s=%g is not an integer token id", where, json_real_value(e));
     if (!json_is_integer(e))
-        return invalid(err, "%s must be an integer token id, got %s", where, type_name(e));
+        return invalid(err, "%s must be an integer token id, got %s", where, json_kind(e));
     json_int_t id = json_integer_value(e);
     if (id < 0) return invalid(err, "%s=%lld is negative", where, (long long)id);
     if ((unsigned long long)id >= vocab)
@@ -188,7 +175,7 @@ static bool get_text(const api_ctx *ctx, const json_t *v, api_request *req, api_
     req->from_text = true;
     req->batch = json_is_array(v);
     if (!json_is_string(v) && !json_is_array(v))
-        return invalid(err, "%s must be a string or a list of strings, got %s", f, type_name(v));
+        return invalid(err, "%s must be a string or a list of strings, got %s", f, json_kind(v));
     size_t n = req->batch ? json_array_size(v) : 1;
     if (n == 0) return invalid(err, "%s is an empty list", f);
     if (!check_batch_size(ctx, n, err) || !alloc_inputs(req, n, err)) return false;
@@ -198,7 +185,7 @@ static bool get_text(const api_ctx *ctx, const json_t *v, api_request *req, api_
         if (req->batch) snprintf(where, sizeof where, "%s[%zu]", f, b);
         else snprintf(where, sizeof where, "%s", f);
         if (!json_is_string(e))
-            return invalid(err, "%s must be a string, got %s", where, type_name(e));
+            return invalid(err, "%s must be a string, got %s", where, json_kind(e));
         req->texts[b] = json_string_value(e);
         req->text_lens[b] = json_string_length(e);
         if (req->text_lens[b] == 0) return invalid(err, "%s is empty", where);
@@ -213,7 +200,7 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
     size_t vocab = enc_model_config(ctx->model)->vocab_size;
     if (!json_is_array(v))
         return invalid(err, "%s must be a list of ids or a list of lists of ids, got %s", f,
-                       type_name(v));
+                       json_kind(v));
     size_t n = json_array_size(v);
     if (n == 0) return invalid(err, "%s is an empty list", f);
     req->batch = json_is_array(json_array_get(v, 0));
@@ -223,7 +210,7 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
         const json_t *row = json_array_get(v, b);
         if (!json_is_array(row))
             return invalid(err, "%s[%zu] must be a list of ids like %s[0], got %s", f, b, f,
-                           type_name(row));
+                           json_kind(row));
         if (json_array_size(row) == 0) return invalid(err, "%s[%zu] is an empty list", f, b);
         total += json_array_size(row);
     }
@@ -253,13 +240,13 @@ static bool get_openai_input(const api_ctx *ctx, const json_t *v, api_request *r
         return invalid(err,
                        "input must be a string, a list of strings, a list of token ids "
                        "or a list of lists of token ids, got %s",
-                       type_name(v));
+                       json_kind(v));
     if (json_array_size(v) == 0) return invalid(err, "input is an empty list");
     const json_t *first = json_array_get(v, 0);
     if (json_is_string(first)) return get_text(ctx, v, req, err);
     if (json_is_number(first) || json_is_array(first)) return get_tokens(ctx, v, req, err);
     return invalid(err, "input[0] must be a string, a token id or a list of token ids, got %s",
-                   type_name(first));
+                   json_kind(first));
 }
 
 /* ---- the options ------------------------------------------------------------------- */
@@ -269,7 +256,7 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
     const json_t *v = json_object_get(root, "outputs");
     if (!v) return true;
     if (!json_is_array(v))
-        return invalid(err, "outputs must be a list of names, got %s", type_name(v));
+        return invalid(err, "outputs must be a list of names, got %s", json_kind(v));
     req->outputs = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *e = json_array_get(v, i);
@@ -278,7 +265,7 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
                !(json_is_string(e) && strcmp(json_string_value(e), OUTPUTS[k].name) == 0))
             k++;
         if (k == N_OUTPUTS && !json_is_string(e))
-            return invalid(err, "outputs[%zu] must be a string, got %s", i, type_name(e));
+            return invalid(err, "outputs[%zu] must be a string, got %s", i, json_kind(e));
         if (k == N_OUTPUTS)
             return invalid(err,
                            "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
@@ -310,7 +297,7 @@ static bool get_precision(const json_t *root, api_request *req, api_error *err)
         return invalid(err,
                        "precision must be an integer number of significant digits in "
                        "1..9, got %s",
-                       type_name(v));
+                       json_kind(v));
     json_int_t p = json_integer_value(v);
     if (p < 1 || p > 9)
         return invalid(err,
@@ -415,15 +402,15 @@ static bool parse_embeddings(const api_ctx *ctx, const json_t *root, api_request
                        "send \"input\" (a string, a list of strings, a list of token ids "
                        "or a list of lists of token ids)");
     if ((v = get_optional(root, "model")) && !json_is_string(v))
-        return invalid(err, "model must be a string, got %s", type_name(v));
+        return invalid(err, "model must be a string, got %s", json_kind(v));
     if ((v = get_optional(root, "user")) && !json_is_string(v))
-        return invalid(err, "user must be a string, got %s", type_name(v));
+        return invalid(err, "user must be a string, got %s", json_kind(v));
     if (!get_encoding(get_optional(root, "encoding_format"), "encoding_format", "float", req, err))
         return false;
     size_t D = enc_model_config(ctx->model)->d_model;
     if ((v = get_optional(root, "dimensions"))) {
         if (!json_is_integer(v))
-            return invalid(err, "dimensions must be a positive integer, got %s", type_name(v));
+            return invalid(err, "dimensions must be a positive integer, got %s", json_kind(v));
         json_int_t d = json_integer_value(v);
         if (d < 1 || (unsigned long long)d > D)
             return invalid(err, "dimensions=%lld is outside 1..%zu (the model's d_model)",
@@ -463,7 +450,7 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     req->root = root;
     bool ok;
     if (!json_is_object(root))
-        ok = invalid(err, "the body must be a JSON object, got %s", type_name(root));
+        ok = invalid(err, "the body must be a JSON object, got %s", json_kind(root));
     else if (route == API_ROUTE_EMBEDDINGS) ok = parse_embeddings(ctx, root, req, err);
     else ok = parse_encode(ctx, root, req, err);
     if (!ok) api_request_free(req);
@@ -483,4 +470,19 @@ void api_request_free(api_request *req)
     free(req->head_sel.index);
     json_decref(req->root);
     memset(req, 0, sizeof *req);
+}
+
+unsigned api_request_core_outputs(const api_request *req)
+{
+    unsigned o = req->outputs &
+        (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
+         ENC_OUT_SCORES);
+    if (req->pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
+    return o;
+}
+
+bool api_request_needs_forward(const api_request *req)
+{
+    return (req->route == API_ROUTE_ENCODE || req->route == API_ROUTE_EMBEDDINGS) &&
+        api_request_core_outputs(req) != 0;
 }

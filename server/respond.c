@@ -1,6 +1,7 @@
 /*
- * api_response.c - the answers: a job and its forward pass's result -> api_reply (see
- * api.h for the shapes; openapi.yaml is the contract they must keep).
+ * respond.c - the answers: a job and its forward pass's result -> api_reply (see api.h
+ * for the shapes; openapi.yaml is the contract they must keep), and what they will hold
+ * in memory (api_answer_text_bytes, api_answer_stream_bytes) before they are written.
  *
  * A job's sequences may sit anywhere in a result shared with other jobs: sequence b of
  * the job is sequence seq0 + b of the result, its tokens start at res->offsets[seq0 + b]
@@ -13,19 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_internal.h"
+#include "respond.h"
 #include "jsonw.h"
-
-void api_error_reply(api_reply *reply, err_kind kind, const char *fmt, ...)
-{
-    api_error e;
-    api_error_set(&e, kind, "%s", "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e.message, sizeof e.message, fmt, ap);
-    va_end(ap);
-    err_reply(&e, reply);
-}
+#include "web.h"
 
 /* ---- /encode and /tokenize ---------------------------------------------------------- */
 
@@ -138,54 +129,58 @@ typedef struct {
 
 #define MAX_RESULT_TENSORS 5
 
-/* The float outputs input b (sequence g of res) asks for, in the answer's order: the one
- * description both the writer and the size estimate read. res NULL (no forward pass):
- * only a null embedding, if asked. Returns how many. */
+/* The float outputs input b asks for, in the answer's order: the one description both
+ * the writer and the size estimates read. The shapes come from the job; with res, the
+ * data too (input b is sequence g of res); without, data stays NULL (an estimate before
+ * the pass, or a job without one, whose embedding is then null). Returns how many. */
 static size_t result_tensors(const api_job *job, const enc_result *res, size_t g, size_t b,
                              named_tensor *out)
 {
-    unsigned o = job->req.outputs;
-    size_t n = 0, T = job->lens[b];
-    if (!res) {
-        if (o & ENC_OUT_EMBEDDING) out[n++] = (named_tensor){"embedding", {.data = NULL}};
-        return n;
-    }
-    size_t D = res->d_model, off = res->offsets[g], N = res->n_tokens;
-    size_t H = res->n_attn_heads, TT = T * T;
-    const api_selection *ls = &job->req.layer_sel, *hs = &job->req.head_sel;
+    const api_request *req = &job->req;
+    const enc_config *c = enc_model_config(job->ctx->model);
+    unsigned o = req->outputs;
+    size_t n = 0, T = job->lens[b], D = c->d_model, H = c->n_heads, TT = T * T;
+    const api_selection *ls = &req->layer_sel, *hs = &req->head_sel;
     /* The entries as asked (repeats included), read through the selections' slots. */
     const size_t *lmap = ls->index && !ls->as_asked ? ls->slot : NULL;
     const size_t *hmap = hs->index && !hs->as_asked ? hs->slot : NULL;
-    size_t n_hidden = ls->index ? job->req.n_layers : res->n_hidden;
-    size_t n_maps = ls->index ? job->req.n_layers : res->n_attn;
-    size_t n_heads = hs->index ? job->req.n_heads : H;
-    if (o & ENC_OUT_EMBEDDING)
-        out[n++] = (named_tensor){
-            "embedding",
-            {.data = res->embedding ? res->embedding + g * D : NULL, .shape = {D}, .rank = 1}};
+    size_t n_hidden = ls->index ? req->n_layers : c->n_layers + 1;
+    size_t n_maps = ls->index ? req->n_layers : c->n_layers;
+    size_t n_heads = hs->index ? req->n_heads : H;
+    size_t off = res ? res->offsets[g] : 0, N = res ? res->n_tokens : 0;
+    size_t H_kept = res ? res->n_attn_heads : 0;
+    if (o & ENC_OUT_EMBEDDING) {
+        bool pooled = api_request_needs_forward(&job->req) && req->pooling != ENC_POOL_NONE;
+        out[n++] = (named_tensor){"embedding",
+                                  {.data = res && res->embedding ? res->embedding + g * D : NULL,
+                                   .shape = {pooled ? D : 0},
+                                   .rank = 1}};
+    }
     if (o & ENC_OUT_TOKEN_EMB)
-        out[n++] = (named_tensor){
-            "token_embeddings",
-            {.data = res->token_embeddings + off * D, .shape = {T, D}, .rank = 2, .stride = D}};
+        out[n++] = (named_tensor){"token_embeddings",
+                                  {.data = res ? res->token_embeddings + off * D : NULL,
+                                   .shape = {T, D},
+                                   .rank = 2,
+                                   .stride = D}};
     if (o & ENC_OUT_HIDDEN)
         out[n++] = (named_tensor){"hidden_states",
-                                  {.data = res->hidden + off * D,
+                                  {.data = res ? res->hidden + off * D : NULL,
                                    .shape = {n_hidden, T, D},
                                    .rank = 3,
                                    .stride = N * D,
                                    .map0 = lmap}};
     tensor maps = {.shape = {n_maps, n_heads, T, T},
                    .rank = 4,
-                   .stride = H * TT,
+                   .stride = H_kept * TT,
                    .map0 = lmap,
                    .map1 = hmap,
                    .inner_stride = TT};
     if (o & ENC_OUT_ATTENTION) {
-        maps.data = res->attention + res->attn_offset[g];
+        maps.data = res ? res->attention + res->attn_offset[g] : NULL;
         out[n++] = (named_tensor){"attention", maps};
     }
     if (o & ENC_OUT_SCORES) { /* the same layout as attention, before the softmax */
-        maps.data = res->scores + res->attn_offset[g];
+        maps.data = res ? res->scores + res->attn_offset[g] : NULL;
         out[n++] = (named_tensor){"scores", maps};
     }
     return n;
@@ -220,64 +215,106 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
     jw_obj_end(w);
 }
 
-/* The most text of a float tensor of this shape, nested or as base64 in its object. */
-static size_t tensor_text_max(const size_t *shape, int rank, bool b64)
+/* Floats of a tensor, and how many of them a stream keeps as floats: written as one
+ * tensor, or entry by entry when mapped (write_tensor), each piece of at least
+ * API_STREAM_MIN_FLOATS is deferred (jw_defer). */
+static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+static size_t sat_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
+
+static size_t tensor_floats(const tensor *t)
 {
-    if (!b64) return jw_float_tensor_max(shape, rank);
     size_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    return (n * 4 + 2) / 3 * 4 + 128; /* the string, "dtype" and "shape" */
+    for (int i = 0; i < t->rank; i++)
+        n = t->shape[i] && n > SIZE_MAX / t->shape[i] ? SIZE_MAX : n * t->shape[i];
+    return n;
 }
 
-/* About the size of an /encode or /tokenize answer, at least that of its floats: the
- * writer reserves it once, rather than growing (and copying) a buffer several times on
- * the way to a response with every hidden state and attention map (~20 MB). The tokens are a guess; a
- * longer text only makes the buffer grow. */
-static size_t encode_size_hint(const api_job *job, const enc_result *res, size_t seq0)
+size_t api_answer_values(const api_job *job)
+{
+    if (!job->route->has_body || job->route->id == API_ROUTE_TOKENIZE) return 0;
+    size_t total = 0;
+    for (size_t b = 0; b < job->req.n_inputs; b++) {
+        named_tensor ts[MAX_RESULT_TENSORS];
+        size_t nt = result_tensors(job, NULL, 0, b, ts);
+        for (size_t i = 0; i < nt; i++) {
+            size_t n = tensor_floats(&ts[i].t);
+            total = sat_add(total, n);
+        }
+    }
+    return total;
+}
+
+static size_t deferred_floats(const tensor *t)
+{
+    size_t n = tensor_floats(t), pieces = 1;
+    if (t->map0 || t->map1) pieces = t->shape[0] * (t->map1 ? t->shape[1] : 1);
+    return pieces && n / pieces >= API_STREAM_MIN_FLOATS ? n : 0;
+}
+
+/* The most text of a float tensor, nested or as base64 in its object. */
+static size_t tensor_text_max(const tensor *t, bool b64)
+{
+    if (!b64) return sat_add(jw_float_tensor_max(t->shape, t->rank), sat_mul(2, t->shape[0]));
+    /* the string, "dtype" and "shape" */
+    return sat_add(sat_mul(sat_add(sat_mul(tensor_floats(t), 4), 2) / 3, 4), 128);
+}
+
+/* The most text of an /encode or /tokenize answer (the tokens' text is a guess: a
+ * longer text only makes the buffer grow), and with `stream` what it holds streamed:
+ * its deferred tensors' floats, and the rest of its text. */
+static size_t encode_bytes(const api_job *job, bool stream)
 {
     const api_request *req = &job->req;
     size_t bytes = 1024; /* "model", "usage", "results" */
     for (size_t b = 0; b < req->n_inputs; b++) {
         size_t T = job->lens[b];
-        bytes += 512 + 16 * T; /* the keys, "layers" and "heads" */
+        bytes = sat_add(bytes, 512 + 16 * T); /* the keys, "layers" and "heads" */
         if (req->outputs & API_OUT_TOKENS)
-            bytes += 96 * T; /* {"id", "text", "start", "end", "special"} */
+            bytes = sat_add(bytes, 96 * T); /* {"id", "text", "start", "end", "special"} */
         named_tensor ts[MAX_RESULT_TENSORS];
-        size_t nt = result_tensors(job, res, seq0 + b, b, ts);
-        for (size_t i = 0; i < nt; i++)
-            if (ts[i].t.data) bytes += tensor_text_max(ts[i].t.shape, ts[i].t.rank, req->base64);
+        size_t nt = result_tensors(job, NULL, 0, b, ts);
+        for (size_t i = 0; i < nt; i++) {
+            size_t kept = stream ? deferred_floats(&ts[i].t) : 0;
+            bytes = sat_add(bytes,
+                            kept ? sat_mul(kept, sizeof(float))
+                                 : tensor_text_max(&ts[i].t, req->base64));
+        }
     }
     return bytes;
 }
 
-/* Whether an /encode answer of this estimate is written whole (else streamed: see
- * api_ctx.text_budget). Whole and counted: the estimate is added to *text_in_flight
- * at once, in the same atomic step as the look at it (*claimed = hint), so that two
- * answers written at the same time do not both see the same room. */
-static bool answer_whole(const api_ctx *ctx, const api_job *job, size_t hint, size_t *claimed)
+/* The most text of an /v1/embeddings answer. */
+static size_t embeddings_bytes(const api_job *job)
 {
-    *claimed = 0;
-    if (!ctx->stream_min_bytes || hint < ctx->stream_min_bytes || job->req.base64) return true;
-    if (!ctx->text_in_flight) return hint <= ctx->text_budget;
-    size_t cur = atomic_load(ctx->text_in_flight);
-    do
-        if (cur + hint > ctx->text_budget) return false;
-    while (!atomic_compare_exchange_weak(ctx->text_in_flight, &cur, cur + hint));
-    *claimed = hint;
-    return true;
+    const api_request *req = &job->req;
+    size_t dims = req->dimensions ? req->dimensions : enc_model_config(job->ctx->model)->d_model;
+    return 512 + req->n_inputs * (128 + (req->base64 ? (dims * 4 + 2) / 3 * 4 : 16 * dims + 2));
 }
 
-/* Writes an /encode or /tokenize answer; returns what it claimed of the budget
- * (answer_whole), which the caller turns into the body's own count. */
-static size_t write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
+size_t api_answer_text_bytes(const api_job *job)
+{
+    if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
+    if (job->route->has_body) return encode_bytes(job, false);
+    return 0;
+}
+
+size_t api_answer_stream_bytes(const api_job *job)
+{
+    if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
+    if (job->route->has_body) return encode_bytes(job, true);
+    return 0;
+}
+
+/* Writes an /encode or /tokenize answer: whole (its size reserved at once, so that the
+ * buffer never grows and copies on the way), or with its big tensors deferred. */
+static void write_encode(jsonw *w, const api_job *job, const enc_result *res, size_t seq0)
 {
     jw_set_float_digits(w, job->req.precision);
-    size_t hint = encode_size_hint(job, res, seq0), claimed;
-    if (answer_whole(job->ctx, job, hint, &claimed)) jw_reserve(w, hint);
-    else jw_defer(w, API_STREAM_MIN_FLOATS);
+    if (job->stream) jw_defer(w, API_STREAM_MIN_FLOATS);
+    else jw_reserve(w, encode_bytes(job, false));
     if (!job->req.batch) {
         write_result(w, job, res, seq0, 0);
-        return claimed;
+        return;
     }
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, enc_model_config(job->ctx->model)->name);
@@ -287,7 +324,6 @@ static size_t write_encode(jsonw *w, const api_job *job, const enc_result *res, 
     jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, job->n_tokens),
         jw_obj_end(w);
     jw_obj_end(w);
-    return claimed;
 }
 
 /* ---- /v1/embeddings ------------------------------------------------------------------- */
@@ -358,7 +394,7 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_key(w, "kind"), jw_str(w, c->tokenizer == ENC_TOK_WORDPIECE ? "wordpiece" : "word");
     jw_key(w, "lowercase"), jw_bool(w, c->lowercase);
     jw_obj_end(w);
-    jw_key(w, "pooling"), jw_str(w, api_pooling_name(ctx->pooling));
+    jw_key(w, "pooling"), jw_str(w, enc_pooling_name(ctx->pooling));
     jw_key(w, "normalize"), jw_bool(w, ctx->normalize);
     jw_key(w, "max_batch"), jw_uint(w, ctx->max_batch);
     jw_obj_end(w);
@@ -426,7 +462,7 @@ static void write_health(jsonw *w, const api_ctx *ctx)
 static void text_reply(api_reply *reply, const char *text, size_t len, const char *content_type)
 {
     if (!(reply->body = malloc(len + 1))) {
-        api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+        err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
         return;
     }
     memcpy(reply->body, text, len);
@@ -436,26 +472,44 @@ static void text_reply(api_reply *reply, const char *text, size_t len, const cha
     reply->content_type = content_type;
 }
 
-void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_reply *reply)
+/* The answer's claim: the job's, moved into the reply and set to what the answer holds,
+ * or (not admitted) one made now, room or not. */
+static void claim_answer(api_job *job, api_reply *reply)
+{
+    size_t held = reply->stream ? jw_stream_footprint(reply->stream) : reply->body_len;
+    if (job->claim.b) {
+        reply->claim = job->claim;
+        job->claim = (budget_claim){NULL, 0};
+        budget_set(&reply->claim, held);
+    } else {
+        budget_force(job->ctx->answers, held, &reply->claim);
+    }
+}
+
+void api_respond(api_job *job, const enc_result *res, size_t seq0, api_reply *reply)
 {
     memset(reply, 0, sizeof *reply);
     const api_ctx *ctx = job->ctx;
     switch (job->route->id) {
-    case API_ROUTE_WEB: api_web_respond(job, reply); return;
+    case API_ROUTE_WEB:
+        api_web_respond(job->route, reply);
+        if (reply->status == 200) claim_answer(job, reply);
+        return;
     case API_ROUTE_OPENAPI:
         text_reply(reply, ctx->openapi, ctx->openapi_len, "application/yaml");
+        if (reply->status == 200) claim_answer(job, reply);
         return;
     case API_ROUTE_METRICS: {
         char *text = NULL;
         size_t len = 0;
         if (!ctx->metrics_text || !ctx->metrics_text(ctx->metrics_arg, &text, &len) || !text) {
             free(text);
-            api_error_reply(reply, ERR_UNAVAILABLE,
-                            "the metrics could not be written (out of memory)");
+            err_replyf(reply, ERR_UNAVAILABLE, "the metrics could not be written (out of memory)");
             return;
         }
         reply->body = text, reply->body_len = len, reply->status = 200;
         reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        claim_answer(job, reply);
         return;
     }
     default: break;
@@ -463,40 +517,35 @@ void api_respond(const api_job *job, const enc_result *res, size_t seq0, api_rep
     jsonw w;
     jw_init(&w);
     float *scratch = NULL;
-    size_t claimed = 0;
     switch (job->route->id) {
     case API_ROUTE_HEALTH: write_health(&w, ctx); break;
     case API_ROUTE_MODEL: write_model(&w, ctx); break;
     case API_ROUTE_MODEL_WEIGHTS:
         if (!write_weights(&w, ctx)) {
             jw_free(&w);
-            api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+            err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
             return;
         }
         break;
     case API_ROUTE_EMBEDDINGS:
         if (job->req.dimensions && !(scratch = malloc(job->req.dimensions * sizeof *scratch))) {
-            api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+            err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
             return;
         }
+        jw_reserve(&w, embeddings_bytes(job));
         write_embeddings(&w, job, res, seq0, scratch);
         free(scratch);
         break;
-    default: claimed = write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
+    default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
     }
     if (w.n_deferred) reply->stream = jw_take_stream(&w);
     else reply->body = jw_take(&w, &reply->body_len);
-    if (claimed) { /* the claim becomes the body's own count (api_reply.counted_in) */
-        if (reply->body) {
-            atomic_fetch_add(ctx->text_in_flight, reply->body_len);
-            reply->counted_in = ctx->text_in_flight;
-        }
-        atomic_fetch_sub(ctx->text_in_flight, claimed);
-    }
     if (!reply->body && !reply->stream) {
-        api_error_reply(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+        budget_release(&job->claim);
+        err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
         return;
     }
+    claim_answer(job, reply);
     reply->status = 200;
     reply->content_type = "application/json";
 }

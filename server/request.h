@@ -1,0 +1,72 @@
+/*
+ * request.h - a request body, validated: what request.c makes of the JSON of /encode,
+ * /tokenize and /v1/embeddings (see api.h for the fields each route takes).
+ */
+#ifndef ENCODERD_REQUEST_H
+#define ENCODERD_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "errors.h"
+#include "routes.h"
+
+/* A selection as the core takes it (strictly increasing: core/encoder.h): the asked
+ * indices sorted, each once, and where each asked entry sits among them, so that the
+ * answer is written in the order asked, repeats included, from one pass. */
+typedef struct {
+    size_t *index; /* (n) strictly increasing; NULL when nothing was asked (all) */
+    size_t n;
+    size_t *slot;  /* (entries asked) slot[i]: where asked entry i sits in index */
+    bool as_asked; /* the asked list was strictly increasing already: slot[i] == i */
+} api_selection;
+
+/* Output bits: ENC_OUT_* of encoder.h plus the token list. */
+#define API_OUT_TOKENS (1u << 8)
+
+/* A request that passed validation. */
+typedef struct {
+    api_route_id route;
+    bool from_text;     /* inputs are texts; else token ids */
+    bool batch;         /* the input was a list of inputs: answer with "results" */
+    const char *field;  /* the field the inputs came from: "text", "tokens", "input" */
+    size_t n_inputs;    /* B */
+    const char **texts; /* (B) borrowed from `root` (from_text) */
+    size_t *text_lens;  /* (B) bytes */
+    int32_t *ids;       /* (sum of id_lens) the ids, packed (!from_text) */
+    size_t *id_lens;    /* (B) */
+    unsigned outputs;   /* ENC_OUT_* | API_OUT_TOKENS */
+    enc_pooling pooling;
+    bool normalize;
+    size_t *layers; /* (n_layers) as asked, or NULL for all */
+    size_t n_layers;
+    size_t *heads; /* (n_heads) as asked, or NULL for all */
+    size_t n_heads;
+    api_selection layer_sel, head_sel; /* the same for the core */
+    bool add_special_tokens;           /* text only */
+    bool truncate;
+    int precision;     /* significant digits of JSON floats, 1..9 (9) */
+    bool base64;       /* floats as base64 float32 ("encoding" / "encoding_format") */
+    size_t dimensions; /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
+    void *root;        /* the parsed jansson document, owned */
+} api_request;
+
+/* Parses and validates a JSON body for route `route` (one of the routes with a body)
+ * into *req (emptied first). On failure returns false with a 400 (malformed JSON, with
+ * line, column and byte) or a 422 (what is wrong and where) in err, and leaves *req
+ * empty. On success the caller frees *req with api_request_free. */
+bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body, size_t len,
+                       api_request *req, api_error *err);
+
+/* Frees what *req owns and empties it; an emptied or zeroed request is allowed. */
+void api_request_free(api_request *req);
+
+/* The outputs the request asks of the forward pass (ENC_OUT_* bits; no embedding under
+ * pooling "none"), and whether it needs one at all (an /encode or /v1/embeddings route
+ * with such an output). */
+unsigned api_request_core_outputs(const api_request *req);
+bool api_request_needs_forward(const api_request *req);
+
+#endif
