@@ -168,7 +168,7 @@ def _roberta(spec, mdir):
     model_type = {"roberta": "roberta", "roberta_cls": "roberta", "xlm-roberta": "xlm-roberta",
                   "camembert": "camembert"}[fam]
     if model_type == "roberta":
-        vocab = write_roberta_bpe(mdir, BPE_CORPUS, 39)
+        vocab = write_roberta_bpe(mdir, BPE_CORPUS, 64)
         specials = _specials(vocab, "<pad>", "<unk>", "<s>", "</s>", "<mask>")
         D, H, Fd, L, P = 32, 4, 48, 2, 34
         inputs = BPE_TEXTS
@@ -246,7 +246,7 @@ def _roberta(spec, mdir):
 
 def _distilbert(spec, mdir):
     sinusoidal = spec["family"] == "distilbert_sin"
-    V, D, H, Fd, L, P = len(BERT_VOCAB), 32, 4, 48, (2 if sinusoidal else 3), 64
+    V, D, H, Fd, L, P = len(BERT_VOCAB), 32, 4, 48, 2, 64
     ids = {t: i for i, t in enumerate(BERT_VOCAB)}
     write_wordpiece(mdir, BERT_VOCAB, "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]")
     init = Init(4001 if not sinusoidal else 4002)
@@ -309,8 +309,8 @@ def _mpnet(spec, mdir):
 
 def _modernbert(spec, mdir):
     bias = spec["family"] == "modernbert_bias"
-    V = 320
-    vocab = write_modernbert_bpe(mdir, BPE_CORPUS, 40, V)
+    V = 352
+    vocab = write_modernbert_bpe(mdir, BPE_CORPUS, 64, V)
     D, H, Fd, L, P, window = 24, 2, 36, 4, 128, 8
     seed = {"modernbert_f32": 6001, "modernbert_bias_f32": 6002, "modernbert_bf16": 6003}[spec["name"]]
     init = Init(seed)

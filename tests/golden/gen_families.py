@@ -106,6 +106,7 @@ from gen_fixtures import BERT_CFG, BERT_VOCAB, bert_weights, compact_json  # noq
 from fixture_specs import FIXTURES, build_fixture_model  # noqa: E402
 from ref_common import Trace, attention_norms, attention_rollout, padded_batch  # noqa: E402
 from ref_encoders import bert_model  # noqa: E402
+from ref_naive import naive_forward  # noqa: E402
 
 
 def tokenize(requests):
@@ -199,6 +200,23 @@ def self_checks(m, outs, abl):
             assert max_dev(h[layer + 1], o["hidden"][layer + 1]) > 1e-6, (m["name"], mode, "no effect")
 
 
+def check_against_naive(m, outs):
+    """The port against ref_naive.py's plain derivation, one sequence at a time without
+    padding: hidden, attention and last. Rotary families differ by the float32 cos/sin
+    tables of the ports (HF's), against float64 angles in the plain derivation."""
+    W = {k: v.double().numpy() for k, v in m["weights"].items()}
+    worst = 0.0
+    for b, (s, t) in enumerate(zip(m["seqs"], m["type_ids"])):
+        hid, att, last = naive_forward(m["config"], W, s, t)
+        o = outs[b]
+        worst = max(worst, max_dev(o["hidden"], torch.from_numpy(np.stack(hid))),
+                    max_dev(o["attention"], torch.from_numpy(np.stack(att))),
+                    max_dev(o["last"], torch.from_numpy(last)))
+    rotary = m["config"]["model_type"] in ("modernbert", "nomic_bert")
+    assert worst < (1e-5 if rotary else 1e-10), (m["name"], "port vs plain derivation", worst)
+    return worst
+
+
 def check_bert_port(fixtures_dir):
     """The BERT reference against the committed bert_f32 fixture (gen_fixtures.py's
     independent primitive pass): hidden states and attention to 1e-6."""
@@ -259,7 +277,8 @@ def write_expected(out_dir, m, outs, abl, dev):
             "tensor_prefix": m["prefix"], "dims": m["dims"], "specials": m["specials"],
             "reference": m["reference"], "conventions": m["conventions"], "ablation": m["ablation"],
             "heads": m["heads"], "float32_reference_dev": dev, "texts": m["texts"],
-            "sequences": m["seqs"], "type_ids": m["type_ids"], "n_floats": off, "tensors": index}
+            "tokens": m["tokens"], "sequences": m["seqs"], "type_ids": m["type_ids"], "n_floats": off,
+            "tensors": index}
     if m.get("sentence_transformers"):
         meta["sentence_transformers"] = m["sentence_transformers"]
     d = os.path.join(out_dir, m["name"])
@@ -287,8 +306,9 @@ def make_fixture(out_dir, m):
         abl[mode] = [{"hidden": torch.stack([h[b, :len(s)] for h in oa["hidden"]]), "last": oa["last"][b, :len(s)]}
                      for b, s in enumerate(m["seqs"])]
     self_checks(m, outs, abl)
+    naive = check_against_naive(m, outs)
     n = write_expected(out_dir, m, outs, abl, dev)
-    print(f"{m['name']}: {n} floats; float32 torch vs float64 reference: "
+    print(f"{m['name']}: {n} floats; vs plain derivation {naive:.3g}; float32 torch vs float64 reference: "
           + ", ".join(f"{k} {v:.3g}" for k, v in dev.items()))
 
 

@@ -29,7 +29,7 @@ def linear(x, weight, bias=None):
 
 def layer_norm(x, weight, bias, eps):
     """nn.LayerNorm(normalized_shape=D, eps, bias=bias is not None)."""
-    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+    return F.layer_norm(x, (int(x.shape[-1]),), weight, bias, eps)  # int(): a constant when traced
 
 
 def gelu(x):

@@ -19,7 +19,7 @@ config.json keys the published models use).
 import torch
 
 from ref_common import (ACT2FN, apply_rotary, extended_attention_mask, layer_norm, linear, merge_heads,
-                        rotary_cos_sin, transpose_for_scores)
+                        rotary_cos_sin)
 
 # ---------------------------------------------------------------------------------
 # ModernBERT
@@ -40,7 +40,8 @@ def modernbert_masks(cfg, attention_mask, dtype):
     rows = torch.arange(global_attention_mask.shape[2]).unsqueeze(0)
     distance = torch.abs(rows - rows.T)
     window_mask = (distance <= cfg["local_attention"] // 2).unsqueeze(0).unsqueeze(0)
-    sliding_window_mask = global_attention_mask.masked_fill(window_mask.logical_not(), torch.finfo(dtype).min)
+    # HF: window_mask.logical_not(); ~ is the same on a bool tensor and exports to ONNX.
+    sliding_window_mask = global_attention_mask.masked_fill(~window_mask, torch.finfo(dtype).min)
     return global_attention_mask, sliding_window_mask
 
 

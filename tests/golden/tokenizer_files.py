@@ -231,7 +231,10 @@ def write_unigram(mdir, kind, words, chars, charsmap="nmt_nfkc"):
     kind "camembert": <s>NOTUSED <pad> </s>NOTUSED <unk> <unk>NOTUSED, then the
     sentencepiece pieces (<s> </s> among them), pieces, <mask>; same normalizer and template.
     kind "albert": <pad> <unk> [CLS] [SEP] [MASK], pieces; normalizer Replace ``/'' -> ",
-    NFKD, StripAccents, Lowercase, Precompiled, Replace(" {2,}", " "); BERT's template.
+    NFKD, StripAccents, Lowercase, Precompiled; pre-tokenizer WhitespaceSplit then
+    Metaspace (the 2020 converter's form, which albert-base-v2's file has; later
+    converters dropped WhitespaceSplit for a Replace(" {2,}", " ") normalizer, the form
+    of the other two kinds here); BERT's template.
     Returns {token: id}."""
     pieces = unigram_pieces(words, chars)
     cm = {"type": "Precompiled", "precompiled_charsmap": charsmap_b64(charsmap)}
@@ -252,7 +255,7 @@ def write_unigram(mdir, kind, words, chars, charsmap="nmt_nfkc"):
         normalizer = {"type": "Sequence", "normalizers": [
             {"type": "Replace", "pattern": {"String": "``"}, "content": "\""},
             {"type": "Replace", "pattern": {"String": "''"}, "content": "\""},
-            {"type": "NFKD"}, {"type": "StripAccents"}, {"type": "Lowercase"}, cm, spaces]}
+            {"type": "NFKD"}, {"type": "StripAccents"}, {"type": "Lowercase"}, cm]}
         cls, sep, unk, mask = "[CLS]", "[SEP]", "<unk>", "[MASK]"
         specials = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
     else:
@@ -266,7 +269,10 @@ def write_unigram(mdir, kind, words, chars, charsmap="nmt_nfkc"):
         post = template(f"{cls}:0 $A:0 {sep}:0", f"{cls}:0 $A:0 {sep}:0 {sep}:0 $B:0 {sep}:0",
                         {cls: ids[cls], sep: ids[sep]})
     toks = [added(ids[t], t, lstrip=(t == mask)) for t in specials]
-    tj = tokenizer_json(toks, normalizer, dict(METASPACE), post, dict(METASPACE),
+    pre = dict(METASPACE)
+    if kind == "albert":  # the 2020 converter's form, kept in albert-base-v2's file
+        pre = {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, dict(METASPACE)]}
+    tj = tokenizer_json(toks, normalizer, pre, post, dict(METASPACE),
                         {"type": "Unigram", "unk_id": ids[unk], "vocab": [[t, s] for t, s in vocab],
                          "byte_fallback": False})
     _dump(os.path.join(mdir, "tokenizer.json"), tj)
