@@ -7,7 +7,8 @@ runs), so that both sides compute the same function.
 
 writes OUT_DIR/hf/ (config.json with answerdotai/ModernBERT-base's keys,
 model.safetensors in ModernBertModel's names without prefix, a tokenizer.json of
-ModernBERT's structure with a tiny BPE vocabulary padded with unused tokens to V,
+ModernBERT's structure: a tiny BPE vocabulary filled up to V - 88, then [UNK] [CLS]
+[SEP] [PAD] [MASK] and 83 [unused*] added tokens, as in the published file,
 sentence-transformers mean pooling) and OUT_DIR/modernbert.onnx (opset 14; inputs
 input_ids and attention_mask (batch, sequence), int64; output last_hidden_state
 (batch, sequence, 384) after final_norm; batch and sequence dynamic). The run is
@@ -66,7 +67,7 @@ def main():
     torch.manual_seed(a.seed)
     hf = os.path.join(a.out_dir, "hf")
     os.makedirs(hf, exist_ok=True)
-    vocab = write_modernbert_bpe(hf, CORPUS, 40, a.vocab)
+    vocab = write_modernbert_bpe(hf, CORPUS, 40, a.vocab, n_unused=83)  # ModernBERT-base: 83 unused
     D, L, H, Fd, P, window = (SHAPE[k] for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
                                                   "intermediate_size", "max_position_embeddings", "local_attention"))
     config = modernbert_config(a.vocab, D, L, H, Fd, P, window, False, "ModernBertModel", vocab)

@@ -8,9 +8,13 @@ Needs Debian's python3-torch and python3-numpy, and node with the npm `tokenizer
 package of tests/tokenizer (cd tests/tokenizer && npm ci): every fixture's token ids are
 what HF tokenizers gives for its texts with the fixture's own tokenizer.json. Running it
 twice gives byte-identical files. It writes only the fixtures listed in FIXTURES (the
-older ones of gen_fixtures.py are left as they are) and first checks itself: the BERT
+older ones of gen_fixtures.py are left as they are) and checks itself: the BERT
 reference must reproduce the committed bert_f32 fixture's hidden states and attention
-to 1e-6.
+to 1e-6; on every fixture the port must agree with ref_naive.py's plain per-sequence
+derivation (1e-10; 1e-5 for the rotary families, whose HF cos/sin tables are float32),
+softmax and rollout rows must sum to 1, a local layer's map must be zero outside its
+window, the logit lens's last entry must equal the MLM output, and an ablation must
+leave the hidden states before its layer's output untouched and change the next one.
 
 Fixture format: that of gen_fixtures.py (see its docstring), extended. Per fixture a
 folder with model/ (the checkpoint in the hub layout: config.json, model.safetensors,
@@ -102,7 +106,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from gen_fixtures import BERT_CFG, BERT_VOCAB, bert_weights, compact_json  # noqa: E402
+from gen_fixtures import BERT_CFG, bert_weights, compact_json  # noqa: E402
 from fixture_specs import FIXTURES, build_fixture_model  # noqa: E402
 from ref_common import Trace, attention_norms, attention_rollout, padded_batch  # noqa: E402
 from ref_encoders import bert_model  # noqa: E402

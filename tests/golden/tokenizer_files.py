@@ -166,14 +166,22 @@ def write_roberta_bpe(mdir, corpus, n_merges):
     return vocab
 
 
-def write_modernbert_bpe(mdir, corpus, n_merges, vocab_size):
+def write_modernbert_bpe(mdir, corpus, n_merges, vocab_size, n_unused=None):
     """ModernBERT's layout: tokenizer.json only; NFC normalizer, ByteLevel pre-tokenizer,
     BPE without unk, "[CLS] $A [SEP]" template, ByteLevel decoder; "<|padding|>" and
     "<|endoftext|>" first, then the byte symbols and merges, then [UNK] [CLS] [SEP]
     [PAD] [MASK] ([MASK] lstrip) and [unused*] up to vocab_size (the published vocab
-    likewise ends with [UNK] 50280 ... [MASK] 50284 and unused tokens up to 50367)."""
-    vocab, merges = byte_bpe_vocab(corpus, n_merges, ["<|padding|>", "<|endoftext|>"],
-                                   ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"])
+    likewise ends with [UNK] 50280 ... [MASK] 50284 and unused tokens up to 50367).
+    n_unused (for big vocabularies): that many [unused*] added tokens only, the room
+    before the specials filled with "<fill_i>" BPE entries that no merge produces, so
+    that the file has the published layout's few added tokens."""
+    first, specials = ["<|padding|>", "<|endoftext|>"], ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+    vocab, merges = byte_bpe_vocab(corpus, n_merges, first, [])
+    if n_unused is not None:
+        for i in range(vocab_size - n_unused - len(specials) - len(vocab)):
+            vocab[f"<fill_{i}>"] = len(vocab)
+    for t in specials:
+        vocab[t] = len(vocab)
     n = len(vocab)
     assert n <= vocab_size, (n, vocab_size)
     for i in range(vocab_size - n):
