@@ -378,7 +378,6 @@ def _albert(spec, mdir):
          "specials": _specials(vocab, "<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"), "inputs": UNIGRAM_TEXTS,
          "ablation": {"layer": 1, "head": 3},
          "reference": "ref_encoders.albert_model (modeling_albert.AlbertModel)"}
-    extra = ()
     if spec.get("mlm"):
         init.linear(W, "predictions.dense", E, D)
         init.norm(W, "predictions.LayerNorm", E)
@@ -391,7 +390,7 @@ def _albert(spec, mdir):
                               "to the word embeddings; predictions.decoder.bias equal to predictions.bias)",
                               "bias": "predictions.bias", "shape": "dense D -> E, LayerNorm E, decoder E -> V"}}
         m["reference"] += "; ref_encoders.albert_mlm_logits (AlbertMLMHead)"
-    m["weights"] = write_checkpoint(mdir, W, spec["dtype"], spec["prefix"], config, extra)
+    m["weights"] = write_checkpoint(mdir, W, spec["dtype"], spec["prefix"], config)
     m["config"] = config
     m["conventions"] = bert_like_conventions(
         "albert", "0..T-1", f"encoder.embedding_hidden_mapping_in(embeddings) (embeddings E={E} wide: word + "
