@@ -70,16 +70,27 @@ typedef enum {
 /* A short name for a status ("ok", "io", "format", ...). Never NULL. */
 const char *enc_status_name(enc_status s);
 
-typedef enum { ENC_ACT_RELU = 0, ENC_ACT_GELU = 1 } enc_act; /* GELU is the erf form */
-typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1 } enc_pos;
+/* Activations: ReLU; GELU, erf form; GELU, tanh form ("gelu_new", "gelu_pytorch_tanh");
+ * SiLU (x sigmoid(x), SwiGLU's). */
+typedef enum {
+    ENC_ACT_RELU = 0,
+    ENC_ACT_GELU = 1,
+    ENC_ACT_GELU_TANH = 2,
+    ENC_ACT_SILU = 3
+} enc_act;
+/* Absolute positions added to the embeddings: a fixed sinusoidal table, a learned one, or
+ * none (rotary models: positions rotate the queries and keys instead). */
+typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1, ENC_POS_NONE = 2 } enc_pos;
 typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_NONE = 2 } enc_pooling;
 /* "cls", "mean" or "none" (never NULL; "none" for a value out of the enum). */
 const char *enc_pooling_name(enc_pooling p);
 typedef enum { ENC_TOK_WORD = 0, ENC_TOK_WORDPIECE = 1 } enc_tok_kind;
 
-/* Everything that defines a model's shape and behaviour. */
+/* Everything that defines a model's shape and behaviour. A model family (core/family.c)
+ * is a set of these choices; zeros are the choices of the article's and BERT's encoder. */
 typedef struct {
     char name[128];         /* preset name or checkpoint folder name */
+    char family[32];        /* "random", or the checkpoint's model_type ("bert", ...) */
     size_t vocab_size;      /* V */
     size_t d_model;         /* D */
     size_t n_heads;         /* H */
@@ -98,6 +109,33 @@ typedef struct {
     uint64_t seed;       /* random models only */
     enc_tok_kind tokenizer;
     bool lowercase; /* WordPiece: lower-case and strip accents (uncased models) */
+
+    /* The choices of other families (family.c says which family makes which). */
+    size_t emb_size;           /* E: width of the embedding tables, then a projection to D
+                              (ALBERT, ELECTRA); 0 = D, no projection */
+    size_t n_positions;        /* rows of a learned position table; 0 = max_len */
+    bool pos_after_pad;        /* position ids count from pad_id + 1 over the non-pad tokens,
+                              pad tokens at pad_id (RoBERTa, XLM-R, CamemBERT, MPNet) */
+    int32_t pad_id;            /* with pos_after_pad: the padding id */
+    size_t rotary_dim;         /* rotary positions on the first rotary_dim of each head's
+                              query and key dims (halves rotated, not interleaved); 0 = none */
+    float rope_theta;          /* the rotary base (global layers) */
+    float rope_theta_local;    /* the rotary base of local layers (0 = rope_theta) */
+    size_t window;             /* local layers attend to keys within window / 2 of the query;
+                              0 = no local layers */
+    size_t global_every;       /* with window: layer l is global (all keys) when l % global_every
+                              is 0, else local */
+    size_t rel_buckets;        /* a learned bias per head and relative-position bucket added to
+                              every layer's scores (MPNet: 32); 0 = none */
+    size_t rel_max_distance;   /* with rel_buckets: distances past it share the last bucket */
+    bool glu;                  /* the feed-forward's first product gives 2F units: act(the
+                              first F) * (the last F) (GeGLU, SwiGLU) */
+    bool first_attn_norm_none; /* pre-LN: layer 0's attention input is not normed */
+    bool hidden_before_final_norm; /* pre-LN: hidden_states[L] is the residual stream before
+                              the final norm (which only the last hidden state, pooling and
+                              token embeddings see), as Hugging Face's ModernBERT reports */
+    size_t n_layer_groups;         /* weight sets the layers share: layer l uses set l * groups / L
+                              (ALBERT: 1 for all); 0 = L, each its own */
 } enc_config;
 
 /* Fills *cfg with a named preset: "base" (the classic paper's encoder: D 512, 8 heads
@@ -206,12 +244,38 @@ typedef struct {
 } enc_batch;
 
 enum {
-    ENC_OUT_EMBEDDING = 1u << 0, /* pooled embedding (B, D) */
-    ENC_OUT_TOKEN_EMB = 1u << 1, /* last hidden state (N, D) */
-    ENC_OUT_HIDDEN = 1u << 2,    /* selected hidden states */
-    ENC_OUT_ATTENTION = 1u << 3, /* selected attention maps */
-    ENC_OUT_SCORES = 1u << 4     /* the same maps before the softmax: Q K^T / sqrt(Dh) */
+    ENC_OUT_EMBEDDING = 1u << 0,    /* pooled embedding (B, D) */
+    ENC_OUT_TOKEN_EMB = 1u << 1,    /* last hidden state (N, D) */
+    ENC_OUT_HIDDEN = 1u << 2,       /* selected hidden states */
+    ENC_OUT_ATTENTION = 1u << 3,    /* selected attention maps */
+    ENC_OUT_SCORES = 1u << 4,       /* the same maps before the softmax: Q K^T / sqrt(Dh) */
+    ENC_OUT_QUERIES = 1u << 5,      /* per head: the queries that are dotted (after rotary) */
+    ENC_OUT_KEYS = 1u << 6,         /* ... the keys */
+    ENC_OUT_VALUES = 1u << 7,       /* ... the values */
+    ENC_OUT_HEAD_OUTPUTS = 1u << 8, /* ... attention-weighted values, before W_o */
+    ENC_OUT_ATTN_OUTPUT = 1u << 9,  /* the output projection's result with its bias */
+    ENC_OUT_FFN = 1u << 10,         /* the feed-forward units after the activation */
+    ENC_OUT_ATTN_NORMS = 1u << 11,  /* per head ||alpha_ij v_j W_O,h|| (Kobayashi et al.) */
+    ENC_OUT_ROLLOUT = 1u << 12      /* attention rollout through each layer (Abnar, Zuidema) */
 };
+
+/* The outputs selected by layer (attn_layers, 0..L-1), and those also by head (heads). */
+#define ENC_OUT_PER_LAYER                                                                          \
+    (ENC_OUT_ATTENTION | ENC_OUT_SCORES | ENC_OUT_QUERIES | ENC_OUT_KEYS | ENC_OUT_VALUES |        \
+     ENC_OUT_HEAD_OUTPUTS | ENC_OUT_ATTN_OUTPUT | ENC_OUT_FFN | ENC_OUT_ATTN_NORMS |               \
+     ENC_OUT_ROLLOUT)
+#define ENC_OUT_PER_HEAD                                                                           \
+    (ENC_OUT_ATTENTION | ENC_OUT_SCORES | ENC_OUT_QUERIES | ENC_OUT_KEYS | ENC_OUT_VALUES |        \
+     ENC_OUT_HEAD_OUTPUTS | ENC_OUT_ATTN_NORMS)
+
+/* An intervention: head `head` of layer `layer` writes zeros, or the mean over its
+ * sequence's tokens of what it would have written, in place of its attention-weighted
+ * values (before the output projection). */
+typedef enum { ENC_ABLATE_ZERO = 0, ENC_ABLATE_MEAN = 1 } enc_ablate_mode;
+typedef struct {
+    size_t layer, head;
+    enc_ablate_mode mode;
+} enc_ablation;
 
 /* What to compute and keep. An index list selects entries, strictly increasing (the
  * service answers other orders and repeats from such a list); NULL means all. */
@@ -221,30 +285,48 @@ typedef struct {
     bool normalize;              /* L2-normalise the pooled embedding */
     const size_t *hidden_layers; /* indices into hidden_states, 0..L (0 = embeddings) */
     size_t n_hidden_layers;
-    const size_t *attn_layers; /* indices into attention (and scores), 0..L-1 */
+    const size_t *attn_layers; /* layers of the other per-layer outputs, 0..L-1 */
     size_t n_attn_layers;
-    const size_t *heads; /* head indices 0..H-1 for attention and scores */
+    const size_t *heads; /* head indices 0..H-1 of the per-head outputs */
     size_t n_heads;
+    const enc_ablation *ablate; /* (n_ablate) applied in this pass only; NULL: none */
+    size_t n_ablate;
 } enc_request;
 
 /* Embedding only, with the model's pooling and normalisation. */
 enc_request enc_request_default(const enc_model *m);
 
-/* The outputs of one forward pass. Arrays not requested are NULL. */
+/* The outputs of one forward pass. Arrays not requested are NULL. Per-layer outputs hold
+ * the selected layers (n_attn of them) in order, per-head ones the selected heads
+ * (n_attn_heads); per-sequence arrays start at an offset per sequence b. */
 typedef struct {
     size_t n_seq;            /* B */
     size_t n_tokens;         /* N */
     size_t d_model;          /* D */
     size_t *offsets;         /* (B+1) first token of each sequence in the packed arrays */
     float *embedding;        /* (B, D) pooled; NULL for ENC_POOL_NONE */
-    float *token_embeddings; /* (N, D) output of the last layer */
+    float *token_embeddings; /* (N, D) the last hidden state (after any final norm) */
     size_t n_hidden;         /* how many hidden states were selected */
     float *hidden;           /* (n_hidden, N, D) */
     size_t n_attn, n_attn_heads;
-    size_t *attn_offset; /* (B) where sequence b's maps start in `attention`/`scores` */
-    float *attention;    /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
-    float *scores;       /* the same layout, before the softmax (ENC_OUT_SCORES) */
-    bool in_workspace;   /* the arrays live in the workspace's result room (see
+    size_t *attn_offset;    /* (B) where sequence b's maps start in the (T, T) arrays */
+    float *attention;       /* at attn_offset[b]: (n_attn, n_attn_heads, T_b, T_b) */
+    float *scores;          /* the same layout, before the softmax (ENC_OUT_SCORES) */
+    float *attention_norms; /* the same layout */
+    size_t *head_offset;    /* (B) where sequence b's rows start in the (T, Dh) arrays */
+    float *queries;         /* at head_offset[b]: (n_attn, n_attn_heads, T_b, Dh) */
+    float *keys, *values, *head_outputs; /* the same layout */
+    float *attention_output;             /* (n_attn, N, D) */
+    float *ffn;                          /* (n_attn, N, F) */
+    size_t *rollout_offset;              /* (B) where sequence b's maps start in rollout */
+    float *rollout;                      /* at rollout_offset[b]: (n_attn, T_b, T_b) */
+    /* Scratch of the pass for rollout and norms (not outputs): one layer's maps of every
+     * head, the running rollout and its next product, W_o unpacked. */
+    size_t *sq_offset;          /* (B) the sum of T^2 over the sequences before b */
+    float *all_maps;            /* at H sq_offset[b]: (H, T_b, T_b) */
+    float *roll_run, *roll_tmp; /* at sq_offset[b]: (T_b, T_b) each */
+    float *w_o;                 /* (D, H*Dh) */
+    bool in_workspace;          /* the arrays live in the workspace's result room (see
                                 enc_workspace_reserve): enc_result_free leaves them */
 } enc_result;
 

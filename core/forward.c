@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "workspace.h"
+#include "capture.h"
 
 /* ---- checking the request --------------------------------------------------------- */
 
@@ -70,12 +70,6 @@ static enc_status check_indices(const size_t *idx, size_t n, size_t limit, const
 
 /* ---- outputs ------------------------------------------------------------------------ */
 
-/* A pass runs on sequences [s0, s1) of the batch, whose tokens are [n0, n0 + n) of the
- * packed arrays: the whole batch, or one part of it when it does not fit the workspace. */
-typedef struct {
-    size_t s0, s1, n0, n;
-} span;
-
 /* Where index `index` sits in a selection (NULL: all, in order), or -1 when not selected. */
 static long slot_of(const size_t *sel, size_t n_sel, size_t index)
 {
@@ -124,34 +118,79 @@ static void pool(enc_result *r, const enc_request *q, const float *x, const span
 
 /* ---- the pass ------------------------------------------------------------------------- */
 
-/* X0 (n, D) = E[id] + P[position in its sequence] (+ type row), LayerNorm for BERT. */
+/* X0 (n, D): token row + position row (+ type row) in the tables' width E, the
+ * embedding norm, and the projection to D when E is not D (ALBERT, ELECTRA). Positions
+ * count from 0 in each sequence, or (pos_after_pad) from pad_id + 1 over its non-pad
+ * tokens, a pad token at pad_id (RoBERTa's create_position_ids_from_input_ids). */
 static void embed(const enc_model *m, enc_workspace *ws, const enc_batch *b, const span *sp)
 {
     const enc_config *c = &m->cfg;
-    size_t D = c->d_model, n = 0;
+    size_t E = enc_emb_width(c), n = 0;
+    float *xe = ws->emb ? ws->emb : ws->x; /* (n, E) */
     const int32_t *ids = b->ids + sp->n0, *types = b->type_ids ? b->type_ids + sp->n0 : NULL;
-    for (size_t s = sp->s0; s < sp->s1; s++)
+    for (size_t s = sp->s0; s < sp->s1; s++) {
+        size_t counted = 0;
         for (size_t t = 0; t < b->lengths[s]; t++, n++) {
-            float *x = ws->x + n * D;
-            const float *e = m->tok_emb + (size_t)ids[n] * D, *p = m->pos_emb + t * D;
-            for (size_t d = 0; d < D; d++) x[d] = e[d] + p[d];
+            float *x = xe + n * E;
+            const float *e = m->tok_emb + (size_t)ids[n] * E;
+            memcpy(x, e, E * sizeof *x);
+            if (m->pos_emb) {
+                size_t p = t;
+                if (c->pos_after_pad)
+                    p = ids[n] == c->pad_id ? (size_t)c->pad_id : (size_t)c->pad_id + ++counted;
+                const float *pe = m->pos_emb + p * E;
+                for (size_t d = 0; d < E; d++) x[d] += pe[d];
+            }
             if (m->type_emb) {
-                const float *ty = m->type_emb + (size_t)(types ? types[n] : 0) * D;
-                for (size_t d = 0; d < D; d++) x[d] += ty[d];
+                const float *ty = m->type_emb + (size_t)(types ? types[n] : 0) * E;
+                for (size_t d = 0; d < E; d++) x[d] += ty[d];
             }
         }
+    }
     if (c->emb_layernorm)
-        ws->k->add_layernorm(ws->x, ws->x, NULL, m->emb_ln_g, m->emb_ln_b, n, D, c->ln_eps);
+        ws->k->add_layernorm(xe, xe, NULL, m->emb_ln_g, m->emb_ln_b, n, E, c->ln_eps);
+    if (ws->emb) ws->k->linear(ws->x, ws->emb, m->emb_proj_w, m->emb_proj_b, n, E, c->d_model);
 }
 
-/* z (n, H*Dh) = concat_h softmax(Q_h K_h^T / sqrt(Dh)) V_h, per sequence, from qkv. The
- * (sequence, head) pairs are shared out among the thread team. The maps of layer l are
- * kept in slot a of the selected layers (-1: none), head h in slot ws->head_slot[h]. */
-static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, long a, const span *sp)
+/* Rotary positions on the queries and keys in qkv (n, 3*H*Dh): in each head, the pairs
+ * (e, e + R/2) of its first R dims rotated by position t times frequency e, t counted
+ * in each sequence (rotate_half, as Hugging Face's ModernBERT and NomicBERT). */
+static void rotate(const enc_model *m, enc_workspace *ws, const enc_result *r, const span *sp,
+                   bool local)
+{
+    const enc_config *c = &m->cfg;
+    size_t H = c->n_heads, Dh = c->d_head, HD = H * Dh, half = c->rotary_dim / 2;
+    const float *cosv = local && m->rope_cos_local ? m->rope_cos_local : m->rope_cos;
+    const float *sinv = local && m->rope_sin_local ? m->rope_sin_local : m->rope_sin;
+    for (size_t s = sp->s0; s < sp->s1; s++) {
+        size_t first = r->offsets[s] - sp->n0, T = r->offsets[s + 1] - r->offsets[s];
+        for (size_t t = 0; t < T; t++) {
+            const float *ct = cosv + t * half, *st = sinv + t * half;
+            float *row = ws->qkv + (first + t) * 3 * HD;
+            for (size_t part = 0; part < 2; part++) /* queries, then keys */
+                for (size_t h = 0; h < H; h++) {
+                    float *x = row + part * HD + h * Dh;
+                    for (size_t e = 0; e < half; e++) {
+                        float x1 = x[e], x2 = x[e + half];
+                        x[e] = x1 * ct[e] - x2 * st[e];
+                        x[e + half] = x2 * ct[e] + x1 * st[e];
+                    }
+                }
+        }
+    }
+}
+
+/* z (n, H*Dh) = concat_h softmax(Q_h K_h^T / sqrt(Dh) + bias) V_h, per sequence, from
+ * qkv; local layers see keys within window / 2. The (sequence, head) pairs are shared
+ * out among the thread team. Maps go to r->all_maps (every head, for rollout and norms)
+ * or straight to the selected slots: layer slot a (-1: none), head slot head_slot[h]. */
+static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, long a, bool local,
+                   const span *sp)
 {
     const enc_config *c = &m->cfg;
     size_t H = c->n_heads, Dh = c->d_head, HD = H * Dh, pairs = (sp->s1 - sp->s0) * H;
-    size_t per_thread = ENC_ATT_SCRATCH(ws->cap_T, Dh), work = 0;
+    size_t per_thread = ENC_ATT_SCRATCH(ws->cap_T, Dh), work = 0, width = 2 * c->max_len - 1;
+    size_t half_window = local ? c->window / 2 : SIZE_MAX;
     for (size_t s = sp->s0; s < sp->s1; s++) {
         size_t T = r->offsets[s + 1] - r->offsets[s];
         work += H * T * T * Dh;
@@ -161,53 +200,114 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, long a,
 #pragma omp parallel for schedule(dynamic) num_threads(nt)
     for (size_t p = 0; p < pairs; p++) {
         size_t s = sp->s0 + p / H, h = p % H;
-        size_t first = r->offsets[s] - sp->n0, T = r->offsets[s + 1] - r->offsets[s];
+        size_t first = r->offsets[s] - sp->n0, T = r->offsets[s + 1] - r->offsets[s], TT = T * T;
         const float *rows = ws->qkv + first * 3 * HD;
         float *scratch = ws->scratch + (size_t)omp_get_thread_num() * per_thread;
         float *att = NULL, *scores = NULL;
         if (a >= 0 && ws->head_slot[h] >= 0) {
             size_t at = r->attn_offset[s] +
-                ((size_t)a * r->n_attn_heads + (size_t)ws->head_slot[h]) * T * T;
+                ((size_t)a * r->n_attn_heads + (size_t)ws->head_slot[h]) * TT;
             if (r->attention) att = r->attention + at;
             if (r->scores) scores = r->scores + at;
         }
+        if (r->all_maps) att = r->all_maps + (H * r->sq_offset[s] + h * TT);
+        const float *rel = m->rel_table ? m->rel_table + h * width + (c->max_len - 1) : NULL;
         ws->k->attention_head(att, scores, ws->z + first * HD + h * Dh, rows + h * Dh,
                               rows + HD + h * Dh, rows + 2 * HD + h * Dh, T, Dh, 3 * HD, HD, scale,
-                              scratch);
+                              rel, half_window, scratch);
     }
 }
 
+/* The interventions on layer l: each ablated head's columns of z replaced by zeros or
+ * by their mean over its sequence's tokens. */
+static void ablate(const enc_model *m, enc_workspace *ws, const enc_request *q, const enc_result *r,
+                   size_t l, const span *sp)
+{
+    size_t Dh = m->cfg.d_head, HD = m->cfg.n_heads * Dh;
+    for (size_t k = 0; k < q->n_ablate; k++) {
+        const enc_ablation *ab = &q->ablate[k];
+        if (ab->layer != l) continue;
+        for (size_t s = sp->s0; s < sp->s1; s++) {
+            size_t first = r->offsets[s] - sp->n0, T = r->offsets[s + 1] - r->offsets[s];
+            float *z = ws->z + first * HD + ab->head * Dh;
+            for (size_t e = 0; e < Dh; e++) {
+                double mean = 0;
+                if (ab->mode == ENC_ABLATE_MEAN)
+                    for (size_t t = 0; t < T; t++) mean += z[t * HD + e];
+                float v = (float)(mean / (double)T);
+                for (size_t t = 0; t < T; t++) z[t * HD + e] = v;
+            }
+        }
+    }
+}
+
+/* The feed-forward's units (n, F) from its input: act(in W_1^T + b_1), or the gated form. */
+static void ffn_units(const enc_model *m, const enc_layer *ly, enc_workspace *ws, const float *in,
+                      size_t N)
+{
+    const enc_config *c = &m->cfg;
+    if (c->glu)
+        ws->k->linear_glu(ws->ff, ws->ff2, in, ly->w1, ly->b1, N, c->d_model, c->d_ff, c->act);
+    else ws->k->linear_act(ws->ff, in, ly->w1, ly->b1, N, c->d_model, c->d_ff, c->act);
+}
+
+/* Layer l's attention: queries, keys and values from `in` (n, D), rotary positions, the
+ * heads, interventions, and the output projection into ws->proj. */
+static void attention(const enc_model *m, size_t l, const enc_layer *ly, enc_workspace *ws,
+                      const enc_request *q, enc_result *r, long a, const float *in, const span *sp)
+{
+    const enc_config *c = &m->cfg;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, N = sp->n;
+    bool local = enc_layer_is_local(c, l);
+    ws->k->linear(ws->qkv, in, ly->wqkv, ly->bqkv, N, D, 3 * HD);
+    if (c->rotary_dim) rotate(m, ws, r, sp, local);
+    if (a >= 0) enc_keep_qkv(m, ws, r, a, sp);
+    attend(m, ws, r, a, local, sp);
+    if (q->n_ablate) ablate(m, ws, q, r, l, sp);
+    if (a >= 0) enc_keep_heads(m, ws, r, a, sp);
+    ws->k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
+    if (r->all_maps) enc_keep_maps(m, ly, ws, r, a, sp);
+    if (a >= 0 && r->attention_output)
+        memcpy(r->attention_output + ((size_t)a * r->n_tokens + sp->n0) * D, ws->proj,
+               N * D * sizeof(float));
+}
+
 /* Post-LN, as in the article and BERT:
- *   U = LN1(X + attention(X) W_o),  X' = LN2(U + act(U W_1) W_2). */
-static void layer_post_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws, enc_result *r,
-                          long a, const span *sp)
+ *   U = LN1(X + attention(X) W_o),  X' = LN2(U + F(U)). */
+static void layer_post_ln(const enc_model *m, size_t l, enc_workspace *ws, const enc_request *q,
+                          enc_result *r, long a, const span *sp)
 {
     const enc_config *c = &m->cfg;
     const enc_kernels *k = ws->k;
-    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, N = sp->n;
-    k->linear(ws->qkv, ws->x, ly->wqkv, ly->bqkv, N, D, 3 * HD);
-    attend(m, ws, r, a, sp);
-    k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
+    const enc_layer *ly = enc_layer_weights(m, l);
+    size_t D = c->d_model, F = c->d_ff, N = sp->n;
+    attention(m, l, ly, ws, q, r, a, ws->x, sp);
     k->add_layernorm(ws->u, ws->x, ws->proj, ly->ln1_g, ly->ln1_b, N, D, c->ln_eps);
-    k->linear_act(ws->ff, ws->u, ly->w1, ly->b1, N, D, F, c->act);
+    ffn_units(m, ly, ws, ws->u, N);
+    if (a >= 0) enc_keep_ffn(m, ws, r, a, sp);
     k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
     k->add_layernorm(ws->x, ws->u, ws->proj, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
 }
 
-/* Pre-LN: X += attention(LN1(X)) W_o, then X += act(LN2(X) W_1) W_2. */
-static void layer_pre_ln(const enc_model *m, const enc_layer *ly, enc_workspace *ws, enc_result *r,
-                         long a, const span *sp)
+/* Pre-LN: X += attention(LN1(X)) W_o, then X += F(LN2(X)); a family may leave layer 0's
+ * attention input unnormed (ModernBERT). */
+static void layer_pre_ln(const enc_model *m, size_t l, enc_workspace *ws, const enc_request *q,
+                         enc_result *r, long a, const span *sp)
 {
     const enc_config *c = &m->cfg;
     const enc_kernels *k = ws->k;
-    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, N = sp->n;
-    k->add_layernorm(ws->h, ws->x, NULL, ly->ln1_g, ly->ln1_b, N, D, c->ln_eps);
-    k->linear(ws->qkv, ws->h, ly->wqkv, ly->bqkv, N, D, 3 * HD);
-    attend(m, ws, r, a, sp);
-    k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
+    const enc_layer *ly = enc_layer_weights(m, l);
+    size_t D = c->d_model, F = c->d_ff, N = sp->n;
+    const float *in = ws->x;
+    if (!(l == 0 && c->first_attn_norm_none)) {
+        k->add_layernorm(ws->h, ws->x, NULL, ly->ln1_g, ly->ln1_b, N, D, c->ln_eps);
+        in = ws->h;
+    }
+    attention(m, l, ly, ws, q, r, a, in, sp);
     for (size_t i = 0; i < N * D; i++) ws->x[i] += ws->proj[i];
     k->add_layernorm(ws->h, ws->x, NULL, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
-    k->linear_act(ws->ff, ws->h, ly->w1, ly->b1, N, D, F, c->act);
+    ffn_units(m, ly, ws, ws->h, N);
+    if (a >= 0) enc_keep_ffn(m, ws, r, a, sp);
     k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
     for (size_t i = 0; i < N * D; i++) ws->x[i] += ws->proj[i];
 }
@@ -217,20 +317,23 @@ static void run_span(const enc_model *m, enc_workspace *ws, const enc_batch *b,
                      const enc_request *q, enc_result *r, const span *sp)
 {
     const enc_config *c = &m->cfg;
-    size_t D = c->d_model;
+    size_t D = c->d_model, L = c->n_layers;
     enc_ws_lay_out(ws, sp->n);
     for (size_t h = 0; h < c->n_heads; h++) /* the head map, once per part */
         ws->head_slot[h] = (int32_t)slot_of(q->heads, q->n_heads, h);
     embed(m, ws, b, sp);
     keep_hidden(r, q, ws->x, 0, sp);
-    for (size_t l = 0; l < c->n_layers; l++) {
+    for (size_t l = 0; l < L; l++) {
         long a = r->n_attn ? slot_of(q->attn_layers, q->n_attn_layers, l) : -1;
-        if (c->pre_ln) layer_pre_ln(m, &m->layers[l], ws, r, a, sp);
-        else layer_post_ln(m, &m->layers[l], ws, r, a, sp);
-        if (c->pre_ln && l + 1 == c->n_layers) /* hidden_states[L] is after the final LN */
+        if (c->pre_ln) layer_pre_ln(m, l, ws, q, r, a, sp);
+        else layer_post_ln(m, l, ws, q, r, a, sp);
+        if (r->rollout) enc_roll(m, r, l, a, sp);
+        if (c->pre_ln && l + 1 == L && c->hidden_before_final_norm) keep_hidden(r, q, ws->x, L, sp);
+        if (c->pre_ln && l + 1 == L) /* the final norm */
             ws->k->add_layernorm(ws->x, ws->x, NULL, m->final_ln_g, m->final_ln_b, sp->n, D,
                                  c->ln_eps);
-        keep_hidden(r, q, ws->x, l + 1, sp);
+        if (!(c->pre_ln && l + 1 == L && c->hidden_before_final_norm))
+            keep_hidden(r, q, ws->x, l + 1, sp);
     }
     if (r->token_embeddings)
         memcpy(r->token_embeddings + sp->n0 * D, ws->x, sp->n * D * sizeof(float));
@@ -247,11 +350,17 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
     if (s == ENC_OK && (q->outputs & ENC_OUT_HIDDEN) && q->hidden_layers)
         s = check_indices(q->hidden_layers, q->n_hidden_layers, c->n_layers + 1, "layers", err,
                           errlen);
-    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
-    if (s == ENC_OK && (q->outputs & maps) && q->attn_layers)
+    if (s == ENC_OK && (q->outputs & ENC_OUT_PER_LAYER) && q->attn_layers)
         s = check_indices(q->attn_layers, q->n_attn_layers, c->n_layers, "layers", err, errlen);
-    if (s == ENC_OK && (q->outputs & maps) && q->heads)
+    if (s == ENC_OK && (q->outputs & ENC_OUT_PER_HEAD) && q->heads)
         s = check_indices(q->heads, q->n_heads, c->n_heads, "heads", err, errlen);
+    for (size_t k = 0; s == ENC_OK && k < q->n_ablate; k++)
+        if (q->ablate[k].layer >= c->n_layers || q->ablate[k].head >= c->n_heads ||
+            (unsigned)q->ablate[k].mode > ENC_ABLATE_MEAN)
+            s = enc_fail(err, errlen, ENC_ERR_INVALID,
+                         "ablate[%zu]: layer %zu, head %zu is not in the model (%zu layers, %zu "
+                         "heads)",
+                         k, q->ablate[k].layer, q->ablate[k].head, c->n_layers, c->n_heads);
     if (s == ENC_OK && q->pooling != ENC_POOL_CLS && q->pooling != ENC_POOL_MEAN &&
         q->pooling != ENC_POOL_NONE)
         s = enc_fail(err, errlen, ENC_ERR_INVALID, "unknown pooling %d", (int)q->pooling);

@@ -285,8 +285,8 @@ ENC_VEC_INLINE void rows_times(int R, const float *A, size_t lda, const float *B
  * qs (ATT_R, Dh) are scratch. */
 ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, const float *q,
                                     const float *v, size_t i0, size_t T, size_t Dh, size_t ld,
-                                    size_t ldz, float scale, const float *kt, size_t TV,
-                                    float *rows, float *qs)
+                                    size_t ldz, float scale, const float *rel, size_t half_window,
+                                    const float *kt, size_t TV, float *rows, float *qs)
 {
     for (int r = 0; r < R; r++)
         for (size_t e = 0; e < Dh; e++) qs[r * Dh + e] = q[(i0 + r) * ld + e] * scale;
@@ -294,7 +294,18 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
     float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = rows + r * TV;
-        if (scores) memcpy(scores + (i0 + r) * T, row, T * sizeof *row);
+        size_t i = i0 + r;
+        if (rel) { /* key j's bias is rel[j - i]: a contiguous run of the table */
+            const float *b = rel - (ptrdiff_t)i;
+            size_t j = 0;
+            for (; j + VW <= T; j += VW) V_STORE(row + j, V_LOAD(row + j) + V_LOAD(b + j));
+            for (; j < T; j++) row[j] += b[j];
+        }
+        if (scores) memcpy(scores + i * T, row, T * sizeof *row);
+        if (half_window < T) { /* keys past the window weigh nothing */
+            for (size_t j = 0; j + half_window < i; j++) row[j] = -INFINITY;
+            for (size_t j = i + half_window + 1; j < T; j++) row[j] = -INFINITY;
+        }
         inv[r] = softmax_exp_row(row, T, TV);
         if (att) {
             float *a = att + (i0 + r) * T;
@@ -316,7 +327,7 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
 ENC_VEC_CLONES
 static void attention_head_fast(float *att, float *scores, float *z, const float *q, const float *k,
                                 const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                                float scale, float *scratch)
+                                float scale, const float *rel, size_t half_window, float *scratch)
 {
     size_t TV = ENC_ATT_TV(T);
     float *kt = scratch, *rows = kt + Dh * TV, *qs = rows + ATT_R * TV;
@@ -332,15 +343,17 @@ static void attention_head_fast(float *att, float *scores, float *z, const float
         for (size_t j = T; j < TV; j++) kt[e * TV + j] = 0.0f;
     size_t i = 0;
     for (; i + ATT_R <= T; i += ATT_R)
-        attention_block(ATT_R, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, kt, TV, rows, qs);
+        attention_block(ATT_R, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, rel, half_window, kt,
+                        TV, rows, qs);
     for (; i < T; i++)
-        attention_block(1, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, kt, TV, rows, qs);
+        attention_block(1, att, scores, z, q, v, i, T, Dh, ld, ldz, scale, rel, half_window, kt, TV,
+                        rows, qs);
 }
 
 ENC_VEC_CLONES
-static void relu_fast(float *x, size_t n)
+static void relu_range(float *x, size_t i, size_t n)
 {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 /* GELU, erf form: x/2 (1 + erf(x / sqrt 2)), in place. */
@@ -351,39 +364,66 @@ ENC_VEC_INLINE void gelu_v(vf *x)
     *x = V1(0.5f) * *x * (V1(1.0f) + e);
 }
 
-ENC_VEC_CLONES
-static void gelu_range(float *x, size_t i, size_t n)
+/* GELU, tanh form: x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written as
+ * x sigmoid(2u) = x / (1 + e^(-2u)): the same function with one exp. */
+ENC_VEC_INLINE void gelu_tanh_v(vf *x)
 {
-    size_t nv = i + (n - i) / VW * VW;
-    for (; i < nv; i += VW) {
-        vf v = V_LOAD(x + i);
-        gelu_v(&v);
-        V_STORE(x + i, v);
+    vf t = *x, u = V1(-2.0f * 0.7978845608028654f) * (t + V1(0.044715f) * t * t * t);
+    v_exp(&u);
+    *x = t / (V1(1.0f) + u);
+}
+
+/* SiLU: x sigmoid(x) = x / (1 + e^-x). */
+ENC_VEC_INLINE void silu_v(vf *x)
+{
+    vf e = -*x;
+    v_exp(&e);
+    *x = *x / (V1(1.0f) + e);
+}
+
+/* A vector activation on x[i, n): whole vectors, then the tail. */
+#define ACT_RANGE(name, fn)                                                                        \
+    ENC_VEC_CLONES static void name(float *x, size_t i, size_t n)                                  \
+    {                                                                                              \
+        size_t nv = i + (n - i) / VW * VW;                                                         \
+        for (; i < nv; i += VW) {                                                                  \
+            vf v = V_LOAD(x + i);                                                                  \
+            fn(&v);                                                                                \
+            V_STORE(x + i, v);                                                                     \
+        }                                                                                          \
+        if (i < n) {                                                                               \
+            vf v;                                                                                  \
+            v_load_tail(&v, x + i, n - i, 0.0f);                                                   \
+            fn(&v);                                                                                \
+            v_store_tail(x + i, n - i, &v);                                                        \
+        }                                                                                          \
     }
-    if (i < n) {
-        vf v;
-        v_load_tail(&v, x + i, n - i, 0.0f);
-        gelu_v(&v);
-        v_store_tail(x + i, n - i, &v);
+ACT_RANGE(gelu_range, gelu_v)
+ACT_RANGE(gelu_tanh_range, gelu_tanh_v)
+ACT_RANGE(silu_range, silu_v)
+
+/* act (an enc_act, or ACT_NONE) on x[i0, i1). */
+#define ACT_NONE (-1)
+static void act_range(float *x, size_t i0, size_t i1, int act)
+{
+    switch (act) {
+    case ENC_ACT_GELU: gelu_range(x, i0, i1); break;
+    case ENC_ACT_GELU_TANH: gelu_tanh_range(x, i0, i1); break;
+    case ENC_ACT_SILU: silu_range(x, i0, i1); break;
+    case ENC_ACT_RELU: relu_range(x, i0, i1); break;
+    default: break;
     }
 }
 
-static void gelu_fast(float *x, size_t n)
+static void activate_fast(float *x, size_t n, enc_act act)
 {
     /* split at whole vectors so every slice but the last is whole vectors */
     size_t chunks = (n + VW - 1) / VW;
-    ROWS_PARALLEL(chunks, 8 * VW, gelu_range(x, r0 * VW, r1 * VW < n ? r1 * VW : n));
+    ROWS_PARALLEL(chunks, 8 * VW, act_range(x, r0 * VW, r1 * VW < n ? r1 * VW : n, (int)act));
 }
 
-/* act (GELU, ReLU or ACT_NONE) on rows [r0, r1) x columns [c0, c1) of out (N, Dout): the
- * slice a thread of linear_team has just written, still in its cache. */
-#define ACT_NONE (-1)
-static void act_range(float *out, size_t i0, size_t i1, int act)
-{
-    if (act == ENC_ACT_GELU) gelu_range(out, i0, i1);
-    else relu_fast(out + i0, i1 - i0);
-}
-
+/* act on rows [r0, r1) x columns [c0, c1) of out (N, Dout): the slice a thread of
+ * linear_team has just written, still in its cache. */
 static void act_slice(float *out, size_t Dout, size_t r0, size_t r1, size_t c0, size_t c1, int act)
 {
     if (act == ACT_NONE || r1 <= r0 || c1 <= c0) return;
@@ -435,6 +475,26 @@ static void linear_act_fast(float *out, const float *in, const float *w, const f
     linear_team(out, in, w, b, N, Din, Dout, (int)act);
 }
 
+/* units (rows n0..n1, F) = act(h[:, :F]) * h[:, F:], h (N, 2F). */
+ENC_VEC_CLONES
+static void glu_rows(float *units, float *h, size_t n0, size_t n1, size_t F, int act)
+{
+    for (size_t n = n0; n < n1; n++) {
+        float *a = h + n * 2 * F, *u = units + n * F;
+        act_range(a, 0, F, act);
+        size_t f = 0;
+        for (; f + VW <= F; f += VW) V_STORE(u + f, V_LOAD(a + f) * V_LOAD(a + F + f));
+        for (; f < F; f++) u[f] = a[f] * a[F + f];
+    }
+}
+
+static void linear_glu_fast(float *units, float *h, const float *in, const float *w, const float *b,
+                            size_t N, size_t Din, size_t F, enc_act act)
+{
+    linear_team(h, in, w, b, N, Din, 2 * F, ACT_NONE);
+    ROWS_PARALLEL(N, 16 * F, glu_rows(units, h, r0, r1, F, (int)act));
+}
+
 /* enc_kernels_fast_w16 or enc_kernels_fast_w8: this file is compiled once per width
  * (Makefile), and kernels_pick.c hands out the one this processor runs best. */
 #define KERNELS_NAMED(w) enc_kernels_fast_w##w
@@ -444,6 +504,6 @@ const enc_kernels KERNELS_NAME(VW) = {
     .linear_act = linear_act_fast,
     .add_layernorm = add_layernorm_fast,
     .attention_head = attention_head_fast,
-    .relu = relu_fast,
-    .gelu = gelu_fast,
+    .linear_glu = linear_glu_fast,
+    .activate = activate_fast,
 };

@@ -17,25 +17,30 @@ typedef struct {
      * model keeps it (panels.h); b (Dout) may be NULL. */
     void (*linear)(float *out, const float *in, const float *w, const float *b, size_t N,
                    size_t Din, size_t Dout);
-    /* out = act(in W^T + b), act ENC_ACT_GELU or ENC_ACT_RELU: linear, then relu or gelu
-     * over out. */
+    /* out = act(in W^T + b), act any enc_act: linear, then the activation over out. */
     void (*linear_act)(float *out, const float *in, const float *w, const float *b, size_t N,
                        size_t Din, size_t Dout, enc_act act);
+    /* The gated feed-forward's first step (GeGLU, SwiGLU): h (N, 2F) = in W^T + b with W
+     * (2F, Din) packed, then units (N, F) = act(h[:, :F]) * h[:, F:]. h is the caller's
+     * scratch (overwritten). */
+    void (*linear_glu)(float *units, float *h, const float *in, const float *w, const float *b,
+                       size_t N, size_t Din, size_t F, enc_act act);
     /* out (N, D) = LayerNorm(x + r) with gain g and bias b (D); r may be NULL; out may
      * alias x. */
     void (*add_layernorm)(float *out, const float *x, const float *r, const float *g,
                           const float *b, size_t N, size_t D, float eps);
-    /* One sequence, one head: att (T, T) = softmax(Q K^T * scale) over each row, then
-     * z (T, Dh) = att V. Q, K, V rows are `ld` floats apart (they sit inside the fused
-     * QKV rows); z rows are `ldz` apart. scores (T, T), when not NULL, gets
-     * Q K^T * scale before the softmax. att may be NULL (not kept). scratch holds
-     * ENC_ATT_SCRATCH(T, Dh) floats of the calling thread's own. */
+    /* One sequence, one head: s (T, T) = Q K^T * scale, plus rel[j - i] on s[i][j] when
+     * rel is not NULL (a relative-position bias: rel valid from -(T-1) to T-1), then
+     * att = softmax of each row, keys with |i - j| > half_window left out (weight 0;
+     * SIZE_MAX: none), and z (T, Dh) = att V. Q, K, V rows are `ld` floats apart (they
+     * sit inside the fused QKV rows); z rows are `ldz` apart. scores (T, T), when not
+     * NULL, gets s (the bias in, the window not applied). att may be NULL (not kept).
+     * scratch holds ENC_ATT_SCRATCH(T, Dh) floats of the calling thread's own. */
     void (*attention_head)(float *att, float *scores, float *z, const float *q, const float *k,
                            const float *v, size_t T, size_t Dh, size_t ld, size_t ldz, float scale,
-                           float *scratch);
-    /* x (n) = act(x): ReLU or GELU (erf form). */
-    void (*relu)(float *x, size_t n);
-    void (*gelu)(float *x, size_t n);
+                           const float *rel, size_t half_window, float *scratch);
+    /* x (n) = act(x), in place. */
+    void (*activate)(float *x, size_t n, enc_act act);
 } enc_kernels;
 
 /* T rounded up to whole vectors of 16 floats (the widest of vecmath.h's VW); the scratch

@@ -3,6 +3,8 @@
  * accumulators, and is what the fast kernels are tested against. Not used to serve.
  */
 #include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "kernels.h"
 
@@ -41,7 +43,7 @@ static void add_layernorm_ref(float *out, const float *x, const float *r, const 
 /* att may be NULL here too: then each row is computed in scratch (T floats). */
 static void attention_head_ref(float *att, float *scores, float *z, const float *q, const float *k,
                                const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
-                               float scale, float *scratch)
+                               float scale, const float *rel, size_t half_window, float *scratch)
 {
     for (size_t i = 0; i < T; i++) {
         float *row = att ? att + i * T : scratch;
@@ -50,7 +52,10 @@ static void attention_head_ref(float *att, float *scores, float *z, const float 
             double s = 0;
             for (size_t e = 0; e < Dh; e++) s += (double)q[i * ld + e] * k[j * ld + e];
             row[j] = (float)(s * scale);
+            if (rel) row[j] += rel[(ptrdiff_t)j - (ptrdiff_t)i];
             if (scores) scores[i * T + j] = row[j];
+            bool seen = half_window >= T || (j + half_window >= i && j <= i + half_window);
+            if (!seen) row[j] = -INFINITY;
             if (row[j] > max) max = row[j];
         }
         double sum = 0;
@@ -64,29 +69,46 @@ static void attention_head_ref(float *att, float *scores, float *z, const float 
     }
 }
 
-static void relu_ref(float *x, size_t n)
+/* One activation of x, in double, as the definitions read. */
+static float act_one(double x, enc_act act)
 {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0.0f;
+    switch (act) {
+    case ENC_ACT_RELU: return (float)(x > 0 ? x : 0.0);
+    case ENC_ACT_GELU: return (float)(0.5 * x * (1.0 + erf(x / sqrt(2.0))));
+    case ENC_ACT_GELU_TANH:
+        return (float)(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))));
+    case ENC_ACT_SILU: return (float)(x / (1.0 + exp(-x)));
+    }
+    return (float)x;
 }
 
-static void gelu_ref(float *x, size_t n)
+static void activate_ref(float *x, size_t n, enc_act act)
 {
-    for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+    for (size_t i = 0; i < n; i++) x[i] = act_one(x[i], act);
 }
 
 static void linear_act_ref(float *out, const float *in, const float *w, const float *b, size_t N,
                            size_t Din, size_t Dout, enc_act act)
 {
     linear_ref(out, in, w, b, N, Din, Dout);
-    if (act == ENC_ACT_GELU) gelu_ref(out, N * Dout);
-    else relu_ref(out, N * Dout);
+    activate_ref(out, N * Dout, act);
+}
+
+static void linear_glu_ref(float *units, float *h, const float *in, const float *w, const float *b,
+                           size_t N, size_t Din, size_t F, enc_act act)
+{
+    linear_ref(h, in, w, b, N, Din, 2 * F);
+    for (size_t n = 0; n < N; n++)
+        for (size_t f = 0; f < F; f++)
+            units[n * F + f] =
+                (float)((double)act_one(h[n * 2 * F + f], act) * h[n * 2 * F + F + f]);
 }
 
 const enc_kernels enc_kernels_ref = {
     .linear = linear_ref,
     .linear_act = linear_act_ref,
+    .linear_glu = linear_glu_ref,
     .add_layernorm = add_layernorm_ref,
     .attention_head = attention_head_ref,
-    .relu = relu_ref,
-    .gelu = gelu_ref,
+    .activate = activate_ref,
 };

@@ -151,37 +151,93 @@ enc_status enc_config_check(const enc_config *c, char *err, size_t errlen)
     size_t t;
     if (!mul_ok(c->vocab_size, c->d_model, &t) || !mul_ok(c->n_heads, c->d_head, &t) ||
         !mul_ok(t, c->d_model, &t) || !mul_ok(c->d_ff, c->d_model, &t) ||
-        !mul_ok(c->max_len, c->d_model, &t))
+        !mul_ok(c->max_len, c->d_model, &t) || !mul_ok(enc_pos_rows(c), enc_emb_width(c), &t) ||
+        !mul_ok(c->vocab_size, enc_emb_width(c), &t) || !mul_ok(c->d_ff, 2 * c->d_model, &t))
         return enc_fail(err, errlen, ENC_ERR_INVALID, "model sizes overflow");
+    if (c->emb_size > ENC_MAX_ELEMS || c->n_positions > (1u << 20) ||
+        (c->n_positions && c->n_positions < c->max_len))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model emb_size %zu or n_positions %zu out of range (max_len %zu)",
+                        c->emb_size, c->n_positions, c->max_len);
+    if (c->pos_after_pad &&
+        (c->pad_id < 0 || (size_t)c->pad_id >= c->vocab_size ||
+         enc_pos_rows(c) < c->max_len + (size_t)c->pad_id + 1))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model pad_id %d must be an id whose positions fit the %zu-row table",
+                        (int)c->pad_id, enc_pos_rows(c));
+    if (c->rotary_dim % 2 || c->rotary_dim > c->d_head || (c->rotary_dim && !(c->rope_theta > 1)))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model rotary_dim %zu must be even and at most d_head %zu, with a base "
+                        "above 1",
+                        c->rotary_dim, c->d_head);
+    if (c->window && !c->global_every)
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model window %zu needs global_every (which layers are global)", c->window);
+    if (c->rel_buckets && (c->rel_buckets < 4 || c->rel_buckets > 4096 || c->rel_max_distance < 2))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model rel_buckets %zu / rel_max_distance %zu out of range", c->rel_buckets,
+                        c->rel_max_distance);
+    if (c->n_layer_groups && (c->n_layer_groups > c->n_layers || c->n_layers % c->n_layer_groups))
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "model n_layer_groups %zu must divide n_layers %zu", c->n_layer_groups,
+                        c->n_layers);
+    if ((unsigned)c->act > ENC_ACT_SILU || (unsigned)c->pos > ENC_POS_NONE)
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "model activation or positions unknown");
     return ENC_OK;
 }
 
 /* ---- the weights block -------------------------------------------------------- */
+
+size_t enc_emb_width(const enc_config *c) { return c->emb_size ? c->emb_size : c->d_model; }
+
+size_t enc_pos_rows(const enc_config *c) { return c->n_positions ? c->n_positions : c->max_len; }
+
+size_t enc_layer_sets(const enc_config *c)
+{
+    return c->n_layer_groups ? c->n_layer_groups : c->n_layers;
+}
 
 /* Walks the parameter block: with base == NULL it only counts, otherwise it points
  * every tensor of m into base. The one place that says how the block is laid out. */
 static size_t layout(enc_model *m, float *base)
 {
     const enc_config *c = &m->cfg;
-    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, E = enc_emb_width(c);
+    size_t F1 = c->glu ? 2 * F : F, half = c->rotary_dim / 2;
     size_t off = 0;
 #define TAKE(ptr, count)                                                                           \
     do {                                                                                           \
         if (base) (ptr) = base + off;                                                              \
         off += (count);                                                                            \
     } while (0)
-    TAKE(m->tok_emb, c->vocab_size * D);
-    TAKE(m->pos_emb, c->max_len * D);
-    if (c->type_vocab_size) TAKE(m->type_emb, c->type_vocab_size * D);
+    TAKE(m->tok_emb, c->vocab_size * E);
+    if (c->pos != ENC_POS_NONE) TAKE(m->pos_emb, enc_pos_rows(c) * E);
+    if (c->type_vocab_size) TAKE(m->type_emb, c->type_vocab_size * E);
     if (c->emb_layernorm) {
-        TAKE(m->emb_ln_g, D);
-        TAKE(m->emb_ln_b, D);
+        TAKE(m->emb_ln_g, E);
+        TAKE(m->emb_ln_b, E);
+    }
+    if (E != D) {
+        TAKE(m->emb_proj_w, enc_panels_size(D, E));
+        TAKE(m->emb_proj_b, D);
     }
     if (c->pre_ln) {
         TAKE(m->final_ln_g, D);
         TAKE(m->final_ln_b, D);
     }
-    for (size_t l = 0; l < c->n_layers; l++) {
+    if (c->rel_buckets) {
+        TAKE(m->rel_bias, c->rel_buckets * c->n_heads);
+        TAKE(m->rel_table, c->n_heads * (2 * c->max_len - 1));
+    }
+    if (half) {
+        TAKE(m->rope_cos, c->max_len * half);
+        TAKE(m->rope_sin, c->max_len * half);
+        if (c->window && c->rope_theta_local > 0) {
+            TAKE(m->rope_cos_local, c->max_len * half);
+            TAKE(m->rope_sin_local, c->max_len * half);
+        }
+    }
+    for (size_t l = 0; l < enc_layer_sets(c); l++) {
         enc_layer *ly = base ? &m->layers[l] : NULL;
         enc_layer dummy;
         if (!ly) ly = &dummy;
@@ -191,8 +247,8 @@ static size_t layout(enc_model *m, float *base)
         TAKE(ly->bo, D);
         TAKE(ly->ln1_g, D);
         TAKE(ly->ln1_b, D);
-        TAKE(ly->w1, enc_panels_size(F, D));
-        TAKE(ly->b1, F);
+        TAKE(ly->w1, enc_panels_size(F1, D));
+        TAKE(ly->b1, F1);
         TAKE(ly->w2, enc_panels_size(D, F));
         TAKE(ly->b2, D);
         TAKE(ly->ln2_g, D);
@@ -229,7 +285,7 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
     m->cfg = *cfg;
     m->specials = (enc_specials){-1, -1, -1, -1, -1};
     m->n_params = layout(m, NULL);
-    m->layers = calloc(cfg->n_layers, sizeof *m->layers);
+    m->layers = calloc(enc_layer_sets(cfg), sizeof *m->layers);
     m->params = calloc(m->n_params, sizeof(float));
     enc_advise_huge_pages(m->params, m->n_params * sizeof(float)); /* load: 570 -> ~200 ms */
     if (!m->layers || !m->params) {
@@ -239,14 +295,14 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     layout(m, m->params);
-    size_t D = cfg->d_model;
-    if (m->emb_ln_g) fill(m->emb_ln_g, D, 1.0f);
+    size_t D = cfg->d_model, E = enc_emb_width(cfg);
+    if (m->emb_ln_g) fill(m->emb_ln_g, E, 1.0f);
     if (m->final_ln_g) fill(m->final_ln_g, D, 1.0f);
-    for (size_t l = 0; l < cfg->n_layers; l++) {
+    for (size_t l = 0; l < enc_layer_sets(cfg); l++) {
         fill(m->layers[l].ln1_g, D, 1.0f);
         fill(m->layers[l].ln2_g, D, 1.0f);
     }
-    if (cfg->pos == ENC_POS_SINUSOIDAL) enc_sinusoidal_table(m->pos_emb, cfg->max_len, D);
+    if (cfg->pos == ENC_POS_SINUSOIDAL) enc_sinusoidal_table(m->pos_emb, enc_pos_rows(cfg), E);
     return m;
 }
 
@@ -301,15 +357,21 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
 {
     const enc_config *c = &m->cfg;
     size_t n = 0, D = c->d_model, H = c->n_heads, Dh = c->d_head, F = c->d_ff, HD = H * Dh;
-    VIEW(m->tok_emb, c->vocab_size, D, 2, "tok_emb");
-    if (c->pos == ENC_POS_LEARNED) VIEW(m->pos_emb, c->max_len, D, 2, "pos_emb");
-    if (m->type_emb && c->type_vocab_size) VIEW(m->type_emb, c->type_vocab_size, D, 2, "type_emb");
+    size_t E = enc_emb_width(c), F1 = c->glu ? 2 * F : F;
+    VIEW(m->tok_emb, c->vocab_size, E, 2, "tok_emb");
+    if (c->pos == ENC_POS_LEARNED) VIEW(m->pos_emb, enc_pos_rows(c), E, 2, "pos_emb");
+    if (m->type_emb && c->type_vocab_size) VIEW(m->type_emb, c->type_vocab_size, E, 2, "type_emb");
     if (m->emb_ln_g) {
-        VIEW(m->emb_ln_g, D, 1, 1, "emb_ln.gamma");
-        VIEW(m->emb_ln_b, D, 1, 1, "emb_ln.beta");
+        VIEW(m->emb_ln_g, E, 1, 1, "emb_ln.gamma");
+        VIEW(m->emb_ln_b, E, 1, 1, "emb_ln.beta");
     }
+    if (m->emb_proj_w) {
+        LINEAR_VIEW(m->emb_proj_w, 0, D, E, "emb_proj.W");
+        VIEW(m->emb_proj_b, D, 1, 1, "emb_proj.b");
+    }
+    if (m->rel_bias) VIEW(m->rel_bias, c->rel_buckets, H, 2, "rel_bias");
     static const char *const qkv[3] = {"q", "k", "v"};
-    for (size_t l = 0; l < c->n_layers; l++) {
+    for (size_t l = 0; l < enc_layer_sets(c); l++) {
         const enc_layer *y = &m->layers[l];
         for (size_t h = 0; h < H; h++)
             for (size_t p = 0; p < 3; p++) {
@@ -321,8 +383,8 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
         VIEW(y->bo, D, 1, 1, "layer%zu.b_o", l);
         VIEW(y->ln1_g, D, 1, 1, "layer%zu.ln1.gamma", l);
         VIEW(y->ln1_b, D, 1, 1, "layer%zu.ln1.beta", l);
-        LINEAR_VIEW(y->w1, 0, F, D, "layer%zu.W_1", l);
-        VIEW(y->b1, F, 1, 1, "layer%zu.b_1", l);
+        LINEAR_VIEW(y->w1, 0, F1, D, "layer%zu.W_1", l);
+        VIEW(y->b1, F1, 1, 1, "layer%zu.b_1", l);
         LINEAR_VIEW(y->w2, 0, D, F, "layer%zu.W_2", l);
         VIEW(y->b2, D, 1, 1, "layer%zu.b_2", l);
         VIEW(y->ln2_g, D, 1, 1, "layer%zu.ln2.gamma", l);
@@ -361,27 +423,84 @@ float enc_rng_uniform(enc_rng *r, double a)
     return (float)((2.0 * u - 1.0) * a);
 }
 
+/* Packs one (out, in) weight in place, with w as room for a copy. */
+static void pack_in_place(float *slot, float *w, size_t out, size_t in)
+{
+    memcpy(w, slot, out * in * sizeof *w);
+    enc_pack_panels(slot, w, out, in);
+}
+
 enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen)
 {
     const enc_config *c = &m->cfg;
-    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
-    size_t most = 3 * HD * D > F * D ? 3 * HD * D : F * D;
-    if (HD * D > most) most = HD * D;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, E = enc_emb_width(c);
+    size_t F1 = c->glu ? 2 * F : F;
+    size_t most = 3 * HD * D;
+    if (F1 * D > most) most = F1 * D;
+    if (E * D > most) most = E * D;
     float *w = malloc(most * sizeof *w);
     if (!w) return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the weights");
-    for (size_t l = 0; l < c->n_layers; l++) {
+    if (m->emb_proj_w) pack_in_place(m->emb_proj_w, w, D, E);
+    for (size_t l = 0; l < enc_layer_sets(c); l++) {
         enc_layer *y = &m->layers[l];
-        struct {
-            float *slot;
-            size_t out, in;
-        } lin[4] = {{y->wqkv, 3 * HD, D}, {y->wo, D, HD}, {y->w1, F, D}, {y->w2, D, F}};
-        for (int k = 0; k < 4; k++) {
-            memcpy(w, lin[k].slot, lin[k].out * lin[k].in * sizeof *w);
-            enc_pack_panels(lin[k].slot, w, lin[k].out, lin[k].in);
-        }
+        pack_in_place(y->wqkv, w, 3 * HD, D);
+        pack_in_place(y->wo, w, D, HD);
+        pack_in_place(y->w1, w, F1, D);
+        pack_in_place(y->w2, w, D, F);
     }
     free(w);
     return ENC_OK;
+}
+
+size_t enc_rel_bucket(long d, size_t buckets, size_t max_distance)
+{
+    /* MPNetEncoder.relative_position_bucket: n = -(j - i); half the buckets for each
+     * sign; exact below max_exact, then logarithmic up to max_distance, computed in
+     * float32 as torch does it (n.float() / max_exact, log, / log(max_distance /
+     * max_exact) as a float32, * (buckets - max_exact)), truncated. */
+    long n = -d;
+    size_t half = buckets / 2, ret = n < 0 ? half : 0, max_exact = half / 2;
+    unsigned long a = (unsigned long)(n < 0 ? -n : n);
+    if (a < max_exact) return ret + a;
+    float x = logf((float)a / (float)max_exact) /
+        (float)log((double)max_distance / (double)max_exact) * (float)(half - max_exact);
+    size_t large = max_exact + (size_t)x;
+    return ret + (large < half - 1 ? large : half - 1);
+}
+
+/* cos and sin of position p times theta^(-2i/R), (max_len, R / 2), in float32 as both
+ * Hugging Face codes compute them: inv_freq = 1 / theta^((2i) / R), the angle p *
+ * inv_freq rounded to float32, then its cos and sin. */
+static void rope_tables(float *cosv, float *sinv, size_t max_len, size_t R, float theta)
+{
+    size_t half = R / 2;
+    for (size_t i = 0; i < half; i++) {
+        float inv = 1.0f / powf(theta, (float)(2 * i) / (float)R);
+        for (size_t p = 0; p < max_len; p++) {
+            float angle = (float)p * inv;
+            cosv[p * half + i] = cosf(angle);
+            sinv[p * half + i] = sinf(angle);
+        }
+    }
+}
+
+void enc_model_derive(enc_model *m)
+{
+    const enc_config *c = &m->cfg;
+    if (m->rope_cos)
+        rope_tables(m->rope_cos, m->rope_sin, c->max_len, c->rotary_dim, c->rope_theta);
+    if (m->rope_cos_local)
+        rope_tables(m->rope_cos_local, m->rope_sin_local, c->max_len, c->rotary_dim,
+                    c->rope_theta_local);
+    if (m->rel_table) {
+        size_t H = c->n_heads, width = 2 * c->max_len - 1;
+        for (long d = -(long)(c->max_len - 1); d <= (long)(c->max_len - 1); d++) {
+            size_t b = enc_rel_bucket(d, c->rel_buckets, c->rel_max_distance);
+            for (size_t h = 0; h < H; h++)
+                m->rel_table[h * width + (size_t)(d + (long)c->max_len - 1)] =
+                    m->rel_bias[b * H + h];
+        }
+    }
 }
 
 static void uniform(enc_rng *r, float *p, size_t n, double a)

@@ -21,27 +21,40 @@ typedef struct {
     float *bo;    /* (D) */
     float *ln1_g; /* (D) LayerNorm after attention (post-LN) or before it (pre-LN) */
     float *ln1_b; /* (D) */
-    float *w1;    /* (F, D), packed */
-    float *b1;    /* (F) */
+    float *w1;    /* (F, D), packed; with cfg.glu (2F, D): the units activated, then the
+                     units they multiply */
+    float *b1;    /* (F), or (2F) with cfg.glu */
     float *w2;    /* (D, F), packed */
     float *b2;    /* (D) */
     float *ln2_g; /* (D) LayerNorm after the feed-forward (post-LN) or before it (pre-LN) */
     float *ln2_b; /* (D) */
 } enc_layer;
 
+/* E is cfg.emb_size (or D), P the position table's rows (cfg.n_positions or max_len),
+ * R cfg.rotary_dim, G the layer weight sets (cfg.n_layer_groups or L). */
 struct enc_model {
     enc_config cfg;
     enc_specials specials;
     float *params;            /* one block holding every tensor below */
     size_t n_params;          /* floats in params */
-    float *tok_emb;           /* (V, D) */
-    float *pos_emb;           /* (max_len, D) learned, or the sinusoidal table made at load */
-    float *type_emb;          /* (type_vocab_size, D), NULL when type_vocab_size = 0 */
-    float *emb_ln_g;          /* (D) NULL unless cfg.emb_layernorm */
-    float *emb_ln_b;          /* (D) */
+    float *tok_emb;           /* (V, E) */
+    float *pos_emb;           /* (P, E) learned, or the sinusoidal table made at load; NULL
+                              for ENC_POS_NONE */
+    float *type_emb;          /* (type_vocab_size, E), NULL when type_vocab_size = 0 */
+    float *emb_ln_g;          /* (E) NULL unless cfg.emb_layernorm */
+    float *emb_ln_b;          /* (E) */
+    float *emb_proj_w;        /* (D, E), packed; NULL unless E != D */
+    float *emb_proj_b;        /* (D) */
     float *final_ln_g;        /* (D) NULL unless cfg.pre_ln */
     float *final_ln_b;        /* (D) */
-    enc_layer *layers;        /* (L) */
+    float *rel_bias;          /* (rel_buckets, H), NULL unless cfg.rel_buckets */
+    float *rel_table;         /* (H, 2 max_len - 1) made from rel_bias at load: head h's bias
+                              for key j of query i at [h][max_len - 1 + j - i] */
+    float *rope_cos;          /* (max_len, R / 2) cos and sin of position p times frequency */
+    float *rope_sin;          /* i, theta^(-2i/R), made at load; NULL unless cfg.rotary_dim */
+    float *rope_cos_local;    /* the same with rope_theta_local, for local layers (NULL when */
+    float *rope_sin_local;    /* there are none) */
+    enc_layer *layers;        /* (G) the layers' weight sets */
     enc_wordpiece *wordpiece; /* the WordPiece vocabulary; NULL for the word tokenizer */
 };
 
@@ -56,6 +69,31 @@ enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen);
 
 /* PE[pos][2i] = sin(pos / 10000^(2i/D)), PE[pos][2i+1] = cos(same), into (max_len, D). */
 void enc_sinusoidal_table(float *pe, size_t max_len, size_t d_model);
+
+/* The derived tables of a model whose parameters are in place: the rotary cos and sin,
+ * the relative-position table from rel_bias. Once, after loading. */
+void enc_model_derive(enc_model *m);
+
+/* Widths: E of the embedding tables, P rows of the position table, G weight sets. */
+size_t enc_emb_width(const enc_config *c);
+size_t enc_pos_rows(const enc_config *c);
+size_t enc_layer_sets(const enc_config *c);
+
+/* The weight set of layer l (ALBERT's layers share one). */
+static inline const enc_layer *enc_layer_weights(const enc_model *m, size_t l)
+{
+    return &m->layers[l * enc_layer_sets(&m->cfg) / m->cfg.n_layers];
+}
+
+/* Whether layer l attends locally (within cfg.window / 2). */
+static inline bool enc_layer_is_local(const enc_config *c, size_t l)
+{
+    return c->window && c->global_every && l % c->global_every != 0;
+}
+
+/* The relative-position bucket of key j seen from query i, d = j - i (MPNet's
+ * relative_position_bucket, bidirectional, with its float32 logarithm). */
+size_t enc_rel_bucket(long d, size_t buckets, size_t max_distance);
 
 /* The PRNG of random models (splitmix64): the same seed gives the same stream on every
  * machine. tests/golden/gen_fixtures.py re-implements it; keep the two in step. */

@@ -47,19 +47,27 @@ void enc_set_num_threads(int n) { enc_kernel_set_threads(n); }
 
 /* Floats of activations per token, and of the whole block for N tokens of sequences up
  * to T with `threads` attention scratches, and the head map (H int32, a float's size). */
-static size_t per_token(size_t D, size_t HD, size_t F) { return 4 * D + 3 * HD + HD + F; }
+static size_t emb_extra(const enc_config *c)
+{
+    return enc_emb_width(c) != c->d_model ? enc_emb_width(c) : 0;
+}
+
+static size_t per_token(const enc_config *c)
+{
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    return 4 * D + 3 * HD + HD + F + (c->glu ? 2 * F : 0) + emb_extra(c);
+}
 
 static size_t activation_floats(const enc_config *c, size_t N, size_t T, int threads)
 {
-    size_t D = c->d_model, HD = c->n_heads * c->d_head;
-    return N * per_token(D, HD, c->d_ff) + (size_t)threads * ENC_ATT_SCRATCH(T, c->d_head) +
-        c->n_heads;
+    return N * per_token(c) + (size_t)threads * ENC_ATT_SCRATCH(T, c->d_head) + c->n_heads;
 }
 
 static bool same_sizes(const enc_workspace *ws, const enc_config *c)
 {
     return ws->D == c->d_model && ws->HD == c->n_heads * c->d_head && ws->F == c->d_ff &&
-        ws->Dh == c->d_head && ws->H == c->n_heads;
+        ws->Dh == c->d_head && ws->H == c->n_heads && ws->E == emb_extra(c) &&
+        ws->F2 == (c->glu ? 2 * c->d_ff : 0);
 }
 
 void enc_ws_lay_out(enc_workspace *ws, size_t n)
@@ -73,6 +81,8 @@ void enc_ws_lay_out(enc_workspace *ws, size_t n)
     ws->proj = p, p += n * D;
     ws->u = p, p += n * D;
     ws->ff = p, p += n * ws->F;
+    ws->ff2 = ws->F2 ? p : NULL, p += n * ws->F2;
+    ws->emb = ws->E ? p : NULL, p += n * ws->E;
     ws->scratch = p, p += (size_t)ws->threads * ENC_ATT_SCRATCH(ws->cap_T, ws->Dh);
     ws->head_slot = (int32_t *)p;
 }
@@ -88,6 +98,8 @@ static void set_capacity(enc_workspace *ws, const enc_config *c, size_t N, size_
     ws->F = c->d_ff;
     ws->Dh = c->d_head;
     ws->H = c->n_heads;
+    ws->E = emb_extra(c);
+    ws->F2 = c->glu ? 2 * c->d_ff : 0;
     ws->threads = threads;
 }
 
@@ -118,10 +130,8 @@ enc_status enc_ws_ready(enc_workspace *ws, const enc_config *c, size_t N, size_t
 
 /* ---- reserving --------------------------------------------------------------------- */
 
-#define ROOM_ALIGN 64 /* every result array starts on a cache line */
-#define RESULT_ARRAYS                                                                              \
-    7 /* offsets, embedding, token_embeddings, hidden, attn_offset, \
-                           attention, scores */
+#define ROOM_ALIGN 64    /* every result array starts on a cache line */
+#define RESULT_ARRAYS 24 /* at most this many arrays carved from the room for a pass */
 
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 static size_t sat_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
@@ -132,7 +142,7 @@ static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX :
 static size_t room_need(size_t floats, size_t B)
 {
     return sat_add(sat_mul(floats, sizeof(float)),
-                   (2 * B + 1) * sizeof(size_t) + RESULT_ARRAYS * ROOM_ALIGN);
+                   (6 * B + 1) * sizeof(size_t) + RESULT_ARRAYS * ROOM_ALIGN);
 }
 
 enc_status enc_workspace_reserve(enc_workspace *ws, const enc_model *m, size_t max_tokens,
@@ -186,60 +196,98 @@ enc_request enc_request_default(const enc_model *m)
         .outputs = ENC_OUT_EMBEDDING, .pooling = m->cfg.pooling, .normalize = m->cfg.normalize};
 }
 
+/* Every array of a result, as a list: the one place that names them (freeing, carving). */
+#define RESULT_FLOAT_ARRAYS(r)                                                                     \
+    &(r)->embedding, &(r)->token_embeddings, &(r)->hidden, &(r)->attention, &(r)->scores,          \
+        &(r)->attention_norms, &(r)->queries, &(r)->keys, &(r)->values, &(r)->head_outputs,        \
+        &(r)->attention_output, &(r)->ffn, &(r)->rollout, &(r)->all_maps, &(r)->roll_run,          \
+        &(r)->roll_tmp, &(r)->w_o
+#define RESULT_INDEX_ARRAYS(r)                                                                     \
+    &(r)->offsets, &(r)->attn_offset, &(r)->head_offset, &(r)->rollout_offset, &(r)->sq_offset
+
 void enc_result_free(enc_result *r)
 {
     if (!r) return;
-    if (r->in_workspace) {
-        memset(r, 0, sizeof *r);
-        return;
+    if (!r->in_workspace) {
+        float **f[] = {RESULT_FLOAT_ARRAYS(r)};
+        size_t **z[] = {RESULT_INDEX_ARRAYS(r)};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(*f[i]);
+        for (size_t i = 0; i < sizeof z / sizeof z[0]; i++) free(*z[i]);
     }
-    free(r->offsets);
-    free(r->embedding);
-    free(r->token_embeddings);
-    free(r->hidden);
-    free(r->attn_offset);
-    free(r->attention);
-    free(r->scores);
     memset(r, 0, sizeof *r);
 }
 
-/* How many elements each result array holds, for these lengths and this request. */
+/* The floats of each result array, for these lengths and this request. */
 typedef struct {
-    size_t embedding, token_emb, hidden; /* floats */
+    size_t embedding, token_emb, hidden, maps, heads_rows, per_layer_D, per_layer_F, rollout;
+    size_t all_maps, roll, w_o;
     size_t n_hidden, n_attn, n_heads;
-    size_t maps; /* floats of attention, and of scores, each */
-    bool attention, scores;
+    unsigned o; /* the outputs */
 } result_plan;
 
 static result_plan plan_result(const enc_config *c, const size_t *lengths, size_t B,
                                const enc_request *q)
 {
-    result_plan p = {0};
-    size_t D = c->d_model, N = 0, TT = 0;
+    result_plan p = {.o = q->outputs};
+    size_t D = c->d_model, H = c->n_heads, N = 0, TT = 0;
     for (size_t s = 0; s < B; s++) {
         N = sat_add(N, lengths[s]);
         TT = sat_add(TT, sat_mul(lengths[s], lengths[s]));
     }
-    if ((q->outputs & ENC_OUT_EMBEDDING) && q->pooling != ENC_POOL_NONE) p.embedding = B * D;
-    if (q->outputs & ENC_OUT_TOKEN_EMB) p.token_emb = sat_mul(N, D);
-    if (q->outputs & ENC_OUT_HIDDEN) {
+    if ((p.o & ENC_OUT_EMBEDDING) && q->pooling != ENC_POOL_NONE) p.embedding = B * D;
+    if (p.o & ENC_OUT_TOKEN_EMB) p.token_emb = sat_mul(N, D);
+    if (p.o & ENC_OUT_HIDDEN) {
         p.n_hidden = q->hidden_layers ? q->n_hidden_layers : c->n_layers + 1;
         p.hidden = sat_mul(p.n_hidden, sat_mul(N, D));
     }
-    if (q->outputs & (ENC_OUT_ATTENTION | ENC_OUT_SCORES)) {
+    if (p.o & ENC_OUT_PER_LAYER) {
         p.n_attn = q->attn_layers ? q->n_attn_layers : c->n_layers;
-        p.n_heads = q->heads ? q->n_heads : c->n_heads;
-        p.maps = sat_mul(sat_mul(p.n_attn, p.n_heads), TT);
-        p.attention = q->outputs & ENC_OUT_ATTENTION;
-        p.scores = q->outputs & ENC_OUT_SCORES;
+        p.n_heads = q->heads ? q->n_heads : H;
+        size_t per_head = sat_mul(p.n_attn, p.n_heads);
+        p.maps = sat_mul(per_head, TT);
+        p.heads_rows = sat_mul(per_head, sat_mul(N, c->d_head));
+        p.per_layer_D = sat_mul(p.n_attn, sat_mul(N, D));
+        p.per_layer_F = sat_mul(p.n_attn, sat_mul(N, c->d_ff));
+        p.rollout = sat_mul(p.n_attn, TT);
     }
+    if (p.o & (ENC_OUT_ROLLOUT | ENC_OUT_ATTN_NORMS)) p.all_maps = sat_mul(H, TT);
+    if (p.o & ENC_OUT_ROLLOUT) p.roll = TT;
+    if (p.o & ENC_OUT_ATTN_NORMS) p.w_o = sat_mul(D, H * c->d_head);
     return p;
 }
 
+/* Floats of each array of a plan, in the order of RESULT_FLOAT_ARRAYS. */
+static void plan_sizes(const result_plan *p, size_t *n)
+{
+    unsigned o = p->o;
+    size_t k = 0;
+    n[k++] = p->embedding;
+    n[k++] = p->token_emb;
+    n[k++] = p->hidden;
+    n[k++] = o & ENC_OUT_ATTENTION ? p->maps : 0;
+    n[k++] = o & ENC_OUT_SCORES ? p->maps : 0;
+    n[k++] = o & ENC_OUT_ATTN_NORMS ? p->maps : 0;
+    n[k++] = o & ENC_OUT_QUERIES ? p->heads_rows : 0;
+    n[k++] = o & ENC_OUT_KEYS ? p->heads_rows : 0;
+    n[k++] = o & ENC_OUT_VALUES ? p->heads_rows : 0;
+    n[k++] = o & ENC_OUT_HEAD_OUTPUTS ? p->heads_rows : 0;
+    n[k++] = o & ENC_OUT_ATTN_OUTPUT ? p->per_layer_D : 0;
+    n[k++] = o & ENC_OUT_FFN ? p->per_layer_F : 0;
+    n[k++] = o & ENC_OUT_ROLLOUT ? p->rollout : 0;
+    n[k++] = p->all_maps;
+    n[k++] = p->roll;
+    n[k++] = p->roll;
+    n[k++] = p->w_o;
+}
+
+#define N_FLOAT_ARRAYS 17
+
 static size_t plan_floats(const result_plan *p)
 {
-    size_t maps = sat_mul(p->maps, (size_t)p->attention + p->scores);
-    return sat_add(sat_add(p->embedding, p->token_emb), sat_add(p->hidden, maps));
+    size_t n[N_FLOAT_ARRAYS], total = 0;
+    plan_sizes(p, n);
+    for (size_t i = 0; i < N_FLOAT_ARRAYS; i++) total = sat_add(total, n[i]);
+    return total;
 }
 
 size_t enc_result_floats(const enc_model *m, const size_t *lengths, size_t n_seq,
@@ -253,7 +301,7 @@ size_t enc_result_floats(const enc_model *m, const size_t *lengths, size_t n_seq
  * malloc'd for a new workspace. */
 static void *result_array(enc_workspace *ws, size_t bytes)
 {
-    if (!ws->room) return malloc(bytes);
+    if (!ws->room) return malloc(bytes ? bytes : 1);
     size_t at = align_up(ws->room_used, ROOM_ALIGN);
     ws->room_used = at + bytes;
     return ws->room + at;
@@ -278,28 +326,31 @@ enc_status enc_ws_result(enc_workspace *ws, const enc_model *m, const enc_batch 
     r->n_seq = B;
     r->n_tokens = N;
     r->d_model = D;
-    if (!(r->offsets = result_array(ws, (B + 1) * sizeof *r->offsets))) goto nomem;
+    r->n_hidden = p.n_hidden;
+    r->n_attn = p.n_attn;
+    r->n_attn_heads = p.n_heads;
+    size_t **idx[] = {RESULT_INDEX_ARRAYS(r)};
+    size_t idx_len[] = {B + 1, B, B, B, B};
+    for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
+        bool needed = i == 0 || (p.o & ENC_OUT_PER_LAYER);
+        if (needed && !(*idx[i] = result_array(ws, idx_len[i] * sizeof(size_t)))) goto nomem;
+    }
     r->offsets[0] = 0;
     for (size_t s = 0; s < B; s++) r->offsets[s + 1] = r->offsets[s] + b->lengths[s];
-    if (p.embedding && !(r->embedding = result_array(ws, p.embedding * sizeof(float)))) goto nomem;
-    if (p.token_emb && !(r->token_embeddings = result_array(ws, p.token_emb * sizeof(float))))
-        goto nomem;
-    r->n_hidden = p.n_hidden;
-    if (p.hidden && !(r->hidden = result_array(ws, p.hidden * sizeof(float)))) goto nomem;
-    if (p.attention || p.scores) {
-        r->n_attn = p.n_attn;
-        r->n_attn_heads = p.n_heads;
-        if (!(r->attn_offset = result_array(ws, B * sizeof *r->attn_offset))) goto nomem;
-        size_t total = 0, per = p.n_attn * p.n_heads;
-        for (size_t s = 0; s < B; s++) {
-            r->attn_offset[s] = total;
-            total += per * b->lengths[s] * b->lengths[s];
-        }
-        if (p.maps && p.attention && !(r->attention = result_array(ws, p.maps * sizeof(float))))
-            goto nomem;
-        if (p.maps && p.scores && !(r->scores = result_array(ws, p.maps * sizeof(float))))
-            goto nomem;
+    for (size_t s = 0, sq = 0; r->sq_offset && s < B; s++) {
+        size_t T = b->lengths[s];
+        r->sq_offset[s] = sq;
+        r->attn_offset[s] = sq * p.n_attn * p.n_heads;
+        r->rollout_offset[s] = sq * p.n_attn;
+        r->head_offset[s] = r->offsets[s] * p.n_attn * p.n_heads * c->d_head;
+        sq += T * T;
     }
+    float **arrays[] = {RESULT_FLOAT_ARRAYS(r)};
+    _Static_assert(sizeof arrays / sizeof arrays[0] == N_FLOAT_ARRAYS, "plan_sizes' order");
+    size_t n[N_FLOAT_ARRAYS];
+    plan_sizes(&p, n);
+    for (size_t i = 0; i < N_FLOAT_ARRAYS; i++)
+        if (n[i] && !(*arrays[i] = result_array(ws, n[i] * sizeof(float)))) goto nomem;
     if (ws->room && ws->room_used > ws->room_touched) ws->room_touched = ws->room_used;
     return ENC_OK;
 nomem:

@@ -14,6 +14,7 @@ struct enc_workspace {
     const enc_kernels *k;
     size_t cap_tokens, cap_T; /* what the activations hold */
     size_t D, HD, F, Dh, H;   /* the model sizes they were made for */
+    size_t E, F2;             /* embedding width (when not D, else 0); 2F when glu, else 0 */
     int threads;              /* the team size the scratch was made for */
     float *block;             /* the activations (grown mode: malloc'd; reserved: in map) */
     /* The buffers, laid out back to back for the N tokens of the current pass. */
@@ -23,7 +24,9 @@ struct enc_workspace {
     float *z;           /* (N, H*Dh) heads' outputs, concatenated */
     float *proj;        /* (N, D) output of W_o, then of W_2 */
     float *u;           /* (N, D) post-LN: LayerNorm(X + Z) */
-    float *ff;          /* (N, F) */
+    float *ff;          /* (N, F) the feed-forward's units */
+    float *ff2;         /* (N, 2F) glu: the first product, before the gating; else NULL */
+    float *emb;         /* (N, E) the embeddings before their projection to D; else NULL */
     float *scratch;     /* (threads, ENC_ATT_SCRATCH(T, Dh)) each thread's attention scratch */
     int32_t *head_slot; /* (H) where head h is kept among the selected heads, -1 if not */
     /* Set by enc_workspace_reserve: one mapping, the activations then the result room. */

@@ -24,7 +24,7 @@ typedef struct {
 } api_selection;
 
 /* Output bits: ENC_OUT_* of encoder.h plus the token list. */
-#define API_OUT_TOKENS (1u << 8)
+#define API_OUT_TOKENS (1u << 31)
 
 /* A request that passed validation. */
 typedef struct {

@@ -319,26 +319,37 @@ START_TEST(kernels_fast_match_reference)
     float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
     float *s1 = malloc(T * T * 4), *s2 = malloc(T * T * 4);
     enc_kernels_fast.attention_head(a1, s1, z1, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
-                                    64, 0.25f, scratch);
+                                    64, 0.25f, NULL, SIZE_MAX, scratch);
     enc_kernels_ref.attention_head(a2, s2, z2, qkv + 16, qkv + 64 + 16, qkv + 128 + 16, T, Dh, LD,
-                                   64, 0.25f, scratch);
+                                   64, 0.25f, NULL, SIZE_MAX, scratch);
     ck_assert_float_le(max_abs_diff(s1, s2, T * T), 1e-5f);
     free(scratch), free(s1), free(s2);
     ck_assert_float_le(max_abs_diff(a1, a2, T * T), 1e-6f);
     for (size_t i = 0; i < T; i++)
         ck_assert_float_le(max_abs_diff(z1 + i * 64, z2 + i * 64, Dh), 1e-5f);
 
-    float x1[64], x2[64];
-    fill_random(x1, 64, 8, 4.0);
-    memcpy(x2, x1, sizeof x1);
-    enc_kernels_fast.gelu(x1, 64);
-    enc_kernels_ref.gelu(x2, 64);
-    ck_assert_float_le(max_abs_diff(x1, x2, 64), 1e-6f);
-    fill_random(x1, 64, 9, 4.0);
-    memcpy(x2, x1, sizeof x1);
-    enc_kernels_fast.relu(x1, 64);
-    enc_kernels_ref.relu(x2, 64);
-    ck_assert_float_eq(max_abs_diff(x1, x2, 64), 0.0f);
+    /* every activation, on 67 values (a tail past the vectors), up to |x| 12 */
+    static const enc_act acts[] = {ENC_ACT_RELU, ENC_ACT_GELU, ENC_ACT_GELU_TANH, ENC_ACT_SILU};
+    for (size_t k = 0; k < 4; k++) {
+        float x1[67], x2[67];
+        fill_random(x1, 67, 8 + k, 12.0);
+        memcpy(x2, x1, sizeof x1);
+        enc_kernels_fast.activate(x1, 67, acts[k]);
+        enc_kernels_ref.activate(x2, 67, acts[k]);
+        float d = 0;
+        for (size_t i = 0; i < 67; i++)
+            d = fmaxf(d, fabsf(x1[i] - x2[i]) / fmaxf(1.0f, fabsf(x2[i])));
+        ck_assert_msg(d <= (acts[k] == ENC_ACT_RELU ? 0.0f : 1e-6f), "activation %d: %g",
+                      (int)acts[k], (double)d);
+    }
+    /* known values: gelu_tanh(1) = 0.8411920, silu(1) = 0.7310586, gelu(1) = 0.8413447 */
+    float one[3] = {1, 1, 1};
+    enc_kernels_fast.activate(&one[0], 1, ENC_ACT_GELU_TANH);
+    enc_kernels_fast.activate(&one[1], 1, ENC_ACT_SILU);
+    enc_kernels_fast.activate(&one[2], 1, ENC_ACT_GELU);
+    ck_assert_float_eq_tol(one[0], 0.8411920f, 1e-6f);
+    ck_assert_float_eq_tol(one[1], 0.7310586f, 1e-6f);
+    ck_assert_float_eq_tol(one[2], 0.8413447f, 1e-6f);
     free(in), free(w), free(b), free(o1), free(o2), free(g), free(bb), free(r), free(l1), free(l2);
     free(qkv), free(a1), free(a2), free(z1), free(z2);
 }
@@ -397,7 +408,7 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                                 "%s linear N %zu Din %zu Dout %zu threads %d: max |diff| %g",
                                 bnames[k], N, Din, Dout, threads, (double)diff);
                         /* the same product with its activation, applied slice by slice */
-                        enc_act act = (a + c + d) % 2 ? ENC_ACT_GELU : ENC_ACT_RELU;
+                        enc_act act = (enc_act)((a + c + d) % 4);
                         memset(o1, 0xff, N * Dout * 4);
                         fk->linear_act(o1, in, wp, bias, N, Din, Dout, act);
                         enc_kernels_ref.linear_act(o2, in, wp, bias, N, Din, Dout, act);
@@ -405,8 +416,23 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                         if (!(diff <= tol))
                             ck_abort_msg(
                                 "%s linear_act %s N %zu Din %zu Dout %zu threads %d: max |diff| %g",
-                                bnames[k], act == ENC_ACT_GELU ? "gelu" : "relu", N, Din, Dout,
+                                bnames[k], act == ENC_ACT_GELU ? "gelu" : "other", N, Din, Dout,
                                 threads, (double)diff);
+                        /* and gated (GLU): Dout is 2F, F = Dout / 2 */
+                        if (Dout % 2 == 0) {
+                            size_t F = Dout / 2;
+                            float *h1 = malloc(N * Dout * 4), *h2 = malloc(N * Dout * 4);
+                            fk->linear_glu(o1, h1, in, wp, bias, N, Din, F, act);
+                            enc_kernels_ref.linear_glu(o2, h2, in, wp, bias, N, Din, F, act);
+                            diff = 0; /* relative: the units are products of two sums */
+                            for (size_t i = 0; i < N * F; i++)
+                                diff =
+                                    fmaxf(diff, fabsf(o1[i] - o2[i]) / fmaxf(1.0f, fabsf(o2[i])));
+                            free(h1), free(h2);
+                            if (!(diff <= 4 * tol)) /* a product of two such sums */
+                                ck_abort_msg("%s linear_glu N %zu Din %zu F %zu: max |diff| %g",
+                                             bnames[k], N, Din, F, (double)diff);
+                        }
                     }
         }
         enc_set_num_threads(1);
@@ -426,10 +452,20 @@ START_TEST(fast_kernels_match_reference_across_shapes)
                 fill_random(qkv, T * LD, 20 + a * 7 + c, 3.0);
                 float scale = 1.0f / sqrtf((float)Dh);
                 /* head 1 of 2: its Q, K, V start Dh into their thirds of each row */
+                /* with a relative bias and a window on every other shape */
+                float table[2 * 40 - 1];
+                fill_random(table, 2 * 40 - 1, 30 + a, 2.0);
+                const float *rel = (a + c) % 2 ? table + 39 : NULL;
+                size_t half_window = (a + c) % 3 == 1 ? 2 : SIZE_MAX;
                 fk->attention_head(a1, s1, z1 + Dh, qkv + Dh, qkv + HD + Dh, qkv + 2 * HD + Dh, T,
-                                   Dh, LD, HD, scale, scratch);
+                                   Dh, LD, HD, scale, rel, half_window, scratch);
                 enc_kernels_ref.attention_head(a2, s2, z2 + Dh, qkv + Dh, qkv + HD + Dh,
-                                               qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, scratch);
+                                               qkv + 2 * HD + Dh, T, Dh, LD, HD, scale, rel,
+                                               half_window, scratch);
+                for (size_t i = 0; i < T && half_window < T; i++) /* nothing past the window */
+                    for (size_t j = 0; j < T; j++)
+                        if (j + half_window < i || j > i + half_window)
+                            ck_assert_float_eq(a1[i * T + j], 0.0f);
                 float ds = max_abs_diff(s1, s2, T * T), da = max_abs_diff(a1, a2, T * T), dz = 0;
                 for (size_t i = 0; i < T; i++) {
                     float d = max_abs_diff(z1 + i * HD + Dh, z2 + i * HD + Dh, Dh);
@@ -466,7 +502,8 @@ START_TEST(softmax_does_not_overflow)
     /* Scores near 1000 overflow exp() unless the row max is subtracted first. */
     float qkv[2 * 3] = {100, 100, 1, 100, -100, 2}; /* rows: q k v with Dh 1, ld 3 */
     float att[4], z[2], scratch[ENC_ATT_SCRATCH(2, 1)];
-    enc_kernels_fast.attention_head(att, NULL, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f, scratch);
+    enc_kernels_fast.attention_head(att, NULL, z, qkv, qkv + 1, qkv + 2, 2, 1, 3, 1, 0.1f, NULL,
+                                    SIZE_MAX, scratch);
     for (int i = 0; i < 4; i++) ck_assert(isfinite(att[i]));
     ck_assert_float_eq_tol(att[0] + att[1], 1.0f, 1e-6f);
     ck_assert_float_eq_tol(att[0], 1.0f, 1e-6f); /* 1000 against -1000 */
