@@ -5,8 +5,10 @@
 #ifndef ENCODERD_WORDPIECE_H
 #define ENCODERD_WORDPIECE_H
 
-#include "model.h"
+#include "status.h"
 #include "tokens.h"
+
+typedef struct enc_wordpiece enc_wordpiece;
 
 /* A vocabulary of n tokens, id = index; the strings are copied. lowercase = the
  * uncased pipeline (lower-case + strip accents). NULL on failure (duplicate-free
@@ -23,6 +25,9 @@ enc_wordpiece *enc_wordpiece_from_vocab_txt(const char *path, bool lowercase, ch
 void enc_wordpiece_free(enc_wordpiece *wp); /* NULL allowed */
 
 size_t enc_wordpiece_size(const enc_wordpiece *wp);
+
+/* True for the uncased pipeline. */
+bool enc_wordpiece_lowercase(const enc_wordpiece *wp);
 
 /* The id of an exact token string, -1 when absent. */
 int32_t enc_wordpiece_lookup(const enc_wordpiece *wp, const char *tok, size_t len);

@@ -1,0 +1,467 @@
+/*
+ * normalize.c - the normalized string with its alignments, and the normalizers:
+ * BertNormalizer, NFC/NFD/NFKC/NFKD, Lowercase, StripAccents, Replace, Prepend, Strip,
+ * Sequence (Precompiled is precompiled.c).
+ *
+ * Every normalizer is written as HF writes it: a list of (char, change) handed to
+ * NormalizedString::transform (tk_str_transform), so the offsets of every char come
+ * out as HF's.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "tk.h"
+
+/* ---- the string ----------------------------------------------------------------- */
+
+bool tk_str_reserve(tk_str *s, size_t n)
+{
+    if (n <= s->cap) return true;
+    size_t cap = s->cap ? s->cap : 16;
+    while (cap < n) cap *= 2;
+    int32_t *cp = realloc(s->cp, cap * sizeof *cp);
+    if (cp) s->cp = cp;
+    int32_t *o0 = realloc(s->o0, cap * sizeof *o0);
+    if (o0) s->o0 = o0;
+    int32_t *o1 = realloc(s->o1, cap * sizeof *o1);
+    if (o1) s->o1 = o1;
+    if (!cp || !o0 || !o1) return false;
+    s->cap = cap;
+    return true;
+}
+
+bool tk_str_push(tk_str *s, int32_t cp, int32_t o0, int32_t o1)
+{
+    if (s->n == s->cap && !tk_str_reserve(s, s->n + 1)) return false;
+    s->cp[s->n] = cp;
+    s->o0[s->n] = o0;
+    s->o1[s->n] = o1;
+    s->n++;
+    return true;
+}
+
+void tk_str_free(tk_str *s)
+{
+    free(s->cp);
+    free(s->o0);
+    free(s->o1);
+    memset(s, 0, sizeof *s);
+}
+
+/* HF's slice(Range::Normalized): the chars keep their alignments; the slice starts in
+ * the original where its first char does. */
+bool tk_str_slice(const tk_str *s, size_t from, size_t to, tk_str *out)
+{
+    memset(out, 0, sizeof *out);
+    out->base = from < s->n ? s->o0[from] : s->base;
+    if (!tk_str_reserve(out, to - from + 1)) return false;
+    memcpy(out->cp, s->cp + from, (to - from) * sizeof *out->cp);
+    memcpy(out->o0, s->o0 + from, (to - from) * sizeof *out->o0);
+    memcpy(out->o1, s->o1 + from, (to - from) * sizeof *out->o1);
+    out->n = to - from;
+    return true;
+}
+
+bool tk_changes_push(tk_changes *c, int32_t cp, int32_t change)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 32;
+        tk_change *v = realloc(c->v, cap * sizeof *v);
+        if (!v) return false;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n++] = (tk_change){cp, change};
+    return true;
+}
+
+/* HF's transform_range over the whole string: a replaced char takes the alignment of the
+ * old char at the current position; an inserted one that of the old char before it
+ * ((0, 0) of this string's original, i.e. base, at the very start). */
+bool tk_str_transform(tk_str *s, const tk_changes *c, size_t initial_offset)
+{
+    tk_str out = {.base = s->base};
+    if (!tk_str_reserve(&out, c->n + 1)) return false;
+    size_t pos = initial_offset; /* old chars consumed */
+    for (size_t i = 0; i < c->n; i++) {
+        int32_t ch = c->v[i].change, a0, a1;
+        if (ch > 0) {
+            if (pos < 1) a0 = a1 = s->base;
+            else a0 = s->o0[pos - 1], a1 = s->o1[pos - 1];
+        } else {
+            if (pos >= s->n) { /* HF would panic: keep the last alignment */
+                a0 = s->n ? s->o0[s->n - 1] : s->base;
+                a1 = s->n ? s->o1[s->n - 1] : s->base;
+            } else {
+                a0 = s->o0[pos], a1 = s->o1[pos];
+            }
+            pos += 1 + (size_t)(ch < 0 ? -ch : 0);
+        }
+        out.cp[out.n] = c->v[i].c;
+        out.o0[out.n] = a0;
+        out.o1[out.n] = a1;
+        out.n++;
+    }
+    tk_str_free(s);
+    *s = out;
+    return true;
+}
+
+bool tk_str_prepend(tk_str *s, const int32_t *cps, size_t n)
+{
+    if (s->n == 0 || n == 0) return true;
+    tk_changes c = {0};
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) ok = tk_changes_push(&c, cps[i], i != 0);
+    ok = ok && tk_changes_push(&c, s->cp[0], 1);
+    for (size_t i = 1; i < s->n && ok; i++) ok = tk_changes_push(&c, s->cp[i], 0);
+    ok = ok && tk_str_transform(s, &c, 0);
+    free(c.v);
+    return ok;
+}
+
+bool tk_str_utf8(const tk_str *s, size_t from, size_t to, char **buf, size_t *len, size_t **bo)
+{
+    char *b = malloc(4 * (to - from) + 1);
+    size_t *o = bo ? malloc((to - from + 1) * sizeof *o) : NULL;
+    if (!b || (bo && !o)) {
+        free(b);
+        free(o);
+        return false;
+    }
+    size_t n = 0;
+    for (size_t i = from; i < to; i++) {
+        if (o) o[i - from] = n;
+        n += tk_utf8_encode(s->cp[i], b + n);
+    }
+    if (o) o[to - from] = n;
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    if (bo) *bo = o;
+    return true;
+}
+
+char *tk_cps_utf8(const int32_t *cp, size_t n, size_t *len)
+{
+    char *b = malloc(4 * n + 1);
+    if (!b) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += tk_utf8_encode(cp[i], b + k);
+    b[k] = '\0';
+    if (len) *len = k;
+    return b;
+}
+
+/* ---- patterns ------------------------------------------------------------------- */
+
+static bool matches_push(tk_matches *m, size_t from, size_t to, bool match)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 16;
+        tk_match *v = realloc(m->v, cap * sizeof *v);
+        if (!v) return false;
+        m->v = v;
+        m->cap = cap;
+    }
+    m->v[m->n++] = (tk_match){from, to, match};
+    return true;
+}
+
+/* HF's find_matches for a String (an escaped regex: leftmost, non-overlapping) or a
+ * Regex (Oniguruma there, PCRE2 here; after an empty match the search moves on a char). */
+enc_status tk_pattern_find(const tk_pattern *p, const tk_str *s, tk_matches *out)
+{
+    out->n = 0;
+    if (s->n == 0) return matches_push(out, 0, 0, false) ? ENC_OK : ENC_ERR_NOMEM;
+    size_t prev = 0;
+    if (!p->is_regex) {
+        if (p->n_lit == 0) return matches_push(out, 0, s->n, false) ? ENC_OK : ENC_ERR_NOMEM;
+        for (size_t i = 0; i + p->n_lit <= s->n;) {
+            if (memcmp(s->cp + i, p->lit, p->n_lit * sizeof *p->lit) != 0) {
+                i++;
+                continue;
+            }
+            if (prev != i && !matches_push(out, prev, i, false)) return ENC_ERR_NOMEM;
+            if (!matches_push(out, i, i + p->n_lit, true)) return ENC_ERR_NOMEM;
+            prev = i += p->n_lit;
+        }
+    } else {
+        char *buf;
+        size_t len, *bo;
+        if (!tk_str_utf8(s, 0, s->n, &buf, &len, &bo)) return ENC_ERR_NOMEM;
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(p->re, NULL);
+        enc_status st = md ? ENC_OK : ENC_ERR_NOMEM;
+        size_t at = 0, ci = 0; /* byte and char position of the search */
+        while (st == ENC_OK && at <= len) {
+            int rc = pcre2_match(p->re, (PCRE2_SPTR)buf, len, at, PCRE2_NO_UTF_CHECK, md, NULL);
+            if (rc < 0) break; /* no match (or a match limit): the rest is not a match */
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+            size_t b0 = ov[0], b1 = ov[1];
+            while (ci < s->n && bo[ci] < b0) ci++;
+            size_t c0 = ci, c1 = c0;
+            while (c1 < s->n && bo[c1] < b1) c1++;
+            if (prev != c0 && !matches_push(out, prev, c0, false)) st = ENC_ERR_NOMEM;
+            if (st == ENC_OK && !matches_push(out, c0, c1, true)) st = ENC_ERR_NOMEM;
+            prev = c1;
+            if (b1 > b0) {
+                at = b1;
+                ci = c1;
+            } else { /* empty: step over one char */
+                if (c0 >= s->n) break;
+                at = bo[c0 + 1];
+                ci = c0 + 1;
+            }
+        }
+        pcre2_match_data_free(md);
+        free(buf);
+        free(bo);
+        if (st != ENC_OK) return st;
+    }
+    if (prev != s->n && !matches_push(out, prev, s->n, false)) return ENC_ERR_NOMEM;
+    return ENC_OK;
+}
+
+void tk_pattern_free(tk_pattern *p)
+{
+    free(p->lit);
+    if (p->re) pcre2_code_free(p->re);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- normalizers ---------------------------------------------------------------- */
+
+/* HF's filter: the kept chars keep their alignments. */
+static bool n_filter_map(tk_str *s, bool (*drop)(int32_t), int32_t (*map)(int32_t))
+{
+    tk_changes c = {0};
+    size_t removed = 0, removed_start = 0;
+    bool have_last = false, ok = true;
+    int32_t last = 0;
+    for (size_t i = 0; i < s->n && ok; i++) {
+        int32_t ch = s->cp[i];
+        if (drop(ch)) {
+            removed++;
+            continue;
+        }
+        if (have_last) ok = tk_changes_push(&c, map(last), -(int32_t)removed);
+        else removed_start = removed;
+        last = ch;
+        have_last = true;
+        removed = 0;
+    }
+    if (ok && have_last) ok = tk_changes_push(&c, map(last), -(int32_t)removed);
+    if (ok && !have_last) removed_start = s->n;
+    ok = ok && tk_str_transform(s, &c, removed_start);
+    free(c.v);
+    return ok;
+}
+
+static bool bert_drop(int32_t c) { return c == 0 || c == 0xFFFD || tk_bert_is_control(c); }
+static int32_t bert_space(int32_t c)
+{
+    return (c == '\t' || c == '\n' || c == '\r' || tk_is_whitespace(c)) ? ' ' : c;
+}
+static bool mark_drop(int32_t c) { return tk_bert_is_mark(c); }
+/* StripAccents: unicode-normalization's is_combining_mark, any M* category. */
+static bool combining_drop(int32_t c)
+{
+    if (c < 0x300) return false;
+    utf8proc_category_t k = utf8proc_category(c);
+    return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
+}
+static int32_t same(int32_t c) { return c; }
+
+static bool n_chinese(tk_str *s)
+{
+    tk_changes c = {0};
+    bool ok = true;
+    for (size_t i = 0; i < s->n && ok; i++) {
+        if (tk_bert_is_cjk(s->cp[i]))
+            ok = tk_changes_push(&c, ' ', 0) && tk_changes_push(&c, s->cp[i], 1) &&
+                tk_changes_push(&c, ' ', 1);
+        else ok = tk_changes_push(&c, s->cp[i], 0);
+    }
+    ok = ok && tk_str_transform(s, &c, 0);
+    free(c.v);
+    return ok;
+}
+
+static bool n_lowercase(tk_str *s)
+{
+    tk_changes c = {0};
+    bool ok = true;
+    for (size_t i = 0; i < s->n && ok; i++) {
+        int32_t lo[3];
+        int k = tk_lowercase(s->cp[i], lo);
+        for (int j = 0; j < k && ok; j++) ok = tk_changes_push(&c, lo[j], j > 0);
+    }
+    ok = ok && tk_str_transform(s, &c, 0);
+    free(c.v);
+    return ok;
+}
+
+static int32_t ccc_of(int32_t c)
+{
+    return c < 0x300 ? 0 : utf8proc_get_property(c)->combining_class;
+}
+
+/* Canonical (or compatibility) decomposition with canonical ordering, the changes
+ * travelling with their chars as in unicode-normalization-alignments; then, for NFC and
+ * NFKC, canonical composition: a char composed into its starter adds its change minus
+ * one (it is removed) to the starter's. */
+static bool n_unicode(tk_str *s, bool compat, bool compose)
+{
+    tk_changes c = {0};
+    bool ok = true;
+    int opts = UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
+    for (size_t i = 0; i < s->n && ok; i++) {
+        utf8proc_int32_t d[32];
+        int last = 0;
+        utf8proc_ssize_t nd = utf8proc_decompose_char(s->cp[i], d, 32, opts, &last);
+        if (nd < 1 || nd > 32) {
+            d[0] = s->cp[i];
+            nd = 1;
+        }
+        for (utf8proc_ssize_t j = 0; j < nd && ok; j++) ok = tk_changes_push(&c, d[j], j > 0);
+    }
+    /* canonical ordering: a stable sort of each run of non-starters by class */
+    for (size_t i = 0; ok && i < c.n;) {
+        if (ccc_of(c.v[i].c) == 0) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < c.n && ccc_of(c.v[j].c) != 0) j++;
+        for (size_t a = i + 1; a < j; a++) { /* insertion sort: runs are short, stable */
+            tk_change x = c.v[a];
+            int32_t k = ccc_of(x.c);
+            size_t b = a;
+            while (b > i && ccc_of(c.v[b - 1].c) > k) {
+                c.v[b] = c.v[b - 1];
+                b--;
+            }
+            c.v[b] = x;
+        }
+        i = j;
+    }
+    if (ok && compose) {
+        size_t w = 0, starter = SIZE_MAX;
+        int32_t last_ccc = -1;
+        for (size_t i = 0; i < c.n; i++) {
+            tk_change x = c.v[i];
+            int32_t k = ccc_of(x.c);
+            if (starter != SIZE_MAX && (last_ccc < k || (last_ccc == -1 && k == 0) ||
+                                        (last_ccc < 0 && k > 0))) {
+                utf8proc_int32_t pair[2] = {c.v[starter].c, x.c};
+                utf8proc_ssize_t r = utf8proc_normalize_utf32(pair, 2, UTF8PROC_COMPOSE);
+                if (r == 1) {
+                    c.v[starter].c = pair[0];
+                    c.v[starter].change += x.change - 1;
+                    continue;
+                }
+            }
+            if (k == 0) {
+                starter = w;
+                last_ccc = -1;
+            } else {
+                last_ccc = k;
+            }
+            c.v[w++] = x;
+        }
+        c.n = w;
+    }
+    ok = ok && tk_str_transform(s, &c, 0);
+    free(c.v);
+    return ok;
+}
+
+/* HF's replace: the matched chars go, the content comes in as inserted chars aligned
+ * with the last matched char. */
+static enc_status n_replace(const tk_normalizer *n, tk_str *s)
+{
+    tk_matches m = {0};
+    enc_status st = tk_pattern_find(&n->pattern, s, &m);
+    tk_str out = {.base = s->base};
+    for (size_t k = 0; st == ENC_OK && k < m.n; k++) {
+        const tk_match *x = &m.v[k];
+        if (!x->match) {
+            for (size_t i = x->from; i < x->to && st == ENC_OK; i++)
+                if (!tk_str_push(&out, s->cp[i], s->o0[i], s->o1[i])) st = ENC_ERR_NOMEM;
+            continue;
+        }
+        int32_t a0 = x->to >= 1 ? s->o0[x->to - 1] : s->base;
+        int32_t a1 = x->to >= 1 ? s->o1[x->to - 1] : s->base;
+        for (size_t i = 0; i < n->n_content && st == ENC_OK; i++)
+            if (!tk_str_push(&out, n->content[i], a0, a1)) st = ENC_ERR_NOMEM;
+    }
+    free(m.v);
+    if (st != ENC_OK) {
+        tk_str_free(&out);
+        return st;
+    }
+    tk_str_free(s);
+    *s = out;
+    return ENC_OK;
+}
+
+/* HF's lstrip/rstrip: the whitespace at the ends is removed. */
+static bool n_strip(const tk_normalizer *n, tk_str *s)
+{
+    size_t a = 0, b = s->n;
+    if (n->left)
+        while (a < b && tk_is_whitespace(s->cp[a])) a++;
+    if (n->right)
+        while (b > a && tk_is_whitespace(s->cp[b - 1])) b--;
+    if (a == 0 && b == s->n) return true;
+    tk_changes c = {0};
+    bool ok = true;
+    for (size_t i = a; i < b && ok; i++)
+        ok = tk_changes_push(&c, s->cp[i], i + 1 == b ? -(int32_t)(s->n - b) : 0);
+    ok = ok && tk_str_transform(s, &c, a);
+    free(c.v);
+    return ok;
+}
+
+enc_status tk_normalize(const tk_normalizer *n, tk_str *s)
+{
+    bool ok = true;
+    switch (n->kind) {
+    case TK_N_BERT:
+        if (n->clean_text) ok = n_filter_map(s, bert_drop, bert_space);
+        if (ok && n->chinese) ok = n_chinese(s);
+        if (ok && n->strip_accents)
+            ok = n_unicode(s, false, false) && n_filter_map(s, mark_drop, same);
+        if (ok && n->lowercase) ok = n_lowercase(s);
+        break;
+    case TK_N_NFC: ok = n_unicode(s, false, true); break;
+    case TK_N_NFD: ok = n_unicode(s, false, false); break;
+    case TK_N_NFKC: ok = n_unicode(s, true, true); break;
+    case TK_N_NFKD: ok = n_unicode(s, true, false); break;
+    case TK_N_LOWERCASE: ok = n_lowercase(s); break;
+    case TK_N_STRIP_ACCENTS: ok = n_filter_map(s, combining_drop, same); break;
+    case TK_N_REPLACE: return n_replace(n, s);
+    case TK_N_PREPEND: ok = tk_str_prepend(s, n->content, n->n_content); break;
+    case TK_N_STRIP: ok = n_strip(n, s); break;
+    case TK_N_PRECOMPILED: return tk_precompiled_normalize(n->pc, s);
+    case TK_N_SEQUENCE:
+        for (size_t i = 0; i < n->n_sub; i++) {
+            enc_status st = tk_normalize(&n->sub[i], s);
+            if (st != ENC_OK) return st;
+        }
+        break;
+    }
+    return ok ? ENC_OK : ENC_ERR_NOMEM;
+}
+
+void tk_normalizer_free(tk_normalizer *n)
+{
+    if (!n) return;
+    free(n->content);
+    tk_pattern_free(&n->pattern);
+    tk_precompiled_free(n->pc);
+    for (size_t i = 0; i < n->n_sub; i++) tk_normalizer_free(&n->sub[i]);
+    free(n->sub);
+    memset(n, 0, sizeof *n);
+}
