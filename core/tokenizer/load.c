@@ -80,30 +80,27 @@ static enc_status config_bool(const char *dir, const char *key, bool *out, char 
     return st;
 }
 
-/* vocab.txt: the BERT pipeline of wordpiece.c with [CLS] ... [SEP]. */
-static enc_tokenizer *from_vocab_txt(const char *dir, const char *path, char *err, size_t errlen)
+/* The BERT pipeline of wordpiece.c with [CLS] ... [SEP] (vocab.txt). Takes wp. */
+enc_tokenizer *enc_tokenizer_from_wordpiece(enc_wordpiece *wp, char *err, size_t errlen)
 {
-    bool lower = true;
-    if (config_bool(dir, "do_lower_case", &lower, err, errlen) != ENC_OK) return NULL;
-    enc_tokenizer *t = calloc(1, sizeof *t);
+    enc_tokenizer *t = wp ? calloc(1, sizeof *t) : NULL;
     if (!t) {
+        enc_wordpiece_free(wp);
         enc_fail(err, errlen, ENC_ERR_NOMEM, "vocab.txt: out of memory");
         return NULL;
     }
     t->kind = "wordpiece";
+    t->wp = wp;
     t->post = calloc(1, sizeof *t->post);
     t->decoder = calloc(1, sizeof *t->decoder);
-    if (!t->post || !t->decoder || !(t->decoder->prefix = strdup("##"))) {
+    if (!t->post || !t->decoder || !(t->decoder->prefix = strdup("##")) ||
+        !(t->post->cls = strdup("[CLS]")) || !(t->post->sep = strdup("[SEP]"))) {
         enc_tokenizer_free(t);
         enc_fail(err, errlen, ENC_ERR_NOMEM, "vocab.txt: out of memory");
         return NULL;
     }
     t->decoder->kind = TK_D_WORDPIECE;
     t->decoder->cleanup = true;
-    if (!(t->wp = enc_wordpiece_from_vocab_txt(path, lower, err, errlen))) {
-        enc_tokenizer_free(t);
-        return NULL;
-    }
     t->post->kind = TK_PP_BERT;
     t->post->cls_id = enc_wordpiece_lookup(t->wp, "[CLS]", 5);
     t->post->sep_id = enc_wordpiece_lookup(t->wp, "[SEP]", 5);
@@ -112,11 +109,17 @@ static enc_tokenizer *from_vocab_txt(const char *dir, const char *path, char *er
         enc_fail(err, errlen, ENC_ERR_FORMAT, "vocab.txt: no [CLS] or no [SEP] token");
         return NULL;
     }
-    t->post->cls = strdup("[CLS]");
-    t->post->sep = strdup("[SEP]");
     tk_finish_setup(t);
     t->specials.unk = enc_wordpiece_lookup(t->wp, "[UNK]", 5);
     return t;
+}
+
+static enc_tokenizer *from_vocab_txt(const char *dir, const char *path, char *err, size_t errlen)
+{
+    bool lower = true;
+    if (config_bool(dir, "do_lower_case", &lower, err, errlen) != ENC_OK) return NULL;
+    enc_wordpiece *wp = enc_wordpiece_from_vocab_txt(path, lower, err, errlen);
+    return wp ? enc_tokenizer_from_wordpiece(wp, err, errlen) : NULL;
 }
 
 /* vocab.json + merges.txt as a tokenizer.json: RoBERTa's ByteLevel BPE, its five

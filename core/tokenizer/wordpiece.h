@@ -24,6 +24,11 @@ enc_wordpiece *enc_wordpiece_from_vocab_txt(const char *path, bool lowercase, ch
 
 void enc_wordpiece_free(enc_wordpiece *wp); /* NULL allowed */
 
+/* A tokenizer running wp's BERT pipeline with [CLS] ... [SEP] (what vocab.txt gives);
+ * it owns wp from then on (freed too on failure). NULL with the reason in err. */
+struct enc_tokenizer;
+struct enc_tokenizer *enc_tokenizer_from_wordpiece(enc_wordpiece *wp, char *err, size_t errlen);
+
 size_t enc_wordpiece_size(const enc_wordpiece *wp);
 
 /* True for the uncased pipeline. */

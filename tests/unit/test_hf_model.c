@@ -352,7 +352,7 @@ START_TEST(f32_loads_into_the_right_fields)
     ck_assert(c->ln_eps == 1e-12f);
     const enc_specials *s = enc_model_specials(m);
     ck_assert(s->pad == 0 && s->unk == 1 && s->cls == 2 && s->sep == 3 && s->mask == 4);
-    ck_assert_str_eq(enc_wordpiece_text(m->wordpiece, 7), "##s");
+    ck_assert_str_eq(enc_tokenizer_id_to_token(m->tokenizer, 7), "##s");
     check_weights(m);
     /* layer 1 query weight (1,2) lands in wqkv row 1, the key weight (1,2) in row HD+1 */
     ck_assert(enc_panel_at(m->layers[1].wqkv, D, 1, 2) ==
@@ -455,7 +455,7 @@ START_TEST(tokenizer_json_vocab_and_case)
     write_tokenizer_json(false, NULL, 0);
     enc_model *m = load_ok();
     ck_assert(!enc_model_config(m)->lowercase);
-    ck_assert_str_eq(enc_wordpiece_text(m->wordpiece, 5), "hello");
+    ck_assert_str_eq(enc_tokenizer_id_to_token(m->tokenizer, 5), "hello");
     ck_assert_int_eq(enc_model_specials(m)->mask, 4);
     enc_model_free(m);
     /* tokenizer_config.json wins over tokenizer.json */
