@@ -115,7 +115,8 @@ static enc_status read_wordpiece(mctx *c, const json_t *o, tk_model *m)
     return st;
 }
 
-/* "a b" or ["a", "b"] -> the two strings (pointers into the JSON). */
+/* "a b" or ["a", "b"] -> the two strings (pointers into the JSON, or into buf, which
+ * holds cap bytes). */
 static bool merge_parts(const json_t *e, char *buf, size_t cap, const char **a, const char **b)
 {
     if (json_is_array(e) && json_array_size(e) == 2 && json_is_string(json_array_get(e, 0)) &&
@@ -167,10 +168,12 @@ static enc_status read_bpe(mctx *c, const json_t *o, tk_model *m)
     if (st == ENC_OK && (st = tk_bpe_merges_init(m, json_array_size(merges))) != ENC_OK)
         st = mfail(c, st, "out of memory for the merges");
     size_t plen = m->prefix ? strlen(m->prefix) : 0;
-    char buf[1024], joined[1024];
+    size_t cap = 2 * m->vocab.max_len + 2; /* a merge longer than two entries fails anyway */
+    char *buf = malloc(cap), *joined = malloc(cap);
+    if (st == ENC_OK && (!buf || !joined)) st = mfail(c, ENC_ERR_NOMEM, "out of memory for the merges");
     for (size_t i = 0; st == ENC_OK && i < json_array_size(merges); i++) {
         const char *a, *b;
-        if (!merge_parts(json_array_get(merges, i), buf, sizeof buf, &a, &b)) {
+        if (!merge_parts(json_array_get(merges, i), buf, cap, &a, &b)) {
             st = mfail(c, ENC_ERR_FORMAT, "model.merges[%zu] is not \"a b\" or [\"a\", \"b\"]", i);
             break;
         }
@@ -179,7 +182,7 @@ static enc_status read_bpe(mctx *c, const json_t *o, tk_model *m)
         size_t la = strlen(a), lb = strlen(b);
         /* the merged token: a, then b without the continuing prefix (HF strips its length) */
         size_t skip = plen <= lb ? plen : lb;
-        if (ia < 0 || ib < 0 || la + lb - skip >= sizeof joined) {
+        if (ia < 0 || ib < 0 || la + lb - skip >= cap) {
             st = mfail(c, ENC_ERR_FORMAT, "model.merges[%zu]: \"%.40s\" is not in model.vocab", i,
                        ia < 0 ? a : b);
             break;
@@ -195,6 +198,8 @@ static enc_status read_bpe(mctx *c, const json_t *o, tk_model *m)
         }
         tk_bpe_add_merge(m, ia, ib, (int32_t)i, id);
     }
+    free(buf);
+    free(joined);
     return st;
 }
 

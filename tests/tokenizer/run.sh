@@ -10,7 +10,7 @@
 #      type ids, decoded text) and BUILD_DIR/tests/test_wordpiece (wordpiece.c alone);
 #   3. with --all-codepoints, or when CI=true: the same over every Unicode code point
 #      (1,112,063 texts each) for bert-base-uncased's WordPiece, albert-base-v2's Unigram
-#      and pegasus's Precompiled charsmap + Unigram (a few minutes).
+#      and pegasus's Precompiled charsmap + Unigram, ModernBERT's NFC + byte-level BPE.
 # A missing model file is a failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -20,7 +20,7 @@ all=0
 [ "${CI:-}" = true ] && all=1
 
 models="bert-base-uncased:vocab.txt bert-base-cased:tokenizer.json roberta-large-bne:tokenizer.json
-        albert-base-v2:tokenizer.json pegasus:tokenizer.json"
+        albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json"
 for m in $models; do
     f=tests/tokenizer/models/${m%%:*}/${m#*:}
     [ -f "$f" ] || { echo "tokenizer: $f is missing"; exit 1; }
@@ -65,7 +65,7 @@ if [ "$all" = 1 ]; then
     WORDPIECE_EXPECTED=$out/all_codepoints.jsonl "$build/tests/test_wordpiece" || exit 1
     TOKENIZER_ONLY=bert-base-uncased TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \
         "$build/tests/test_tokenizer" || exit 1
-    for name in albert-base-v2 pegasus; do
+    for name in albert-base-v2 pegasus modernbert; do
         node tests/tokenizer/hf_oracle.js "tests/tokenizer/models/$name/tokenizer.json" \
             --all-codepoints "$out/all_codepoints.jsonl" || exit 1
         TOKENIZER_ONLY=$name TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \

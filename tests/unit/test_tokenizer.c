@@ -141,6 +141,7 @@ static const char *const CASES[][2] = {
     {"roberta-large-bne-vocab", "roberta-large-bne.jsonl"},
     {"albert-base-v2", "albert-base-v2.jsonl"},
     {"pegasus", "pegasus.jsonl"},
+    {"modernbert", "modernbert.jsonl"},
 };
 
 static const char *env_or(const char *name, const char *dflt)
