@@ -243,7 +243,13 @@ enc_status tk_read_model(const json_t *o, tk_model *m, const char *name, char *e
 {
     mctx c = {name, err, errlen};
     const char *type = json_string_value(json_object_get(o, "type"));
-    if (!type) return mfail(&c, ENC_ERR_FORMAT, "model.type is missing");
+    if (!type && json_object_get(o, "type"))
+        return mfail(&c, ENC_ERR_FORMAT, "model.type must be a string");
+    if (!type) { /* older files: HF tells the model by its fields */
+        if (json_object_get(o, "merges")) type = "BPE";
+        else if (json_is_array(json_object_get(o, "vocab"))) type = "Unigram";
+        else type = "WordPiece";
+    }
     if (strcmp(type, "WordPiece") == 0) return read_wordpiece(&c, o, m);
     if (strcmp(type, "BPE") == 0) return read_bpe(&c, o, m);
     if (strcmp(type, "Unigram") == 0) return read_unigram(&c, o, m);

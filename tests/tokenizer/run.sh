@@ -20,7 +20,8 @@ all=0
 [ "${CI:-}" = true ] && all=1
 
 models="bert-base-uncased:vocab.txt bert-base-cased:tokenizer.json roberta-large-bne:tokenizer.json
-        albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json"
+        albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json
+        camembert:tokenizer.json"
 for m in $models; do
     f=tests/tokenizer/models/${m%%:*}/${m#*:}
     [ -f "$f" ] || { echo "tokenizer: $f is missing"; exit 1; }

@@ -142,6 +142,7 @@ static const char *const CASES[][2] = {
     {"albert-base-v2", "albert-base-v2.jsonl"},
     {"pegasus", "pegasus.jsonl"},
     {"modernbert", "modernbert.jsonl"},
+    {"camembert", "camembert.jsonl"},
 };
 
 static const char *env_or(const char *name, const char *dflt)
