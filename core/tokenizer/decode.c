@@ -13,14 +13,17 @@ bool tk_strings_push(tk_strings *s, const char *t, size_t len)
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
         char **v = realloc(s->v, cap * sizeof *v);
-        if (!v) return false;
-        s->v = v;
+        if (v) s->v = v;
+        size_t *l = realloc(s->len, cap * sizeof *l);
+        if (l) s->len = l;
+        if (!v || !l) return false;
         s->cap = cap;
     }
     char *c = malloc(len + 1);
     if (!c) return false;
     memcpy(c, t, len);
     c[len] = '\0';
+    s->len[s->n] = len;
     s->v[s->n++] = c;
     return true;
 }
@@ -29,6 +32,7 @@ void tk_strings_free(tk_strings *s)
 {
     for (size_t i = 0; i < s->n; i++) free(s->v[i]);
     free(s->v);
+    free(s->len);
     memset(s, 0, sizeof *s);
 }
 
@@ -54,25 +58,27 @@ static bool put(dbuf *d, const char *s, size_t n)
     return true;
 }
 
-/* Replaces every `from` by `to` in *s (a malloc'ed string). */
-static bool replace_all(char **s, const char *from, const char *to)
+/* Replaces every `from` by `to` in token i (which may hold NUL bytes). */
+static bool replace_all(tk_strings *t, size_t i, const char *from, const char *to)
 {
-    size_t fl = strlen(from), tl = strlen(to);
-    if (fl == 0 || !strstr(*s, from)) return true;
+    size_t fl = strlen(from), tl = strlen(to), n = t->len[i];
+    const char *s = t->v[i];
+    if (fl == 0 || !memmem(s, n, from, fl)) return true;
     dbuf d = {0};
-    const char *p = *s, *q;
+    const char *p = s, *q, *end = s + n;
     bool ok = true;
-    while (ok && (q = strstr(p, from))) {
+    while (ok && (q = memmem(p, (size_t)(end - p), from, fl))) {
         ok = put(&d, p, (size_t)(q - p)) && put(&d, to, tl);
         p = q + fl;
     }
-    ok = ok && put(&d, p, strlen(p)) && put(&d, "", 0);
+    ok = ok && put(&d, p, (size_t)(end - p)) && put(&d, "", 0);
     if (!ok) {
         free(d.b);
         return false;
     }
-    free(*s);
-    *s = d.b;
+    free(t->v[i]);
+    t->v[i] = d.b;
+    t->len[i] = d.n;
     return true;
 }
 
@@ -81,18 +87,19 @@ static bool set(tk_strings *t, size_t i, dbuf *d)
     if (!put(d, "", 0)) return false;
     free(t->v[i]);
     t->v[i] = d->b;
+    t->len[i] = d->n;
     memset(d, 0, sizeof *d);
     return true;
 }
 
-static bool wordpiece_cleanup(char **s)
+static bool wordpiece_cleanup(tk_strings *t, size_t i)
 {
     static const char *const pairs[][2] = {
         {" .", "."},      {" ?", "?"},        {" !", "!"},   {" ,", ","},
         {" ' ", "'"},     {" n't", "n't"},    {" 'm", "'m"}, {" do not", " don't"},
         {" 's", "'s"},    {" 've", "'ve"},    {" 're", "'re"}};
     for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++)
-        if (!replace_all(s, pairs[k][0], pairs[k][1])) return false;
+        if (!replace_all(t, i, pairs[k][0], pairs[k][1])) return false;
     return true;
 }
 
@@ -105,21 +112,21 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
         for (size_t i = 0; i < t->n; i++) {
             if (i != 0) {
                 size_t pl = strlen(d->prefix);
-                if (strncmp(t->v[i], d->prefix, pl) == 0) {
-                    memmove(t->v[i], t->v[i] + pl, strlen(t->v[i] + pl) + 1);
-                } else if (!put(&b, " ", 1) || !put(&b, t->v[i], strlen(t->v[i])) ||
-                           !set(t, i, &b)) {
+                if (t->len[i] >= pl && memcmp(t->v[i], d->prefix, pl) == 0) {
+                    memmove(t->v[i], t->v[i] + pl, t->len[i] - pl + 1);
+                    t->len[i] -= pl;
+                } else if (!put(&b, " ", 1) || !put(&b, t->v[i], t->len[i]) || !set(t, i, &b)) {
                     free(b.b);
                     return ENC_ERR_NOMEM;
                 }
             }
-            if (d->cleanup && !wordpiece_cleanup(&t->v[i])) return ENC_ERR_NOMEM;
+            if (d->cleanup && !wordpiece_cleanup(t, i)) return ENC_ERR_NOMEM;
         }
         return ENC_OK;
     case TK_D_BYTELEVEL: {
         for (size_t i = 0; i < t->n; i++) {
             const char *s = t->v[i];
-            size_t len = strlen(s), mark = b.n;
+            size_t len = t->len[i], mark = b.n;
             bool all = true;
             for (size_t k = 0; k < len && all;) {
                 int32_t c;
@@ -178,8 +185,8 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
         size_t rl = tk_utf8_encode(d->replacement, u);
         for (size_t i = 0; i < t->n; i++) {
             const char *s = t->v[i];
-            for (size_t k = 0; s[k];) {
-                if (strncmp(s + k, u, rl) == 0) {
+            for (size_t k = 0; k < t->len[i];) {
+                if (k + rl <= t->len[i] && memcmp(s + k, u, rl) == 0) {
                     if (!(i == 0 && d->prepend != TK_PREPEND_NEVER) && !put(&b, " ", 1))
                         goto nomem;
                     k += rl;
@@ -194,7 +201,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
     }
     case TK_D_REPLACE:
         for (size_t i = 0; i < t->n; i++)
-            if (!replace_all(&t->v[i], d->pattern, d->content)) return ENC_ERR_NOMEM;
+            if (!replace_all(t, i, d->pattern, d->content)) return ENC_ERR_NOMEM;
         return ENC_OK;
     case TK_D_BYTE_FALLBACK: {
         tk_strings out = {0};
@@ -202,7 +209,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
         for (size_t i = 0; i <= t->n; i++) {
             const char *s = i < t->n ? t->v[i] : NULL;
             int byte = -1;
-            if (s && strlen(s) == 6 && strncmp(s, "<0x", 3) == 0 && s[5] == '>') {
+            if (s && t->len[i] == 6 && strncmp(s, "<0x", 3) == 0 && s[5] == '>') {
                 char hex[3] = {s[3], s[4], 0}, *end;
                 long v = strtol(hex, &end, 16);
                 if (*end == '\0' && hex[0] != '+' && hex[0] != '-' && hex[0] != ' ') byte = (int)v;
@@ -228,7 +235,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
                 }
                 bytes.n = 0;
             }
-            if (s && !tk_strings_push(&out, s, strlen(s))) goto bf_nomem;
+            if (s && !tk_strings_push(&out, s, t->len[i])) goto bf_nomem;
         }
         free(bytes.b);
         tk_strings_free(t);
@@ -241,7 +248,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
     }
     case TK_D_FUSE: {
         for (size_t i = 0; i < t->n; i++)
-            if (!put(&b, t->v[i], strlen(t->v[i]))) goto nomem;
+            if (!put(&b, t->v[i], t->len[i])) goto nomem;
         if (!put(&b, "", 0)) goto nomem;
         tk_strings_free(t);
         bool ok = tk_strings_push(t, b.b, b.n);
@@ -250,7 +257,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
     }
     case TK_D_STRIP:
         for (size_t i = 0; i < t->n; i++) {
-            size_t len = strlen(t->v[i]), nc = 0;
+            size_t len = t->len[i], nc = 0;
             int32_t *cps = malloc((len + 1) * sizeof *cps);
             if (!cps) return ENC_ERR_NOMEM;
             for (size_t k = 0; k < len;) {
@@ -270,6 +277,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
             if (!s) return ENC_ERR_NOMEM;
             free(t->v[i]);
             t->v[i] = s;
+            t->len[i] = olen;
         }
         return ENC_OK;
     case TK_D_SEQUENCE:

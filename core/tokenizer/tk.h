@@ -320,7 +320,8 @@ typedef struct tk_decoder {
 
 /* Rewrites the token strings as HF's decode_chain. */
 typedef struct {
-    char **v;
+    char **v;    /* (n) NUL-terminated, but may hold NUL bytes (a <0x00> byte token) */
+    size_t *len; /* (n) their lengths */
     size_t n, cap;
 } tk_strings;
 
@@ -337,6 +338,7 @@ typedef struct {
     size_t n_cps;
     int32_t *norm_cps; /* content after the normalizer (normalized tokens) */
     size_t n_norm;
+    char *norm_text; /* its UTF-8 when it differs from content (HF decodes with it), else NULL */
     int32_t id;
     bool special, lstrip, rstrip, single_word, normalized;
 } tk_added;

@@ -100,6 +100,10 @@ enc_status tk_added_prepare(enc_tokenizer *t, char *err, size_t errlen)
         a->n_norm = s.n;
         free(s.o0);
         free(s.o1);
+        if (a->normalized && t->normalizer &&
+            (s.n != a->n_cps || memcmp(s.cp, a->cps, s.n * sizeof *s.cp) != 0) &&
+            !(a->norm_text = tk_cps_utf8(s.cp, s.n, NULL)))
+            goto nomem;
     }
     return ENC_OK;
 nomem:
@@ -362,6 +366,7 @@ void enc_tokenizer_free(enc_tokenizer *t)
         free(t->added[k].content);
         free(t->added[k].cps);
         free(t->added[k].norm_cps);
+        free(t->added[k].norm_text);
     }
     free(t->added);
     enc_wordpiece_free(t->wp);
@@ -385,11 +390,12 @@ enc_status enc_tokenizer_decode(const enc_tokenizer *t, const int32_t *ids, size
         const tk_added *a = added_by_id(t, ids[i]);
         bool special = a ? a->special : (t->wp && enc_tokenizer_is_special(t, ids[i]));
         if (skip_special && special) continue;
+        if (a && a->norm_text) s = a->norm_text; /* as HF's simple_id_to_token */
         if (!tk_strings_push(&toks, s, strlen(s))) st = ENC_ERR_NOMEM;
     }
     if (st == ENC_OK && t->decoder) st = tk_decode_chain(t->decoder, &toks);
     size_t total = 0;
-    for (size_t i = 0; i < toks.n; i++) total += strlen(toks.v[i]) + 1;
+    for (size_t i = 0; i < toks.n; i++) total += toks.len[i] + 1;
     char *out = st == ENC_OK ? malloc(total + 1) : NULL;
     if (st == ENC_OK && !out) st = ENC_ERR_NOMEM;
     if (st != ENC_OK) {
@@ -399,7 +405,7 @@ enc_status enc_tokenizer_decode(const enc_tokenizer *t, const int32_t *ids, size
     size_t k = 0;
     for (size_t i = 0; i < toks.n; i++) {
         if (i > 0 && !t->decoder) out[k++] = ' ';
-        size_t l = strlen(toks.v[i]);
+        size_t l = toks.len[i];
         memcpy(out + k, toks.v[i], l);
         k += l;
     }

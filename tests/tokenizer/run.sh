@@ -2,7 +2,8 @@
 # tests/tokenizer/run.sh BUILD_DIR [--all-codepoints]
 #
 # core/tokenizer/ against Hugging Face `tokenizers` (npm, pinned in package-lock.json) on
-# the real tokenizer files of tests/tokenizer/models/ (see the README there):
+# the real tokenizer files of tests/tokenizer/models/ (see the README there) and the
+# hand-made ones of tests/tokenizer/units/ (every component and option, small vocabularies):
 #   1. regenerates the oracle output of corpus.jsonl (single texts, and pairs) for each
 #      model into BUILD_DIR/tokenizer/ and fails when it differs from the committed
 #      tests/tokenizer/expected/<model>.jsonl (a fixture cannot go stale);
@@ -19,6 +20,8 @@ all=0
 [ "${2:-}" = --all-codepoints ] && all=1
 [ "${CI:-}" = true ] && all=1
 
+# models/NAME/FILE -> expected/NAME.jsonl; units/NAME/tokenizer.json -> expected/unit-NAME.jsonl
+units="normalizers pretokenizers_bpe unigram_bytes bytelevel_nore"
 models="bert-base-uncased:vocab.txt bert-base-cased:tokenizer.json roberta-large-bne:tokenizer.json
         albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json
         camembert:tokenizer.json"
@@ -51,6 +54,15 @@ for m in $models; do
     if ! cmp -s "$out/$name.jsonl" "tests/tokenizer/expected/$name.jsonl"; then
         echo "tokenizer: tests/tokenizer/expected/$name.jsonl is stale: the oracle now gives $out/$name.jsonl"
         diff "tests/tokenizer/expected/$name.jsonl" "$out/$name.jsonl" | head -6
+        stale=1
+    fi
+done
+for name in $units; do
+    node tests/tokenizer/hf_oracle.js "tests/tokenizer/units/$name/tokenizer.json" \
+        tests/tokenizer/corpus.jsonl "$out/unit-$name.jsonl" --pairs >/dev/null || exit 1
+    if ! cmp -s "$out/unit-$name.jsonl" "tests/tokenizer/expected/unit-$name.jsonl"; then
+        echo "tokenizer: tests/tokenizer/expected/unit-$name.jsonl is stale: the oracle now gives $out/unit-$name.jsonl"
+        diff "tests/tokenizer/expected/unit-$name.jsonl" "$out/unit-$name.jsonl" | head -6
         stale=1
     fi
 done

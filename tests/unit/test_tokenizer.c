@@ -1,14 +1,13 @@
 /*
- * test_tokenizer.c - core/tokenizer/ against Hugging Face `tokenizers` on the real
- * tokenizer files of tests/tokenizer/models/ (the expected ids, offsets, special flags
- * and type ids of tests/tokenizer/expected/, made by tests/tokenizer/hf_oracle.js and
- * checked fresh by tests/tokenizer/run.sh), then each component on small hand-made
- * tokenizer.json texts, and the refusals with their JSON paths.
+ * test_tokenizer.c - core/tokenizer/ against Hugging Face `tokenizers`: the real
+ * tokenizer files of tests/tokenizer/models/ and the hand-made ones of
+ * tests/tokenizer/units/, on the corpus and its pairs (the expected ids, offsets, special
+ * flags, type ids and decoded texts of tests/tokenizer/expected/, made by
+ * tests/tokenizer/hf_oracle.js and checked fresh by tests/tokenizer/run.sh).
  *
- * Environment: TOKENIZER_EXPECTED_DIR (default tests/tokenizer/expected) and
- * TOKENIZER_MODELS_DIR (default tests/tokenizer/models), relative to the repo root where
- * `make test` runs; TOKENIZER_ONLY=name runs that model alone (run.sh's every-code-point
- * runs set TOKENIZER_EXPECTED to one file).
+ * Environment: TOKENIZER_DIR (default tests/tokenizer, from the repo root where `make
+ * test` runs); TOKENIZER_ONLY=name runs that tokenizer alone, and TOKENIZER_EXPECTED
+ * replaces its expected file (run.sh's every-code-point runs).
  */
 #include <check.h>
 #include <jansson.h>
@@ -58,7 +57,9 @@ static size_t compare_file(const enc_tokenizer *t, const char *name, const char 
         size_t text_len = json_string_length(jt), pair_len = pair ? json_string_length(jp) : 0;
         json_t *ids = json_object_get(o, "ids"), *offs = json_object_get(o, "offsets");
         json_t *spec = json_object_get(o, "special"), *types = json_object_get(o, "type_ids");
-        const char *decoded = json_string_value(json_object_get(o, "decoded"));
+        json_t *jd = json_object_get(o, "decoded");
+        const char *decoded = json_string_value(jd);
+        size_t dlen = decoded ? json_string_length(jd) : 0;
         enc_tokens v;
         char err[256];
         enc_status s = enc_tokenizer_encode(t, text, text_len, pair, pair_len,
@@ -95,8 +96,9 @@ static size_t compare_file(const enc_tokenizer *t, const char *name, const char 
             n_dec++;
             ck_assert(enc_tokenizer_decode(t, v.ids, v.n, false, &d, &dl, err, sizeof err) ==
                       ENC_OK);
-            dec_ok += strcmp(d, decoded) == 0;
-            if (strcmp(d, decoded) != 0 && shown < 6) {
+            bool same = dl == dlen && memcmp(d, decoded, dl) == 0;
+            dec_ok += same;
+            if (!same && shown < 6) {
                 fprintf(stderr, "%s: decode of \"%.60s\": got \"%.80s\", HF \"%.80s\"\n", name,
                         text, d, decoded);
                 shown++;
@@ -128,21 +130,29 @@ static size_t compare_file(const enc_tokenizer *t, const char *name, const char 
     printf("%s: %zu lines: ids agree on %zu, offsets on %zu, special flags on %zu, type ids on "
            "%zu, decoded text on %zu of %zu\n",
            name, lines, ids_ok, offs_ok, sp_ok, types_ok, dec_ok, n_dec);
+    fflush(stdout);
     ck_assert_msg(lines > 0, "%s: %s is empty", name, path);
     return (lines - ids_ok) + (lines - offs_ok) + (lines - sp_ok) + (lines - types_ok) +
         (n_dec - dec_ok);
 }
 
-/* model folder (under TOKENIZER_MODELS_DIR), expected file (under TOKENIZER_EXPECTED_DIR) */
+/* tokenizer folder and expected file, both under TOKENIZER_DIR (tests/tokenizer):
+ * models/ are real checkpoints' files, units/ hand-made ones that use every component
+ * and option (normalizers, pre-tokenizers, added-token flags, models, post-processors,
+ * decoders) - their expected output comes from HF too */
 static const char *const CASES[][2] = {
-    {"bert-base-uncased", "bert-base-uncased.jsonl"},
-    {"bert-base-cased", "bert-base-cased.jsonl"},
-    {"roberta-large-bne", "roberta-large-bne.jsonl"},
-    {"roberta-large-bne-vocab", "roberta-large-bne.jsonl"},
-    {"albert-base-v2", "albert-base-v2.jsonl"},
-    {"pegasus", "pegasus.jsonl"},
-    {"modernbert", "modernbert.jsonl"},
-    {"camembert", "camembert.jsonl"},
+    {"models/bert-base-uncased", "expected/bert-base-uncased.jsonl"},
+    {"models/bert-base-cased", "expected/bert-base-cased.jsonl"},
+    {"models/roberta-large-bne", "expected/roberta-large-bne.jsonl"},
+    {"models/roberta-large-bne-vocab", "expected/roberta-large-bne.jsonl"},
+    {"models/albert-base-v2", "expected/albert-base-v2.jsonl"},
+    {"models/pegasus", "expected/pegasus.jsonl"},
+    {"models/modernbert", "expected/modernbert.jsonl"},
+    {"models/camembert", "expected/camembert.jsonl"},
+    {"units/normalizers", "expected/unit-normalizers.jsonl"},
+    {"units/pretokenizers_bpe", "expected/unit-pretokenizers_bpe.jsonl"},
+    {"units/unigram_bytes", "expected/unit-unigram_bytes.jsonl"},
+    {"units/bytelevel_nore", "expected/unit-bytelevel_nore.jsonl"},
 };
 
 static const char *env_or(const char *name, const char *dflt)
@@ -153,19 +163,19 @@ static const char *env_or(const char *name, const char *dflt)
 
 START_TEST(real_files_against_hf)
 {
-    const char *models = env_or("TOKENIZER_MODELS_DIR", "tests/tokenizer/models");
-    const char *expected = env_or("TOKENIZER_EXPECTED_DIR", "tests/tokenizer/expected");
+    const char *root = env_or("TOKENIZER_DIR", "tests/tokenizer");
     const char *only = getenv("TOKENIZER_ONLY");
     const char *one = getenv("TOKENIZER_EXPECTED");
     size_t bad = 0, ran = 0;
     for (size_t k = 0; k < sizeof CASES / sizeof *CASES; k++) {
-        if (only && strcmp(only, CASES[k][0]) != 0) continue;
+        const char *name = strchr(CASES[k][0], '/') + 1;
+        if (only && strcmp(only, name) != 0) continue;
         char dir[512], exp[512], err[512];
-        snprintf(dir, sizeof dir, "%s/%s", models, CASES[k][0]);
-        snprintf(exp, sizeof exp, "%s/%s", expected, CASES[k][1]);
+        snprintf(dir, sizeof dir, "%s/%s", root, CASES[k][0]);
+        snprintf(exp, sizeof exp, "%s/%s", root, CASES[k][1]);
         enc_tokenizer *t = enc_tokenizer_load_dir(dir, err, sizeof err);
         ck_assert_msg(t != NULL, "%s: %s", dir, err);
-        bad += compare_file(t, CASES[k][0], one ? one : exp);
+        bad += compare_file(t, name, one ? one : exp);
         enc_tokenizer_free(t);
         ran++;
     }
