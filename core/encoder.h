@@ -195,8 +195,8 @@ enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool a
  * it says so; truncation cuts the longer text first. The random models' word tokenizer
  * joins them as [CLS] A [SEP] B [SEP]. */
 enc_status enc_tokenize_pair(const enc_model *m, const char *text, size_t len, const char *pair,
-                             size_t pair_len, bool add_special, size_t max_tokens,
-                             enc_tokens *out, char *err, size_t errlen);
+                             size_t pair_len, bool add_special, size_t max_tokens, enc_tokens *out,
+                             char *err, size_t errlen);
 
 /* "word" (random models), "wordpiece", "bpe" or "unigram". */
 const char *enc_model_tokenizer_kind(const enc_model *m);

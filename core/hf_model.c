@@ -26,7 +26,7 @@
 /* What the loader holds while it works; all of it is freed in enc_model_load_hf. */
 typedef struct {
     const char *dir;
-    json_t *config;    /* config.json */
+    json_t *config;      /* config.json */
     enc_safetensors *st; /* model.safetensors */
     enc_tokenizer *tok;  /* moves into the model on success */
     const char *prefix;  /* "bert." or "" */

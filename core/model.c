@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 enc_status enc_fail(char *err, size_t errlen, enc_status status, const char *fmt, ...)
 {
     if (err && errlen > 0) {

@@ -18,8 +18,8 @@ static enc_status push_special(const enc_model *m, enc_tokvec *v, int32_t id)
  * max_tokens, the specials kept; room for one token only keeps [CLS] alone (pushing
  * [SEP] after it made 2 tokens out of max_tokens 1: found by fuzzing). */
 static enc_status word_tokens(const enc_model *m, const char *text, size_t len, const char *pair,
-                              size_t pair_len, bool add_special, size_t max_tokens,
-                              enc_tokens *out, char *err, size_t errlen)
+                              size_t pair_len, bool add_special, size_t max_tokens, enc_tokens *out,
+                              char *err, size_t errlen)
 {
     enc_tokvec a = {0}, b = {0}, v = {0};
     int32_t cls = m->specials.cls, sep = m->specials.sep;
@@ -65,8 +65,8 @@ static enc_status word_tokens(const enc_model *m, const char *text, size_t len, 
 }
 
 enc_status enc_tokenize_pair(const enc_model *m, const char *text, size_t len, const char *pair,
-                             size_t pair_len, bool add_special, size_t max_tokens,
-                             enc_tokens *out, char *err, size_t errlen)
+                             size_t pair_len, bool add_special, size_t max_tokens, enc_tokens *out,
+                             char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (m->tokenizer)
@@ -100,9 +100,9 @@ enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
                             m->cfg.vocab_size);
         }
         int32_t id = ids[i];
-        bool special = m->tokenizer ? enc_tokenizer_is_special(m->tokenizer, id)
-                                    : id == sp->pad || id == sp->unk || id == sp->cls ||
-                id == sp->sep || id == sp->mask;
+        bool special = m->tokenizer
+            ? enc_tokenizer_is_special(m->tokenizer, id)
+            : id == sp->pad || id == sp->unk || id == sp->cls || id == sp->sep || id == sp->mask;
         const char *t = enc_model_token_text(m, id);
         if (enc_tokvec_push(&v, id, -1, -1, special, t, t ? strlen(t) : 0) != ENC_OK) {
             enc_tokvec_free(&v);

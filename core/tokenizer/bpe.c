@@ -133,7 +133,8 @@ enc_status tk_bpe_tokenize(const tk_model *m, const int32_t *cp, size_t n, tk_mt
     int32_t unk_id = -1;
     size_t unk_from = 0, unk_to = 0;
     bool have_unk = false;
-#define ADD(ID, F, T) (sym[ns] = (bpe_sym){(ID), (F), (T), (ptrdiff_t)ns - 1, (ptrdiff_t)ns + 1, false}, ns++)
+#define ADD(ID, F, T)                                                                              \
+    (sym[ns] = (bpe_sym){(ID), (F), (T), (ptrdiff_t)ns - 1, (ptrdiff_t)ns + 1, false}, ns++)
     for (size_t i = 0; i < n; i++) {
         size_t len;
         int32_t id = lookup_char(m, cp[i], i == 0, i + 1 == n, buf, &len);

@@ -94,10 +94,10 @@ static bool set(tk_strings *t, size_t i, dbuf *d)
 
 static bool wordpiece_cleanup(tk_strings *t, size_t i)
 {
-    static const char *const pairs[][2] = {
-        {" .", "."},      {" ?", "?"},        {" !", "!"},   {" ,", ","},
-        {" ' ", "'"},     {" n't", "n't"},    {" 'm", "'m"}, {" do not", " don't"},
-        {" 's", "'s"},    {" 've", "'ve"},    {" 're", "'re"}};
+    static const char *const pairs[][2] = {{" .", "."},     {" ?", "?"},           {" !", "!"},
+                                           {" ,", ","},     {" ' ", "'"},          {" n't", "n't"},
+                                           {" 'm", "'m"},   {" do not", " don't"}, {" 's", "'s"},
+                                           {" 've", "'ve"}, {" 're", "'re"}};
     for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++)
         if (!replace_all(t, i, pairs[k][0], pairs[k][1])) return false;
     return true;
@@ -160,9 +160,9 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
             size_t need = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : c0 >= 0xC2 ? 2 : 1;
             while (bad < need && k + bad < b.n && ((unsigned char)b.b[k + bad] & 0xC0) == 0x80) {
                 unsigned char c1 = (unsigned char)b.b[k + 1];
-                if (bad == 1 && ((c0 == 0xE0 && c1 < 0xA0) || (c0 == 0xED && c1 > 0x9F) ||
-                                 (c0 == 0xF0 && c1 < 0x90) || (c0 == 0xF4 && c1 > 0x8F) ||
-                                 c0 > 0xF4))
+                if (bad == 1 &&
+                    ((c0 == 0xE0 && c1 < 0xA0) || (c0 == 0xED && c1 > 0x9F) ||
+                     (c0 == 0xF0 && c1 < 0x90) || (c0 == 0xF4 && c1 > 0x8F) || c0 > 0xF4))
                     break;
                 bad++;
             }
@@ -187,8 +187,7 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
             const char *s = t->v[i];
             for (size_t k = 0; k < t->len[i];) {
                 if (k + rl <= t->len[i] && memcmp(s + k, u, rl) == 0) {
-                    if (!(i == 0 && d->prepend != TK_PREPEND_NEVER) && !put(&b, " ", 1))
-                        goto nomem;
+                    if (!(i == 0 && d->prepend != TK_PREPEND_NEVER) && !put(&b, " ", 1)) goto nomem;
                     k += rl;
                 } else {
                     if (!put(&b, s + k, 1)) goto nomem;
@@ -223,7 +222,8 @@ static enc_status decode_one(const tk_decoder *d, tk_strings *t)
                 bool valid = true;
                 for (size_t k = 0; k < bytes.n && valid;) {
                     int32_t c;
-                    size_t step = tk_utf8_decode((const unsigned char *)bytes.b + k, bytes.n - k, &c);
+                    size_t step =
+                        tk_utf8_decode((const unsigned char *)bytes.b + k, bytes.n - k, &c);
                     valid = step > 0;
                     k += step;
                 }

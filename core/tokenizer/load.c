@@ -190,8 +190,8 @@ static enc_tokenizer *from_vocab_json(const char *dir, char *err, size_t errlen)
         enc_fail(err, errlen, ENC_ERR_NOMEM, "vocab.json: out of memory");
         return NULL;
     }
-    enc_tokenizer *t = enc_tokenizer_from_json_text(text, strlen(text), "vocab.json + merges.txt",
-                                                    err, errlen);
+    enc_tokenizer *t =
+        enc_tokenizer_from_json_text(text, strlen(text), "vocab.json + merges.txt", err, errlen);
     free(text);
     return t;
 }

@@ -16,7 +16,7 @@ typedef struct {
 } mctx;
 
 __attribute__((format(printf, 3, 4))) static enc_status mfail(mctx *c, enc_status st,
-                                                               const char *fmt, ...)
+                                                              const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -83,8 +83,9 @@ static enc_status vocab_object(mctx *c, const json_t *v, tk_model *m)
     {
         int32_t i = (int32_t)json_integer_value(id);
         if (m->vocab.text[i])
-            return mfail(c, ENC_ERR_FORMAT, "model.vocab gives id %d to both \"%.40s\" and \"%.40s\"",
-                         i, m->vocab.text[i], k);
+            return mfail(c, ENC_ERR_FORMAT,
+                         "model.vocab gives id %d to both \"%.40s\" and \"%.40s\"", i,
+                         m->vocab.text[i], k);
         if ((st = tk_vocab_set(&m->vocab, i, k, strlen(k))) != ENC_OK)
             return mfail(c, st, "out of memory reading model.vocab");
     }
@@ -138,9 +139,16 @@ static bool merge_parts(const json_t *e, char *buf, size_t cap, const char **a, 
 
 static enc_status read_bpe(mctx *c, const json_t *o, tk_model *m)
 {
-    static const char *const k[] = {"dropout", "unk_token", "continuing_subword_prefix",
-                                    "end_of_word_suffix", "fuse_unk", "byte_fallback",
-                                    "ignore_merges", "vocab", "merges", NULL};
+    static const char *const k[] = {"dropout",
+                                    "unk_token",
+                                    "continuing_subword_prefix",
+                                    "end_of_word_suffix",
+                                    "fuse_unk",
+                                    "byte_fallback",
+                                    "ignore_merges",
+                                    "vocab",
+                                    "merges",
+                                    NULL};
     m->kind = TK_M_BPE;
     enc_status st = known(c, o, k);
     const json_t *d = json_object_get(o, "dropout");
@@ -170,7 +178,8 @@ static enc_status read_bpe(mctx *c, const json_t *o, tk_model *m)
     size_t plen = m->prefix ? strlen(m->prefix) : 0;
     size_t cap = 2 * m->vocab.max_len + 2; /* a merge longer than two entries fails anyway */
     char *buf = malloc(cap), *joined = malloc(cap);
-    if (st == ENC_OK && (!buf || !joined)) st = mfail(c, ENC_ERR_NOMEM, "out of memory for the merges");
+    if (st == ENC_OK && (!buf || !joined))
+        st = mfail(c, ENC_ERR_NOMEM, "out of memory for the merges");
     for (size_t i = 0; st == ENC_OK && i < json_array_size(merges); i++) {
         const char *a, *b;
         if (!merge_parts(json_array_get(merges, i), buf, cap, &a, &b)) {
@@ -226,10 +235,11 @@ static enc_status read_unigram(mctx *c, const json_t *o, tk_model *m)
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(v, i);
         const json_t *s = json_array_get(e, 0), *sc = json_array_get(e, 1);
-        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(s) || !json_is_number(sc))
+        if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(s) ||
+            !json_is_number(sc))
             return mfail(c, ENC_ERR_FORMAT, "model.vocab[%zu] must be [piece, score]", i);
-        if ((st = tk_vocab_set(&m->vocab, (int32_t)i, json_string_value(s), json_string_length(s))) !=
-            ENC_OK)
+        if ((st = tk_vocab_set(&m->vocab, (int32_t)i, json_string_value(s),
+                               json_string_length(s))) != ENC_OK)
             return mfail(c, st, "out of memory reading model.vocab");
         m->score[i] = json_number_value(sc);
         if (m->score[i] < m->min_score) m->min_score = m->score[i];

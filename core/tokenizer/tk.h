@@ -58,7 +58,7 @@ bool tk_str_utf8(const tk_str *s, size_t from, size_t to, char **buf, size_t *le
 /* ---- Unicode helpers (unicode.c) ------------------------------------------------ */
 
 size_t tk_utf8_decode(const unsigned char *s, size_t n, int32_t *cp); /* 0 when invalid */
-size_t tk_utf8_encode(int32_t cp, char *out);                          /* 1..4 */
+size_t tk_utf8_encode(int32_t cp, char *out);                         /* 1..4 */
 bool tk_is_whitespace(int32_t c);  /* Rust's char::is_whitespace (White_Space) */
 bool tk_is_word(int32_t c);        /* Rust regex \w */
 bool tk_is_punctuation(int32_t c); /* HF's is_punc: ASCII punctuation or Unicode P* */
@@ -256,7 +256,14 @@ void tk_model_free(tk_model *m);
 
 /* ---- post-processors and decoders (postprocess.c, decode.c) --------------------- */
 
-typedef enum { TK_PP_NONE, TK_PP_BERT, TK_PP_ROBERTA, TK_PP_TEMPLATE, TK_PP_BYTELEVEL, TK_PP_SEQUENCE } tk_pp_kind;
+typedef enum {
+    TK_PP_NONE,
+    TK_PP_BERT,
+    TK_PP_ROBERTA,
+    TK_PP_TEMPLATE,
+    TK_PP_BYTELEVEL,
+    TK_PP_SEQUENCE
+} tk_pp_kind;
 
 typedef struct {
     bool is_sequence;

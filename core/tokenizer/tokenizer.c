@@ -221,7 +221,8 @@ static enc_status sequence(const enc_tokenizer *t, const char *text, size_t len,
     st = encode_one(t, cp, n, type, e);
     free(cp);
     if (st == ENC_ERR_FORMAT)
-        return enc_fail(err, errlen, st, "the tokenizer's model has no unknown token for %s", which);
+        return enc_fail(err, errlen, st, "the tokenizer's model has no unknown token for %s",
+                        which);
     if (st != ENC_OK) return enc_fail(err, errlen, st, "out of memory tokenizing %s", which);
     return ENC_OK;
 }

@@ -22,7 +22,7 @@ typedef struct {
 #define FAIL(c, st, ...) (tk_jfail((c), (st), __VA_ARGS__))
 
 __attribute__((format(printf, 3, 4))) static enc_status tk_jfail(jctx *c, enc_status st,
-                                                                  const char *fmt, ...)
+                                                                 const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -48,7 +48,8 @@ static enc_status keys_known(jctx *c, const json_t *o, const char *path, const c
     {
         bool ok = strcmp(k, "type") == 0;
         for (size_t i = 0; allowed[i] && !ok; i++) ok = strcmp(k, allowed[i]) == 0;
-        if (!ok) return FAIL(c, ENC_ERR_FORMAT, "%s%s%s is not supported", path, path[0] ? "." : "", k);
+        if (!ok)
+            return FAIL(c, ENC_ERR_FORMAT, "%s%s%s is not supported", path, path[0] ? "." : "", k);
     }
     return ENC_OK;
 }
@@ -154,8 +155,10 @@ static enc_status get_behavior(jctx *c, const json_t *o, const char *path, tk_be
             *out = (tk_behavior)i;
             return ENC_OK;
         }
-    return FAIL(c, ENC_ERR_FORMAT, "%s.behavior is not one of Removed, Isolated, "
-                "MergedWithPrevious, MergedWithNext, Contiguous", path);
+    return FAIL(c, ENC_ERR_FORMAT,
+                "%s.behavior is not one of Removed, Isolated, "
+                "MergedWithPrevious, MergedWithNext, Contiguous",
+                path);
 }
 
 /* The "type" of a component, or a message naming path.type. */
@@ -174,8 +177,8 @@ static enc_status unsupported(jctx *c, const char *path, const char *type)
 
 /* A "Sequence" member array: n objects into *arr of elem bytes each, read by fn. */
 typedef enc_status (*read_fn)(jctx *, const json_t *, const char *, void *);
-static enc_status read_seq(jctx *c, const json_t *o, const char *path, const char *key,
-                           size_t elem, read_fn fn, void **arr, size_t *n)
+static enc_status read_seq(jctx *c, const json_t *o, const char *path, const char *key, size_t elem,
+                           read_fn fn, void **arr, size_t *n)
 {
     char where[200];
     sub(where, sizeof where, path, key, 0);
@@ -220,9 +223,12 @@ static enc_status read_normalizer(jctx *c, const json_t *o, const char *path, vo
     static const struct {
         const char *name;
         tk_norm_kind kind;
-    } plain[] = {{"NFC", TK_N_NFC},         {"NFD", TK_N_NFD},
-                 {"NFKC", TK_N_NFKC},       {"NFKD", TK_N_NFKD},
-                 {"Lowercase", TK_N_LOWERCASE}, {"StripAccents", TK_N_STRIP_ACCENTS}};
+    } plain[] = {{"NFC", TK_N_NFC},
+                 {"NFD", TK_N_NFD},
+                 {"NFKC", TK_N_NFKC},
+                 {"NFKD", TK_N_NFKD},
+                 {"Lowercase", TK_N_LOWERCASE},
+                 {"StripAccents", TK_N_STRIP_ACCENTS}};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
         if (strcmp(type, plain[i].name) == 0) {
             n->kind = plain[i].kind;
@@ -289,7 +295,8 @@ static enc_status read_prepend_scheme(jctx *c, const json_t *o, const char *path
         if (s && strcmp(s, "always") == 0) *out = TK_PREPEND_ALWAYS;
         else if (s && strcmp(s, "first") == 0) *out = TK_PREPEND_FIRST;
         else if (s && strcmp(s, "never") == 0) *out = TK_PREPEND_NEVER;
-        else return FAIL(c, ENC_ERR_FORMAT, "%s.prepend_scheme is not always, first or never", path);
+        else
+            return FAIL(c, ENC_ERR_FORMAT, "%s.prepend_scheme is not always, first or never", path);
     }
     if (aps && !json_is_null(aps)) {
         if (!json_is_boolean(aps))
@@ -334,7 +341,7 @@ static enc_status read_pretok(jctx *c, const json_t *o, const char *path, void *
     }
     if (strcmp(type, "Metaspace") == 0) {
         static const char *const k[] = {"replacement", "add_prefix_space", "prepend_scheme",
-                                        "split", "str_rep", NULL};
+                                        "split",       "str_rep",          NULL};
         p->kind = TK_P_METASPACE;
         if ((st = keys_known(c, o, path, k)) != ENC_OK) return st;
         st = get_char(c, o, path, "replacement", &p->replacement);
@@ -367,8 +374,8 @@ static enc_status read_pretok(jctx *c, const json_t *o, const char *path, void *
         static const char *const k[] = {"pretokenizers", NULL};
         p->kind = TK_P_SEQUENCE;
         if ((st = keys_known(c, o, path, k)) != ENC_OK) return st;
-        return read_seq(c, o, path, "pretokenizers", sizeof *p->sub, read_pretok,
-                        (void **)&p->sub, &p->n_sub);
+        return read_seq(c, o, path, "pretokenizers", sizeof *p->sub, read_pretok, (void **)&p->sub,
+                        &p->n_sub);
     }
     return unsupported(c, path, type);
 }
@@ -376,13 +383,13 @@ static enc_status read_pretok(jctx *c, const json_t *o, const char *path, void *
 /* ---- post-processors ---------------------------------------------------------------- */
 
 /* ["[CLS]", 101] */
-static enc_status read_pair(jctx *c, const json_t *o, const char *path, const char *key,
-                            char **tok, int32_t *id)
+static enc_status read_pair(jctx *c, const json_t *o, const char *path, const char *key, char **tok,
+                            int32_t *id)
 {
     const json_t *v = json_object_get(o, key);
     const json_t *s = json_array_get(v, 0), *i = json_array_get(v, 1);
-    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(s) ||
-        !json_is_integer(i) || json_integer_value(i) < 0 || json_integer_value(i) > INT32_MAX)
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_string(s) || !json_is_integer(i) ||
+        json_integer_value(i) < 0 || json_integer_value(i) > INT32_MAX)
         return FAIL(c, ENC_ERR_FORMAT, "%s.%s must be [token, id]", path, key);
     *id = (int32_t)json_integer_value(i);
     *tok = strdup(json_string_value(s));
@@ -406,23 +413,26 @@ static enc_status read_template(jctx *c, const json_t *o, const char *path, cons
         tk_piece *p = &(*out)[i];
         if (!json_is_object(e) || json_object_size(e) != 1 || !json_is_object(x) ||
             !json_is_integer(tid) || !json_is_string(id) || json_object_size(x) != 2)
-            return FAIL(c, ENC_ERR_FORMAT,
-                        "%s.%s[%zu] must be {\"SpecialToken\" or \"Sequence\": {\"id\", \"type_id\"}}",
-                        path, key, i);
+            return FAIL(
+                c, ENC_ERR_FORMAT,
+                "%s.%s[%zu] must be {\"SpecialToken\" or \"Sequence\": {\"id\", \"type_id\"}}",
+                path, key, i);
         p->type_id = (int32_t)json_integer_value(tid);
         const char *name = json_string_value(id);
         if (sq) {
             p->is_sequence = true;
             if (strcmp(name, "A") != 0 && strcmp(name, "B") != 0)
-                return FAIL(c, ENC_ERR_FORMAT, "%s.%s[%zu].Sequence.id must be A or B", path, key, i);
+                return FAIL(c, ENC_ERR_FORMAT, "%s.%s[%zu].Sequence.id must be A or B", path, key,
+                            i);
             p->seq = name[0] == 'B';
             continue;
         }
         const json_t *st = json_object_get(specials, name);
         const json_t *ids = json_object_get(st, "ids"), *toks = json_object_get(st, "tokens");
-        if (!json_is_array(ids) || !json_is_array(toks) || json_array_size(ids) != json_array_size(toks))
-            return FAIL(c, ENC_ERR_FORMAT, "%s.special_tokens has no entry \"%.40s\" with ids and tokens",
-                        path, name);
+        if (!json_is_array(ids) || !json_is_array(toks) ||
+            json_array_size(ids) != json_array_size(toks))
+            return FAIL(c, ENC_ERR_FORMAT,
+                        "%s.special_tokens has no entry \"%.40s\" with ids and tokens", path, name);
         p->n_ids = json_array_size(ids);
         p->ids = calloc(p->n_ids + 1, sizeof *p->ids);
         p->tokens = calloc(p->n_ids + 1, sizeof *p->tokens);
@@ -517,7 +527,7 @@ static enc_status read_decoder(jctx *c, const json_t *o, const char *path, void 
     }
     if (strcmp(type, "Metaspace") == 0) {
         static const char *const k[] = {"replacement", "add_prefix_space", "prepend_scheme",
-                                        "split", "str_rep", NULL};
+                                        "split",       "str_rep",          NULL};
         d->kind = TK_D_METASPACE;
         if ((st = keys_known(c, o, path, k)) != ENC_OK) return st;
         st = get_char(c, o, path, "replacement", &d->replacement);
@@ -582,8 +592,8 @@ static enc_status read_added(jctx *c, const json_t *root, enc_tokenizer *t)
     t->n_added = json_array_size(a);
     if (!(t->added = calloc(t->n_added + 1, sizeof *t->added)))
         return FAIL(c, ENC_ERR_NOMEM, "out of memory reading added_tokens");
-    static const char *const k[] = {"id", "content", "single_word", "lstrip", "rstrip",
-                                    "normalized", "special", NULL};
+    static const char *const k[] = {"id",     "content",    "single_word", "lstrip",
+                                    "rstrip", "normalized", "special",     NULL};
     for (size_t i = 0; i < t->n_added; i++) {
         char path[64];
         sub(path, sizeof path, "added_tokens", NULL, i);
@@ -593,8 +603,9 @@ static enc_status read_added(jctx *c, const json_t *root, enc_tokenizer *t)
         if (json_object_get(e, "type"))
             return FAIL(c, ENC_ERR_FORMAT, "%s.type is not supported", path);
         enc_status st = keys_known(c, e, path, k);
-        if (st == ENC_OK && (!json_is_integer(id) || json_integer_value(id) < 0 ||
-                             json_integer_value(id) >= INT32_MAX / 2))
+        if (st == ENC_OK &&
+            (!json_is_integer(id) || json_integer_value(id) < 0 ||
+             json_integer_value(id) >= INT32_MAX / 2))
             st = FAIL(c, ENC_ERR_FORMAT, "%s.id must be an id", path);
         if (st == ENC_OK) st = get_str(c, e, path, "content", false, &x->content);
         if (st == ENC_OK) st = get_bool(c, e, path, "special", false, &x->special);
@@ -621,9 +632,9 @@ enc_tokenizer *enc_tokenizer_from_json_text(const char *json, size_t len, const 
     }
     enc_tokenizer *t = calloc(1, sizeof *t);
     enc_status st = t ? ENC_OK : FAIL(&c, ENC_ERR_NOMEM, "out of memory");
-    static const char *const top[] = {"version", "truncation", "padding", "added_tokens",
-                                      "normalizer", "pre_tokenizer", "post_processor",
-                                      "decoder", "model", NULL};
+    static const char *const top[] = {
+        "version",       "truncation",     "padding", "added_tokens", "normalizer",
+        "pre_tokenizer", "post_processor", "decoder", "model",        NULL};
     if (st == ENC_OK && !json_is_object(root)) st = FAIL(&c, ENC_ERR_FORMAT, "not a JSON object");
     if (st == ENC_OK) st = keys_known(&c, root, "", top);
     if (st == ENC_OK) st = read_added(&c, root, t);

@@ -112,9 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_wordpiece: set-up failed: %s\n", err);
         abort();
     }
-    wp_model->tokenizer =
-        enc_tokenizer_from_wordpiece(enc_wordpiece_new(VOCAB, NV, true, err, sizeof err), err,
-                                     sizeof err);
+    wp_model->tokenizer = enc_tokenizer_from_wordpiece(
+        enc_wordpiece_new(VOCAB, NV, true, err, sizeof err), err, sizeof err);
     wp_model->specials = (enc_specials){0, 1, 2, 3, 4};
     REQUIRE(wp_model->tokenizer);
     return 0;

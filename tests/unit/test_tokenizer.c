@@ -62,8 +62,8 @@ static size_t compare_file(const enc_tokenizer *t, const char *name, const char 
         size_t dlen = decoded ? json_string_length(jd) : 0;
         enc_tokens v;
         char err[256];
-        enc_status s = enc_tokenizer_encode(t, text, text_len, pair, pair_len,
-                                            true, 0, &v, err, sizeof err);
+        enc_status s =
+            enc_tokenizer_encode(t, text, text_len, pair, pair_len, true, 0, &v, err, sizeof err);
         ck_assert_msg(s == ENC_OK, "%s: %s", name, err);
         size_t n = json_array_size(ids);
         bool id_eq = v.n == n, off_eq = id_eq, sp_eq = id_eq, ty_eq = id_eq;
@@ -114,7 +114,10 @@ static size_t compare_file(const enc_tokenizer *t, const char *name, const char 
             shown++;
             fprintf(stderr, "%s: \"%.80s\"%s%.40s: %s differ\n  HF:   %s", name, text,
                     pair ? " + " : "", pair ? pair : "",
-                    !id_eq ? "ids" : !off_eq ? "offsets" : !sp_eq ? "special" : "type ids",
+                    !id_eq        ? "ids"
+                        : !off_eq ? "offsets"
+                        : !sp_eq  ? "special"
+                                  : "type ids",
                     line);
             fprintf(stderr, "  ours:");
             for (size_t i = 0; i < v.n && i < 40; i++)
@@ -183,7 +186,6 @@ START_TEST(real_files_against_hf)
     ck_assert_msg(bad == 0, "%zu disagreements with Hugging Face (see above)", bad);
 }
 END_TEST
-
 
 int main(void)
 {
