@@ -340,6 +340,27 @@ static bool n_lowercase(tk_str *s)
     return ok;
 }
 
+/* unicode-normalization-alignments' tables are older than utf8proc's: these code points,
+ * given decompositions since (Unicode 13 to 15), it leaves as they are. Found by running
+ * HF's NFD, NFKD, NFC and NFKC on every code point against these functions. */
+static const int32_t tk_hf_no_decomposition[][2] = {
+    {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},   {0xAB69, 0xAB69},   {0x10781, 0x10785},
+    {0x10787, 0x107B0}, {0x107B2, 0x107BA}, {0x11938, 0x11938}, {0x1E030, 0x1E06D},
+    {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9},
+};
+
+static bool hf_decomposes(int32_t c)
+{
+    size_t lo = 0, hi = sizeof tk_hf_no_decomposition / sizeof *tk_hf_no_decomposition;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c < tk_hf_no_decomposition[mid][0]) hi = mid;
+        else if (c > tk_hf_no_decomposition[mid][1]) lo = mid + 1;
+        else return false;
+    }
+    return true;
+}
+
 static int32_t ccc_of(int32_t c)
 {
     return c < 0x300 ? 0 : utf8proc_get_property(c)->combining_class;
@@ -357,7 +378,8 @@ static bool n_unicode(tk_str *s, bool compat, bool compose)
     for (size_t i = 0; i < s->n && ok; i++) {
         utf8proc_int32_t d[32];
         int last = 0;
-        utf8proc_ssize_t nd = utf8proc_decompose_char(s->cp[i], d, 32, opts, &last);
+        utf8proc_ssize_t nd =
+            hf_decomposes(s->cp[i]) ? utf8proc_decompose_char(s->cp[i], d, 32, opts, &last) : 0;
         if (nd < 1 || nd > 32) {
             d[0] = s->cp[i];
             nd = 1;
@@ -394,7 +416,8 @@ static bool n_unicode(tk_str *s, bool compat, bool compose)
                 (last_ccc < k || (last_ccc == -1 && k == 0) || (last_ccc < 0 && k > 0))) {
                 utf8proc_int32_t pair[2] = {c.v[starter].c, x.c};
                 utf8proc_ssize_t r = utf8proc_normalize_utf32(pair, 2, UTF8PROC_COMPOSE);
-                if (r == 1) {
+                /* utf8proc composes pairs the canonical composition excludes (U+1D15E ...) */
+                if (r == 1 && !utf8proc_get_property(pair[0])->comp_exclusion) {
                     c.v[starter].c = pair[0];
                     c.v[starter].change += x.change - 1;
                     continue;
