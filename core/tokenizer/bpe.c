@@ -29,8 +29,8 @@ enc_status tk_bpe_merges_init(tk_model *m, size_t n)
     return ENC_OK;
 }
 
-/* A pair given twice keeps its first rank... as HF's HashMap built from the list, the
- * LAST one; the caller passes them in file order. */
+/* A pair given twice keeps its LAST rank, as HF's map built from the list in file order
+ * (the caller passes them in that order). */
 enc_status tk_bpe_add_merge(tk_model *m, int32_t left, int32_t right, int32_t rank, int32_t id)
 {
     for (size_t i = merge_hash(left, right) & m->mmask;; i = (i + 1) & m->mmask) {

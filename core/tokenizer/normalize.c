@@ -7,6 +7,7 @@
  * NormalizedString::transform (tk_str_transform), so the offsets of every char come
  * out as HF's.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -221,6 +222,59 @@ enc_status tk_pattern_find(const tk_pattern *p, const tk_str *s, tk_matches *out
     }
     if (prev != s->n && !matches_push(out, prev, s->n, false)) return ENC_ERR_NOMEM;
     return ENC_OK;
+}
+
+/* Oniguruma's \s (HF's regex engine) is the White_Space property; PCRE2's also takes
+ * U+180E. The pattern's \s and \S are rewritten as explicit classes before compiling. */
+#define TK_WS                                                                                      \
+    "\\t\\n\\x0B\\f\\r "                                                                           \
+    "\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+pcre2_code *tk_regex_compile(const char *src, int *code, size_t *offset)
+{
+    size_t n = strlen(src);
+    char *out = malloc(n * (sizeof TK_WS + 4) + 1);
+    if (!out) {
+        *code = PCRE2_ERROR_NOMEMORY;
+        *offset = 0;
+        return NULL;
+    }
+    size_t k = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = src[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = src[i + 1];
+            if (e == 's' || (e == 'S' && !in_class)) {
+                k += (size_t)sprintf(out + k, "%s%s%s",
+                                     in_class       ? ""
+                                         : e == 'S' ? "[^"
+                                                    : "[",
+                                     TK_WS, in_class ? "" : "]");
+                i++;
+                continue;
+            }
+            out[k++] = c;
+            out[k++] = e;
+            i++;
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            out[k++] = c;
+            if (i + 1 < n && src[i + 1] == '^') out[k++] = src[++i];
+            if (i + 1 < n && src[i + 1] == ']') out[k++] = src[++i]; /* a literal ] first */
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    PCRE2_SIZE off = 0;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)out, k, PCRE2_UTF | PCRE2_UCP, code, &off, NULL);
+    free(out);
+    *offset = off;
+    return re;
 }
 
 void tk_pattern_free(tk_pattern *p)

@@ -199,11 +199,10 @@ static enc_status gpt2_pattern(tk_pattern *p)
     pcre2_code *re = __atomic_load_n(&gpt2_re, __ATOMIC_ACQUIRE);
     if (!re) {
         int code;
-        PCRE2_SIZE off;
+        size_t off;
         static const char pat[] =
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-        re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &code,
-                           &off, NULL);
+        re = tk_regex_compile(pat, &code, &off);
         if (!re) return ENC_ERR_NOMEM;
         pcre2_code *expected = NULL;
         if (!__atomic_compare_exchange_n(&gpt2_re, &expected, re, false, __ATOMIC_ACQ_REL,

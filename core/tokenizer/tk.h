@@ -92,6 +92,9 @@ typedef struct {
 } tk_matches;
 
 enc_status tk_pattern_find(const tk_pattern *p, const tk_str *s, tk_matches *out);
+/* Compiles an HF (Oniguruma) regex with PCRE2 (UTF, UCP), \s and \S made Oniguruma's.
+ * NULL with PCRE2's error code and the offset (in the rewritten text) on failure. */
+pcre2_code *tk_regex_compile(const char *src, int *code, size_t *offset);
 void tk_pattern_free(tk_pattern *p);
 
 /* ---- normalizers (normalize.c, precompiled.c) ----------------------------------- */

@@ -18,7 +18,8 @@ static bool added_at(const tk_added *a, bool normalized, const tk_str *s, size_t
 {
     const int32_t *c = normalized ? a->norm_cps : a->cps;
     size_t n = normalized ? a->n_norm : a->n_cps;
-    return n > 0 && pos + n <= s->n && memcmp(s->cp + pos, c, n * sizeof *c) == 0;
+    return n > 0 && pos + n <= s->n && s->cp[pos] == c[0] &&
+        memcmp(s->cp + pos, c, n * sizeof *c) == 0;
 }
 
 /* HF's AddedVocabulary::find_matches + split_with_indices on one piece: the leftmost
@@ -330,6 +331,7 @@ void tk_finish_setup(enc_tokenizer *t)
     enc_specials *sp = &t->specials;
     sp->pad = first_of(t, "[PAD]", "<pad>");
     sp->unk = t->wp ? first_of(t, "[UNK]", "[UNK]") : t->model.unk;
+    if (sp->unk < 0) sp->unk = first_of(t, "[UNK]", "<unk>"); /* RoBERTa's BPE never uses it */
     sp->mask = first_of(t, "[MASK]", "<mask>");
     sp->cls = sp->sep = -1;
     const tk_post *p = t->post;

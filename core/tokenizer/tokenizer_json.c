@@ -128,11 +128,10 @@ static enc_status get_pattern(jctx *c, const json_t *o, const char *path, tk_pat
         return FAIL(c, ENC_ERR_FORMAT, "%s must be {\"String\": ...} or {\"Regex\": ...}", where);
     if (s) return to_cps(c, json_string_value(s), where, &p->lit, &p->n_lit);
     int code;
-    PCRE2_SIZE off;
+    size_t off;
     const char *re = json_string_value(r);
     p->is_regex = true;
-    p->re = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &code, &off,
-                          NULL);
+    p->re = tk_regex_compile(re, &code, &off);
     if (!p->re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
