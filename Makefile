@@ -9,7 +9,7 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?= 0
-PKGS    := libmicrohttpd jansson libutf8proc libuv
+PKGS    := libmicrohttpd jansson libutf8proc libuv libpcre2-8
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -22,9 +22,9 @@ endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-            libuv1-dev libutf8proc-dev check curl ca-certificates valgrind clang-format
+            libuv1-dev libutf8proc-dev libpcre2-dev check curl ca-certificates valgrind clang-format
 
-CORE_SRC   := $(wildcard core/*.c)
+CORE_SRC   := $(wildcard core/*.c core/tokenizer/*.c)
 SERVER_SRC := $(wildcard server/*.c server/json/*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 # core/kernels.c is compiled twice, 16-lane (AVX-512) and 8-lane code; kernels_pick.c
@@ -52,14 +52,14 @@ all: $(BUILD)/encoderd
 # -MMD writes each object's header dependencies beside it (included at the end).
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Icore -Iserver -Iserver/json -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 
 # -std=c11 turns floating-point contraction off, so a * b + c in the vector kernels was a
 # multiply and an add, never one FMA (seen in perf annotate). The fast kernels may fuse;
 # the reference kernels (kernels_ref.c) keep the plain rounding they are compared from.
 $(BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Iserver -Iserver/json -c $< -o $@
+	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 
 $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
@@ -92,12 +92,12 @@ $(BUILD)/gen/web_assets.c: $(WEB_FILES) server/web/embed.sh
 	server/web/embed.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c server/web.h server/routes.h server/reply.h
-	$(CC) $(CFLAGS) -Icore -Iserver -Iserver/json -c $< -o $@
+	$(CC) $(CFLAGS) -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 # ---- end of the visualizer's block ------------------------------------------------------
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Icore -Iserver -Iserver/json -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIB_OBJ) \
+	$(CC) $(CFLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -Itests/unit $(LDFLAGS) -o $@ $< $(SERVER_LIB_OBJ) \
 	    $(BUILD)/libencoder.a $(LDLIBS) $(shell pkg-config --libs check)
 
 # ---- set-up ----------------------------------------------------------------------
@@ -193,7 +193,7 @@ FUZZ_DEB_PKGS := clang-14 libclang-rt-14-dev libomp-14-dev
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -fno-math-errno -fno-omit-frame-pointer \
                 $(filter -fopenmp,$(CFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
-                -Icore -Iserver -Iserver/json
+                -Icore -Icore/tokenizer -Iserver -Iserver/json
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c,$(CORE_SRC)) \
                   $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
@@ -203,7 +203,7 @@ FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 # The replay tests (gcc, or ASan + UBSan with SAN=1): see the block after TEST_BIN.
 $(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(BUILD)/libencoder.a $(SERVER_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icore -Iserver -Iserver/json $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c \
+	$(CC) $(CFLAGS) -Icore -Icore/tokenizer -Iserver -Iserver/json $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c \
 	    $(SERVER_LIB_OBJ) $(BUILD)/libencoder.a $(LDLIBS)
 
 # Objects built before this Makefile wrote .d files would never see a header change (a

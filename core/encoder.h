@@ -84,7 +84,10 @@ typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1, ENC_POS_NONE = 2 } e
 typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_NONE = 2 } enc_pooling;
 /* "cls", "mean" or "none" (never NULL; "none" for a value out of the enum). */
 const char *enc_pooling_name(enc_pooling p);
-typedef enum { ENC_TOK_WORD = 0, ENC_TOK_WORDPIECE = 1 } enc_tok_kind;
+typedef enum {
+    ENC_TOK_WORD = 0,      /* the random models' word tokenizer */
+    ENC_TOK_WORDPIECE = 1, /* a checkpoint's tokenizer (enc_model_tokenizer_kind says which) */
+} enc_tok_kind;
 
 /* Everything that defines a model's shape and behaviour. A model family (core/family.c)
  * is a set of these choices; zeros are the choices of the article's and BERT's encoder. */
@@ -202,9 +205,9 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max);
 
 /* ---- tokenizing ------------------------------------------------------------- */
 
-/* The tokens of one text. Offsets are in Unicode code points of the input text,
- * [start, end); special tokens added by the tokenizer have start = end = 0 and
- * special = 1. */
+/* The tokens of one text (or of a pair of texts). Offsets are in Unicode code points
+ * of the input text, [start, end) - for the pair's second text, of the second text;
+ * special tokens added by the tokenizer have start = end = 0 and special = 1. */
 typedef struct {
     size_t n;
     int32_t *ids;      /* (n) */
@@ -214,16 +217,29 @@ typedef struct {
     const char **text; /* (n) the token's text: a vocab entry or a piece of the input; may be NULL */
     char *arena;       /* storage for texts that are not vocab entries (owned) */
     size_t n_untruncated; /* how many tokens there were before truncation */
+    int32_t *type_ids;    /* (n) 0 for the first text's tokens, 1 for the pair's, as the
+                             tokenizer's post-processor says */
 } enc_tokens;
 
-/* Tokenizes `len` bytes of UTF-8 `text` with the model's tokenizer, adding [CLS] and
- * [SEP] when add_special. When max_tokens > 0 the result keeps at most max_tokens
- * tokens, the specials included (the text is cut, [CLS] ... [SEP] kept; with
- * max_tokens 1, [CLS] alone);
- * out->n_untruncated says how many there would have been. Invalid UTF-8 is
+/* Tokenizes `len` bytes of UTF-8 `text` with the model's tokenizer, adding its special
+ * tokens ([CLS] ... [SEP], <s> ... </s>, as the tokenizer's post-processor says) when
+ * add_special. When max_tokens > 0 the result keeps at most max_tokens tokens, the
+ * specials included (the text is cut, the specials kept; with max_tokens 1, [CLS]
+ * alone); out->n_untruncated says how many there would have been. Invalid UTF-8 is
  * ENC_ERR_INVALID with the byte offset. On failure *out is left empty (safe to free). */
 enc_status enc_tokenize(const enc_model *m, const char *text, size_t len, bool add_special,
                         size_t max_tokens, enc_tokens *out, char *err, size_t errlen);
+
+/* The same for a pair of texts (a query and a passage, two sentences): the tokenizer's
+ * pair template ([CLS] A [SEP] B [SEP], <s> A </s></s> B </s>), type ids 0 then 1 where
+ * it says so; truncation cuts the longer text first. The random models' word tokenizer
+ * joins them as [CLS] A [SEP] B [SEP]. */
+enc_status enc_tokenize_pair(const enc_model *m, const char *text, size_t len, const char *pair,
+                             size_t pair_len, bool add_special, size_t max_tokens, enc_tokens *out,
+                             char *err, size_t errlen);
+
+/* "word" (random models), "wordpiece", "bpe" or "unigram". */
+const char *enc_model_tokenizer_kind(const enc_model *m);
 
 /* Describes given ids as tokens (text from the vocabulary where known, no offsets:
  * start = end = -1). Ids outside [0, V) are ENC_ERR_INVALID naming the index. */

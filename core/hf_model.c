@@ -3,8 +3,8 @@
  *
  *   config.json                     sizes, activation, LayerNorm eps
  *   model.safetensors               the weights (F32, F16 or BF16), via safetensors.c
- *   vocab.txt | tokenizer.json      the WordPiece vocabulary
- *   tokenizer_config.json           do_lower_case (optional)
+ *   tokenizer.json | vocab.txt | vocab.json + merges.txt
+ *                                   the tokenizer, read by core/tokenizer/ (load.c)
  *   modules.json, 1_Pooling/...     sentence-transformers pooling + Normalize (optional)
  *
  * Order of work: read and check every JSON file, open the weights, check every expected
@@ -15,7 +15,6 @@
  */
 #include "model.h"
 #include "safetensors.h"
-#include "wordpiece.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -27,11 +26,9 @@
 /* What the loader holds while it works; all of it is freed in enc_model_load_hf. */
 typedef struct {
     const char *dir;
-    json_t *config;    /* config.json */
-    json_t *tokenizer; /* tokenizer.json, NULL until needed or when absent */
-    bool tokenizer_tried;
+    json_t *config;      /* config.json */
     enc_safetensors *st; /* model.safetensors */
-    enc_wordpiece *wp;   /* moves into the model on success */
+    enc_tokenizer *tok;  /* moves into the model on success */
     const char *prefix;  /* "bert." or "" */
     char model_type[64];
 } hf_loader;
@@ -207,148 +204,20 @@ static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t e
 
 /* ---- tokenizer files ------------------------------------------------------------- */
 
-/* tokenizer.json into L->tokenizer, once; absent is not an error (L->tokenizer stays NULL). */
-static enc_status tokenizer_json(hf_loader *L, char *err, size_t errlen)
+/* The folder's tokenizer (core/tokenizer/) -> L->tok. Its vocabulary must fit the
+ * embedding table: larger is refused, smaller is allowed (tables padded to a multiple,
+ * as ModernBERT's 50368 rows for 50280 tokens). cfg->lowercase says whether it
+ * lower-cases. */
+static enc_status read_tokenizer(hf_loader *L, enc_config *cfg, char *err, size_t errlen)
 {
-    if (L->tokenizer_tried) return ENC_OK;
-    L->tokenizer_tried = true;
-    char path[PATH_MAX];
-    enc_status s = join(path, sizeof path, L->dir, "tokenizer.json", err, errlen);
-    if (s != ENC_OK || !is_file(path)) return s;
-    if ((s = load_json(L->dir, "tokenizer.json", &L->tokenizer, err, errlen)) != ENC_OK) return s;
-    if (!json_is_object(L->tokenizer))
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "tokenizer.json: not a JSON object");
-    return ENC_OK;
-}
-
-/* 1 / 0 when a tokenizers normalizer says whether it lower-cases, -1 when it does not say. */
-static int normalizer_lowercase(const json_t *n)
-{
-    const char *type = json_string_value(json_object_get(n, "type"));
-    if (!type) return -1;
-    if (strcmp(type, "BertNormalizer") == 0) {
-        const json_t *v = json_object_get(n, "lowercase");
-        return json_is_boolean(v) ? json_is_true(v) : -1;
-    }
-    if (strcmp(type, "Lowercase") == 0) return 1;
-    if (strcmp(type, "Sequence") == 0) {
-        size_t i;
-        const json_t *sub;
-        json_array_foreach(json_object_get(n, "normalizers"), i, sub)
-        {
-            int r = normalizer_lowercase(sub);
-            if (r >= 0) return r;
-        }
-    }
-    return -1;
-}
-
-/* Uncased or cased: tokenizer_config.json's do_lower_case, else tokenizer.json's
- * normalizer, else true. ENC_ERR_FORMAT when a present file is broken. */
-static enc_status read_lowercase(hf_loader *L, bool *lower, char *err, size_t errlen)
-{
-    char path[PATH_MAX];
-    enc_status s = join(path, sizeof path, L->dir, "tokenizer_config.json", err, errlen);
-    if (s != ENC_OK) return s;
-    *lower = true;
-    if (is_file(path)) {
-        json_t *tc = NULL;
-        if ((s = load_json(L->dir, "tokenizer_config.json", &tc, err, errlen)) != ENC_OK) return s;
-        const json_t *v = json_object_get(tc, "do_lower_case");
-        char b[64];
-        if (v && !json_is_boolean(v))
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "tokenizer_config.json: do_lower_case must be true or false, got %s",
-                         describe(v, b, sizeof b));
-        bool found = v != NULL;
-        if (v) *lower = json_is_true(v);
-        json_decref(tc);
-        if (s != ENC_OK || found) return s;
-    }
-    if ((s = tokenizer_json(L, err, errlen)) != ENC_OK || !L->tokenizer) return s;
-    int r = normalizer_lowercase(json_object_get(L->tokenizer, "normalizer"));
-    if (r >= 0) *lower = r;
-    return ENC_OK;
-}
-
-/* tokenizer.json's WordPiece vocabulary {token: id} -> L->wp. The ids must be exactly
- * 0..n-1, each once. ENC_ERR_FORMAT naming the entry. */
-static enc_status vocab_from_tokenizer_json(hf_loader *L, bool lower, char *err, size_t errlen)
-{
-    const json_t *model = json_object_get(L->tokenizer, "model");
-    const char *type = json_string_value(json_object_get(model, "type"));
-    const json_t *vocab = json_object_get(model, "vocab");
-    const char *prefix = json_string_value(json_object_get(model, "continuing_subword_prefix"));
-    if (!type || strcmp(type, "WordPiece") != 0)
+    if (!(L->tok = enc_tokenizer_load_dir(L->dir, err, errlen))) return ENC_ERR_FORMAT;
+    cfg->lowercase = enc_tokenizer_lowercases(L->tok);
+    size_t n = enc_tokenizer_vocab_size(L->tok);
+    if (n > cfg->vocab_size)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "tokenizer.json: model.type is \"%.40s\", only WordPiece is supported",
-                        type ? type : "(missing)");
-    if (prefix && strcmp(prefix, "##") != 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "tokenizer.json: model.continuing_subword_prefix is \"%.40s\", only \"##\" "
-                        "is supported",
-                        prefix);
-    if (!json_is_object(vocab) || json_object_size(vocab) == 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "tokenizer.json: model.vocab is missing or empty");
-    size_t n = json_object_size(vocab);
-    const char **tokens = calloc(n, sizeof *tokens);
-    if (!tokens)
-        return enc_fail(err, errlen, ENC_ERR_NOMEM, "tokenizer.json: out of memory for %zu tokens",
-                        n);
-    enc_status s = ENC_OK;
-    const char *tok;
-    const json_t *jid;
-    json_object_foreach((json_t *)vocab, tok, jid)
-    {
-        json_int_t id = json_is_integer(jid) ? json_integer_value(jid) : -1;
-        char b[64];
-        if (id < 0 || (uintmax_t)id >= n) {
-            s = enc_fail(err, errlen, ENC_ERR_FORMAT,
-                         "tokenizer.json: model.vocab[\"%.40s\"] = %s is not an id in 0..%zu", tok,
-                         describe(jid, b, sizeof b), n - 1);
-            break;
-        }
-        if (tokens[id]) {
-            s = enc_fail(
-                err, errlen, ENC_ERR_FORMAT,
-                "tokenizer.json: model.vocab gives id %lld to both \"%.40s\" and \"%.40s\"",
-                (long long)id, tokens[id], tok);
-            break;
-        }
-        tokens[id] = tok;
-    }
-    /* n distinct ids, each below n: every id 0..n-1 is used exactly once */
-    if (s == ENC_OK && !(L->wp = enc_wordpiece_new(tokens, n, lower, err, errlen)))
-        s = ENC_ERR_FORMAT;
-    free(tokens);
-    return s;
-}
-
-/* vocab.txt, else tokenizer.json -> L->wp, which must hold exactly cfg->vocab_size tokens. */
-static enc_status read_vocab(hf_loader *L, const enc_config *cfg, char *err, size_t errlen)
-{
-    char path[PATH_MAX];
-    const char *file = "vocab.txt";
-    enc_status s = join(path, sizeof path, L->dir, file, err, errlen);
-    if (s != ENC_OK) return s;
-    if (is_file(path)) {
-        if (!(L->wp = enc_wordpiece_from_vocab_txt(path, cfg->lowercase, err, errlen)))
-            return ENC_ERR_FORMAT;
-    } else {
-        file = "tokenizer.json";
-        if ((s = tokenizer_json(L, err, errlen)) != ENC_OK) return s;
-        if (!L->tokenizer)
-            return enc_fail(err, errlen, ENC_ERR_IO,
-                            "vocab.txt: missing in %s (and no tokenizer.json either)", L->dir);
-        if ((s = vocab_from_tokenizer_json(L, cfg->lowercase, err, errlen)) != ENC_OK) return s;
-    }
-    size_t n = enc_wordpiece_size(L->wp);
-    if (n != cfg->vocab_size)
-        return enc_fail(
-            err, errlen, ENC_ERR_FORMAT,
-            "%s: %zu tokens, but the embedding table (config.json vocab_size) has %zu rows", file,
-            n, cfg->vocab_size);
+                        "the tokenizer has %zu tokens, but the embedding table (config.json "
+                        "vocab_size) has %zu rows",
+                        n, cfg->vocab_size);
     return ENC_OK;
 }
 
@@ -575,12 +444,6 @@ static void folder_name(const char *dir, char *name, size_t len)
     free(real);
 }
 
-/* The id of a special token, -1 when the vocabulary has none. */
-static int32_t special(const enc_wordpiece *wp, const char *tok)
-{
-    return enc_wordpiece_lookup(wp, tok, strlen(tok));
-}
-
 enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
 {
     hf_loader L = {.dir = dir};
@@ -592,11 +455,10 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     enc_status s = read_config(&L, &cfg, err, errlen);
-    if (s == ENC_OK) s = read_lowercase(&L, &cfg.lowercase, err, errlen);
     if (s == ENC_OK) s = read_modules(&L, &cfg, err, errlen);
     if (s == ENC_OK) s = open_weights(&L, err, errlen);
     if (s == ENC_OK) s = tensors(&L, &cfg, NULL, err, errlen);
-    if (s == ENC_OK) s = read_vocab(&L, &cfg, err, errlen);
+    if (s == ENC_OK) s = read_tokenizer(&L, &cfg, err, errlen);
     if (s == ENC_OK) {
         folder_name(dir, cfg.name, sizeof cfg.name);
         char why[256];
@@ -607,13 +469,9 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
     if (s == ENC_OK) s = tensors(&L, &cfg, m, err, errlen);
     if (s == ENC_OK) s = enc_model_pack_weights(m, err, errlen);
     if (s == ENC_OK) {
-        m->specials = (enc_specials){.pad = special(L.wp, "[PAD]"),
-                                     .unk = special(L.wp, "[UNK]"),
-                                     .cls = special(L.wp, "[CLS]"),
-                                     .sep = special(L.wp, "[SEP]"),
-                                     .mask = special(L.wp, "[MASK]")};
-        m->wordpiece = L.wp;
-        L.wp = NULL;
+        m->specials = *enc_tokenizer_specials(L.tok);
+        m->tokenizer = L.tok;
+        L.tok = NULL;
     }
     /* a folder that only claims to be another BERT-layout type: say so in any error */
     if (s != ENC_OK && L.model_type[0] && strcmp(L.model_type, "bert") != 0 && errlen > 0) {
@@ -623,8 +481,7 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
     }
     enc_st_close(L.st);
     json_decref(L.config);
-    json_decref(L.tokenizer);
-    enc_wordpiece_free(L.wp);
+    enc_tokenizer_free(L.tok);
     if (s != ENC_OK) {
         enc_model_free(m);
         m = NULL;

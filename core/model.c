@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wordpiece.h"
-
 enc_status enc_fail(char *err, size_t errlen, enc_status status, const char *fmt, ...)
 {
     if (err && errlen > 0) {
@@ -309,7 +307,7 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
 void enc_model_free(enc_model *m)
 {
     if (!m) return;
-    enc_wordpiece_free(m->wordpiece);
+    enc_tokenizer_free(m->tokenizer);
     free(m->params);
     free(m->layers);
     free(m);
@@ -402,7 +400,7 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
 const char *enc_model_token_text(const enc_model *m, int32_t id)
 {
     if (id < 0 || (size_t)id >= m->cfg.vocab_size) return NULL;
-    if (m->wordpiece) return enc_wordpiece_text(m->wordpiece, id);
+    if (m->tokenizer) return enc_tokenizer_id_to_token(m->tokenizer, id);
     static const char *const word_specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
     return id < 5 ? word_specials[id] : NULL;
 }

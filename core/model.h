@@ -6,8 +6,8 @@
 #define ENCODERD_MODEL_H
 
 #include "encoder.h"
-
-typedef struct enc_wordpiece enc_wordpiece;
+#include "status.h"
+#include "tokenizer/tokenizer.h"
 
 /* One encoder layer. Linear weights are (out, in), as PyTorch and Hugging Face store
  * them, so a product is X W^T; they are kept packed in panels of 32 outputs (panels.h:
@@ -55,7 +55,7 @@ struct enc_model {
     float *rope_cos_local;    /* the same with rope_theta_local, for local layers (NULL when */
     float *rope_sin_local;    /* there are none) */
     enc_layer *layers;        /* (G) the layers' weight sets */
-    enc_wordpiece *wordpiece; /* the WordPiece vocabulary; NULL for the word tokenizer */
+    enc_tokenizer *tokenizer; /* the checkpoint's tokenizer; NULL for the word tokenizer */
 };
 
 /* Allocates a model for cfg (checked with enc_config_check): the parameter block is
@@ -103,9 +103,5 @@ typedef struct {
 uint64_t enc_rng_next(enc_rng *r);
 /* Uniform in [-a, a): (2u - 1) * a in double, u = top 53 bits / 2^53, rounded to float. */
 float enc_rng_uniform(enc_rng *r, double a);
-
-/* printf into an error buffer (errlen may be 0). Returns status, for `return enc_fail(...)`. */
-enc_status enc_fail(char *err, size_t errlen, enc_status status, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -56,7 +56,12 @@ enc_status enc_tokvec_finish(enc_tokvec *v, enc_tokens *out)
 {
     memset(out, 0, sizeof *out);
     const char **text = calloc(v->n ? v->n : 1, sizeof *text);
-    if (!text) return ENC_ERR_NOMEM;
+    int32_t *type_ids = calloc(v->n ? v->n : 1, sizeof *type_ids);
+    if (!text || !type_ids) {
+        free(text);
+        free(type_ids);
+        return ENC_ERR_NOMEM;
+    }
     for (size_t i = 0; i < v->n; i++)
         text[i] = v->text_off[i] == SIZE_MAX ? NULL : v->arena + v->text_off[i];
     out->n = out->n_untruncated = v->n;
@@ -66,6 +71,7 @@ enc_status enc_tokvec_finish(enc_tokvec *v, enc_tokens *out)
     out->special = v->special;
     out->text = text;
     out->arena = v->arena;
+    out->type_ids = type_ids;
     free(v->text_off);
     memset(v, 0, sizeof *v);
     return ENC_OK;
@@ -91,5 +97,6 @@ void enc_tokens_free(enc_tokens *t)
     free(t->special);
     free((void *)t->text);
     free(t->arena);
+    free(t->type_ids);
     memset(t, 0, sizeof *t);
 }

@@ -391,7 +391,7 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_key(w, "ln_eps"), jw_float(w, c->ln_eps);
     jw_set_float_digits(w, 9);
     jw_key(w, "tokenizer"), jw_obj_begin(w);
-    jw_key(w, "kind"), jw_str(w, c->tokenizer == ENC_TOK_WORDPIECE ? "wordpiece" : "word");
+    jw_key(w, "kind"), jw_str(w, enc_model_tokenizer_kind(ctx->model));
     jw_key(w, "lowercase"), jw_bool(w, c->lowercase);
     jw_obj_end(w);
     jw_key(w, "pooling"), jw_str(w, enc_pooling_name(ctx->pooling));

@@ -112,9 +112,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_wordpiece: set-up failed: %s\n", err);
         abort();
     }
-    wp_model->wordpiece = enc_wordpiece_new(VOCAB, NV, true, err, sizeof err);
+    wp_model->tokenizer = enc_tokenizer_from_wordpiece(
+        enc_wordpiece_new(VOCAB, NV, true, err, sizeof err), err, sizeof err);
     wp_model->specials = (enc_specials){0, 1, 2, 3, 4};
-    REQUIRE(wp_model->wordpiece);
+    REQUIRE(wp_model->tokenizer);
     return 0;
 }
 
@@ -152,7 +153,7 @@ static void check_tokens(const enc_model *m, const enc_tokens *t, long cps, size
         if (t->special[i] && t->start[i] == 0 && t->end[i] == 0) continue; /* added [CLS]/[SEP] */
         REQUIRE(t->start[i] >= 0 && t->start[i] <= t->end[i] && t->end[i] <= cps);
         const char *vt = enc_model_token_text(m, t->ids[i]);
-        if (m->wordpiece) REQUIRE(t->text[i] && vt && strcmp(t->text[i], vt) == 0);
+        if (m->tokenizer) REQUIRE(t->text[i] && vt && strcmp(t->text[i], vt) == 0);
     }
 }
 

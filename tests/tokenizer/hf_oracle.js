@@ -1,29 +1,43 @@
 #!/usr/bin/env node
-// hf_oracle.js - the test oracle for core/wordpiece.c: Hugging Face `tokenizers`
-// (npm, pinned in package.json) tokenizes every line of a corpus the way
-// bert-base-uncased's tokenizer.json does.
+// hf_oracle.js - the test oracle for core/tokenizer/: Hugging Face `tokenizers` (npm,
+// pinned in package-lock.json) tokenizes every line of a corpus as a real tokenizer file
+// says.
 //
-//   node hf_oracle.js VOCAB_TXT CORPUS_JSONL OUT_JSONL
-//   node hf_oracle.js VOCAB_TXT --all-codepoints OUT_JSONL
+//   node hf_oracle.js TOKENIZER CORPUS_JSONL OUT_JSONL [--pairs]
+//   node hf_oracle.js TOKENIZER --all-codepoints OUT_JSONL
 //
+// TOKENIZER: a tokenizer.json, or a vocab.txt (then the tokenizer is built as
+// bert-base-uncased's tokenizer.json, see below). The file's own truncation and padding
+// are switched off (encoderd truncates by its own rule).
 // CORPUS_JSONL: one JSON string per line; --all-codepoints instead makes one text for
 // every Unicode scalar value c but NUL, `${c} x${c}y e${c} ${c}${c}` (c alone, inside a
 // word, after a letter, doubled), 1,112,063 lines. OUT_JSONL: one object per line,
-//   {"text": ..., "ids": [...], "offsets": [[start, end], ...], "special": [0|1, ...]}
-// with [CLS] ... [SEP] added by the post-processor; offsets are in Unicode code points
-// of the text (the binding reports char offsets; [CLS]/[SEP] have [0, 0]); special is
-// HF's special_tokens_mask.
+//   {"text": ..., ["pair": ...,] "ids": [...], "offsets": [[start, end], ...],
+//    "special": [0|1, ...], "type_ids": [...], "decoded": "..."}
+// with the post-processor's special tokens; offsets are in Unicode code points of the
+// text (the binding reports char offsets; added specials have [0, 0]); special is HF's
+// special_tokens_mask; decoded is decode(ids, false). With --pairs, every 7th line is
+// also encoded as a pair with the line after it (its offsets count in that second text).
 //
-// The tokenizer is built from a tokenizer.json equal to bert-base-uncased's: the vocab
-// from vocab.txt (id = line number), the five special tokens as added tokens (special,
-// normalized: false), BertNormalizer (clean_text, handle_chinese_chars, strip_accents
-// null = follow lowercase, lowercase), BertPreTokenizer, WordPiece ([UNK], "##", 100)
-// and TemplateProcessing "[CLS] $A [SEP]".
+// The vocab.txt tokenizer: the vocab from vocab.txt (id = line number), the five special
+// tokens as added tokens (special, normalized: false), BertNormalizer (clean_text,
+// handle_chinese_chars, strip_accents null = follow lowercase, lowercase), BertPreTokenizer,
+// WordPiece ([UNK], "##", 100) and TemplateProcessing "[CLS] $A [SEP]".
 'use strict';
 const fs = require('fs');
 const { Tokenizer } = require('tokenizers');
 
-function buildTokenizer(vocabPath) {
+function buildTokenizer(path) {
+  if (!path.endsWith('vocab.txt')) {
+    const tok = Tokenizer.fromFile(path);
+    tok.disableTruncation();
+    tok.disablePadding();
+    return tok;
+  }
+  return buildFromVocab(path);
+}
+
+function buildFromVocab(vocabPath) {
   const lines = fs.readFileSync(vocabPath, 'utf8').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const vocab = {};
@@ -85,26 +99,51 @@ function allCodepoints() {
   return texts;
 }
 
+function record(e, text, pair, decoded) {
+  const o = { text };
+  if (pair !== undefined) o.pair = pair;
+  o.ids = e.getIds();
+  o.offsets = e.getOffsets();
+  o.special = e.getSpecialTokensMask();
+  o.type_ids = e.getTypeIds();
+  o.decoded = decoded;
+  return JSON.stringify(o);
+}
+
 async function main() {
-  const [vocabPath, corpusPath, outPath] = process.argv.slice(2);
+  const [tokPath, corpusPath, outPath, flag] = process.argv.slice(2);
   if (!outPath) {
-    console.error('usage: node hf_oracle.js VOCAB_TXT CORPUS_JSONL|--all-codepoints OUT_JSONL');
+    console.error('usage: node hf_oracle.js TOKENIZER CORPUS_JSONL|--all-codepoints OUT_JSONL [--pairs]');
     process.exit(2);
   }
-  const tok = buildTokenizer(vocabPath);
-  const texts = corpusPath === '--all-codepoints' ? allCodepoints() : readCorpus(corpusPath);
+  const tok = buildTokenizer(tokPath);
+  const all = corpusPath === '--all-codepoints';
+  const texts = all ? allCodepoints() : readCorpus(corpusPath);
   const fd = fs.openSync(outPath, 'w');
   const batch = 4096;
+  let n = 0;
   for (let i = 0; i < texts.length; i += batch) {
     const chunk = texts.slice(i, i + batch);
     const encs = await tok.encodeBatch(chunk);
-    const lines = encs.map((e, k) => JSON.stringify({
-      text: chunk[k], ids: e.getIds(), offsets: e.getOffsets(), special: e.getSpecialTokensMask(),
-    }));
+    const lines = [];
+    for (let k = 0; k < encs.length; k++) {
+      const decoded = all ? '' : await tok.decode(encs[k].getIds(), false);
+      lines.push(record(encs[k], chunk[k], undefined, decoded));
+    }
     fs.writeSync(fd, lines.join('\n') + '\n');
+    n += lines.length;
+  }
+  if (flag === '--pairs') {
+    const lines = [];
+    for (let i = 0; i + 1 < texts.length; i += 7) {
+      const e = await tok.encode(texts[i], texts[i + 1]);
+      lines.push(record(e, texts[i], texts[i + 1], await tok.decode(e.getIds(), true)));
+    }
+    fs.writeSync(fd, lines.join('\n') + '\n');
+    n += lines.length;
   }
   fs.closeSync(fd);
-  console.log(`hf_oracle: ${texts.length} lines -> ${outPath}`);
+  console.log(`hf_oracle: ${n} lines -> ${outPath}`);
 }
 
 main().catch((e) => { console.error(`hf_oracle: ${e.stack || e}`); process.exit(1); });

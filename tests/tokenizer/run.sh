@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # tests/tokenizer/run.sh BUILD_DIR [--all-codepoints]
 #
-# core/wordpiece.c against Hugging Face `tokenizers` (npm, pinned in package.json):
-#   1. regenerates the oracle output for corpus.jsonl into BUILD_DIR/tokenizer/ and fails
-#      when it differs from the committed expected.jsonl (the fixture cannot go stale);
-#   2. runs BUILD_DIR/tests/test_wordpiece, whose hf_oracle check compares ids, offsets
-#      and special flags line by line and prints the counts;
+# core/tokenizer/ against Hugging Face `tokenizers` (npm, pinned in package-lock.json) on
+# the real tokenizer files of tests/tokenizer/models/ (see the README there) and the
+# hand-made ones of tests/tokenizer/units/ (every component and option, small vocabularies):
+#   1. regenerates the oracle output of corpus.jsonl (single texts, and pairs) for each
+#      model into BUILD_DIR/tokenizer/ and fails when it differs from the committed
+#      tests/tokenizer/expected/<model>.jsonl (a fixture cannot go stale);
+#   2. runs BUILD_DIR/tests/test_tokenizer (every model: ids, offsets, special flags,
+#      type ids, decoded text) and BUILD_DIR/tests/test_wordpiece (wordpiece.c alone);
 #   3. with --all-codepoints, or when CI=true: the same over every Unicode code point
-#      (1,112,063 texts, about 80 s).
-# Skips (exit 0) when the shared vocabulary is absent: ENCODERD_SHARED, default ../shared
-# from the repo root, must hold reference/bert-base-uncased/vocab.txt.
+#      (1,112,063 texts each) for bert-base-uncased's WordPiece, albert-base-v2's Unigram
+#      and pegasus's Precompiled charsmap + Unigram, ModernBERT's NFC + byte-level BPE.
+# A missing model file is a failure.
 set -u
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -17,25 +20,25 @@ all=0
 [ "${2:-}" = --all-codepoints ] && all=1
 [ "${CI:-}" = true ] && all=1
 
-shared=${ENCODERD_SHARED:-../shared}
-vocab=$shared/reference/bert-base-uncased/vocab.txt
-if [ ! -f "$vocab" ]; then
-    echo "tokenizer: SKIPPED: $vocab not found (set ENCODERD_SHARED to the shared folder)"
-    exit 0
-fi
-export ENCODERD_SHARED=$shared
-test_bin=$build/tests/test_wordpiece
-if [ ! -x "$test_bin" ]; then
-    echo "tokenizer: $test_bin is missing (make $test_bin)"
-    exit 1
-fi
+# models/NAME/FILE -> expected/NAME.jsonl; units/NAME/tokenizer.json -> expected/unit-NAME.jsonl
+units="normalizers pretokenizers_bpe unigram_bytes bytelevel_nore"
+models="bert-base-uncased:vocab.txt bert-base-cased:tokenizer.json roberta-large-bne:tokenizer.json
+        albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json
+        camembert:tokenizer.json"
+for m in $models; do
+    f=tests/tokenizer/models/${m%%:*}/${m#*:}
+    [ -f "$f" ] || { echo "tokenizer: $f is missing"; exit 1; }
+done
+for b in test_tokenizer test_wordpiece; do
+    [ -x "$build/tests/$b" ] || { echo "tokenizer: $build/tests/$b is missing (make $build/tests/$b)"; exit 1; }
+done
 if ! command -v node >/dev/null 2>&1; then
     echo "tokenizer: node is missing (make deps installs it)"
     exit 1
 fi
 if [ ! -d tests/tokenizer/node_modules/tokenizers ]; then
     echo "tokenizer: npm ci (tokenizers, pinned in package-lock.json)"
-    (cd tests/tokenizer && npm ci --no-audit --no-fund --loglevel=error) || {
+    (cd tests/tokenizer && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || {
         echo "tokenizer: npm ci failed"
         exit 1
     }
@@ -43,22 +46,44 @@ fi
 
 out=$build/tokenizer
 mkdir -p "$out"
-node tests/tokenizer/hf_oracle.js "$vocab" tests/tokenizer/corpus.jsonl "$out/expected.jsonl" ||
-    exit 1
-if ! cmp -s "$out/expected.jsonl" tests/tokenizer/expected.jsonl; then
-    echo "tokenizer: tests/tokenizer/expected.jsonl is stale: the oracle now gives $out/expected.jsonl"
-    diff tests/tokenizer/expected.jsonl "$out/expected.jsonl" | head -20
-    echo "tokenizer: after checking the change, copy it over and commit it"
-    exit 1
-fi
-echo "tokenizer: expected.jsonl matches a fresh Hugging Face run ($(wc -l <"$out/expected.jsonl") lines)"
+stale=0
+for m in $models; do
+    name=${m%%:*}
+    node tests/tokenizer/hf_oracle.js "tests/tokenizer/models/$name/${m#*:}" \
+        tests/tokenizer/corpus.jsonl "$out/$name.jsonl" --pairs >/dev/null || exit 1
+    if ! cmp -s "$out/$name.jsonl" "tests/tokenizer/expected/$name.jsonl"; then
+        echo "tokenizer: tests/tokenizer/expected/$name.jsonl is stale: the oracle now gives $out/$name.jsonl"
+        diff "tests/tokenizer/expected/$name.jsonl" "$out/$name.jsonl" | head -6
+        stale=1
+    fi
+done
+for name in $units; do
+    node tests/tokenizer/hf_oracle.js "tests/tokenizer/units/$name/tokenizer.json" \
+        tests/tokenizer/corpus.jsonl "$out/unit-$name.jsonl" --pairs >/dev/null || exit 1
+    if ! cmp -s "$out/unit-$name.jsonl" "tests/tokenizer/expected/unit-$name.jsonl"; then
+        echo "tokenizer: tests/tokenizer/expected/unit-$name.jsonl is stale: the oracle now gives $out/unit-$name.jsonl"
+        diff "tests/tokenizer/expected/unit-$name.jsonl" "$out/unit-$name.jsonl" | head -6
+        stale=1
+    fi
+done
+[ "$stale" = 0 ] || { echo "tokenizer: after checking the change, copy it over and commit it"; exit 1; }
+echo "tokenizer: the expected files match a fresh Hugging Face run ($(wc -l <tests/tokenizer/corpus.jsonl) corpus lines)"
 
-WORDPIECE_EXPECTED=tests/tokenizer/expected.jsonl "$test_bin" || exit 1
+"$build/tests/test_tokenizer" || exit 1
+"$build/tests/test_wordpiece" || exit 1
 
 if [ "$all" = 1 ]; then
-    node tests/tokenizer/hf_oracle.js "$vocab" --all-codepoints "$out/all_codepoints.jsonl" ||
-        exit 1
-    WORDPIECE_EXPECTED=$out/all_codepoints.jsonl "$test_bin" || exit 1
+    node tests/tokenizer/hf_oracle.js tests/tokenizer/models/bert-base-uncased/vocab.txt \
+        --all-codepoints "$out/all_codepoints.jsonl" || exit 1
+    WORDPIECE_EXPECTED=$out/all_codepoints.jsonl "$build/tests/test_wordpiece" || exit 1
+    TOKENIZER_ONLY=bert-base-uncased TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \
+        "$build/tests/test_tokenizer" || exit 1
+    for name in albert-base-v2 pegasus modernbert; do
+        node tests/tokenizer/hf_oracle.js "tests/tokenizer/models/$name/tokenizer.json" \
+            --all-codepoints "$out/all_codepoints.jsonl" || exit 1
+        TOKENIZER_ONLY=$name TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \
+            "$build/tests/test_tokenizer" || exit 1
+    done
     rm -f "$out/all_codepoints.jsonl" # 110 MB
 else
     echo "tokenizer: every-code-point comparison not run (pass --all-codepoints; CI runs it)"

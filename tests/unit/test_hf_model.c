@@ -352,7 +352,7 @@ START_TEST(f32_loads_into_the_right_fields)
     ck_assert(c->ln_eps == 1e-12f);
     const enc_specials *s = enc_model_specials(m);
     ck_assert(s->pad == 0 && s->unk == 1 && s->cls == 2 && s->sep == 3 && s->mask == 4);
-    ck_assert_str_eq(enc_wordpiece_text(m->wordpiece, 7), "##s");
+    ck_assert_str_eq(enc_tokenizer_id_to_token(m->tokenizer, 7), "##s");
     check_weights(m);
     /* layer 1 query weight (1,2) lands in wqkv row 1, the key weight (1,2) in row HD+1 */
     ck_assert(enc_panel_at(m->layers[1].wqkv, D, 1, 2) ==
@@ -455,13 +455,14 @@ START_TEST(tokenizer_json_vocab_and_case)
     write_tokenizer_json(false, NULL, 0);
     enc_model *m = load_ok();
     ck_assert(!enc_model_config(m)->lowercase);
-    ck_assert_str_eq(enc_wordpiece_text(m->wordpiece, 5), "hello");
+    ck_assert_str_eq(enc_tokenizer_id_to_token(m->tokenizer, 5), "hello");
     ck_assert_int_eq(enc_model_specials(m)->mask, 4);
     enc_model_free(m);
-    /* tokenizer_config.json wins over tokenizer.json */
+    /* with a tokenizer.json its normalizer decides, as in HF (tokenizer_config.json's
+     * do_lower_case is for vocab.txt only) */
     write_text("tokenizer_config.json", "{\"do_lower_case\": true}");
     m = load_ok();
-    ck_assert(enc_model_config(m)->lowercase);
+    ck_assert(!enc_model_config(m)->lowercase);
     enc_model_free(m);
 }
 END_TEST
@@ -662,16 +663,21 @@ START_TEST(vocab_missing_or_wrong_size)
 {
     write_config(NULL);
     write_weights((st_opts){0});
-    refused("vocab.txt: missing in ", "no tokenizer.json");
+    refused("tokenizer.json: missing in ", "no vocab.txt, nor vocab.json + merges.txt");
+    /* fewer tokens than embedding rows is allowed (tables padded to a multiple, as
+     * ModernBERT's), more is not */
     write_vocab_txt(8);
-    refused("vocab.txt: 8 tokens, but the embedding table (config.json vocab_size) has 10 rows",
-            NULL);
+    enc_model *m = load_ok();
+    enc_model_free(m);
     write_vocab_txt(12);
-    refused("vocab.txt: 12 tokens, but the embedding table (config.json vocab_size) has 10 rows",
+    refused("the tokenizer has 12 tokens, but the embedding table (config.json vocab_size) has "
+            "10 rows",
             NULL);
     unlink(path_in("vocab.txt"));
     write_tokenizer_json(true, "world", 12);
-    refused("tokenizer.json: model.vocab[\"world\"] = 12 is not an id in 0..9", NULL);
+    refused("the tokenizer has 13 tokens, but the embedding table (config.json vocab_size) has 10 "
+            "rows",
+            NULL);
     write_tokenizer_json(true, "world", 5);
     refused("tokenizer.json: model.vocab gives id 5 to both", NULL);
 }

@@ -5,8 +5,10 @@
 #ifndef ENCODERD_WORDPIECE_H
 #define ENCODERD_WORDPIECE_H
 
-#include "model.h"
+#include "status.h"
 #include "tokens.h"
+
+typedef struct enc_wordpiece enc_wordpiece;
 
 /* A vocabulary of n tokens, id = index; the strings are copied. lowercase = the
  * uncased pipeline (lower-case + strip accents). NULL on failure (duplicate-free
@@ -22,7 +24,15 @@ enc_wordpiece *enc_wordpiece_from_vocab_txt(const char *path, bool lowercase, ch
 
 void enc_wordpiece_free(enc_wordpiece *wp); /* NULL allowed */
 
+/* A tokenizer running wp's BERT pipeline with [CLS] ... [SEP] (what vocab.txt gives);
+ * it owns wp from then on (freed too on failure). NULL with the reason in err. */
+struct enc_tokenizer;
+struct enc_tokenizer *enc_tokenizer_from_wordpiece(enc_wordpiece *wp, char *err, size_t errlen);
+
 size_t enc_wordpiece_size(const enc_wordpiece *wp);
+
+/* True for the uncased pipeline. */
+bool enc_wordpiece_lowercase(const enc_wordpiece *wp);
 
 /* The id of an exact token string, -1 when absent. */
 int32_t enc_wordpiece_lookup(const enc_wordpiece *wp, const char *tok, size_t len);

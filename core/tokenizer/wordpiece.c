@@ -33,6 +33,8 @@
  */
 #include "wordpiece.h"
 
+#include "tk.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +223,8 @@ void enc_wordpiece_free(enc_wordpiece *wp)
     free(wp);
 }
 
+bool enc_wordpiece_lowercase(const enc_wordpiece *wp) { return wp && wp->lowercase; }
+
 /* V; 0 for NULL. */
 size_t enc_wordpiece_size(const enc_wordpiece *wp) { return wp ? wp->n : 0; }
 
@@ -343,6 +347,13 @@ static bool wp_is_cjk(int32_t c)
         (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
+
+/* The same classes for the pipeline of tokenizer.json files (normalize.c, pretokenize.c):
+ * BertNormalizer and BertPreTokenizer share these tables. */
+bool tk_bert_is_control(int32_t c) { return c >= 0 && wp_class(c) == WP_CONTROL; }
+bool tk_bert_is_punct(int32_t c) { return c >= 0 && wp_class(c) == WP_PUNCT; }
+bool tk_bert_is_mark(int32_t c) { return c >= 0x80 && wp_class(c) == WP_MARK; }
+bool tk_bert_is_cjk(int32_t c) { return wp_is_cjk(c); }
 
 /* ---- the streaming pipeline ----------------------------------------------------- */
 
