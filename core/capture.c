@@ -83,8 +83,8 @@ void enc_keep_maps(const enc_model *m, const enc_layer *ly, const enc_workspace 
                 ((size_t)a * r->n_attn_heads + (size_t)ws->head_slot[h]) * TT;
             if (r->attention) memcpy(r->attention + at, all, TT * sizeof *all);
             if (r->attention_norms)
-                map_norms(r->attention_norms + at, all, ws->qkv + first * 3 * HD + 2 * HD, 3 * HD,
-                          r->w_o, D, HD, h, Dh, T);
+                map_norms(r->attention_norms + at, all, ws->qkv + first * 3 * HD + 2 * HD + h * Dh,
+                          3 * HD, r->w_o, D, HD, h, Dh, T);
         }
     }
 }

@@ -13,6 +13,7 @@
  * returns a status with a message that starts with the file it is about; one cleanup
  * path at the end of enc_model_load_hf frees everything.
  */
+#include "family.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -29,8 +30,9 @@ typedef struct {
     json_t *config;      /* config.json */
     enc_safetensors *st; /* model.safetensors */
     enc_tokenizer *tok;  /* moves into the model on success */
-    const char *prefix;  /* "bert." or "" */
-    char model_type[64];
+    const char *prefix;  /* the family's base-model prefix ("bert.") or "" */
+    const enc_family *fam;
+    enc_family_biases bias; /* which biases the checkpoint holds */
 } hf_loader;
 
 /* dir/name into out. ENC_ERR_INVALID when it does not fit. */
@@ -85,121 +87,16 @@ static const char *describe(const json_t *v, char *buf, size_t len)
 
 /* ---- config.json ---------------------------------------------------------------- */
 
-/* A positive integer key of config.json. Absent: ENC_ERR_FORMAT when required, else
- * dflt. Zero, negative, non-integer or over INT32_MAX: ENC_ERR_FORMAT naming the key. */
-static enc_status cfg_size(const json_t *c, const char *key, bool required, size_t dflt,
-                           size_t *out, char *err, size_t errlen)
-{
-    const json_t *v = json_object_get(c, key);
-    char b[64];
-    if (!v) {
-        if (required)
-            return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: key %s is missing", key);
-        *out = dflt;
-        return ENC_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) <= 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: %s must be a positive integer, got %s", key,
-                        describe(v, b, sizeof b));
-    if (json_integer_value(v) > INT32_MAX)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s = %lld is too large", key,
-                        (long long)json_integer_value(v));
-    *out = (size_t)json_integer_value(v);
-    return ENC_OK;
-}
-
-/* An optional string key: *out = its value (borrowed) or dflt; ENC_ERR_FORMAT if not a string. */
-static enc_status cfg_string(const json_t *c, const char *key, const char *dflt, const char **out,
-                             char *err, size_t errlen)
-{
-    const json_t *v = json_object_get(c, key);
-    char b[64];
-    if (v && !json_is_string(v))
-        return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s must be a string, got %s",
-                        key, describe(v, b, sizeof b));
-    *out = v ? json_string_value(v) : dflt;
-    return ENC_OK;
-}
-
-/* config.json -> the sizes, activation and eps of *cfg; the rest of *cfg set to BERT's
- * fixed choices. ENC_ERR_IO when config.json is absent, ENC_ERR_FORMAT naming the key. */
+/* config.json -> the family and every size and choice of *cfg (family.c). ENC_ERR_IO when
+ * config.json is absent, ENC_ERR_FORMAT naming the key. */
 static enc_status read_config(hf_loader *L, enc_config *cfg, char *err, size_t errlen)
 {
     enc_status s = load_json(L->dir, "config.json", &L->config, err, errlen);
     if (s != ENC_OK) return s;
-    const json_t *c = L->config;
-    if (!json_is_object(c))
+    if (!json_is_object(L->config))
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: not a JSON object");
-    const char *type, *act, *pos;
-    if ((s = cfg_string(c, "model_type", "", &type, err, errlen)) != ENC_OK) return s;
-    snprintf(L->model_type, sizeof L->model_type, "%s", type);
-    static const char *const offset_positions[] = {"roberta",    "xlm-roberta", "camembert",
-                                                   "longformer", "mpnet",       NULL};
-    for (size_t i = 0; offset_positions[i]; i++)
-        if (strcmp(type, offset_positions[i]) == 0)
-            return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                            "config.json: model_type \"%s\" is not supported: its positions start "
-                            "after the padding index, only BERT's absolute positions from 0 are",
-                            type);
-
-    size_t heads = 0;
-    s = cfg_size(c, "hidden_size", true, 0, &cfg->d_model, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "num_hidden_layers", true, 0, &cfg->n_layers, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "num_attention_heads", true, 0, &heads, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "intermediate_size", true, 0, &cfg->d_ff, err, errlen);
-    if (s == ENC_OK)
-        s = cfg_size(c, "max_position_embeddings", true, 0, &cfg->max_len, err, errlen);
-    if (s == ENC_OK) s = cfg_size(c, "vocab_size", true, 0, &cfg->vocab_size, err, errlen);
-    if (s == ENC_OK)
-        s = cfg_size(c, "type_vocab_size", false, 2, &cfg->type_vocab_size, err, errlen);
-    if (s == ENC_OK) s = cfg_string(c, "hidden_act", "gelu", &act, err, errlen);
-    if (s == ENC_OK) s = cfg_string(c, "position_embedding_type", "absolute", &pos, err, errlen);
-    if (s != ENC_OK) return s;
-    if (cfg->d_model % heads != 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: hidden_size %zu is not divisible by num_attention_heads %zu",
-                        cfg->d_model, heads);
-    cfg->n_heads = heads;
-    cfg->d_head = cfg->d_model / heads;
-
-    if (strcmp(act, "gelu") == 0) cfg->act = ENC_ACT_GELU;
-    else if (strcmp(act, "relu") == 0) cfg->act = ENC_ACT_RELU;
-    else if (strcmp(act, "gelu_new") == 0 || strcmp(act, "gelu_pytorch_tanh") == 0 ||
-             strcmp(act, "gelu_fast") == 0 || strcmp(act, "gelu_accurate") == 0)
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: hidden_act \"%s\" (a tanh approximation of GELU) is not "
-                        "supported; only \"gelu\" (the erf form) and \"relu\" are",
-                        act);
-    else
-        return enc_fail(
-            err, errlen, ENC_ERR_FORMAT,
-            "config.json: hidden_act \"%.40s\" is not supported; only \"gelu\" and \"relu\" are",
-            act);
-    if (strcmp(pos, "absolute") != 0)
-        return enc_fail(
-            err, errlen, ENC_ERR_FORMAT,
-            "config.json: position_embedding_type \"%.40s\" is not supported; only \"absolute\" is",
-            pos);
-
-    const json_t *eps = json_object_get(c, "layer_norm_eps");
-    char b[64];
-    if (eps &&
-        (!json_is_number(eps) || !(json_number_value(eps) > 0) || !(json_number_value(eps) < 1)))
-        return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "config.json: layer_norm_eps must be a number in (0, 1), got %s",
-                        describe(eps, b, sizeof b));
-    cfg->ln_eps = eps ? (float)json_number_value(eps) : 1e-12f;
-
-    cfg->pos = ENC_POS_LEARNED;
-    cfg->pre_ln = false;
-    cfg->emb_layernorm = true;
-    cfg->tokenizer = ENC_TOK_WORDPIECE;
-    cfg->pooling = ENC_POOL_CLS;
-    cfg->normalize = false;
-    cfg->lowercase = true;
-    cfg->seed = 0;
-    return ENC_OK;
+    if (!(L->fam = enc_family_find(L->config, err, errlen))) return ENC_ERR_FORMAT;
+    return enc_family_config(L->fam, L->config, cfg, &L->bias, err, errlen);
 }
 
 /* ---- tokenizer files ------------------------------------------------------------- */
@@ -332,7 +229,7 @@ static enc_status read_modules(hf_loader *L, enc_config *cfg, char *err, size_t 
 
 /* ---- weights ------------------------------------------------------------------- */
 
-/* Opens model.safetensors and decides once whether names carry the "bert." prefix. */
+/* Opens model.safetensors and decides once whether names carry the family's prefix. */
 static enc_status open_weights(hf_loader *L, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -341,14 +238,22 @@ static enc_status open_weights(hf_loader *L, char *err, size_t errlen)
     if (!is_file(path))
         return enc_fail(err, errlen, ENC_ERR_IO, "model.safetensors: missing in %s", L->dir);
     if (!(L->st = enc_st_open(path, err, errlen))) return ENC_ERR_FORMAT;
-    bool with = enc_st_find(L->st, "bert.embeddings.word_embeddings.weight") != NULL;
-    bool without = enc_st_find(L->st, "embeddings.word_embeddings.weight") != NULL;
-    if (with == without)
+    const char *prefix = enc_family_prefix(L->fam), *word = enc_family_tensor_names(L->fam)->word;
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", prefix, word);
+    bool with = prefix[0] && enc_st_find(L->st, full) != NULL;
+    bool without = enc_st_find(L->st, word) != NULL;
+    if (with && without)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "model.safetensors: tensor embeddings.word_embeddings.weight is %s",
-                        with ? "there both with and without the bert. prefix"
-                             : "missing (looked for it with and without the bert. prefix)");
-    L->prefix = with ? "bert." : "";
+                        "model.safetensors: tensor %s is there both with and without the %s "
+                        "prefix",
+                        word, prefix);
+    if (!with && !without)
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "model.safetensors: tensor %s is missing (looked for it with and without "
+                        "the %s prefix; the folder's config.json says model_type \"%s\")",
+                        word, prefix[0] ? prefix : "\"\"", enc_family_type(L->fam));
+    L->prefix = with ? prefix : "";
     return ENC_OK;
 }
 
@@ -382,45 +287,107 @@ static enc_status tensor(const hf_loader *L, float *dst, const char *name, size_
     return s;
 }
 
+/* Reads what is asked into the model, or with m NULL only checks it: the one walk over a
+ * family's tensors, for both passes (tensors()). */
+typedef struct {
+    const hf_loader *L;
+    bool check; /* only check names, dtypes and shapes */
+    char *err;
+    size_t errlen;
+} walk;
+
+static enc_status take(const walk *w, float *dst, const char *name, size_t rows, size_t cols)
+{
+    return tensor(w->L, w->check ? NULL : dst, name, rows, cols, w->err, w->errlen);
+}
+
+/* A Linear `base` (out, in): "base.weight", and "base.bias" when the checkpoint has
+ * biases of this kind (else the bias stays 0). */
+static enc_status take_linear(const walk *w, float *wt, float *b, const char *base, size_t out,
+                              size_t in, bool with_bias)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%s.weight", base);
+    enc_status s = take(w, wt, n, out, in);
+    if (s != ENC_OK || !with_bias) return s;
+    snprintf(n, sizeof n, "%s.bias", base);
+    return take(w, b, n, out, 0);
+}
+
+/* A norm `base` of width D: gain, and bias when the checkpoint has norm biases. */
+static enc_status take_norm(const walk *w, float *g, float *b, const char *base, size_t D,
+                            bool with_bias)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%s.weight", base);
+    enc_status s = take(w, g, n, D, 0);
+    if (s != ENC_OK || !with_bias) return s;
+    snprintf(n, sizeof n, "%s.bias", base);
+    return take(w, b, n, D, 0);
+}
+
+/* Layer weight set l into y (NULL when checking). */
+static enc_status take_layer(const walk *w, const enc_config *c, enc_layer *y, size_t l)
+{
+    const enc_family_names *nm = enc_family_tensor_names(w->L->fam);
+    const enc_family_biases *b = &w->L->bias;
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+    enc_layer none = {0};
+    if (!y) y = &none; /* pointers read but never written through when checking */
+    char layer[128], n[256];
+    snprintf(layer, sizeof layer, nm->layer, l);
+#define NAME(part) (snprintf(n, sizeof n, "%s%s", layer, part), n)
+    enc_status s = ENC_OK;
+    if (nm->qkv) {
+        s = take_linear(w, y->wqkv, y->bqkv, NAME(nm->qkv), 3 * HD, D, b->qkv);
+    } else {
+        const char *parts[3] = {nm->q, nm->k, nm->v};
+        for (size_t k = 0; s == ENC_OK && k < 3; k++)
+            s = take_linear(w, y->wqkv ? y->wqkv + k * HD * D : NULL,
+                            y->bqkv ? y->bqkv + k * HD : NULL, NAME(parts[k]), HD, D, b->qkv);
+    }
+    if (s == ENC_OK) s = take_linear(w, y->wo, y->bo, NAME(nm->o), D, HD, b->o);
+    if (s == ENC_OK && !(l == 0 && c->first_attn_norm_none))
+        s = take_norm(w, y->ln1_g, y->ln1_b, NAME(nm->norm1), D, b->norms);
+    if (s == ENC_OK && nm->ff_gate) { /* gated, stored apart: the activated half first */
+        s = take_linear(w, y->w1, y->b1, NAME(nm->ff_gate), F, D, b->ff_in);
+        if (s == ENC_OK)
+            s = take_linear(w, y->w1 ? y->w1 + F * D : NULL, y->b1 ? y->b1 + F : NULL,
+                            NAME(nm->ff_in), F, D, b->ff_in);
+    } else if (s == ENC_OK) {
+        s = take_linear(w, y->w1, y->b1, NAME(nm->ff_in), c->glu ? 2 * F : F, D, b->ff_in);
+    }
+    if (s == ENC_OK) s = take_linear(w, y->w2, y->b2, NAME(nm->ff_out), D, F, b->ff_out);
+    if (s == ENC_OK) s = take_norm(w, y->ln2_g, y->ln2_b, NAME(nm->norm2), D, b->norms);
+#undef NAME
+    return s;
+}
+
 /* Every tensor the model needs, checked (m NULL) or read into m. ENC_ERR_FORMAT naming
  * the first that is missing, mistyped, misshapen or non-finite. */
 static enc_status tensors(const hf_loader *L, const enc_config *c, enc_model *m, char *err,
                           size_t errlen)
 {
-    const size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
-#define T(dst, name, rows, cols)                                                                   \
-    do {                                                                                           \
-        enc_status s_ = tensor(L, m ? (dst) : NULL, name, rows, cols, err, errlen);                \
-        if (s_ != ENC_OK) return s_;                                                               \
-    } while (0)
-    T(m->tok_emb, "embeddings.word_embeddings.weight", c->vocab_size, D);
-    T(m->pos_emb, "embeddings.position_embeddings.weight", c->max_len, D);
-    T(m->type_emb, "embeddings.token_type_embeddings.weight", c->type_vocab_size, D);
-    T(m->emb_ln_g, "embeddings.LayerNorm.weight", D, 0);
-    T(m->emb_ln_b, "embeddings.LayerNorm.bias", D, 0);
-    static const char *const qkv[3] = {"query", "key", "value"};
-    for (size_t l = 0; l < c->n_layers; l++) {
-        enc_layer *y = m ? &m->layers[l] : NULL;
-        char n[128];
-#define N(fmt, ...) (snprintf(n, sizeof n, "encoder.layer.%zu." fmt, l, __VA_ARGS__), n)
-        for (size_t k = 0; k < 3; k++) {
-            T(y->wqkv + k * HD * D, N("attention.self.%s.weight", qkv[k]), HD, D);
-            T(y->bqkv + k * HD, N("attention.self.%s.bias", qkv[k]), HD, 0);
-        }
-        T(y->wo, N("attention.output.dense.%s", "weight"), D, HD);
-        T(y->bo, N("attention.output.dense.%s", "bias"), D, 0);
-        T(y->ln1_g, N("attention.output.LayerNorm.%s", "weight"), D, 0);
-        T(y->ln1_b, N("attention.output.LayerNorm.%s", "bias"), D, 0);
-        T(y->w1, N("intermediate.dense.%s", "weight"), F, D);
-        T(y->b1, N("intermediate.dense.%s", "bias"), F, 0);
-        T(y->w2, N("output.dense.%s", "weight"), D, F);
-        T(y->b2, N("output.dense.%s", "bias"), D, 0);
-        T(y->ln2_g, N("output.LayerNorm.%s", "weight"), D, 0);
-        T(y->ln2_b, N("output.LayerNorm.%s", "bias"), D, 0);
-#undef N
-    }
-#undef T
-    return ENC_OK;
+    const enc_family_names *nm = enc_family_tensor_names(L->fam);
+    walk w = {L, m == NULL, err, errlen};
+    size_t D = c->d_model, E = enc_emb_width(c), H = c->n_heads;
+    enc_model none = {0};
+    if (!m) m = &none;
+    enc_status s = take(&w, m->tok_emb, nm->word, c->vocab_size, E);
+    if (s == ENC_OK && c->pos == ENC_POS_LEARNED)
+        s = take(&w, m->pos_emb, nm->pos, enc_pos_rows(c), E);
+    if (s == ENC_OK && c->type_vocab_size && nm->type)
+        s = take(&w, m->type_emb, nm->type, c->type_vocab_size, E);
+    if (s == ENC_OK && c->emb_layernorm)
+        s = take_norm(&w, m->emb_ln_g, m->emb_ln_b, nm->emb_norm, E, L->bias.norms);
+    if (s == ENC_OK && E != D)
+        s = take_linear(&w, m->emb_proj_w, m->emb_proj_b, nm->emb_proj, D, E, true);
+    if (s == ENC_OK && c->rel_buckets) s = take(&w, m->rel_bias, nm->rel_bias, c->rel_buckets, H);
+    if (s == ENC_OK && c->pre_ln && nm->final_norm)
+        s = take_norm(&w, m->final_ln_g, m->final_ln_b, nm->final_norm, D, L->bias.norms);
+    for (size_t l = 0; s == ENC_OK && l < enc_layer_sets(c); l++)
+        s = take_layer(&w, c, w.check ? NULL : &m->layers[l], l);
+    return s;
 }
 
 /* The folder's own name into name: the last component of dir as given (so a symlinked
@@ -468,16 +435,11 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
     }
     if (s == ENC_OK) s = tensors(&L, &cfg, m, err, errlen);
     if (s == ENC_OK) s = enc_model_pack_weights(m, err, errlen);
+    if (s == ENC_OK) enc_model_derive(m);
     if (s == ENC_OK) {
         m->specials = *enc_tokenizer_specials(L.tok);
         m->tokenizer = L.tok;
         L.tok = NULL;
-    }
-    /* a folder that only claims to be another BERT-layout type: say so in any error */
-    if (s != ENC_OK && L.model_type[0] && strcmp(L.model_type, "bert") != 0 && errlen > 0) {
-        size_t used = strnlen(err, errlen);
-        if (used < errlen)
-            snprintf(err + used, errlen - used, " (model_type \"%s\" read as BERT)", L.model_type);
     }
     enc_st_close(L.st);
     json_decref(L.config);

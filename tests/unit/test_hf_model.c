@@ -500,16 +500,34 @@ START_TEST(sentence_transformers_files)
 }
 END_TEST
 
-START_TEST(other_model_type_with_bert_tensors)
+/* The family comes from model_type, else from the architecture's name; an unknown one is
+ * refused with the list, and a folder whose tensors are another family's is refused
+ * naming the tensor it looked for. */
+START_TEST(family_from_the_config)
 {
     good_folder((st_opts){0});
     write_config("{\"model_type\": \"my-bert\"}");
-    enc_model_free(load_ok());
+    refused("config.json: model_type \"my-bert\" is not supported; the supported ones are bert, "
+            "roberta, xlm-roberta, camembert, electra, distilbert, mpnet, albert, modernbert, "
+            "nomic_bert",
+            NULL);
+    write_config("{\"model_type\": null, \"architectures\": [\"BertModel\"]}");
+    enc_model *m = load_ok();
+    ck_assert_str_eq(enc_model_config(m)->family, "bert");
+    enc_model_free(m);
+    write_config("{\"model_type\": null}");
+    refused("config.json: no model_type (architectures missing); the supported model types are",
+            NULL);
+    write_config("{\"model_type\": \"distilbert\"}");
+    refused("config.json: key dim is missing", NULL);
+    write_config("{\"model_type\": \"modernbert\", \"hidden_activation\": \"gelu\"}");
+    refused("model.safetensors: tensor embeddings.tok_embeddings.weight is missing (looked for it "
+            "with and without the model. prefix; the folder's config.json says model_type "
+            "\"modernbert\")",
+            NULL);
+    write_config(NULL);
     write_weights((st_opts){.skip = "embeddings.LayerNorm.bias"});
-    refused("model.safetensors: tensor embeddings.LayerNorm.bias is missing",
-            "model_type \"my-bert\"");
-    write_config("{\"model_type\": \"roberta\"}");
-    refused("config.json: model_type \"roberta\" is not supported", NULL);
+    refused("model.safetensors: tensor embeddings.LayerNorm.bias is missing", NULL);
 }
 END_TEST
 
@@ -709,9 +727,14 @@ END_TEST
 START_TEST(config_unsupported_choices)
 {
     good_folder((st_opts){0});
-    write_config("{\"hidden_act\": \"gelu_new\"}");
-    refused("config.json: hidden_act \"gelu_new\" (a tanh approximation of GELU) is not supported",
+    write_config("{\"hidden_act\": \"quick_gelu\"}");
+    refused("config.json: hidden_act \"quick_gelu\" is not supported; gelu, gelu_python, "
+            "gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu and swish are",
             NULL);
+    write_config("{\"hidden_act\": \"gelu_new\"}");
+    enc_model *t = load_ok();
+    ck_assert_int_eq(enc_model_config(t)->act, ENC_ACT_GELU_TANH);
+    enc_model_free(t);
     write_config("{\"hidden_act\": \"relu\"}");
     enc_model *m = load_ok();
     ck_assert_int_eq(enc_model_config(m)->act, ENC_ACT_RELU);
@@ -743,7 +766,7 @@ int main(void)
     tcase_add_test(tc, reader_table_and_dtypes);
     tcase_add_test(tc, tokenizer_json_vocab_and_case);
     tcase_add_test(tc, sentence_transformers_files);
-    tcase_add_test(tc, other_model_type_with_bert_tensors);
+    tcase_add_test(tc, family_from_the_config);
     tcase_add_test(tc, truncated_file);
     tcase_add_test(tc, header_length_past_the_file);
     tcase_add_test(tc, header_not_json);
