@@ -174,6 +174,12 @@ typedef struct {
 } enc_specials;
 const enc_specials *enc_model_specials(const enc_model *m);
 
+/* The model's heads: whether it has a masked-language-model head (checkpoints that ship
+ * one; random models have one tied to their embeddings), and its sequence classifier's
+ * labels (NULL, *n = 0, when it has none: labels[i] names logit i). */
+bool enc_model_has_mlm(const enc_model *m);
+const char *const *enc_model_labels(const enc_model *m, size_t *n);
+
 /* The text of a vocabulary entry, or NULL when the id is out of range or the model's
  * tokenizer has no text for it (the random model hashes words to ids). */
 const char *enc_model_token_text(const enc_model *m, int32_t id);
@@ -272,7 +278,10 @@ enum {
     ENC_OUT_ATTN_OUTPUT = 1u << 9,  /* the output projection's result with its bias */
     ENC_OUT_FFN = 1u << 10,         /* the feed-forward units after the activation */
     ENC_OUT_ATTN_NORMS = 1u << 11,  /* per head ||alpha_ij v_j W_O,h|| (Kobayashi et al.) */
-    ENC_OUT_ROLLOUT = 1u << 12      /* attention rollout through each layer (Abnar, Zuidema) */
+    ENC_OUT_ROLLOUT = 1u << 12,     /* attention rollout through each layer (Abnar, Zuidema) */
+    ENC_OUT_PREDICTIONS = 1u << 13, /* the selected hidden states read through the masked-LM
+                                       head: each token's top_k tokens (the logit lens) */
+    ENC_OUT_LOGITS = 1u << 14       /* the sequence classifier's logits (B, n_labels) */
 };
 
 /* The outputs selected by layer (attn_layers, 0..L-1), and those also by head (heads). */
@@ -307,6 +316,7 @@ typedef struct {
     size_t n_heads;
     const enc_ablation *ablate; /* (n_ablate) applied in this pass only; NULL: none */
     size_t n_ablate;
+    size_t top_k; /* ENC_OUT_PREDICTIONS: tokens kept per position, 1..V */
 } enc_request;
 
 /* Embedding only, with the model's pooling and normalisation. */
@@ -342,7 +352,15 @@ typedef struct {
     float *all_maps;            /* at H sq_offset[b]: (H, T_b, T_b) */
     float *roll_run, *roll_tmp; /* at sq_offset[b]: (T_b, T_b) each */
     float *w_o;                 /* (D, H*Dh) */
-    bool in_workspace;          /* the arrays live in the workspace's result room (see
+    /* ENC_OUT_PREDICTIONS, per selected hidden state (n_hidden, hidden_layers) and token:
+     * the top_k token ids by probability, best first, and their probabilities. */
+    size_t top_k;
+    int32_t *pred_ids;   /* (n_hidden, N, top_k) */
+    float *pred_probs;   /* (n_hidden, N, top_k) */
+    float *pred_scratch; /* the head's logits of a few rows at a time (not an output) */
+    float *logits;       /* ENC_OUT_LOGITS: (B, n_labels) */
+    size_t n_labels;
+    bool in_workspace; /* the arrays live in the workspace's result room (see
                                 enc_workspace_reserve): enc_result_free leaves them */
 } enc_result;
 

@@ -206,6 +206,7 @@ static enc_status roberta_extra(const json_t *c, enc_config *cfg, enc_family_bia
                         "config.json: max_position_embeddings %zu leaves no position after "
                         "pad_token_id %zu",
                         cfg->max_len, pad);
+    b->mlm_act = ENC_ACT_GELU; /* RobertaLMHead: gelu, whatever hidden_act says */
     cfg->pos_after_pad = true;
     cfg->pad_id = (int32_t)pad;
     cfg->n_positions = cfg->max_len;
@@ -216,17 +217,20 @@ static enc_status roberta_extra(const json_t *c, enc_config *cfg, enc_family_bia
 static enc_status electra_extra(const json_t *c, enc_config *cfg, enc_family_biases *b, char *err,
                                 size_t errlen)
 {
+    b->cls_tanh = false; /* ElectraClassificationHead: gelu (the erf form) */
+    b->cls_act = ENC_ACT_GELU;
     return bert_extra(c, cfg, b, err, errlen);
 }
 
 static enc_status distilbert_extra(const json_t *c, enc_config *cfg, enc_family_biases *b,
                                    char *err, size_t errlen)
 {
-    (void)b;
     /* With sinusoidal_pos_embds the checkpoint still holds the table (Hugging Face saves
      * the one it made), so it is read like a learned one; the key is only checked. */
     bool sinus;
     enc_status s = get_bool(c, "sinusoidal_pos_embds", false, &sinus, err, errlen);
+    b->cls_tanh = false; /* DistilBertForSequenceClassification: pre_classifier, ReLU */
+    b->cls_act = ENC_ACT_RELU;
     cfg->pos = ENC_POS_LEARNED;
     cfg->emb_layernorm = true;
     return s;
@@ -235,7 +239,6 @@ static enc_status distilbert_extra(const json_t *c, enc_config *cfg, enc_family_
 static enc_status mpnet_extra(const json_t *c, enc_config *cfg, enc_family_biases *b, char *err,
                               size_t errlen)
 {
-    (void)b;
     size_t buckets;
     enc_status s = get_size(c, "relative_attention_num_buckets", 32, &buckets, err, errlen);
     if (s != ENC_OK) return s;
@@ -248,6 +251,7 @@ static enc_status mpnet_extra(const json_t *c, enc_config *cfg, enc_family_biase
     cfg->pad_id = 1;
     cfg->n_positions = cfg->max_len;
     cfg->max_len -= 2;
+    b->mlm_act = ENC_ACT_GELU; /* MPNetLMHead: gelu, whatever hidden_act says */
     cfg->rel_buckets = buckets;
     cfg->rel_max_distance = 128; /* MPNetEncoder.relative_position_bucket's default */
     return ENC_OK;
@@ -277,8 +281,8 @@ static enc_status modernbert_extra(const json_t *c, enc_config *cfg, enc_family_
 {
     double global_theta, local_theta;
     size_t window, every;
-    bool attn_bias, mlp_bias, norm_bias;
-    const char *pool;
+    bool attn_bias, mlp_bias, norm_bias, cls_bias, dec_bias;
+    const char *pool, *cls_act;
     enc_status s =
         get_number(c, "global_rope_theta", 160000.0, 1.0, 1e12, &global_theta, err, errlen);
     if (s == ENC_OK)
@@ -289,6 +293,11 @@ static enc_status modernbert_extra(const json_t *c, enc_config *cfg, enc_family_
     if (s == ENC_OK) s = get_bool(c, "mlp_bias", false, &mlp_bias, err, errlen);
     if (s == ENC_OK) s = get_bool(c, "norm_bias", false, &norm_bias, err, errlen);
     if (s == ENC_OK) s = get_string(c, "classifier_pooling", "cls", &pool, err, errlen);
+    if (s == ENC_OK) s = get_bool(c, "classifier_bias", false, &cls_bias, err, errlen);
+    if (s == ENC_OK) s = get_bool(c, "decoder_bias", true, &dec_bias, err, errlen);
+    if (s == ENC_OK) s = get_string(c, "classifier_activation", "gelu", &cls_act, err, errlen);
+    enc_act head_act = ENC_ACT_GELU;
+    if (s == ENC_OK) s = activation("classifier_activation", cls_act, &head_act, err, errlen);
     if (s != ENC_OK) return s;
     if (strcmp(pool, "cls") && strcmp(pool, "mean"))
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
@@ -307,7 +316,12 @@ static enc_status modernbert_extra(const json_t *c, enc_config *cfg, enc_family_
     cfg->glu = true;
     cfg->type_vocab_size = 0;
     cfg->pooling = strcmp(pool, "mean") == 0 ? ENC_POOL_MEAN : ENC_POOL_CLS;
-    *b = (enc_family_biases){attn_bias, attn_bias, mlp_bias, mlp_bias, norm_bias};
+    b->qkv = b->o = attn_bias;
+    b->ff_in = b->ff_out = mlp_bias;
+    b->norms = norm_bias;
+    b->mlm_dense = cls_bias;
+    b->mlm_decoder = dec_bias;
+    b->mlm_act = head_act;
     return ENC_OK;
 }
 
@@ -351,156 +365,118 @@ static enc_status nomic_extra(const json_t *c, enc_config *cfg, enc_family_biase
     cfg->emb_layernorm = true;
     cfg->rotary_dim = rd;
     cfg->rope_theta = (float)base;
-    *b = (enc_family_biases){qkv_bias, qkv_bias, fc1_bias, fc2_bias, true};
+    b->qkv = b->o = qkv_bias;
+    b->ff_in = fc1_bias;
+    b->ff_out = fc2_bias;
     return ENC_OK;
 }
 
-#define BERT_KEYS                                                                                  \
-    {                                                                                              \
-        "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",            \
-            "vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_act",              \
-            "layer_norm_eps", NULL                                                                 \
-    }
-#define BERT_NAMES(projection)                                                                     \
-    {                                                                                              \
-        .word = "embeddings.word_embeddings.weight",                                               \
-        .pos = "embeddings.position_embeddings.weight",                                            \
-        .type = "embeddings.token_type_embeddings.weight", .emb_norm = "embeddings.LayerNorm",     \
-        .emb_proj = projection, .layer = "encoder.layer.%zu.", .q = "attention.self.query",        \
-        .k = "attention.self.key", .v = "attention.self.value", .o = "attention.output.dense",     \
-        .norm1 = "attention.output.LayerNorm", .norm2 = "output.LayerNorm",                        \
-        .ff_in = "intermediate.dense", .ff_out = "output.dense"                                    \
-    }
+/* The BERT layout's names, shared by the families that kept it. */
+#define BERT_LAYER_NAMES                                                                           \
+    .word = "embeddings.word_embeddings.weight", .pos = "embeddings.position_embeddings.weight",   \
+    .type = "embeddings.token_type_embeddings.weight", .emb_norm = "embeddings.LayerNorm",         \
+    .layer = "encoder.layer.%zu.", .q = "attention.self.query", .k = "attention.self.key",         \
+    .v = "attention.self.value", .o = "attention.output.dense",                                    \
+    .norm1 = "attention.output.LayerNorm", .norm2 = "output.LayerNorm",                            \
+    .ff_in = "intermediate.dense", .ff_out = "output.dense"
+#define ROBERTA_HEAD_NAMES                                                                         \
+    .mlm_dense = "lm_head.dense", .mlm_norm = "lm_head.layer_norm",                                \
+    .mlm_decoder = "lm_head.decoder.weight", .mlm_bias = "lm_head.bias",                           \
+    .cls_dense = "classifier.dense", .cls_out = "classifier.out_proj"
 
+// clang-format off
 static const enc_family FAMILIES[] = {
-    {{"bert"}, "Bert", "bert.", BERT_KEYS, 2, 1e-12f, "gelu", BERT_NAMES(NULL), bert_extra},
-    {{"roberta", "xlm-roberta", "camembert"},
-     "Roberta",
-     "roberta.",
-     BERT_KEYS,
-     1,
-     1e-12f,
-     "gelu",
-     BERT_NAMES(NULL),
-     roberta_extra},
-    {{"electra"},
-     "Electra",
-     "electra.",
-     {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
-      "max_position_embeddings", "type_vocab_size", "hidden_act", "layer_norm_eps",
-      "embedding_size"},
-     2,
-     1e-12f,
-     "gelu",
-     BERT_NAMES("embeddings_project"),
-     electra_extra},
-    {{"distilbert"},
-     "DistilBert",
-     "distilbert.",
-     {"dim", "n_layers", "n_heads", "hidden_dim", "vocab_size", "max_position_embeddings", NULL,
-      "activation", NULL, NULL},
-     0,
-     1e-12f,
-     "gelu",
-     {.word = "embeddings.word_embeddings.weight",
-      .pos = "embeddings.position_embeddings.weight",
-      .emb_norm = "embeddings.LayerNorm",
-      .layer = "transformer.layer.%zu.",
-      .q = "attention.q_lin",
-      .k = "attention.k_lin",
-      .v = "attention.v_lin",
-      .o = "attention.out_lin",
-      .norm1 = "sa_layer_norm",
-      .norm2 = "output_layer_norm",
-      .ff_in = "ffn.lin1",
-      .ff_out = "ffn.lin2"},
-     distilbert_extra},
-    {{"mpnet"},
-     "MPNet",
-     "mpnet.",
-     {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
-      "max_position_embeddings", NULL, "hidden_act", "layer_norm_eps", NULL},
-     0,
-     1e-12f,
-     "gelu",
-     {.word = "embeddings.word_embeddings.weight",
-      .pos = "embeddings.position_embeddings.weight",
-      .emb_norm = "embeddings.LayerNorm",
-      .rel_bias = "encoder.relative_attention_bias.weight",
-      .layer = "encoder.layer.%zu.",
-      .q = "attention.attn.q",
-      .k = "attention.attn.k",
-      .v = "attention.attn.v",
-      .o = "attention.attn.o",
-      .norm1 = "attention.LayerNorm",
-      .norm2 = "output.LayerNorm",
-      .ff_in = "intermediate.dense",
-      .ff_out = "output.dense"},
-     mpnet_extra},
-    {{"albert"},
-     "Albert",
-     "albert.",
-     {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
-      "max_position_embeddings", "type_vocab_size", "hidden_act", "layer_norm_eps",
-      "embedding_size"},
-     2,
-     1e-12f,
-     "gelu_new",
-     {.word = "embeddings.word_embeddings.weight",
-      .pos = "embeddings.position_embeddings.weight",
-      .type = "embeddings.token_type_embeddings.weight",
-      .emb_norm = "embeddings.LayerNorm",
-      .emb_proj = "encoder.embedding_hidden_mapping_in",
-      .layer = "encoder.albert_layer_groups.%zu.albert_layers.0.",
-      .q = "attention.query",
-      .k = "attention.key",
-      .v = "attention.value",
-      .o = "attention.dense",
-      .norm1 = "attention.LayerNorm",
-      .norm2 = "full_layer_layer_norm",
-      .ff_in = "ffn",
-      .ff_out = "ffn_output"},
-     albert_extra},
-    {{"modernbert"},
-     "ModernBert",
-     "model.",
-     {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
-      "max_position_embeddings", NULL, "hidden_activation", "norm_eps", NULL},
-     0,
-     1e-5f,
-     "gelu",
-     {.word = "embeddings.tok_embeddings.weight",
-      .emb_norm = "embeddings.norm",
-      .final_norm = "final_norm",
-      .layer = "layers.%zu.",
-      .qkv = "attn.Wqkv",
-      .o = "attn.Wo",
-      .norm1 = "attn_norm",
-      .norm2 = "mlp_norm",
-      .ff_in = "mlp.Wi",
-      .ff_out = "mlp.Wo"},
-     modernbert_extra},
-    {{"nomic_bert"},
-     "NomicBert",
-     "",
-     {"n_embd", "n_layer", "n_head", "n_inner", "vocab_size", "n_positions", "type_vocab_size",
-      NULL, "layer_norm_epsilon", NULL},
-     2,
-     1e-5f,
-     NULL,
-     {.word = "embeddings.word_embeddings.weight",
-      .type = "embeddings.token_type_embeddings.weight",
-      .emb_norm = "emb_ln",
-      .layer = "encoder.layers.%zu.",
-      .qkv = "attn.Wqkv",
-      .o = "attn.out_proj",
-      .norm1 = "norm1",
-      .norm2 = "norm2",
-      .ff_in = "mlp.fc11",
-      .ff_gate = "mlp.fc12",
-      .ff_out = "mlp.fc2"},
-     nomic_extra},
+    {.types = {"bert"}, .arch = "Bert", .prefix = "bert.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_act",
+           "layer_norm_eps", NULL},
+     .types_default = 2, .eps_default = 1e-12f, .act_default = "gelu",
+     .n = {BERT_LAYER_NAMES,
+           .mlm_dense = "cls.predictions.transform.dense",
+           .mlm_norm = "cls.predictions.transform.LayerNorm",
+           .mlm_decoder = "cls.predictions.decoder.weight", .mlm_bias = "cls.predictions.bias",
+           .cls_dense = "pooler.dense", .cls_dense_in_base = true, .cls_out = "classifier"},
+     .extra = bert_extra},
+    {.types = {"roberta", "xlm-roberta", "camembert"}, .arch = "Roberta", .prefix = "roberta.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_act",
+           "layer_norm_eps", NULL},
+     .types_default = 1, .eps_default = 1e-12f, .act_default = "gelu",
+     .n = {BERT_LAYER_NAMES, ROBERTA_HEAD_NAMES},
+     .extra = roberta_extra},
+    {.types = {"electra"}, .arch = "Electra", .prefix = "electra.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_act",
+           "layer_norm_eps", "embedding_size"},
+     .types_default = 2, .eps_default = 1e-12f, .act_default = "gelu",
+     .n = {BERT_LAYER_NAMES, .emb_proj = "embeddings_project",
+           .cls_dense = "classifier.dense", .cls_out = "classifier.out_proj"},
+     .extra = electra_extra},
+    {.types = {"distilbert"}, .arch = "DistilBert", .prefix = "distilbert.",
+     .k = {"dim", "n_layers", "n_heads", "hidden_dim", "vocab_size", "max_position_embeddings",
+           NULL, "activation", NULL, NULL},
+     .types_default = 0, .eps_default = 1e-12f, .act_default = "gelu",
+     .n = {.word = "embeddings.word_embeddings.weight",
+           .pos = "embeddings.position_embeddings.weight", .emb_norm = "embeddings.LayerNorm",
+           .layer = "transformer.layer.%zu.", .q = "attention.q_lin", .k = "attention.k_lin",
+           .v = "attention.v_lin", .o = "attention.out_lin", .norm1 = "sa_layer_norm",
+           .norm2 = "output_layer_norm", .ff_in = "ffn.lin1", .ff_out = "ffn.lin2",
+           .mlm_dense = "vocab_transform", .mlm_norm = "vocab_layer_norm",
+           .mlm_decoder = "vocab_projector.weight", .mlm_bias = "vocab_projector.bias",
+           .cls_dense = "pre_classifier", .cls_out = "classifier"},
+     .extra = distilbert_extra},
+    {.types = {"mpnet"}, .arch = "MPNet", .prefix = "mpnet.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", NULL, "hidden_act", "layer_norm_eps", NULL},
+     .types_default = 0, .eps_default = 1e-12f, .act_default = "gelu",
+     .n = {.word = "embeddings.word_embeddings.weight",
+           .pos = "embeddings.position_embeddings.weight", .emb_norm = "embeddings.LayerNorm",
+           .rel_bias = "encoder.relative_attention_bias.weight", .layer = "encoder.layer.%zu.",
+           .q = "attention.attn.q", .k = "attention.attn.k", .v = "attention.attn.v",
+           .o = "attention.attn.o", .norm1 = "attention.LayerNorm", .norm2 = "output.LayerNorm",
+           .ff_in = "intermediate.dense", .ff_out = "output.dense", ROBERTA_HEAD_NAMES},
+     .extra = mpnet_extra},
+    {.types = {"albert"}, .arch = "Albert", .prefix = "albert.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_act",
+           "layer_norm_eps", "embedding_size"},
+     .types_default = 2, .eps_default = 1e-12f, .act_default = "gelu_new",
+     .n = {.word = "embeddings.word_embeddings.weight",
+           .pos = "embeddings.position_embeddings.weight",
+           .type = "embeddings.token_type_embeddings.weight", .emb_norm = "embeddings.LayerNorm",
+           .emb_proj = "encoder.embedding_hidden_mapping_in",
+           .layer = "encoder.albert_layer_groups.%zu.albert_layers.0.", .q = "attention.query",
+           .k = "attention.key", .v = "attention.value", .o = "attention.dense",
+           .norm1 = "attention.LayerNorm", .norm2 = "full_layer_layer_norm", .ff_in = "ffn",
+           .ff_out = "ffn_output",
+           .mlm_dense = "predictions.dense", .mlm_norm = "predictions.LayerNorm",
+           .mlm_decoder = "predictions.decoder.weight", .mlm_bias = "predictions.bias",
+           .mlm_to_emb = true,
+           .cls_dense = "pooler", .cls_dense_in_base = true, .cls_out = "classifier"},
+     .extra = albert_extra},
+    {.types = {"modernbert"}, .arch = "ModernBert", .prefix = "model.",
+     .k = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+           "vocab_size", "max_position_embeddings", NULL, "hidden_activation", "norm_eps", NULL},
+     .types_default = 0, .eps_default = 1e-5f, .act_default = "gelu",
+     .n = {.word = "embeddings.tok_embeddings.weight", .emb_norm = "embeddings.norm",
+           .final_norm = "final_norm", .layer = "layers.%zu.", .qkv = "attn.Wqkv",
+           .o = "attn.Wo", .norm1 = "attn_norm", .norm2 = "mlp_norm", .ff_in = "mlp.Wi",
+           .ff_out = "mlp.Wo",
+           .mlm_dense = "head.dense", .mlm_norm = "head.norm", .mlm_decoder = "decoder.weight",
+           .mlm_bias = "decoder.bias"},
+     .extra = modernbert_extra},
+    {.types = {"nomic_bert"}, .arch = "NomicBert", .prefix = "",
+     .k = {"n_embd", "n_layer", "n_head", "n_inner", "vocab_size", "n_positions",
+           "type_vocab_size", NULL, "layer_norm_epsilon", NULL},
+     .types_default = 2, .eps_default = 1e-5f, .act_default = NULL,
+     .n = {.word = "embeddings.word_embeddings.weight",
+           .type = "embeddings.token_type_embeddings.weight", .emb_norm = "emb_ln",
+           .layer = "encoder.layers.%zu.", .qkv = "attn.Wqkv", .o = "attn.out_proj",
+           .norm1 = "norm1", .norm2 = "norm2", .ff_in = "mlp.fc11", .ff_gate = "mlp.fc12",
+           .ff_out = "mlp.fc2"},
+     .extra = nomic_extra},
 };
+// clang-format on
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 
 const char *enc_family_list(void)
@@ -577,6 +553,11 @@ enc_status enc_family_config(const enc_family *f, const json_t *c, enc_config *c
     if (type) snprintf(cfg->family, sizeof cfg->family, "%s", type);
     cfg->tokenizer = ENC_TOK_WORDPIECE;
     cfg->pooling = ENC_POOL_CLS;
-    *biases = (enc_family_biases){true, true, true, true, true};
-    return f->extra(c, cfg, biases, err, errlen);
+    *biases = (enc_family_biases){true, true, true,     true,         true, true,
+                                  true, true, cfg->act, ENC_ACT_RELU, true};
+    bool tied = true;
+    s = get_bool(c, "tie_word_embeddings", true, &tied, err, errlen);
+    biases->tied = tied;
+    if (s == ENC_OK) s = f->extra(c, cfg, biases, err, errlen);
+    return s;
 }

@@ -32,11 +32,24 @@ typedef struct {
     const char *ff_gate;           /* gated, stored apart: the activated half (ff_in is then
                                         the half it multiplies) */
     const char *ff_out;            /* the second product */
+    /* The masked-LM head (names without the base prefix; NULL: the family has none). */
+    const char *mlm_dense, *mlm_norm; /* the transform (Linear, norm) */
+    const char *mlm_decoder;          /* the decoder weight, when stored (".weight") */
+    const char *mlm_bias;             /* the logits' bias */
+    bool mlm_to_emb;                  /* the transform maps D to E (ALBERT) */
+    /* The sequence classifier: dense + activation on the first token, then out. */
+    const char *cls_dense, *cls_out;
+    bool cls_dense_in_base; /* cls_dense is under the base prefix (BERT's pooler) */
 } enc_family_names;
 
 /* Which biases a folder's checkpoint holds (a family's flags turn some off). */
 typedef struct {
     bool qkv, o, ff_in, ff_out, norms;
+    /* the heads: the MLM transform's and decoder's biases, a decoder tied to the word
+     * embeddings, the transform's and the classifier's activations */
+    bool mlm_dense, mlm_decoder, tied;
+    enc_act mlm_act, cls_act;
+    bool cls_tanh; /* the classifier's activation is tanh (else cls_act) */
 } enc_family_biases;
 
 typedef struct enc_family enc_family;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "capture.h"
+#include "heads.h"
 
 /* ---- checking the request --------------------------------------------------------- */
 
@@ -79,15 +79,17 @@ static long slot_of(const size_t *sel, size_t n_sel, size_t index)
     return -1;
 }
 
-/* Copies hidden state `index` (the residual stream x, (n, D) of the span) into its slot
- * when it was asked for. */
-static void keep_hidden(enc_result *r, const enc_request *q, const float *x, size_t index,
-                        const span *sp)
+/* Hidden state `index` (the residual stream x, (n, D) of the span) into its slot when it
+ * was asked for, and read through the masked-LM head when predictions were. */
+static void keep_hidden(const enc_model *m, const enc_workspace *ws, enc_result *r,
+                        const enc_request *q, const float *x, size_t index, const span *sp)
 {
-    long k = r->hidden ? slot_of(q->hidden_layers, q->n_hidden_layers, index) : -1;
+    long k = r->hidden || r->pred_ids ? slot_of(q->hidden_layers, q->n_hidden_layers, index) : -1;
     if (k < 0 || (size_t)k >= r->n_hidden) return;
     size_t D = r->d_model;
-    memcpy(r->hidden + ((size_t)k * r->n_tokens + sp->n0) * D, x, sp->n * D * sizeof *x);
+    if (r->hidden)
+        memcpy(r->hidden + ((size_t)k * r->n_tokens + sp->n0) * D, x, sp->n * D * sizeof *x);
+    if (r->pred_ids) enc_predict(m, ws, r, (size_t)k, x, sp);
 }
 
 /* The span's pooled embeddings from x, (n, D). */
@@ -322,22 +324,24 @@ static void run_span(const enc_model *m, enc_workspace *ws, const enc_batch *b,
     for (size_t h = 0; h < c->n_heads; h++) /* the head map, once per part */
         ws->head_slot[h] = (int32_t)slot_of(q->heads, q->n_heads, h);
     embed(m, ws, b, sp);
-    keep_hidden(r, q, ws->x, 0, sp);
+    keep_hidden(m, ws, r, q, ws->x, 0, sp);
     for (size_t l = 0; l < L; l++) {
         long a = r->n_attn ? slot_of(q->attn_layers, q->n_attn_layers, l) : -1;
         if (c->pre_ln) layer_pre_ln(m, l, ws, q, r, a, sp);
         else layer_post_ln(m, l, ws, q, r, a, sp);
         if (r->rollout) enc_roll(m, r, l, a, sp);
-        if (c->pre_ln && l + 1 == L && c->hidden_before_final_norm) keep_hidden(r, q, ws->x, L, sp);
+        if (c->pre_ln && l + 1 == L && c->hidden_before_final_norm)
+            keep_hidden(m, ws, r, q, ws->x, L, sp);
         if (c->pre_ln && l + 1 == L) /* the final norm */
             ws->k->add_layernorm(ws->x, ws->x, NULL, m->final_ln_g, m->final_ln_b, sp->n, D,
                                  c->ln_eps);
         if (!(c->pre_ln && l + 1 == L && c->hidden_before_final_norm))
-            keep_hidden(r, q, ws->x, l + 1, sp);
+            keep_hidden(m, ws, r, q, ws->x, l + 1, sp);
     }
     if (r->token_embeddings)
         memcpy(r->token_embeddings + sp->n0 * D, ws->x, sp->n * D * sizeof(float));
     if (r->embedding) pool(r, q, ws->x, sp);
+    if (r->logits) enc_classify(m, ws, r, ws->x, sp);
 }
 
 enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b,
@@ -361,6 +365,14 @@ enc_status enc_forward(const enc_model *m, enc_workspace *ws, const enc_batch *b
                          "ablate[%zu]: layer %zu, head %zu is not in the model (%zu layers, %zu "
                          "heads)",
                          k, q->ablate[k].layer, q->ablate[k].head, c->n_layers, c->n_heads);
+    if (s == ENC_OK && (q->outputs & ENC_OUT_PREDICTIONS) &&
+        (!m->mlm || q->top_k < 1 || q->top_k > c->vocab_size))
+        s = enc_fail(err, errlen, ENC_ERR_INVALID,
+                     m->mlm ? "top_k %zu is outside 1..%zu (the vocabulary)"
+                            : "this model has no masked-language-model head (top_k %zu, V %zu)",
+                     q->top_k, c->vocab_size);
+    if (s == ENC_OK && (q->outputs & ENC_OUT_LOGITS) && !m->cls)
+        s = enc_fail(err, errlen, ENC_ERR_INVALID, "this model has no sequence classifier");
     if (s == ENC_OK && q->pooling != ENC_POOL_CLS && q->pooling != ENC_POOL_MEAN &&
         q->pooling != ENC_POOL_NONE)
         s = enc_fail(err, errlen, ENC_ERR_INVALID, "unknown pooling %d", (int)q->pooling);

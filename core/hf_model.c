@@ -14,6 +14,7 @@
  * path at the end of enc_model_load_hf frees everything.
  */
 #include "family.h"
+#include "heads.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -390,6 +391,146 @@ static enc_status tensors(const hf_loader *L, const enc_config *c, enc_model *m,
     return s;
 }
 
+/* ---- heads ---------------------------------------------------------------------------- */
+
+/* A tensor of the heads, named in full (heads sit beside the base model, not in it). */
+static enc_status take_full(const hf_loader *L, float *dst, const char *name, size_t rows,
+                            size_t cols, char *err, size_t errlen)
+{
+    hf_loader plain = *L;
+    plain.prefix = "";
+    return tensor(&plain, dst, name, rows, cols, err, errlen);
+}
+
+static bool has_full(const hf_loader *L, const char *base, const char *suffix)
+{
+    char n[256];
+    snprintf(n, sizeof n, "%s%s", base, suffix);
+    return base && enc_st_find(L->st, n) != NULL;
+}
+
+/* The masked-LM head, when the checkpoint has one (its transform's dense weight, or for a
+ * transform-less one its bias): read into its own block, the transform's weight packed. */
+static enc_status read_mlm(const hf_loader *L, enc_model *m, char *err, size_t errlen)
+{
+    const enc_family_names *nm = enc_family_tensor_names(L->fam);
+    const enc_family_biases *f = &L->bias;
+    const enc_config *c = &m->cfg;
+    if (!nm->mlm_dense || !has_full(L, nm->mlm_dense, ".weight")) return ENC_OK;
+    size_t D = c->d_model, V = c->vocab_size, W = nm->mlm_to_emb ? enc_emb_width(c) : D;
+    bool own_decoder = !f->tied;
+    size_t floats = enc_panels_size(W, D) + 3 * W + (own_decoder ? V * W : 0) + V;
+    enc_mlm_head *h = m->mlm = calloc(1, sizeof *h);
+    float *p = h ? malloc(floats * sizeof *p) : NULL;
+    if (!p) return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the masked-LM head");
+    memset(p, 0, floats * sizeof *p);
+    h->block = p;
+    h->width = W;
+    h->dense_w = p, p += enc_panels_size(W, D);
+    h->dense_b = p, p += W;
+    h->norm_g = p, p += W;
+    h->norm_b = p, p += W;
+    h->decoder_b = p, p += V;
+    h->act = f->mlm_act;
+    h->norm_eps = c->ln_eps;
+    h->final_norm_first = c->hidden_before_final_norm;
+    char n[256];
+#define FULL(base, suffix) (snprintf(n, sizeof n, "%s%s", base, suffix), n)
+    enc_status s = take_full(L, h->dense_w, FULL(nm->mlm_dense, ".weight"), W, D, err, errlen);
+    if (s == ENC_OK && f->mlm_dense)
+        s = take_full(L, h->dense_b, FULL(nm->mlm_dense, ".bias"), W, 0, err, errlen);
+    if (s == ENC_OK) s = take_full(L, h->norm_g, FULL(nm->mlm_norm, ".weight"), W, 0, err, errlen);
+    if (s == ENC_OK && f->norms)
+        s = take_full(L, h->norm_b, FULL(nm->mlm_norm, ".bias"), W, 0, err, errlen);
+    if (s == ENC_OK && f->mlm_decoder)
+        s = take_full(L, h->decoder_b, nm->mlm_bias, V, 0, err, errlen);
+    if (s == ENC_OK && own_decoder) { /* not tied (tie_word_embeddings false): its own */
+        if (!nm->mlm_decoder || !has_full(L, nm->mlm_decoder, ""))
+            return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                            "model.safetensors: tensor %s is missing (config.json: "
+                            "tie_word_embeddings is false, so the decoder is not the word "
+                            "embeddings)",
+                            nm->mlm_decoder ? nm->mlm_decoder : "decoder.weight");
+        s = take_full(L, p, nm->mlm_decoder, V, W, err, errlen);
+        h->decoder = p;
+    } else {
+        h->decoder = m->tok_emb; /* tied: Hugging Face ties it after loading, whatever is stored */
+    }
+#undef FULL
+    if (s == ENC_OK && W != enc_emb_width(c) && !own_decoder)
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "model.safetensors: the masked-LM head is %zu wide but the word "
+                        "embeddings it is tied to are %zu",
+                        W, enc_emb_width(c));
+    if (s == ENC_OK && !enc_pack_panels_in_place(h->dense_w, W, D))
+        s = enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the masked-LM head");
+    return s;
+}
+
+/* The sequence classifier, when the checkpoint has one: its labels from config.json's
+ * id2label (else LABEL_i), their count from its output weight (num_labels must agree). */
+static enc_status read_classifier(const hf_loader *L, enc_model *m, char *err, size_t errlen)
+{
+    const enc_family_names *nm = enc_family_tensor_names(L->fam);
+    const enc_config *c = &m->cfg;
+    if (!nm->cls_out || !has_full(L, nm->cls_out, ".weight")) return ENC_OK;
+    char n[256];
+    snprintf(n, sizeof n, "%s.weight", nm->cls_out);
+    const enc_st_tensor *t = enc_st_find(L->st, n);
+    size_t D = c->d_model, labels = t->n_dims == 2 ? t->shape[0] : 0;
+    if (labels == 0 || labels > 100000)
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "model.safetensors: tensor %s is not a (labels, %zu) weight", n, D);
+    const json_t *num = json_object_get(L->config, "num_labels");
+    const json_t *id2label = json_object_get(L->config, "id2label");
+    if (num && json_integer_value(num) != (json_int_t)labels)
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "config.json: num_labels is %lld but %s has %zu rows",
+                        (long long)json_integer_value(num), n, labels);
+    if (id2label && (!json_is_object(id2label) || json_object_size(id2label) != labels))
+        return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                        "config.json: id2label must name each of the %zu labels", labels);
+    enc_cls_head *h = m->cls = calloc(1, sizeof *h);
+    size_t floats = enc_panels_size(D, D) + D + enc_panels_size(labels, D) + labels;
+    float *p = h ? calloc(floats, sizeof *p) : NULL;
+    if (!p || !(h->labels = calloc(labels, sizeof *h->labels)))
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the classifier");
+    h->block = p;
+    h->n_labels = labels;
+    h->dense_w = p, p += enc_panels_size(D, D);
+    h->dense_b = p, p += D;
+    h->out_w = p, p += enc_panels_size(labels, D);
+    h->out_b = p;
+    h->tanh = L->bias.cls_tanh;
+    h->act = L->bias.cls_act;
+    for (size_t i = 0; i < labels; i++) {
+        char key[24], fallback[32];
+        snprintf(key, sizeof key, "%zu", i);
+        snprintf(fallback, sizeof fallback, "LABEL_%zu", i);
+        const char *name = id2label ? json_string_value(json_object_get(id2label, key)) : fallback;
+        if (!name)
+            return enc_fail(err, errlen, ENC_ERR_FORMAT,
+                            "config.json: id2label[\"%zu\"] must be a string", i);
+        if (!(h->labels[i] = strdup(name)))
+            return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the labels");
+    }
+    hf_loader dense = *L; /* the pooler of BERT-like models sits in the base model */
+    if (!nm->cls_dense_in_base) dense.prefix = "";
+    snprintf(n, sizeof n, "%s.weight", nm->cls_dense);
+    enc_status s = tensor(&dense, h->dense_w, n, D, D, err, errlen);
+    snprintf(n, sizeof n, "%s.bias", nm->cls_dense);
+    if (s == ENC_OK) s = tensor(&dense, h->dense_b, n, D, 0, err, errlen);
+    snprintf(n, sizeof n, "%s.weight", nm->cls_out);
+    if (s == ENC_OK) s = take_full(L, h->out_w, n, labels, D, err, errlen);
+    snprintf(n, sizeof n, "%s.bias", nm->cls_out);
+    if (s == ENC_OK) s = take_full(L, h->out_b, n, labels, 0, err, errlen);
+    if (s == ENC_OK &&
+        (!enc_pack_panels_in_place(h->dense_w, D, D) ||
+         !enc_pack_panels_in_place(h->out_w, labels, D)))
+        s = enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the classifier");
+    return s;
+}
+
 /* The folder's own name into name: the last component of dir as given (so a symlinked
  * folder keeps its own name, not the hub cache's revision hash), resolved with realpath
  * only when that component is "." or "..". Never fails; an unresolvable dir gives dir. */
@@ -436,6 +577,8 @@ enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen)
     if (s == ENC_OK) s = tensors(&L, &cfg, m, err, errlen);
     if (s == ENC_OK) s = enc_model_pack_weights(m, err, errlen);
     if (s == ENC_OK) enc_model_derive(m);
+    if (s == ENC_OK) s = read_mlm(&L, m, err, errlen);
+    if (s == ENC_OK) s = read_classifier(&L, m, err, errlen);
     if (s == ENC_OK) {
         m->specials = *enc_tokenizer_specials(L.tok);
         m->tokenizer = L.tok;

@@ -495,6 +495,34 @@ static void linear_glu_fast(float *units, float *h, const float *in, const float
     ROWS_PARALLEL(N, 16 * F, glu_rows(units, h, r0, r1, F, (int)act));
 }
 
+/* Outputs [o0, o1) of out (N, Dout) = in W^T + b, W (Dout, Din) row-major: each row of W
+ * read once and dotted with every input row (N is small: a few tokens at a time), the
+ * dot products VW lanes wide. */
+ENC_VEC_CLONES
+static void rows_dot(float *out, const float *in, const float *w, const float *b, size_t N,
+                     size_t Din, size_t Dout, size_t o0, size_t o1)
+{
+    size_t DV = Din - Din % VW;
+    for (size_t o = o0; o < o1; o++) {
+        const float *wo = w + o * Din;
+        for (size_t n = 0; n < N; n++) {
+            const float *x = in + n * Din;
+            vf acc = V1(0.0f);
+            size_t i = 0;
+            for (; i < DV; i += VW) acc += V_LOAD(x + i) * V_LOAD(wo + i);
+            float s = v_hsum(&acc);
+            for (; i < Din; i++) s += x[i] * wo[i];
+            out[n * Dout + o] = s + (b ? b[o] : 0.0f);
+        }
+    }
+}
+
+static void linear_rows_fast(float *out, const float *in, const float *w, const float *b, size_t N,
+                             size_t Din, size_t Dout)
+{
+    ROWS_PARALLEL(Dout, N * Din, rows_dot(out, in, w, b, N, Din, Dout, r0, r1));
+}
+
 /* enc_kernels_fast_w16 or enc_kernels_fast_w8: this file is compiled once per width
  * (Makefile), and kernels_pick.c hands out the one this processor runs best. */
 #define KERNELS_NAMED(w) enc_kernels_fast_w##w
@@ -505,5 +533,6 @@ const enc_kernels KERNELS_NAME(VW) = {
     .add_layernorm = add_layernorm_fast,
     .attention_head = attention_head_fast,
     .linear_glu = linear_glu_fast,
+    .linear_rows = linear_rows_fast,
     .activate = activate_fast,
 };

@@ -41,6 +41,10 @@ typedef struct {
                            const float *rel, size_t half_window, float *scratch);
     /* x (n) = act(x), in place. */
     void (*activate)(float *x, size_t n, enc_act act);
+    /* out (N, Dout) = in (N, Din) W^T + b with W (Dout, Din) row-major, not packed: the
+     * word embeddings read as a masked-LM decoder. b may be NULL. */
+    void (*linear_rows)(float *out, const float *in, const float *w, const float *b, size_t N,
+                        size_t Din, size_t Dout);
 } enc_kernels;
 
 /* T rounded up to whole vectors of 16 floats (the widest of vecmath.h's VW); the scratch

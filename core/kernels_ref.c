@@ -104,7 +104,19 @@ static void linear_glu_ref(float *units, float *h, const float *in, const float 
                 (float)((double)act_one(h[n * 2 * F + f], act) * h[n * 2 * F + F + f]);
 }
 
+static void linear_rows_ref(float *out, const float *in, const float *w, const float *b, size_t N,
+                            size_t Din, size_t Dout)
+{
+    for (size_t n = 0; n < N; n++)
+        for (size_t o = 0; o < Dout; o++) {
+            double s = b ? b[o] : 0.0;
+            for (size_t i = 0; i < Din; i++) s += (double)in[n * Din + i] * w[o * Din + i];
+            out[n * Dout + o] = (float)s;
+        }
+}
+
 const enc_kernels enc_kernels_ref = {
+    .linear_rows = linear_rows_ref,
     .linear = linear_ref,
     .linear_act = linear_act_ref,
     .linear_glu = linear_glu_ref,

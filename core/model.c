@@ -2,6 +2,7 @@
  * model.c - model configuration, presets, the weights block, and seeded random models.
  */
 #include "model.h"
+#include "heads.h"
 #include "hugepages.h"
 #include "panels.h"
 
@@ -307,6 +308,7 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
 void enc_model_free(enc_model *m)
 {
     if (!m) return;
+    enc_heads_free(m);
     enc_tokenizer_free(m->tokenizer);
     free(m->params);
     free(m->layers);
@@ -428,6 +430,15 @@ static void pack_in_place(float *slot, float *w, size_t out, size_t in)
     enc_pack_panels(slot, w, out, in);
 }
 
+bool enc_pack_panels_in_place(float *slot, size_t out, size_t in)
+{
+    float *w = malloc(out * in * sizeof *w);
+    if (!w) return false;
+    pack_in_place(slot, w, out, in);
+    free(w);
+    return true;
+}
+
 enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen)
 {
     const enc_config *c = &m->cfg;
@@ -538,6 +549,10 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
         enc_model_free(m);
         return NULL;
     }
+    if (enc_heads_tie_random(m, err, errlen) != ENC_OK) {
+        enc_model_free(m);
+        return NULL;
+    }
     if (c->tokenizer == ENC_TOK_WORD) m->specials = (enc_specials){0, 1, 2, 3, 4};
     else {
         enc_fail(err, errlen, ENC_ERR_INVALID,
@@ -547,4 +562,12 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     return m;
+}
+
+bool enc_model_has_mlm(const enc_model *m) { return m->mlm != NULL; }
+
+const char *const *enc_model_labels(const enc_model *m, size_t *n)
+{
+    *n = m->cls ? m->cls->n_labels : 0;
+    return m->cls ? (const char *const *)m->cls->labels : NULL;
 }

@@ -30,6 +30,34 @@ typedef struct {
     float *ln2_b; /* (D) */
 } enc_layer;
 
+/* The masked-language-model head: x (n, D) -> t (n, W) = norm(act(x Wd^T + bd)) -> logits
+ * (n, V) = t decoder^T + bias; W is D, or E (ALBERT). Without a transform (random
+ * models), t = x. */
+typedef struct {
+    size_t width;   /* W */
+    float *dense_w; /* (W, D) packed, NULL: no transform */
+    float *dense_b; /* (W) */
+    enc_act act;
+    float *norm_g, *norm_b; /* (W) */
+    float norm_eps;
+    const float *decoder;  /* (V, W) row-major: the word embeddings when tied, else own */
+    float *decoder_b;      /* (V), NULL for none */
+    bool final_norm_first; /* the hidden states go through the final norm first (ModernBERT) */
+    float *block;          /* the head's own storage */
+} enc_mlm_head;
+
+/* A sequence classifier: x = act(h_0 Wd^T + bd) on each sequence's first token, then
+ * logits (n_labels) = x Wo^T + bo. */
+typedef struct {
+    float *dense_w, *dense_b; /* (D, D) packed, (D) */
+    bool tanh;                /* the activation is tanh, else act */
+    enc_act act;
+    float *out_w, *out_b; /* (n_labels, D) packed, (n_labels) */
+    size_t n_labels;
+    char **labels; /* (n_labels) id2label names */
+    float *block;  /* the head's own storage */
+} enc_cls_head;
+
 /* E is cfg.emb_size (or D), P the position table's rows (cfg.n_positions or max_len),
  * R cfg.rotary_dim, G the layer weight sets (cfg.n_layer_groups or L). */
 struct enc_model {
@@ -55,6 +83,8 @@ struct enc_model {
     float *rope_cos_local;    /* the same with rope_theta_local, for local layers (NULL when */
     float *rope_sin_local;    /* there are none) */
     enc_layer *layers;        /* (G) the layers' weight sets */
+    enc_mlm_head *mlm;        /* NULL: none */
+    enc_cls_head *cls;        /* NULL: none */
     enc_tokenizer *tokenizer; /* the checkpoint's tokenizer; NULL for the word tokenizer */
 };
 
@@ -62,6 +92,10 @@ struct enc_model {
  * zeroed, every pointer set, LayerNorm gains set to 1, the sinusoidal table filled
  * when cfg->pos is ENC_POS_SINUSOIDAL, specials set to -1. NULL on failure. */
 enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen);
+
+/* Packs a (out, in) weight where it lies (a copy is made and freed); false when out of
+ * memory (the weight then untouched). */
+bool enc_pack_panels_in_place(float *slot, size_t out, size_t in);
 
 /* The four linear weights of every layer, written (out, in) row-major at the start of
  * their slots by a loader, packed in place (panels.h). Once, after loading. */

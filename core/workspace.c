@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "hugepages.h"
+#include "heads.h"
 #include "workspace.h"
 
 enc_workspace *enc_workspace_new(void)
@@ -131,7 +132,7 @@ enc_status enc_ws_ready(enc_workspace *ws, const enc_config *c, size_t N, size_t
 /* ---- reserving --------------------------------------------------------------------- */
 
 #define ROOM_ALIGN 64    /* every result array starts on a cache line */
-#define RESULT_ARRAYS 24 /* at most this many arrays carved from the room for a pass */
+#define RESULT_ARRAYS 32 /* at most this many arrays carved from the room for a pass */
 
 static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 static size_t sat_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
@@ -201,7 +202,7 @@ enc_request enc_request_default(const enc_model *m)
     &(r)->embedding, &(r)->token_embeddings, &(r)->hidden, &(r)->attention, &(r)->scores,          \
         &(r)->attention_norms, &(r)->queries, &(r)->keys, &(r)->values, &(r)->head_outputs,        \
         &(r)->attention_output, &(r)->ffn, &(r)->rollout, &(r)->all_maps, &(r)->roll_run,          \
-        &(r)->roll_tmp, &(r)->w_o
+        &(r)->roll_tmp, &(r)->w_o, &(r)->pred_probs, &(r)->pred_scratch, &(r)->logits
 #define RESULT_INDEX_ARRAYS(r)                                                                     \
     &(r)->offsets, &(r)->attn_offset, &(r)->head_offset, &(r)->rollout_offset, &(r)->sq_offset
 
@@ -212,6 +213,7 @@ void enc_result_free(enc_result *r)
         float **f[] = {RESULT_FLOAT_ARRAYS(r)};
         size_t **z[] = {RESULT_INDEX_ARRAYS(r)};
         for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(*f[i]);
+        free(r->pred_ids);
         for (size_t i = 0; i < sizeof z / sizeof z[0]; i++) free(*z[i]);
     }
     memset(r, 0, sizeof *r);
@@ -220,14 +222,15 @@ void enc_result_free(enc_result *r)
 /* The floats of each result array, for these lengths and this request. */
 typedef struct {
     size_t embedding, token_emb, hidden, maps, heads_rows, per_layer_D, per_layer_F, rollout;
-    size_t all_maps, roll, w_o;
+    size_t all_maps, roll, w_o, preds, scratch, logits;
     size_t n_hidden, n_attn, n_heads;
     unsigned o; /* the outputs */
 } result_plan;
 
-static result_plan plan_result(const enc_config *c, const size_t *lengths, size_t B,
+static result_plan plan_result(const enc_model *m, const size_t *lengths, size_t B,
                                const enc_request *q)
 {
+    const enc_config *c = &m->cfg;
     result_plan p = {.o = q->outputs};
     size_t D = c->d_model, H = c->n_heads, N = 0, TT = 0;
     for (size_t s = 0; s < B; s++) {
@@ -253,6 +256,12 @@ static result_plan plan_result(const enc_config *c, const size_t *lengths, size_
     if (p.o & (ENC_OUT_ROLLOUT | ENC_OUT_ATTN_NORMS)) p.all_maps = sat_mul(H, TT);
     if (p.o & ENC_OUT_ROLLOUT) p.roll = TT;
     if (p.o & ENC_OUT_ATTN_NORMS) p.w_o = sat_mul(D, H * c->d_head);
+    if ((p.o & ENC_OUT_PREDICTIONS) && m->mlm) {
+        if (!p.n_hidden) p.n_hidden = q->hidden_layers ? q->n_hidden_layers : c->n_layers + 1;
+        p.preds = sat_mul(p.n_hidden, sat_mul(N, q->top_k));
+    }
+    if ((p.o & ENC_OUT_LOGITS) && m->cls) p.logits = sat_mul(B, m->cls->n_labels);
+    p.scratch = enc_heads_scratch(m, p.o);
     return p;
 }
 
@@ -278,22 +287,25 @@ static void plan_sizes(const result_plan *p, size_t *n)
     n[k++] = p->roll;
     n[k++] = p->roll;
     n[k++] = p->w_o;
+    n[k++] = p->preds;
+    n[k++] = p->scratch;
+    n[k++] = p->logits;
 }
 
-#define N_FLOAT_ARRAYS 17
+#define N_FLOAT_ARRAYS 20
 
 static size_t plan_floats(const result_plan *p)
 {
     size_t n[N_FLOAT_ARRAYS], total = 0;
     plan_sizes(p, n);
     for (size_t i = 0; i < N_FLOAT_ARRAYS; i++) total = sat_add(total, n[i]);
-    return total;
+    return sat_add(total, p->preds); /* the ids of the predictions, a float's size each */
 }
 
 size_t enc_result_floats(const enc_model *m, const size_t *lengths, size_t n_seq,
                          const enc_request *q)
 {
-    result_plan p = plan_result(&m->cfg, lengths, n_seq, q);
+    result_plan p = plan_result(m, lengths, n_seq, q);
     return plan_floats(&p);
 }
 
@@ -312,7 +324,7 @@ enc_status enc_ws_result(enc_workspace *ws, const enc_model *m, const enc_batch 
 {
     const enc_config *c = &m->cfg;
     size_t D = c->d_model, B = b->n_seq;
-    result_plan p = plan_result(c, b->lengths, B, q);
+    result_plan p = plan_result(m, b->lengths, B, q);
     if (ws->room) {
         size_t floats = plan_floats(&p);
         if (floats > ws->max_result_floats || room_need(floats, B) > ws->room_bytes)
@@ -329,6 +341,9 @@ enc_status enc_ws_result(enc_workspace *ws, const enc_model *m, const enc_batch 
     r->n_hidden = p.n_hidden;
     r->n_attn = p.n_attn;
     r->n_attn_heads = p.n_heads;
+    r->top_k = p.preds ? q->top_k : 0;
+    r->n_labels = p.logits ? m->cls->n_labels : 0;
+    if (p.preds && !(r->pred_ids = result_array(ws, p.preds * sizeof(int32_t)))) goto nomem;
     size_t **idx[] = {RESULT_INDEX_ARRAYS(r)};
     size_t idx_len[] = {B + 1, B, B, B, B};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {

@@ -29,11 +29,12 @@
 #define TOL_ATTN 1e-5
 #define TOL_INSIDE 1e-4
 
-static const char *const FIXTURES[] = {
-    "bert_mlm_f32",   "roberta_f32",         "roberta_bf16",       "xlmr_f32",
-    "camembert_f32",  "distilbert_f32",      "distilbert_sin_f32", "mpnet_f32",
-    "modernbert_f32", "modernbert_bias_f32", "modernbert_bf16",    "albert_f32",
-    "albert_bf16",    "electra_f32",         "nomic_f32",          "nomic_bf16"};
+static const char *const FIXTURES[] = {"bert_mlm_f32",    "bert_cls_f32",   "roberta_cls_f32",
+                                       "roberta_f32",     "roberta_bf16",   "xlmr_f32",
+                                       "camembert_f32",   "distilbert_f32", "distilbert_sin_f32",
+                                       "mpnet_f32",       "modernbert_f32", "modernbert_bias_f32",
+                                       "modernbert_bf16", "albert_f32",     "albert_bf16",
+                                       "electra_f32",     "nomic_f32",      "nomic_bf16"};
 #define N_FIXTURES (sizeof FIXTURES / sizeof FIXTURES[0])
 
 static char err[1024];
@@ -311,6 +312,86 @@ START_TEST(ablation_matches_pytorch)
 }
 END_TEST
 
+/* The masked-LM head: the top 5 of every position of every hidden state (the logit lens)
+ * against the fixture's full distributions, and the last one's (fill-mask's); the
+ * classifier's logits. Probabilities to 1e-5, and no better token left out. */
+START_TEST(heads_match_pytorch)
+{
+    fixture f;
+    fixture_load(&f, FIXTURES[_i]);
+    enc_workspace *ws = enc_workspace_new();
+    size_t V = enc_model_config(f.m)->vocab_size, K = 5;
+    char key[64];
+    snprintf(key, sizeof key, "mlm_lens/seq0");
+    json_t *lens0 = json_object_get(json_object_get(f.meta, "tensors"), key);
+    ck_assert_msg(lens0 || !enc_model_has_mlm(f.m) || strstr(f.name, "_cls"),
+                  "%s has a masked-LM head the fixture does not check", f.name);
+    if (lens0 && enc_model_has_mlm(f.m)) {
+        enc_request q = {.outputs = ENC_OUT_PREDICTIONS, .pooling = ENC_POOL_NONE, .top_k = K};
+        enc_result r;
+        run(&f, ws, &q, &r);
+        ck_assert_uint_eq(r.top_k, K);
+        dev d = {0};
+        for (size_t b = 0; b < f.B; b++) {
+            size_t T = f.len[b], o = f.off[b];
+            snprintf(key, sizeof key, "mlm_lens/seq%zu", b);
+            const float *lens = expected(&f, key, 3, f.L + 1, T, V);
+            snprintf(key, sizeof key, "mlm/seq%zu", b);
+            const float *last = expected(&f, key, 2, T, V);
+            for (size_t l = 0; l <= f.L; l++)
+                for (size_t t = 0; t < T; t++) {
+                    const float *want = lens + (l * T + t) * V;
+                    const int32_t *ids = r.pred_ids + ((l * f.N + o + t) * K);
+                    const float *probs = r.pred_probs + ((l * f.N + o + t) * K);
+                    for (size_t j = 0; j < K; j++) {
+                        compare(&d, &probs[j], &want[ids[j]], 1, false, "lens probability", b);
+                        ck_assert(j == 0 || probs[j] <= probs[j - 1]);
+                    }
+                    size_t better = 0; /* tokens the fixture puts above our k-th, not ours */
+                    for (size_t v = 0; v < V; v++) {
+                        bool ours = false;
+                        for (size_t j = 0; j < K; j++) ours |= (size_t)ids[j] == v;
+                        if (!ours && want[v] > probs[K - 1] + 1e-6f) better++;
+                    }
+                    ck_assert_msg(better == 0,
+                                  "%s: layer %zu token %zu: %zu better tokens left out", f.name, l,
+                                  t, better);
+                    if (l == f.L) /* the last hidden state's are the MLM head's own */
+                        for (size_t j = 0; j < K; j++)
+                            compare(&d, &probs[j], &last[t * V + (size_t)ids[j]], 1, false, "mlm",
+                                    b);
+                }
+        }
+        enc_result_free(&r);
+        printf("%-20s masked-LM top %zu: %.2e\n", f.name, K, d.worst);
+        ck_assert_msg(d.worst <= 1e-5, "%s: %g at %s", f.name, d.worst, d.where);
+    }
+    size_t n_labels = 0;
+    enc_model_labels(f.m, &n_labels);
+    snprintf(key, sizeof key, "logits/seq0");
+    bool want_logits = json_object_get(json_object_get(f.meta, "tensors"), key) != NULL;
+    ck_assert_msg(want_logits == (n_labels > 0), "%s: classifier %zu labels, fixture %d", f.name,
+                  n_labels, want_logits);
+    if (want_logits) {
+        enc_request q = {.outputs = ENC_OUT_LOGITS, .pooling = ENC_POOL_NONE};
+        enc_result r;
+        run(&f, ws, &q, &r);
+        ck_assert_uint_eq(r.n_labels, n_labels);
+        dev d = {0};
+        for (size_t b = 0; b < f.B; b++) {
+            snprintf(key, sizeof key, "logits/seq%zu", b);
+            compare(&d, r.logits + b * n_labels, expected(&f, key, 1, n_labels), n_labels, false,
+                    "logits", b);
+        }
+        enc_result_free(&r);
+        printf("%-20s classifier (%zu labels): %.2e\n", f.name, n_labels, d.worst);
+        ck_assert_msg(d.worst <= TOL_HIDDEN, "%s: %g at %s", f.name, d.worst, d.where);
+    }
+    enc_workspace_free(ws);
+    fixture_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("families");
@@ -318,6 +399,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, family_matches_pytorch, 0, N_FIXTURES);
     tcase_add_loop_test(tc, ablation_matches_pytorch, 0, N_FIXTURES);
+    tcase_add_loop_test(tc, heads_match_pytorch, 0, N_FIXTURES);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
