@@ -115,8 +115,7 @@ bool framing_check(const framing_head *h, framing_body *body, api_error *err)
         return refuse(err, "Content-Length",
                       "is not one number of plain digits that fits in 64 bits "
                       "(RFC 9112 §6.3)");
-    if (n_coding > 1)
-        return refuse(err, "Transfer-Encoding", "is given more than once");
+    if (n_coding > 1) return refuse(err, "Transfer-Encoding", "is given more than once");
     if (coding && minor == 0)
         return refuse(err, "Transfer-Encoding", "is given in an HTTP/1.0 request (RFC 9112 §6.1)");
     if (coding && !(coding->value_len == 7 && strncasecmp(coding->value, "chunked", 7) == 0))

@@ -41,16 +41,16 @@ typedef struct {
      * including it (enough to refuse it). */
     const char *target;
     size_t target_len;
-    const char *version;          /* (NUL-terminated) "HTTP/1.1", "HTTP/1.0", ... */
-    const framing_field *fields;  /* (n_fields) every header line, repeated ones included */
+    const char *version;         /* (NUL-terminated) "HTTP/1.1", "HTTP/1.0", ... */
+    const framing_field *fields; /* (n_fields) every header line, repeated ones included */
     size_t n_fields;
 } framing_head;
 
 /* How the body of an accepted head is framed. */
 typedef struct {
-    bool chunked;       /* Transfer-Encoding: chunked */
-    bool has_length;    /* a Content-Length was given */
-    uint64_t length;    /* its value (0 when !has_length) */
+    bool chunked;    /* Transfer-Encoding: chunked */
+    bool has_length; /* a Content-Length was given */
+    uint64_t length; /* its value (0 when !has_length) */
 } framing_body;
 
 /* Checks head h. true (and *body filled) when it may be served. false with *err set
