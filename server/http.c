@@ -392,6 +392,7 @@ static bool client_gone(wk_job *j)
 #define LINGER_SOCKETS 256
 #define LINGER_MS 30000
 #define LINGER_IDLE_MS 5000
+#define LINGER_MIN_BYTES ((size_t)64 << 20)
 
 static const char *header(struct MHD_Connection *c, const char *name)
 {
@@ -736,9 +737,12 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
     s->opt.api_key = NULL; /* only the copy in s->api_key is kept */
     unsigned threads = opt->http_threads ? opt->http_threads : 1;
     /* Lingering close (linger.h) after an early answer: as long as nginx's
-     * lingering_time and lingering_timeout, and up to 32 bodies' worth of bytes. */
+     * lingering_time and lingering_timeout, and up to 32 bodies' worth of bytes (64 MB
+     * at least). */
+    size_t linger_bytes = 32 * opt->max_body_bytes;
     linger_limits lim = {.max_sockets = LINGER_SOCKETS,
-                         .max_bytes = 32 * (opt->max_body_bytes ? opt->max_body_bytes : 1),
+                         .max_bytes = linger_bytes > LINGER_MIN_BYTES ? linger_bytes
+                                                                      : LINGER_MIN_BYTES,
                          .max_ms = LINGER_MS,
                          .idle_ms = LINGER_IDLE_MS};
     s->linger = linger_start(&lim, err, errlen);

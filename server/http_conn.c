@@ -123,8 +123,7 @@ bool http_conn_screen(struct MHD_Connection *c, const http_conn_target *t, const
     field_list l = {small, 0, sizeof small / sizeof small[0]};
     if (n > (int)l.cap) {
         l.f = malloc((size_t)n * sizeof *l.f);
-        if (!l.f)
-            return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading the headers");
+        if (!l.f) return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading the headers");
         l.cap = (size_t)n;
     }
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, add_field, &l);

@@ -44,8 +44,8 @@ static framing_head *make(head_buf *b, const char *method, const char *target, s
         ck_assert_msg(!framing_check(h_, &body_, &e_), "accepted: %s", #lines);                    \
         ck_assert_int_eq(e_.kind, ERR_BAD_REQUEST);                                                \
         ck_assert_int_eq(err_status(e_.kind), 400);                                                \
-        ck_assert_msg(strstr(e_.message, want) != NULL, "message \"%s\" lacks \"%s\"",           \
-                      e_.message, want);                                                           \
+        ck_assert_msg(strstr(e_.message, want) != NULL, "message \"%s\" lacks \"%s\"", e_.message, \
+                      want);                                                                       \
         ck_assert_uint_eq(body_.length, 12345); /* untouched */                                    \
     } while (0)
 
@@ -102,8 +102,9 @@ START_TEST(repeated_or_bad_length)
                "Content-Length is given more than once");
     ck_refused("POST", "/e", "HTTP/1.1",
                LINES("Host: x", "Content-Length: 2", "CONTENT-LENGTH: 100"), "more than once");
-    const char *bad[] = {"22, 22", "-1",  "+22", "0x16",  "99999999999999999999999",
-                         "18446744073709551616", "", "2 ", "1e3", "22;x"};
+    const char *bad[] = {
+        "22, 22", "-1", "+22", "0x16", "99999999999999999999999", "18446744073709551616",
+        "",       "2 ", "1e3", "22;x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char line[64];
         snprintf(line, sizeof line, "Content-Length: %s", bad[i]);
@@ -190,8 +191,8 @@ START_TEST(request_line)
     ck_assert(!framing_check(make(&b, "GET", "/health\0foo", 8, "HTTP/1.1", LINES("Host: x")),
                              &body, &e));
     ck_assert_msg(strstr(e.message, "the byte 0x00 at offset 7"), "%s", e.message);
-    ck_assert(!framing_check(make(&b, "GET", "/health\0", 8, "HTTP/1.1", LINES("Host: x")),
-                             &body, &e));
+    ck_assert(
+        !framing_check(make(&b, "GET", "/health\0", 8, "HTTP/1.1", LINES("Host: x")), &body, &e));
     ck_refused("GET", "/a b", "HTTP/1.1", LINES("Host: x"), "the byte 0x20 at offset 2");
     ck_refused("GET", "/a\x1b[2J", "HTTP/1.1", LINES("Host: x"), "the byte 0x1b at offset 2");
     ck_refused("GET", "/he\x7fllo", "HTTP/1.1", LINES("Host: x"), "the byte 0x7f");
