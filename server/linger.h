@@ -41,7 +41,7 @@ linger_pool *linger_start(const linger_limits *lim, char *err, size_t errlen);
  * (the owner's close of fd closes the socket at once). Thread-safe. */
 bool linger_add(linger_pool *lp, int fd);
 
-/* How many sockets linger now (for tests and the log). Thread-safe. */
+/* How many sockets linger now (for tests). Thread-safe. */
 size_t linger_count(linger_pool *lp);
 
 /* Stops the thread and closes every socket still lingering. NULL is allowed. */
