@@ -67,13 +67,8 @@ struct http_server {
     size_t active;       /* requests between their first call and their completion */
     bool draining;
     http_model *model;   /* the model new requests get */
-    linger_pool *linger; /* connections closed after an early answer (see on_connection) */
+    linger_pool *linger; /* connections closed after an early answer (http_conn.h) */
 };
-
-/* Per TCP connection (MHD's socket_context, from on_connection's start to its close). */
-typedef struct {
-    bool linger; /* read and drop what the client still sends once MHD closes it */
-} http_conn;
 
 typedef enum { RQ_READING, RQ_QUEUED, RQ_READY } rq_phase;
 
@@ -387,12 +382,6 @@ static bool client_gone(wk_job *j)
 }
 
 /* ---- requests ------------------------------------------------------------------------- */
-
-/* Lingering close after an early answer (see http_start). */
-#define LINGER_SOCKETS 256
-#define LINGER_MS 30000
-#define LINGER_IDLE_MS 5000
-#define LINGER_MIN_BYTES ((size_t)64 << 20)
 
 static const char *header(struct MHD_Connection *c, const char *name)
 {
@@ -736,16 +725,7 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
     s->opt.cors_origins = s->cors;
     s->opt.api_key = NULL; /* only the copy in s->api_key is kept */
     unsigned threads = opt->http_threads ? opt->http_threads : 1;
-    /* Lingering close (linger.h) after an early answer: as long as nginx's
-     * lingering_time and lingering_timeout, and up to 32 bodies' worth of bytes (64 MB
-     * at least). */
-    size_t linger_bytes = 32 * opt->max_body_bytes;
-    linger_limits lim = {.max_sockets = LINGER_SOCKETS,
-                         .max_bytes = linger_bytes > LINGER_MIN_BYTES ? linger_bytes
-                                                                      : LINGER_MIN_BYTES,
-                         .max_ms = LINGER_MS,
-                         .idle_ms = LINGER_IDLE_MS};
-    s->linger = linger_start(&lim, err, errlen);
+    s->linger = http_conn_linger_start(opt->max_body_bytes, err, errlen);
     int fd = s->linger ? http_conn_listen(opt->host, opt->port, s->address, sizeof s->address,
                                           &s->port, err, errlen)
                        : -1;

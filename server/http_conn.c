@@ -182,6 +182,19 @@ typedef struct {
     bool linger; /* hand the socket to the linger pool at the close */
 } conn_state;
 
+/* As long as nginx's lingering_time (30 s) and lingering_timeout (5 s); up to 32 bodies'
+ * worth of bytes, 64 MB at least; 256 sockets at once, each a file descriptor beside
+ * MHD's max_connections. */
+linger_pool *http_conn_linger_start(size_t max_body_bytes, char *err, size_t errlen)
+{
+    size_t bytes = 32 * max_body_bytes, floor = (size_t)64 << 20;
+    linger_limits lim = {.max_sockets = 256,
+                         .max_bytes = bytes > floor ? bytes : floor,
+                         .max_ms = 30000,
+                         .idle_ms = 5000};
+    return linger_start(&lim, err, errlen);
+}
+
 void http_conn_linger(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =

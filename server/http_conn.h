@@ -22,6 +22,7 @@
 
 #include "errors.h"
 #include "framing.h"
+#include "linger.h"
 
 /* A listening, non-blocking socket on host:port (0: any free port), or -1 with err set;
  * the address and port it is bound to in address (addrlen bytes: INET6_ADDRSTRLEN
@@ -50,6 +51,10 @@ bool http_conn_screen(struct MHD_Connection *c, const http_conn_target *t, const
  * MHD_NO (http_conn_close), and MHD closes after these bytes. false when not all was
  * written (the client does not read what it was sent before) or out of memory. */
 bool http_conn_answer_raw(int fd, const api_error *e, const char *origin);
+
+/* The pool of lingering sockets with encoderd's bounds (30 s in all, 5 s without a byte,
+ * 32 x max_body_bytes and 64 MB at least, 256 sockets at once); NULL with err set. */
+linger_pool *http_conn_linger_start(size_t max_body_bytes, char *err, size_t errlen);
 
 /* Marks connection c for lingering close when MHD closes it (http_conn_notify). */
 void http_conn_linger(struct MHD_Connection *c);
