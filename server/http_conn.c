@@ -207,7 +207,9 @@ void http_conn_linger(struct MHD_Connection *c)
  * sent), then MHD_cleanup_connections calls this with MHD_CONNECTION_NOTIFY_CLOSED and
  * only then close()s the socket. A close() with unread bytes makes the kernel answer
  * the client's next segment with a reset; the pool's duplicate keeps the socket open,
- * reads and drops the rest, and closes it within its bounds. */
+ * reads and drops the rest, and closes it within its bounds. MHD takes the socket out of
+ * its epoll set (EPOLL_CTL_DEL) before its close, so the duplicate draws no event of
+ * MHD's. */
 void http_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                       enum MHD_ConnectionNotificationCode toe)
 {
