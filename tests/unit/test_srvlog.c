@@ -59,8 +59,8 @@ START_TEST(lines_from_threads_never_interleave)
         int t, i;
         char rest[64];
         ck_assert_msg(sscanf(line, "access T%d line %d %63s", &t, &i, rest) == 3 &&
-                          strcmp(rest, "0123456789abcdefghijklmnopqrstuvwxyz") == 0 &&
-                          t >= 0 && t < THREADS,
+                          strcmp(rest, "0123456789abcdefghijklmnopqrstuvwxyz") == 0 && t >= 0 &&
+                          t < THREADS,
                       "a broken line: %s", line);
         ck_assert_int_eq(i, seen[t]++); /* each thread's lines whole and in order */
     }
