@@ -102,8 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n; i++) {
         REQUIRE(f[i].name_len > 0);
         for (size_t j = 0; j < f[i].name_len; j++)
-            REQUIRE(f[i].name[j] > 0x20 && f[i].name[j] < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}",
-                                                                           f[i].name[j]));
+            REQUIRE(f[i].name[j] > 0x20 && f[i].name[j] < 0x7f &&
+                    !strchr("\"(),/:;<=>?@[\\]{}", f[i].name[j]));
     }
     const framing_field *cl = NULL, *te = NULL, *other = NULL;
     size_t ncl = count(f, n, "Content-Length", &cl), nte = count(f, n, "Transfer-Encoding", &te);
