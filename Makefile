@@ -22,7 +22,8 @@ endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
-            libuv1-dev libutf8proc-dev libpcre2-dev check curl ca-certificates valgrind clang-format
+            libuv1-dev libutf8proc-dev libpcre2-dev check curl ca-certificates valgrind clang-format \
+            python3
 
 CORE_SRC   := $(wildcard core/*.c core/tokenizer/*.c)
 SERVER_SRC := $(wildcard server/*.c server/json/*.c)

@@ -269,14 +269,103 @@ static bool apply(srv_config *c, const json_t *obj, const key_spec *keys, const 
     return true;
 }
 
+/* ---- syntax errors, without the file's text -------------------------------------------- */
+
+/* What a jansson error code means. jansson's own text is not used: it ends with
+ * "near '...'", the file's text around the error, which is the API key itself when the
+ * fault lies in or next to its string ("{\"api_key\" \"s3cr3t\"}" gives "':' expected near
+ * '\"s3cr3t\"'"), and some of its messages quote a byte ("control character 0x1",
+ * "unable to decode byte 0xff") that may be one of the key's. */
+static const char *json_problem(const json_error_t *e)
+{
+    switch (json_error_code(e)) {
+    case json_error_out_of_memory: return "out of memory";
+    case json_error_stack_overflow: return "nested too deeply";
+    case json_error_invalid_utf8: return "not valid UTF-8";
+    case json_error_premature_end_of_input:
+        return "the file ends inside a value (an unclosed string, object or array?)";
+    case json_error_end_of_input_expected: return "more text after the JSON object";
+    case json_error_invalid_syntax:
+        return "not valid JSON (a missing ':' or ',', a bad escape, a control byte, an "
+               "unquoted word?)";
+    case json_error_null_character: return "a \\u0000 escape, which is not allowed";
+    case json_error_duplicate_key: return "a duplicate key";
+    case json_error_numeric_overflow: return "a number too big";
+    default: return "not valid JSON";
+    }
+}
+
+/* The config keys ("model.preset") under which byte `pos` of text lies, as far as they
+ * are known keys (TOP_KEYS, then an object's children), into out ("" when none is): the
+ * object keys open around it, and the key just read when the error follows it. A key the
+ * tables do not know is not named (it could be anything, the API key pasted in the
+ * wrong place). A small scan of JSON's structure: strings, escapes, {, [, :, ','. */
+static void key_at(const char *text, size_t len, size_t pos, char *out, size_t outlen)
+{
+    enum { DEPTH = 8, NAME = 32 };
+    typedef struct {
+        bool object, key_done, key_long; /* key_done: its key read, its value not ended */
+        char key[NAME];
+        size_t key_len;
+    } frame;
+    frame f[DEPTH];
+    int depth = -1;
+    bool in_string = false, in_key = false, escaped = false;
+    for (size_t i = 0; i < len && i < pos && depth < DEPTH; i++) {
+        char ch = text[i];
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (ch == '\\') escaped = true;
+            else if (ch == '"') {
+                in_string = false;
+                if (in_key) f[depth].key_done = true;
+                in_key = false;
+                continue;
+            }
+            if (in_key) {
+                if (f[depth].key_len + 1 < NAME) f[depth].key[f[depth].key_len++] = ch;
+                else f[depth].key_long = true;
+            }
+            continue;
+        }
+        if (ch == '"') {
+            in_string = true;
+            in_key = depth >= 0 && f[depth].object && !f[depth].key_done && f[depth].key_len == 0;
+        } else if (ch == '{' || ch == '[') {
+            if (++depth < DEPTH) f[depth] = (frame){.object = ch == '{'};
+        } else if (ch == '}' || ch == ']') {
+            if (depth >= 0) depth--;
+        } else if (ch == ',' && depth >= 0 && f[depth].object) {
+            f[depth].key_done = f[depth].key_long = false;
+            f[depth].key_len = 0;
+        }
+    }
+    out[0] = '\0';
+    const key_spec *keys = TOP_KEYS;
+    size_t used = 0;
+    for (int d = 0; d <= depth && d < DEPTH && keys; d++) {
+        if (!f[d].object) continue;
+        if (!f[d].key_done || f[d].key_long) break;
+        f[d].key[f[d].key_len] = '\0';
+        const key_spec *k = keys;
+        while (k->name && strcmp(k->name, f[d].key) != 0) k++;
+        if (!k->name) break;
+        used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0, "%s%s",
+                                 used ? "." : "", k->name);
+        keys = k->type == K_OBJECT ? k->children : NULL;
+    }
+}
+
 bool srv_config_load_json(srv_config *c, const char *text, size_t len, const char *source,
                           char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        snprintf(err, errlen, "%s: line %d, column %d: %s", source, jerr.line, jerr.column,
-                 jerr.text);
+        char key[128];
+        key_at(text, len, jerr.position > 0 ? (size_t)jerr.position : 0, key, sizeof key);
+        snprintf(err, errlen, "%s: line %d, column %d%s%s%s: %s", source, jerr.line, jerr.column,
+                 key[0] ? ", at key \"" : "", key, key[0] ? "\"" : "", json_problem(&jerr));
         return false;
     }
     bool ok = true;

@@ -16,6 +16,7 @@ static const struct {
 } KINDS[] = {
     [ERR_NONE] = {200, "ok"},
     [ERR_BAD_JSON] = {400, "bad_json"},
+    [ERR_BAD_REQUEST] = {400, "bad_request"},
     [ERR_UNAUTHORIZED] = {401, "unauthorized"},
     [ERR_NOT_FOUND] = {404, "not_found"},
     [ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},

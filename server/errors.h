@@ -21,6 +21,7 @@
 typedef enum {
     ERR_NONE = 0,
     ERR_BAD_JSON,               /* 400 malformed JSON or invalid UTF-8 */
+    ERR_BAD_REQUEST,            /* 400 a request head framed ambiguously (framing.h) */
     ERR_UNAUTHORIZED,           /* 401 no or a wrong API key, with WWW-Authenticate: Bearer */
     ERR_NOT_FOUND,              /* 404 unknown path */
     ERR_METHOD_NOT_ALLOWED,     /* 405, with an Allow header */

@@ -1,37 +1,37 @@
 /*
- * http.c - libmicrohttpd glue (see http.h).
+ * http.c - libmicrohttpd glue (see http.h); http_conn.c holds the parts at the socket.
  *
- * One request, as MHD calls on_request for it:
- *   1st call  (headers only): allocate the request state in *req_cls, find the route,
- *             check Content-Type and Content-Length. No answer, with one exception: an
- *             error (404, 405, 415, a declared length over the cap: 413) on a request
- *             that announces a body and waits for "100 Continue" (or declares more than
- *             twice the cap) is answered here, because libmicrohttpd (0.9.75) takes a
- *             response only now or once the whole body is read; answering now refuses
- *             the body unread and MHD closes the connection. A client that sends its body
- *             at once gets its error after the body is read and dropped: answered while
- *             still sending, then closed, it could see a reset before the answer (CI saw
- *             a 2.2 MB body sent without Expect get no 413).
- *   next calls (body chunks): append under max_body_bytes. Past the cap (a chunked
- *             body) the rest is dropped, and past twice the cap in all the connection is
- *             closed without an answer, so no body is read forever.
+ * One request, as MHD (0.9.75) calls us for it:
+ *   on_uri    (the request line is read): allocate the request state, which MHD passes
+ *             as *req_cls from then on; keep the target's bytes as they came.
+ *   1st call  (headers only): screen the head's framing (framing.h: Content-Length and
+ *             Transfer-Encoding, header names, Host, the target's bytes); find the route,
+ *             check Content-Type and Content-Length. No answer, except to refuse before
+ *             the body, because MHD takes a response only now or once the whole body is
+ *             read: a refused framing (400, "Connection: close"), a declared length over
+ *             the cap (413), and an error (404, 405, 415) for a request whose body is
+ *             chunked or that waits for "100 Continue". MHD then reads none of the body
+ *             and closes the connection after the answer; lingering close (linger.h)
+ *             reads and drops what the client still sends, so that a client writing its
+ *             whole body first still reads the answer instead of a reset.
+ *   next calls (body chunks): append under max_body_bytes; a refused request's body (at
+ *             most the cap: a declared length) is read and dropped, the connection kept.
+ *             A chunked body past the cap is answered 413 there, written on the socket
+ *             (http_conn_answer_raw), and the connection closed, lingering.
  *   last call (*upload_data_size == 0): the error decided so far, or the API key, then
  *             prepare the job (validate, tokenize). A job without a forward pass is
  *             answered at once; one with a forward pass is queued to the workers and the
  *             connection suspended (429 when the queue is full).
  *   job done  (worker loop thread): the reply is in the request; resume the connection.
  *   last call again, after the resume: send the reply (or close, if the client left).
- *   on_completed: metrics, the access-log line, then free the state.
+ *   on_completed: metrics, the access-log line (one write, srvlog.h), then free the state.
  */
 #include "http.h"
+#include "http_conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,10 @@
 
 #include <microhttpd.h>
 
+#include "framing.h"
 #include "jsonw.h"
+#include "linger.h"
+#include "srvlog.h"
 #include "web.h"
 
 struct http_model {
@@ -64,7 +67,8 @@ struct http_server {
     pthread_cond_t idle; /* signalled when active drops to 0 */
     size_t active;       /* requests between their first call and their completion */
     bool draining;
-    http_model *model; /* the model new requests get */
+    http_model *model;   /* the model new requests get */
+    linger_pool *linger; /* connections closed after an early answer (http_conn.h) */
 };
 
 typedef enum { RQ_READING, RQ_QUEUED, RQ_READY } rq_phase;
@@ -73,7 +77,8 @@ typedef struct {
     wk_job job; /* first: the workers hand back a wk_job * */
     http_server *s;
     struct MHD_Connection *conn;
-    int fd; /* the client's socket, to see whether it left */
+    bool started; /* on_request's first call is done (MHD may refuse a request before) */
+    int fd;       /* the client's socket, to see whether it left */
     double t0;
     char method[16];
     char path[128];          /* for the log: printable, cut */
@@ -92,6 +97,14 @@ typedef struct {
     size_t tokens;
     double tokenize_ms;
     const char *origin; /* the allowed Origin to echo, or NULL */
+    framing_body framing;
+    bool must_close;          /* answer with "Connection: close" (a refused framing) */
+    const char *close_reason; /* why the connection closed without our answer, or early */
+    /* The request-target as on_uri saw it, before MHD cut its query off and decoded it
+     * in place: where it lay in MHD's buffer, and its bytes up to the first NUL. */
+    const char *target_at;
+    size_t target_len;
+    char target[]; /* (target_len + 1) */
 } request;
 
 /* ---- models ------------------------------------------------------------------------ */
@@ -177,7 +190,8 @@ static void add_common_headers(http_server *s, request *rq, struct MHD_Response 
     pthread_mutex_lock(&s->mu);
     bool draining = s->draining;
     pthread_mutex_unlock(&s->mu);
-    if (draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (draining || rq->must_close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 /* An answer handed to MHD - a whole body, or a stream read as the socket takes it - with
@@ -347,15 +361,31 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-/* The first call: the request's state, and the errors its headers already show. */
-static request *request_new(http_server *s, struct MHD_Connection *c, const char *url,
-                            const char *method)
+/* MHD_OPTION_URI_LOG_CALLBACK: the request's state, made when MHD has read the request
+ * line and before it touches the target (it cuts the query off and decodes %XX in place
+ * afterwards): the target's bytes are kept as they came for the framing screen. MHD
+ * passes the result as *req_cls to every call of on_request and to on_completed. NULL
+ * when out of memory (on_request tries again). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    request *rq = calloc(1, sizeof *rq);
+    size_t n = uri ? strlen(uri) : 0;
+    request *rq = calloc(1, sizeof *rq + n + 1);
     if (!rq) return NULL;
-    rq->s = s;
+    rq->s = cls;
     rq->conn = c;
     rq->t0 = wk_now_ms();
+    rq->target_at = uri;
+    rq->target_len = n;
+    if (n) memcpy(rq->target, uri, n);
+    return rq;
+}
+
+/* The first call: the head's framing, then the errors its headers already show (then
+ * rq->route is NULL and rq->err says why). */
+static void request_start(http_server *s, struct MHD_Connection *c, request *rq, const char *url,
+                          const char *method, const char *version)
+{
+    rq->started = true;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     rq->fd = ci ? ci->connect_fd : -1;
@@ -370,41 +400,42 @@ static request *request_new(http_server *s, struct MHD_Connection *c, const char
     const char *origin = header(c, "Origin");
     if (origin && s->cors[0] && origin_allowed(s->cors, origin))
         rq->origin = strstr(s->cors, "*") && !strstr(s->cors, origin) ? "*" : origin;
-    rq->route = api_route_find(method, url, &rq->err);
     const api_route *known = api_route_at(url); /* a 405 is counted under its route */
     rq->route_label = known ? known->label : NULL;
+    http_conn_target t = {rq->target_at, rq->target, rq->target_len};
+    if (!http_conn_screen(c, rq->target_at ? &t : NULL, method, url, version, &rq->framing,
+                          &rq->err)) {
+        rq->must_close = rq->err.kind == ERR_BAD_REQUEST; /* the body's end is unknown */
+        rq->route = NULL;
+        return;
+    }
+    rq->route = api_route_find(method, url, &rq->err);
     if (rq->route && rq->route->has_body) {
-        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!api_content_type_ok(header(c, MHD_HTTP_HEADER_CONTENT_TYPE), &rq->err)) {
             rq->route = NULL;
-        } else if (cl && strtoull(cl, NULL, 10) > s->opt.max_body_bytes) {
+        } else if (rq->framing.length > s->opt.max_body_bytes) {
             api_error_set(&rq->err, ERR_TOO_LARGE,
-                          "the request body has %s bytes; at most %zu "
+                          "the request body has %llu bytes; at most %zu "
                           "are allowed",
-                          cl, s->opt.max_body_bytes);
+                          (unsigned long long)rq->framing.length, s->opt.max_body_bytes);
             rq->route = NULL;
         }
     }
-    return rq;
 }
 
 /* Whether the request announces a body (a non-zero Content-Length, or chunks). */
-static bool has_body(struct MHD_Connection *c)
-{
-    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    return te || (cl && strtoull(cl, NULL, 10) != 0);
-}
+static bool has_body(const request *rq) { return rq->framing.chunked || rq->framing.length > 0; }
 
-/* Whether a refused request with a body is answered before its body (see the top of the
- * file): when the client waits for "100 Continue", or when the body it declares is more
- * than this server reads and drops (twice the cap). */
-static bool answer_before_body(const http_server *s, struct MHD_Connection *c)
+/* Whether a request refused by its head is answered before its body (see the top of the
+ * file): when the body's end is unknown (a refused framing), when the client waits for
+ * "100 Continue", when the body is chunked (its size is unknown) or declared over the
+ * cap. Else its body (at most the cap) is read and dropped, and the connection kept. */
+static bool answer_before_body(const http_server *s, struct MHD_Connection *c, const request *rq)
 {
+    if (rq->must_close || rq->framing.chunked || rq->framing.length > s->opt.max_body_bytes)
+        return true;
     const char *expect = header(c, MHD_HTTP_HEADER_EXPECT);
-    if (expect && strcasecmp(expect, "100-continue") == 0) return true;
-    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return cl && strtoull(cl, NULL, 10) / 2 > s->opt.max_body_bytes;
+    return expect && strcasecmp(expect, "100-continue") == 0;
 }
 
 /* Appends a body chunk; false (with rq->err set) past the cap or out of memory. */
@@ -494,10 +525,20 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     return MHD_YES;
 }
 
+/* Returns MHD_NO: MHD closes the connection without our answer (or after the one
+ * written by cut_body); `reason` goes to the access line instead of MHD's "Application
+ * reported internal error" (http_conn_close). */
+static enum MHD_Result close_connection(request *rq, const char *reason)
+{
+    rq->close_reason = reason;
+    return http_conn_close(reason);
+}
+
 /* The last call after the worker resumed the connection. */
 static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
 {
-    if (rq->job.dropped && !rq->job.expired) return MHD_NO; /* the client left: close */
+    if (rq->job.dropped && !rq->job.expired)
+        return close_connection(rq, "closed before an answer: the client left");
     if (rq->job.expired) {
         api_error err;
         api_error_set(&err, ERR_UNAVAILABLE,
@@ -510,32 +551,61 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
     return send_reply(c, rq, &rq->reply);
 }
 
+/* Answers rq->err on the first call, before the body: MHD then reads no byte of the body
+ * (it sets discard_request when a response is queued with upload left) and closes the
+ * connection once the answer is sent. Lingering close (http_conn_linger) reads and drops
+ * what the client still sends, so that a client writing its whole body before reading
+ * gets the answer rather than a reset. */
+static enum MHD_Result answer_early(struct MHD_Connection *c, request *rq)
+{
+    http_conn_linger(c);
+    return send_error(c, rq, &rq->err);
+}
+
+/* A body that runs past the cap while MHD reads it: only a chunked one can (a declared
+ * length over the cap is answered on the first call). MHD 0.9.75 takes a response only
+ * before the body or after all of it (MHD_queue_response wants the states
+ * HEADERS_PROCESSED or FULL_REQ_RECEIVED), and reads a chunked body to its end, so the
+ * answer is written on the socket here and the connection closed, lingering. */
+static enum MHD_Result cut_body(struct MHD_Connection *c, request *rq)
+{
+    http_conn_linger(c);
+    if (!http_conn_answer_raw(rq->fd, &rq->err, rq->origin))
+        return close_connection(rq,
+                                "closed before an answer: the body ran past the cap and "
+                                "the client does not read");
+    rq->answered = true;
+    rq->status = err_status(rq->err.kind);
+    return close_connection(rq, "the body ran past the cap: answered, then closed");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     http_server *s = cls;
     request *rq = *req_cls;
-    if (!rq) {
-        if (!(rq = *req_cls = request_new(s, c, url, method))) return MHD_NO;
+    http_conn_take_reason(); /* one left by a close that MHD did not log */
+    if (!rq || !rq->started) {
+        if (!rq && !(rq = *req_cls = on_uri(s, NULL, c))) return http_conn_close("out of memory");
+        request_start(s, c, rq, url, method, version);
         pthread_mutex_lock(&s->mu);
         s->active++;
         pthread_mutex_unlock(&s->mu);
-        if (strcmp(method, "OPTIONS") == 0 && rq->route_label && !has_body(c))
+        if (rq->must_close) return answer_early(c, rq); /* a refused framing */
+        if (strcmp(method, "OPTIONS") == 0 && rq->route_label && !has_body(rq))
             return MHD_YES; /* a CORS preflight, answered on the last call */
         /* Answer now only to refuse a body unread (see the top of the file). */
-        return !rq->route && has_body(c) && answer_before_body(s, c) ? send_error(c, rq, &rq->err)
-                                                                     : MHD_YES;
+        return !rq->route && has_body(rq) && answer_before_body(s, c, rq) ? answer_early(c, rq)
+                                                                          : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (rq->route && !request_append(s, rq, upload_data, n)) rq->route = NULL;
-        if (!rq->route) { /* refused or past the cap: drop the rest, up to twice the cap in all */
+        if (!rq->route) { /* refused (a body of at most the cap) or past the cap */
             rq->dropped += n;
-            if (rq->dropped / 2 + rq->len / 2 > s->opt.max_body_bytes)
-                return MHD_NO; /* closes the connection */
+            if (rq->dropped + rq->len > s->opt.max_body_bytes) return cut_body(c, rq);
         }
         return MHD_YES;
     }
@@ -553,6 +623,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     http_server *s = cls;
     request *rq = *req_cls;
     if (!rq) return;
+    *req_cls = NULL;
+    if (!rq->started) { /* MHD refused or lost it before on_request: its own line says so */
+        free(rq);
+        return;
+    }
     double total = wk_now_ms() - rq->t0;
     bool ran = rq->ajob && api_job_needs_forward(rq->ajob) && !rq->job.dropped &&
         rq->phase == RQ_READY && rq->job.run_ms > 0;
@@ -567,19 +642,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                             .total_ms = total};
         metrics_record(s->opt.metrics, &m);
     }
-    if (rq->answered)
-        fprintf(stderr, "access %s %s %d tokens=%zu ms=%.1f%s\n", rq->method, rq->path, rq->status,
-                rq->tokens, total,
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (not fully sent)");
-    else
-        fprintf(stderr, "access %s %s - tokens=%zu ms=%.1f (closed before an answer)\n", rq->method,
-                rq->path, rq->tokens, total);
+    const char *note = rq->close_reason              ? rq->close_reason
+        : !rq->answered                              ? "closed before an answer"
+        : toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL
+                                                     : "not fully sent";
+    char status[8] = "-";
+    if (rq->answered) snprintf(status, sizeof status, "%d", rq->status);
+    srvlog_line("access %s %s %s tokens=%zu ms=%.1f%s%s%s", rq->method, rq->path, status,
+                rq->tokens, total, note ? " (" : "", note ? note : "", note ? ")" : "");
     api_job_free(rq->ajob);
     api_reply_free(&rq->reply);
     if (rq->model) model_release(s, rq->model);
     free(rq->body);
     free(rq);
-    *req_cls = NULL;
     pthread_mutex_lock(&s->mu);
     if (--s->active == 0) pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
@@ -596,64 +671,7 @@ static size_t unescape_uri(void *cls, struct MHD_Connection *c, char *uri)
     return MHD_http_unescape(uri);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    fputs("encoderd: libmicrohttpd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-}
-
 /* ---- start and stop ---------------------------------------------------------------- */
-
-/* A listening, non-blocking socket on host:port, or -1 with err set. */
-static int listen_on(http_server *s, const char *host, unsigned port, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%u", port);
-    int rc = getaddrinfo(host, service, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve host \"%s\": %s", host, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
-            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-            saved = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot listen on %s port %u: %s", host, port, strerror(saved));
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a6->sin6_addr, s->address, sizeof s->address);
-        s->port = ntohs(a6->sin6_port);
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a4->sin_addr, s->address, sizeof s->address);
-        s->port = ntohs(a4->sin_port);
-    }
-    return fd;
-}
 
 http_server *http_start(const http_options *opt, http_model *model, char *err, size_t errlen)
 {
@@ -674,17 +692,21 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
     s->opt.cors_origins = s->cors;
     s->opt.api_key = NULL; /* only the copy in s->api_key is kept */
     unsigned threads = opt->http_threads ? opt->http_threads : 1;
-    int fd = listen_on(s, opt->host, opt->port, err, errlen);
+    s->linger = http_conn_linger_start(opt->max_body_bytes, err, errlen);
+    int fd = s->linger ? http_conn_listen(opt->host, opt->port, s->address, sizeof s->address,
+                                          &s->port, err, errlen)
+                       : -1;
     if (fd >= 0) {
         /* ITC lets workers resume suspended connections and http_drain quiesce the daemon. */
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
         s->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-            s, /* first, so it gets every message */
+            flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http_conn_log,
+            NULL, /* first, so it gets every message */
             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-            opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+            MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s->linger,
+            MHD_OPTION_CONNECTION_TIMEOUT, opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
             opt->max_connections ? opt->max_connections : 1000, MHD_OPTION_UNESCAPE_CALLBACK,
             unescape_uri, NULL, MHD_OPTION_END);
         if (!s->daemon) {
@@ -694,6 +716,7 @@ http_server *http_start(const http_options *opt, http_model *model, char *err, s
         }
     }
     if (!s->daemon) {
+        linger_stop(s->linger);
         model_free(s->model);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->idle);
@@ -731,6 +754,7 @@ void http_stop(http_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->daemon); /* closes any connection still open */
+    linger_stop(s->linger);     /* after: a connection closed by the stop may linger */
     model_free(s->model);       /* every request released its reference on completion */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);

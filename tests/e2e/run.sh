@@ -114,6 +114,14 @@ req POST "http://127.0.0.1:$TOY/encode" -H 'Expect:' --data-binary @"$tmp/big.js
 check "a 2.2 MB body without Expect is 413" [ "$CODE" = 413 ]
 req POST "http://127.0.0.1:$TOY/encode" -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/big.json"
 check "a 2.2 MB chunked body is 413" [ "$CODE" = 413 ]
+# A client that writes its whole body before reading (Python's http.client), 2x, 4x and
+# 10x the limit, declared and chunked: the 413 must reach it, not a reset (lingering close).
+if command -v python3 >/dev/null; then
+    check "python http.client gets the JSON 413 for 2x, 4x, 10x the limit" \
+        tests/e2e/post_big.py "$TOY" 2097152
+else
+    fail "python http.client gets the JSON 413" "python3 is missing (make deps installs it)"
+fi
 req GET "http://127.0.0.1:$TOY/health"
 check "the server still answers after the 413s" [ "$CODE" = 200 ]
 check "access log lines: method, path, status, tokens, ms" \

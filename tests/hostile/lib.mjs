@@ -2,7 +2,7 @@
 // port with a config written for it, read its RSS from /proc, and talk raw HTTP over a
 // socket (fetch would normalise the paths and bodies the tests need to send as they are).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,28 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const tmp = mkdtempSync(join(tmpdir(), 'encoderd-hostile-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 let nconf = 0;
+
+// run.sh sets HOSTILE_LOG_DIR: every server's whole stderr is kept there (keepLog), and
+// every API key a test gives a server (secret), so that run.sh can grep all the logs of
+// the suite for every key at the end.
+const LOG_DIR = process.env.HOSTILE_LOG_DIR;
+let nlog = 0;
+export function secret(key) {
+    if (LOG_DIR && key) appendFileSync(join(LOG_DIR, 'secrets'), key + '\n');
+}
+export function keepLog(log) {
+    if (LOG_DIR) writeFileSync(join(LOG_DIR, `${process.pid}-${nlog++}.log`), log);
+}
+// The API keys a start() gives away: the config object's, ENCODERD_API_KEY, and a
+// --config file's when it parses.
+function secretsOf(config, argv, env) {
+    secret(config && config.api_key);
+    secret(env.ENCODERD_API_KEY);
+    const i = argv.indexOf('--config');
+    if (i >= 0) {
+        try { secret(JSON.parse(readFileSync(argv[i + 1], 'utf8')).api_key); } catch { /* not JSON */ }
+    }
+}
 
 // Starts encoderd with `config` (an object, written to a file; port 0) or with `args`
 // as they are, and resolves once it listens: { url, port, pid, proc, log(), exited, stop() }.
@@ -26,9 +48,11 @@ export function start(config, { args, env = {}, cwd } = {}) {
         writeFileSync(file, JSON.stringify({ host: '127.0.0.1', port: 0, ...config }));
         argv = ['--config', file];
     }
+    secretsOf(config, argv, env);
     const proc = spawn(BIN.startsWith('/') ? BIN : join(process.cwd(), BIN), argv,
         { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
+    proc.on('close', () => keepLog(log));
     const exited = new Promise((res) => proc.on('exit', (code, sig) => res({ code, sig })));
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error('no start: ' + log)); }, 30000);
@@ -67,6 +91,18 @@ function assert(ok, msg) { if (!ok) throw new Error(msg); }
 export function rssMB(pid) {
     const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
     return Number(m[1]) / 1024;
+}
+
+// Runs encoderd with `args` until it exits (SIGKILL after `timeout` ms): { code, sig, log }.
+export function run(args, { env = {}, timeout = 15000 } = {}) {
+    secretsOf(null, args, env);
+    return new Promise((resolve) => {
+        const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let log = '';
+        p.stderr.on('data', (d) => { log += d; });
+        const timer = setTimeout(() => p.kill('SIGKILL'), timeout);
+        p.on('close', (code, sig) => { clearTimeout(timer); keepLog(log); resolve({ code, sig, log }); });
+    });
 }
 
 // Sends `data` (a string or Buffer: the whole request, as bytes) on a fresh connection and

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync, symlinkSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, tmp, start } from './lib.mjs';
+import { BIN, tmp, start, keepLog } from './lib.mjs';
 
 const V = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'hello', 'world', '##s', 'a', 'b'];
 const D = 4, F = 8, P = 16, TV = 2;
@@ -80,6 +80,7 @@ function load(dir) {
         });
         const timer = setTimeout(() => p.kill('SIGKILL'), 15000);
         p.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, err, ms: Date.now() - t0 }); });
+        p.on('close', () => keepLog(err));
     });
 }
 writeFileSync(join(tmp, 'empty.json'), '{}');

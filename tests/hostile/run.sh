@@ -10,6 +10,13 @@
 #   models       broken checkpoint folders: exit 1 naming the file, no crash, no hang
 #   security     default bind, path tricks -> 404, nosniff everywhere, the key and control
 #                bytes never logged
+#   framing      request heads framed ambiguously (Content-Length with Transfer-Encoding,
+#                repeated, odd names, a NUL in the path...): one JSON 400, then closed; a
+#                chunked body cut at the cap; lingering close after an early answer
+#   config       config files broken next to the API key, at start and on SIGHUP: the
+#                key never in the log
+# Every server's stderr is kept; at the end every API key the tests gave a server is
+# looked for in all of them (one more check: "secrets").
 # Every server is started on port 0 and stopped with SIGTERM when its test ends, which must
 # exit 0 with no sanitizer report. With a sanitizer build (a BUILD_DIR ending in -san) the
 # time bounds are stretched (HOSTILE_TIME_SCALE=4).
@@ -24,8 +31,10 @@ command -v wrk >/dev/null || echo "hostile: wrk is missing: the load test is ski
 case "$build" in *-san) export HOSTILE_TIME_SCALE=${HOSTILE_TIME_SCALE:-4} ;; esac
 export ENCODERD_BIN=$bin
 files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(bodies connections disconnects load signals models security)
+[ ${#files[@]} -gt 0 ] || files=(bodies connections disconnects load signals models security framing config)
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+export HOSTILE_LOG_DIR=$out/logs
+mkdir -p "$HOSTILE_LOG_DIR"
 passed=0; failed=0
 for f in "${files[@]}"; do
     f=${f%.test.mjs}; f=${f##*/}
@@ -38,5 +47,25 @@ for f in "${files[@]}"; do
     [ "${nf:-0}" -gt 0 ] && grep -A25 '^not ok' "$out/$f.tap" | head -60
     echo "  $f: $np passed, ${nf:-0} failed in $(( $(date +%s) - t0 )) s"
 done
+# Every key given to a server, in every server's log of the suite (lib.mjs keeps both).
+nlogs=$(find "$HOSTILE_LOG_DIR" -name '*.log' | wc -l)
+nkeys=0; leaked=()
+if [ -s "$HOSTILE_LOG_DIR/secrets" ]; then
+    while IFS= read -r key; do
+        [ -n "$key" ] || continue
+        nkeys=$((nkeys + 1))
+        grep -rqF --include='*.log' -- "$key" "$HOSTILE_LOG_DIR" && leaked+=("$key")
+    done < <(sort -u "$HOSTILE_LOG_DIR/secrets")
+fi
+if [ "$nkeys" -eq 0 ]; then
+    echo "  secrets: no API key was given to a server in these files (nothing to look for)"
+elif [ ${#leaked[@]} -gt 0 ]; then
+    failed=$((failed + 1))
+    echo "  secrets: not ok: ${#leaked[@]} of $nkeys API keys found in the servers' logs:"
+    for k in "${leaked[@]}"; do grep -rlF --include='*.log' -- "$k" "$HOSTILE_LOG_DIR" | sed 's/^/    /'; done
+else
+    passed=$((passed + 1))
+    echo "  secrets: ok: $nkeys API keys, none in the $nlogs servers' logs"
+fi
 echo "hostile: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -146,6 +146,39 @@ START_TEST(malformed_and_not_object)
 }
 END_TEST
 
+/* A syntax error names the line, the column and the known key around it, and quotes
+ * nothing of the file: jansson's own message ends "near '<text>'", the API key itself
+ * when the fault lies in or next to its string. */
+START_TEST(syntax_errors_quote_nothing)
+{
+    const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"{\"api_key\" \"s3cr3t\"}", "line 1, column 19, at key \"api_key\": not valid JSON"},
+        {"{\"api_key\": \"s3\\qcr3t\"}", "line 1, column 17, at key \"api_key\": not valid JSON"},
+        {"{\"api_key\": \"s3\xff"
+         "cr3t\"}",
+         "line 1, column 15, at key \"api_key\": not valid UTF-8"},
+        {"{\n  \"port\": 0,\n  \"api_key\": \"s3cr3t\x01\"\n}",
+         "line 3, column 20, at key \"api_key\""},
+        {"{\"api_key\": \"s3cr3t", "at key \"api_key\": the file ends inside a value"},
+        {"{\"api_key\": 123456789012345678901234567890}", "at key \"api_key\": a number too big"},
+        {"{\"api_key\": \"s3cr3t\\u0000\"}", "at key \"api_key\": a \\u0000 escape"},
+        {"{\"model\": {\"preset\": \"s3cr3t\\x\"}}", "at key \"model.preset\""},
+        {"{\"cors_origins\": [\"http://a\" \"s3cr3t\"]}", "at key \"cors_origins\""},
+        {"{\"api_key\": \"s3cr3t\", \"port\" 1}", "line 1, column 30, at key \"port\""},
+        /* a key the tables do not know is not named: it could be the secret itself */
+        {"{\"s3cr3t\" 1}", "line 1, column 11: not valid JSON"},
+        {"{\"model\": {\"s3cr3t\" 1}}", "line 1, column 21, at key \"model\": not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ck_refused(cases[i].text, cases[i].want);
+        ck_assert_msg(!strstr(err, "s3cr3t") && !strstr(err, "near"), "%s", err);
+        ck_assert_msg(!strstr(err, "0xff") && !strstr(err, "0x1"), "a byte quoted: %s", err);
+    }
+}
+END_TEST
+
 START_TEST(failure_leaves_config_untouched)
 {
     srv_config c, before;
@@ -293,6 +326,7 @@ int main(void)
     tcase_add_test(tc, unknown_keys_named_with_path);
     tcase_add_test(tc, wrong_types_named);
     tcase_add_test(tc, malformed_and_not_object);
+    tcase_add_test(tc, syntax_errors_quote_nothing);
     tcase_add_test(tc, failure_leaves_config_untouched);
     tcase_add_test(tc, layering_keeps_earlier_values);
     tcase_add_test(tc, files);
