@@ -11,7 +11,8 @@
 #      type ids, decoded text) and BUILD_DIR/tests/test_wordpiece (wordpiece.c alone);
 #   3. with --all-codepoints, or when CI=true: the same over every Unicode code point
 #      (1,112,063 texts each) for bert-base-uncased's WordPiece, albert-base-v2's Unigram
-#      and pegasus's Precompiled charsmap + Unigram, ModernBERT's NFC + byte-level BPE.
+#      and pegasus's Precompiled charsmap + Unigram, ModernBERT's NFC + byte-level BPE,
+#      CamemBERT's Replace regex + Strip + Unigram (about 2 minutes each).
 # A missing model file is a failure.
 set -u
 cd "$(dirname "$0")/../.."
@@ -78,7 +79,7 @@ if [ "$all" = 1 ]; then
     WORDPIECE_EXPECTED=$out/all_codepoints.jsonl "$build/tests/test_wordpiece" || exit 1
     TOKENIZER_ONLY=bert-base-uncased TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \
         "$build/tests/test_tokenizer" || exit 1
-    for name in albert-base-v2 pegasus modernbert; do
+    for name in albert-base-v2 pegasus modernbert camembert; do
         node tests/tokenizer/hf_oracle.js "tests/tokenizer/models/$name/tokenizer.json" \
             --all-codepoints "$out/all_codepoints.jsonl" || exit 1
         TOKENIZER_ONLY=$name TOKENIZER_EXPECTED=$out/all_codepoints.jsonl \
