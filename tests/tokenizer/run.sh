@@ -25,7 +25,7 @@ all=0
 units="normalizers pretokenizers_bpe unigram_bytes bytelevel_nore"
 models="bert-base-uncased:vocab.txt bert-base-cased:tokenizer.json roberta-large-bne:tokenizer.json
         albert-base-v2:tokenizer.json pegasus:tokenizer.json modernbert:tokenizer.json
-        camembert:tokenizer.json"
+        camembert:tokenizer.json all-mpnet-base-v2:tokenizer.json"
 for m in $models; do
     f=tests/tokenizer/models/${m%%:*}/${m#*:}
     [ -f "$f" ] || { echo "tokenizer: $f is missing"; exit 1; }
