@@ -234,6 +234,14 @@ enc_status enc_tokenizer_encode(const enc_tokenizer *t, const char *text, size_t
 {
     memset(out, 0, sizeof *out);
     tk_enc a = {0}, b = {0}, r = {0};
+    for (int k = 0; pair && k < 2; k++) { /* both texts are checked before either is used */
+        int32_t *cp = NULL;
+        size_t n;
+        enc_status st = decode_utf8(k ? pair : text, k ? pair_len : len, k ? "pair text" : "text",
+                                    &cp, &n, err, errlen);
+        free(cp);
+        if (st != ENC_OK) return st;
+    }
     enc_status st = sequence(t, text, len, 0, "text", &a, err, errlen);
     if (st == ENC_OK && pair) st = sequence(t, pair, pair_len, 1, "pair text", &b, err, errlen);
     size_t added = add_special ? tk_post_added(t->post, pair != NULL) : 0;
