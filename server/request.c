@@ -173,8 +173,8 @@ static bool check_batch_size(const api_ctx *ctx, const api_request *req, size_t 
     bool client = req->route == API_ROUTE_EMBEDDINGS || req->shape == ERR_SHAPE_TEI;
     size_t max = client ? API_MAX_CLIENT_BATCH : ctx->max_batch;
     if (n <= max) return true;
-    return invalid(err, "the batch has %zu inputs; at most %zu are allowed (%s)", n, max,
-                   client ? "in one request" : "max_batch");
+    return invalid(err, "the batch has %zu inputs; at most %zu are allowed %s", n, max,
+                   client ? "in one request" : "(max_batch)");
 }
 
 bool api_req_alloc_inputs(api_request *req, size_t n, api_error *err)

@@ -287,12 +287,13 @@ static bool parse_rerank(const api_ctx *ctx, const json_t *root, api_request *re
         !get_truncation(ctx, root, "", req, err) ||
         !get_bool(root, "", "raw_scores", &req->raw_scores, err) ||
         !get_bool(root, "", "return_text", &req->return_text, err) ||
-        !get_string_list(root, "texts", "texts", &n, err) || !wrong_kind(ctx, req->route, err) ||
-        !check_count(ctx, req, n, err) || !api_req_alloc_inputs(req, n, err))
+        !get_string_list(root, "texts", "texts", &n, err) || !check_count(ctx, req, n, err) ||
+        !api_req_alloc_inputs(req, n, err))
         return false;
     req->from_text = req->batch = true;
     req->field = "texts";
-    if (!alloc_pairs(req, err) || !get_strings(get(root, "texts"), "texts", req, 0, err))
+    if (!alloc_pairs(req, err) || !get_strings(get(root, "texts"), "texts", req, 0, err) ||
+        !wrong_kind(ctx, req->route, err))
         return false;
     for (size_t i = 0; i < n; i++) {
         req->pairs[i] = req->texts[i], req->pair_lens[i] = req->text_lens[i];
@@ -334,17 +335,18 @@ static bool parse_predict(const api_ctx *ctx, const json_t *root, api_request *r
     if (json_is_array(v) && json_array_size(v) == 0) return empty(err, "inputs");
     req->batch = json_is_array(v) && json_is_array(json_array_get(v, 0));
     size_t n = req->batch ? json_array_size(v) : 1;
-    if (!wrong_kind(ctx, req->route, err) || !check_count(ctx, req, n, err) ||
-        !api_req_alloc_inputs(req, n, err) || !alloc_pairs(req, err))
+    if (!check_count(ctx, req, n, err) || !api_req_alloc_inputs(req, n, err) ||
+        !alloc_pairs(req, err))
         return false;
     req->from_text = true;
     req->field = "inputs";
     for (size_t b = 0; b < n; b++) {
         char where[32];
-        snprintf(where, sizeof where, req->batch ? "inputs[%zu]" : "inputs", b);
+        if (req->batch) snprintf(where, sizeof where, "inputs[%zu]", b);
+        else snprintf(where, sizeof where, "inputs");
         if (!get_sequence(req->batch ? json_array_get(v, b) : v, where, req, b, err)) return false;
     }
-    return true;
+    return wrong_kind(ctx, req->route, err); /* once the body is valid, as TEI */
 }
 
 /* TEI's form of /tokenize: "inputs" a string or a list of strings. */

@@ -466,7 +466,7 @@ START_TEST(embeddings_invalid)
     q += sprintf(q, "{\"input\": [");
     for (int i = 0; i < 2049; i++) q += sprintf(q, "%s\"a\"", i ? "," : "");
     sprintf(q, "]}");
-    ck_embed(many, 422, "the batch has 2049 inputs; at most 2048 are allowed (in one request)");
+    ck_embed(many, 422, "the batch has 2049 inputs; at most 2048 are allowed in one request");
     free(many);
     ck_embed("{\"input\": \"a\", \"encoding_format\": \"int8\"}", 422,
              "encoding_format must be \"float\" or \"base64\", got \"int8\"");
