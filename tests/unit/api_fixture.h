@@ -67,7 +67,8 @@ static inline answer call_any(const api_ctx *c, const char *method, const char *
         snprintf(a.message, sizeof a.message, "%s",
                  json_string_value(json_object_get(e, "message")));
         snprintf(a.type, sizeof a.type, "%s", json_string_value(json_object_get(e, "type")));
-        snprintf(a.param, sizeof a.param, "%s", json_is_string(param) ? json_string_value(param) : "");
+        snprintf(a.param, sizeof a.param, "%s",
+                 json_is_string(param) ? json_string_value(param) : "");
         snprintf(a.code, sizeof a.code, "%s", json_is_string(code) ? json_string_value(code) : "");
     } else if (e) {
         /* Every other error body is exactly {"error": {"code", "type", "message"}}. */

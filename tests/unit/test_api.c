@@ -523,17 +523,18 @@ START_TEST(embeddings_invalid)
     ck_assert_int_eq(a.status, 413);
     ck_assert_str_eq(a.shape, "openai");
     ck_assert_str_eq(a.type, "invalid_request_error");
-    ck_assert_str_eq(a.message, "the input has 602 tokens, more than the model's max_len of 512 "
-                                "(the server's auto_truncate would cut it)");
+    ck_assert_str_eq(a.message,
+                     "the input has 602 tokens, more than the model's max_len of 512 "
+                     "(the server's auto_truncate would cut it)");
     answer_free(&a);
     /* With auto_truncate, the same input is cut to max_len. */
     api_ctx cut = ctx;
     cut.auto_truncate = true;
     a = call_any(&cut, "POST", "/v1/embeddings", NULL, body, true);
     ck_assert_int_eq(a.status, 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(a.json, "usage"),
-                                                        "prompt_tokens")),
-                     512);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(a.json, "usage"), "prompt_tokens")),
+        512);
     answer_free(&a);
     p = body + sprintf(body, "{\"input\": [\"a\", \"");
     for (int i = 0; i < 600; i++) p += sprintf(p, "%sw", i ? " " : "");

@@ -79,14 +79,17 @@ START_TEST(embed_equals_encode)
     ck_assert(json_equal(json_array_get(ids.json, 0), field(&ide, "embedding")));
     /* dimensions: the first ones, normalised again when normalize is true, else as they are */
     answer d2 = post("/embed", "{\"inputs\": \"Hello World\", \"dimensions\": 2}");
-    answer d2raw = post("/embed", "{\"inputs\": \"Hello World\", \"dimensions\": 2, \"normalize\": "
-                                  "false}");
+    answer d2raw = post("/embed",
+                        "{\"inputs\": \"Hello World\", \"dimensions\": 2, \"normalize\": "
+                        "false}");
     const json_t *full = field(&raw, "embedding"), *v = json_array_get(d2.json, 0);
-    double a0 = json_number_value(json_array_get(full, 0)), a1 = json_number_value(json_array_get(full, 1));
+    double a0 = json_number_value(json_array_get(full, 0)),
+           a1 = json_number_value(json_array_get(full, 1));
     ck_assert_uint_eq(json_array_size(v), 2);
     ck_assert(fabs(json_number_value(json_array_get(v, 0)) - a0 / hypot(a0, a1)) < 1e-6);
     ck_assert(fabs(json_number_value(json_array_get(v, 1)) - a1 / hypot(a0, a1)) < 1e-6);
-    ck_assert(json_equal(json_array_get(json_array_get(d2raw.json, 0), 0), json_array_get(full, 0)));
+    ck_assert(
+        json_equal(json_array_get(json_array_get(d2raw.json, 0), 0), json_array_get(full, 0)));
     answer_free(&t), answer_free(&root), answer_free(&raw), answer_free(&ids), answer_free(&ide);
     answer_free(&d2), answer_free(&d2raw);
 }
@@ -106,8 +109,9 @@ START_TEST(embed_all_and_similarity)
 
     /* The cosines of the source with each sentence, from /encode's embeddings. */
     const char *s[] = {"the cat sat", "the cat sat", "a dog ran far", "x"};
-    answer sim = post("/similarity", "{\"inputs\": {\"source_sentence\": \"the cat sat\", "
-                                     "\"sentences\": [\"the cat sat\", \"a dog ran far\", \"x\"]}}");
+    answer sim = post("/similarity",
+                      "{\"inputs\": {\"source_sentence\": \"the cat sat\", "
+                      "\"sentences\": [\"the cat sat\", \"a dog ran far\", \"x\"]}}");
     ck_assert_int_eq(sim.status, 200);
     ck_assert_uint_eq(json_array_size(sim.json), 3);
     double emb[4][4];
@@ -128,8 +132,9 @@ START_TEST(embed_all_and_similarity)
     }
     ck_assert(fabs(json_number_value(json_array_get(sim.json, 0)) - 1) < 1e-6);
     /* POST / with a similarity body answers as /similarity. */
-    answer root = post("/", "{\"inputs\": {\"source_sentence\": \"the cat sat\", "
-                            "\"sentences\": [\"the cat sat\", \"a dog ran far\", \"x\"]}}");
+    answer root = post("/",
+                       "{\"inputs\": {\"source_sentence\": \"the cat sat\", "
+                       "\"sentences\": [\"the cat sat\", \"a dog ran far\", \"x\"]}}");
     ck_assert(json_equal(root.json, sim.json));
     answer_free(&sim), answer_free(&root);
 }
@@ -158,22 +163,26 @@ START_TEST(truncation_direction)
     answer want = encode(ebody);
     ck_assert(json_equal(json_array_get(left.json, 0), field(&want, "token_embeddings")));
     /* "left" is taken as TEI takes it; Right is /encode's truncate. */
-    snprintf(body, sizeof body, "{\"inputs\": \"%s\", \"truncate\": true, \"truncation_direction\": "
-                                "\"right\"}",
+    snprintf(body, sizeof body,
+             "{\"inputs\": \"%s\", \"truncate\": true, \"truncation_direction\": "
+             "\"right\"}",
              text);
     answer right = post("/embed_all", body);
-    snprintf(body, sizeof body, "{\"text\": \"%s\", \"truncate\": true, \"outputs\": "
-                                "[\"token_embeddings\"]}",
+    snprintf(body, sizeof body,
+             "{\"text\": \"%s\", \"truncate\": true, \"outputs\": "
+             "[\"token_embeddings\"]}",
              text);
     answer cut = encode(body);
     ck_assert(json_equal(json_array_get(right.json, 0), field(&cut, "token_embeddings")));
     /* Token ids cut from the left keep the last 512. */
-    answer idl = post("/embed", "{\"inputs\": [[5, 6]], \"truncate\": true, \"truncation_direction\": "
-                                "\"Left\", \"normalize\": false}");
+    answer idl = post("/embed",
+                      "{\"inputs\": [[5, 6]], \"truncate\": true, \"truncation_direction\": "
+                      "\"Left\", \"normalize\": false}");
     ck_assert_int_eq(idl.status, 200);
     /* Without truncate: TEI's 422, naming the input. */
     snprintf(body, sizeof body, "{\"inputs\": [\"a\", \"%s\"]}", text);
-    ck_tei("/embed", body, 422, "Validation", "inputs[1] has 602 tokens, more than the model's max_len");
+    ck_tei("/embed", body, 422, "Validation",
+           "inputs[1] has 602 tokens, more than the model's max_len");
     /* auto_truncate makes truncate the default; the request can still say no. */
     api_ctx at = ctx;
     at.auto_truncate = true;
@@ -209,7 +218,8 @@ START_TEST(tei_tokenize)
                 {"w\xc3\xb6rld", 7, 13, false},
                 {"!", 13, 14, false},
                 {"[SEP]", -1, -1, true}};
-    answer mine = call_full("POST", "/tokenize", NULL, "{\"text\": \"H\xc3\xa9llo w\xc3\xb6rld!\"}");
+    answer mine =
+        call_full("POST", "/tokenize", NULL, "{\"text\": \"H\xc3\xa9llo w\xc3\xb6rld!\"}");
     for (size_t i = 0; i < 5; i++) {
         const json_t *o = json_array_get(toks, i);
         ck_assert_uint_eq(json_object_size(o), 5);
@@ -350,23 +360,26 @@ START_TEST(rerank_and_predict)
     api_tei_write_ranks(&w, scores, 4, texts, lens);
     size_t n;
     char *out = jw_take(&w, &n);
-    ck_assert_str_eq(out, "[{\"index\":1,\"text\":\"x\",\"score\":0.899999976},"
-                          "{\"index\":3,\"text\":\"z\",\"score\":0.899999976},"
-                          "{\"index\":2,\"text\":\"yy\",\"score\":0.5},"
-                          "{\"index\":0,\"text\":\"w\",\"score\":0.100000001}]");
+    ck_assert_str_eq(out,
+                     "[{\"index\":1,\"text\":\"x\",\"score\":0.899999976},"
+                     "{\"index\":3,\"text\":\"z\",\"score\":0.899999976},"
+                     "{\"index\":2,\"text\":\"yy\",\"score\":0.5},"
+                     "{\"index\":0,\"text\":\"w\",\"score\":0.100000001}]");
     jw_release(out);
     jw_init(&w);
     api_tei_write_ranks(&w, scores, 2, NULL, NULL);
     out = jw_take(&w, &n);
-    ck_assert_str_eq(out, "[{\"index\":1,\"score\":0.899999976},{\"index\":0,\"score\":0.100000001}]");
+    ck_assert_str_eq(out,
+                     "[{\"index\":1,\"score\":0.899999976},{\"index\":0,\"score\":0.100000001}]");
     jw_release(out);
     const float p[] = {0.25f, 0.75f};
     const char *labels[] = {"NEGATIVE", "POSITIVE"};
     jw_init(&w);
     api_tei_write_predictions(&w, p, labels, 2);
     out = jw_take(&w, &n);
-    ck_assert_str_eq(out, "[{\"score\":0.75,\"label\":\"POSITIVE\"},"
-                          "{\"score\":0.25,\"label\":\"NEGATIVE\"}]");
+    ck_assert_str_eq(out,
+                     "[{\"score\":0.75,\"label\":\"POSITIVE\"},"
+                     "{\"score\":0.25,\"label\":\"NEGATIVE\"}]");
     jw_release(out);
 }
 END_TEST
@@ -402,7 +415,8 @@ START_TEST(tei_invalid)
     ck_tei("/embed", "{\"input\": \"a\"}", 422, "Validation",
            "unknown field \"input\" (known: inputs, truncate, truncation_direction, prompt_name, "
            "normalize, dimensions)");
-    ck_tei("/embed", "{\"inputs\": \"a\", \"inputs\": \"b\"}", 422, "Validation", "duplicate field");
+    ck_tei("/embed", "{\"inputs\": \"a\", \"inputs\": \"b\"}", 422, "Validation",
+           "duplicate field");
     ck_tei("/embed_all", "{\"inputs\": \"a\", \"normalize\": true}", 422, "Validation",
            "unknown field \"normalize\"");
     ck_tei("/similarity", "{\"inputs\": \"a\"}", 422, "Validation",
@@ -471,9 +485,9 @@ START_TEST(passes_of_one_request)
         answer a = embed(one);
         ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(data, i), "index")),
                          (json_int_t)i);
-        ck_assert(json_equal(json_object_get(json_array_get(data, i), "embedding"),
-                             json_object_get(json_array_get(json_object_get(a.json, "data"), 0),
-                                             "embedding")));
+        ck_assert(json_equal(
+            json_object_get(json_array_get(data, i), "embedding"),
+            json_object_get(json_array_get(json_object_get(a.json, "data"), 0), "embedding")));
         tokens += (size_t)json_integer_value(
             json_object_get(json_object_get(a.json, "usage"), "prompt_tokens"));
         answer_free(&a);
@@ -536,7 +550,8 @@ START_TEST(info_and_models)
     ck_assert_str_eq(none.shape, "openai");
     ck_assert_str_eq(none.code, "model_not_found");
     ck_assert_str_eq(none.param, "model");
-    ck_assert_str_eq(none.message, "The model 'gpt-4o' does not exist; this server serves 'random-toy'");
+    ck_assert_str_eq(none.message,
+                     "The model 'gpt-4o' does not exist; this server serves 'random-toy'");
     answer_free(&i), answer_free(&m), answer_free(&one), answer_free(&none);
 }
 END_TEST
@@ -578,7 +593,8 @@ START_TEST(error_shapes)
         j = json_object_get(json_loadb(r.body, r.body_len, 0, NULL), "error");
         ck_assert_str_eq(json_string_value(json_object_get(j, "type")), kinds[i].openai);
         ck_assert_str_eq(json_string_value(json_object_get(j, "param")), "input");
-        if (kinds[i].code) ck_assert_str_eq(json_string_value(json_object_get(j, "code")), kinds[i].code);
+        if (kinds[i].code)
+            ck_assert_str_eq(json_string_value(json_object_get(j, "code")), kinds[i].code);
         else ck_assert(json_is_null(json_object_get(j, "code")));
         api_reply_free(&r);
         /* A forced shape wins over the route's. */
