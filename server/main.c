@@ -293,8 +293,8 @@ static void reload(service *sv)
         cfg.max_connections != o->max_connections)
         fprintf(stderr,
                 "encoderd: note: the new config changes keys that need a restart "
-                "(listening, threads, limits, CORS, API key); only the model and "
-                "max_batch are reloaded\n");
+                "(listening, threads, limits, CORS, API key); only the model, "
+                "max_batch and auto_truncate are reloaded\n");
     http_model *hm = make_model(sv, &cfg);
     if (!hm) {
         fprintf(stderr, "encoderd: reload failed, still serving the old model\n");
