@@ -590,12 +590,14 @@ START_TEST(error_shapes)
         api_reply_free(&r);
         api_error_param(&e, "input");
         ck_assert(err_reply_as(&e, ERR_SHAPE_OPENAI, &r));
-        j = json_object_get(json_loadb(r.body, r.body_len, 0, NULL), "error");
+        json_t *root = json_loadb(r.body, r.body_len, 0, NULL);
+        j = json_object_get(root, "error");
         ck_assert_str_eq(json_string_value(json_object_get(j, "type")), kinds[i].openai);
         ck_assert_str_eq(json_string_value(json_object_get(j, "param")), "input");
         if (kinds[i].code)
             ck_assert_str_eq(json_string_value(json_object_get(j, "code")), kinds[i].code);
         else ck_assert(json_is_null(json_object_get(j, "code")));
+        json_decref(root);
         api_reply_free(&r);
         /* A forced shape wins over the route's. */
         e.shape = ERR_SHAPE_TEI;
