@@ -21,9 +21,10 @@ BUILD   := build-san
 endif
 
 # Debian packages the build and the tests need (installed by `make deps`).
+# prometheus brings promtool, which checks /metrics in the end-to-end tests.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libuv1-dev libutf8proc-dev libpcre2-dev check curl ca-certificates valgrind clang-format \
-            python3
+            python3 prometheus
 
 CORE_SRC   := $(wildcard core/*.c core/tokenizer/*.c)
 SERVER_SRC := $(wildcard server/*.c server/json/*.c)

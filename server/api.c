@@ -57,35 +57,72 @@ const api_route *api_job_route(const api_job *job) { return job->route; }
 
 bool api_job_needs_forward(const api_job *job) { return api_request_needs_forward(&job->req); }
 
-/* The name of input b in messages: "the text", "text[2]", "tokens[1]", "input[0]". */
+/* The name of input b in messages: "the text", "text[2]", "tokens[1]", "input[0]",
+ * "inputs.source_sentence". */
 static void api_input_name(const api_request *req, size_t b, char *buf, size_t len)
 {
-    if (req->batch) snprintf(buf, len, "%s[%zu]", req->field, b);
-    else if (strcmp(req->field, "input") == 0) snprintf(buf, len, "the input");
+    if (req->route == API_ROUTE_TEI_SIMILARITY && b == 0)
+        snprintf(buf, len, "inputs.source_sentence");
+    else if (req->route == API_ROUTE_TEI_SIMILARITY)
+        snprintf(buf, len, "%s[%zu]", req->field, b - 1);
+    else if (req->batch) snprintf(buf, len, "%s[%zu]", req->field, b);
+    else if (strcmp(req->field, "input") == 0 || strcmp(req->field, "inputs") == 0)
+        snprintf(buf, len, "the input");
     else snprintf(buf, len, "the %s", req->from_text ? "text" : "token list");
+}
+
+/* Keeps the last `max` tokens of t: its leading and trailing specials ([CLS] ... [SEP])
+ * and the end of what lies between (TEI's "truncation_direction": "Left"). The core's
+ * truncation keeps the start, so such a text is tokenized whole and cut here. With no
+ * room between the specials, the start is kept as the core would. */
+static void keep_end(enc_tokens *t, size_t max)
+{
+    if (t->n <= max) return;
+    size_t lead = 0, trail = 0;
+    while (lead < t->n && t->special[lead]) lead++;
+    while (trail < t->n - lead && t->special[t->n - 1 - trail]) trail++;
+    if (lead + trail < max) {
+        size_t keep = max - lead, from = t->n - keep; /* the end of the text, and the trail */
+        memmove(t->ids + lead, t->ids + from, keep * sizeof *t->ids);
+        memmove(t->start + lead, t->start + from, keep * sizeof *t->start);
+        memmove(t->end + lead, t->end + from, keep * sizeof *t->end);
+        memmove(t->special + lead, t->special + from, keep * sizeof *t->special);
+        memmove((void *)(t->text + lead), t->text + from, keep * sizeof *t->text);
+    }
+    t->n = max;
 }
 
 /* Tokenizes (or describes) input b into job->toks[b] and sets job->lens[b]. */
 static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err)
 {
     const api_request *req = &job->req;
+    bool tei = req->shape == ERR_SHAPE_TEI;
     char name[48], msg[400];
     api_input_name(req, b, name, sizeof name);
     size_t n;
     if (req->from_text) {
+        size_t cut = req->truncate && !req->truncate_left ? max_len : 0;
         enc_status s = enc_tokenize(job->ctx->model, req->texts[b], req->text_lens[b],
-                                    req->add_special_tokens, req->truncate ? max_len : 0,
-                                    &job->toks[b], msg, sizeof msg);
-        if (s != ENC_OK) return api_error_set(err, err_kind_from_enc(s), "%s: %s", name, msg);
+                                    req->add_special_tokens, cut, &job->toks[b], msg, sizeof msg);
+        if (s != ENC_OK)
+            return api_error_set(err,
+                                 tei && s == ENC_ERR_INVALID ? ERR_TOKENIZER : err_kind_from_enc(s),
+                                 "%s: %s", name, msg);
+        if (req->truncate && req->truncate_left) keep_end(&job->toks[b], max_len);
         n = job->toks[b].n;
         if (n == 0) return api_error_set(err, ERR_INVALID_REQUEST, "%s has no tokens", name);
     } else {
         n = req->id_lens[b] > max_len && req->truncate ? max_len : req->id_lens[b];
     }
+    if (n > max_len && tei)
+        return api_error_set(err, ERR_INVALID_REQUEST,
+                             "%s has %zu tokens, more than the model's max_len of %zu; send "
+                             "\"truncate\": true to cut it",
+                             name, n, max_len);
     if (n > max_len && req->route == API_ROUTE_EMBEDDINGS) /* no "truncate" there */
         return api_error_set(err, ERR_TOO_LARGE,
                              "%s has %zu tokens, more than the model's "
-                             "max_len of %zu",
+                             "max_len of %zu (the server's auto_truncate would cut it)",
                              name, n, max_len);
     if (n > max_len)
         return api_error_set(err, ERR_TOO_LARGE,
@@ -106,6 +143,10 @@ static bool prepare_inputs(api_job *job, api_error *err)
     const api_request *req = &job->req;
     const enc_model *m = job->ctx->model;
     size_t B = req->n_inputs, max_len = enc_model_config(m)->max_len;
+    /* Tokens only, or ids to text: no forward pass, so no max_len (as TEI's). */
+    if (req->route == API_ROUTE_TEI_DECODE ||
+        (req->route == API_ROUTE_TOKENIZE && req->shape == ERR_SHAPE_TEI))
+        max_len = SIZE_MAX;
     job->toks = calloc(B, sizeof *job->toks);
     job->lens = calloc(B, sizeof *job->lens);
     if (!job->toks || !job->lens) return api_error_set(err, ERR_UNAVAILABLE, "out of memory");
@@ -133,6 +174,7 @@ static bool prepare_inputs(api_job *job, api_error *err)
     int32_t *dst = job->packed;
     for (size_t b = 0; b < B; b++) {
         const int32_t *src = req->from_text ? job->toks[b].ids : ids;
+        if (!req->from_text && req->truncate_left) src += req->id_lens[b] - job->lens[b];
         memcpy(dst, src, job->lens[b] * sizeof *src);
         dst += job->lens[b];
         if (!req->from_text && (req->outputs & API_OUT_TOKENS)) {
@@ -143,12 +185,34 @@ static bool prepare_inputs(api_job *job, api_error *err)
         }
         if (!req->from_text) ids += req->id_lens[b]; /* ids is NULL for texts: no NULL + 0 */
     }
+    if (job->ctx->observe_inputs && api_job_needs_forward(job))
+        job->ctx->observe_inputs(job->ctx->metrics_arg, job->lens, B);
     return true;
+}
+
+/* GET /v1/models/{id}: the served model's name, or OpenAI's 404. */
+static bool known_model(const api_ctx *ctx, const api_route *route, const char *path,
+                        api_error *err)
+{
+    const char *id = api_route_param(route, path);
+    const char *name = enc_model_config(ctx->model)->name;
+    if (!id || strcmp(id, name) == 0) return true;
+    api_error_set(err, ERR_NOT_FOUND, "The model '%.200s' does not exist; this server serves '%s'",
+                  id, name);
+    err->code = "model_not_found";
+    return api_error_param(err, "model");
 }
 
 api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body, size_t len,
                          api_error *err)
 {
+    return api_job_prepare_at(ctx, route, route->path, body, len, err);
+}
+
+api_job *api_job_prepare_at(const api_ctx *ctx, const api_route *route, const char *path,
+                            const char *body, size_t len, api_error *err)
+{
+    if (route->id == API_ROUTE_MODELS_ONE && !known_model(ctx, route, path, err)) return NULL;
     if (route->id == API_ROUTE_METRICS && !ctx->metrics_text) {
         api_error_set(err, ERR_NOT_FOUND, "no route GET /metrics: this server keeps no metrics");
         return NULL;
@@ -259,9 +323,22 @@ bool api_job_admit(api_job *job)
     return job->admitted;
 }
 
+/* Whether the job is more than one forward pass may take - more inputs than max_batch, or
+ * more tokens than the batch budget - and asks only for what can be copied out of each
+ * pass (embeddings, token embeddings): it then runs in several passes (run_in_passes). */
+static bool runs_in_passes(const api_job *job)
+{
+    const api_ctx *ctx = job->ctx;
+    unsigned o = api_request_core_outputs(&job->req);
+    if (!api_job_needs_forward(job) || (o & ~(unsigned)(ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB)))
+        return false;
+    return (ctx->max_batch && job->req.n_inputs > ctx->max_batch) ||
+        (ctx->arena_tokens && job->n_tokens > ctx->arena_tokens);
+}
+
 uint64_t api_job_batch_key(const api_job *job)
 {
-    if (!api_job_needs_forward(job)) return 0;
+    if (!api_job_needs_forward(job) || runs_in_passes(job)) return 0;
     enc_request er = forward_request(job);
     if (er.outputs & (ENC_OUT_HIDDEN | ENC_OUT_ATTENTION | ENC_OUT_SCORES)) return 0;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -300,6 +377,7 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
                                         msg, msglen);
     if (*status == ENC_OK) *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
     if (*status != ENC_OK) return false;
+    if (ctx->observe_pass) ctx->observe_pass(ctx->metrics_arg, B, N);
     for (size_t j = 0, seq0 = 0; j < n; j++) {
         api_respond(jobs[j], &res, seq0, &replies[where[j]]);
         seq0 += jobs[j]->req.n_inputs;
@@ -308,6 +386,67 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
     /* The results were written out: a big one's pages go back to the system. */
     enc_workspace_trim(ws, API_KEEP_RESULT_BYTES);
     return true;
+}
+
+/* Runs a job of more than one pass's inputs or tokens (runs_in_passes): passes of whole
+ * inputs, at most max_batch of them and arena_tokens tokens each (at least one input),
+ * one after another on ws; each pass's embeddings and token embeddings are copied out
+ * (the next pass reuses the workspace's result room), and the answer is written from the
+ * copies as from one pass. false with *status and msg when a pass failed (nothing
+ * answered). *passes counts the enc_forward calls. */
+static bool run_in_passes(api_job *job, enc_workspace *ws, api_reply *reply, size_t *passes,
+                          char *msg, size_t msglen, enc_status *status)
+{
+    const api_ctx *ctx = job->ctx;
+    size_t B = job->req.n_inputs, N = job->n_tokens, D = enc_model_config(ctx->model)->d_model;
+    enc_request er = forward_request(job);
+    bool emb = er.outputs & ENC_OUT_EMBEDDING, tok = er.outputs & ENC_OUT_TOKEN_EMB;
+    size_t *offsets = malloc((B + 1) * sizeof *offsets);
+    float *e = emb ? malloc(B * D * sizeof *e) : NULL; /* (B, D) */
+    float *t = tok ? malloc(N * D * sizeof *t) : NULL; /* (N, D) */
+    *status = ENC_OK;
+    if (!offsets || (emb && !e) || (tok && !t)) {
+        *status = ENC_ERR_NOMEM;
+        snprintf(msg, msglen, "out of memory for the embeddings of %zu inputs", B);
+    }
+    if (*status == ENC_OK && ctx->arena_tokens)
+        *status = enc_workspace_reserve(ws, ctx->model, ctx->arena_tokens, API_MAX_OUTPUT_VALUES,
+                                        msg, msglen);
+    if (*status == ENC_OK) {
+        offsets[0] = 0;
+        for (size_t b = 0; b < B; b++) offsets[b + 1] = offsets[b] + job->lens[b];
+    }
+    size_t max_in = ctx->max_batch ? ctx->max_batch : B;
+    size_t max_tokens = ctx->arena_tokens ? ctx->arena_tokens : N;
+    for (size_t b0 = 0; *status == ENC_OK && b0 < B;) {
+        size_t b1 = b0 + 1, n = job->lens[b0];
+        while (b1 < B && b1 - b0 < max_in && n + job->lens[b1] <= max_tokens) n += job->lens[b1++];
+        enc_batch batch = {
+            .ids = job->packed + offsets[b0], .lengths = job->lens + b0, .n_seq = b1 - b0};
+        enc_result res;
+        *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
+        if (*status != ENC_OK) break;
+        (*passes)++;
+        if (emb) memcpy(e + b0 * D, res.embedding, (b1 - b0) * D * sizeof *e);
+        if (tok) memcpy(t + offsets[b0] * D, res.token_embeddings, n * D * sizeof *t);
+        enc_result_free(&res);
+        if (ctx->observe_pass) ctx->observe_pass(ctx->metrics_arg, b1 - b0, n);
+        b0 = b1;
+    }
+    if (*status == ENC_OK) {
+        enc_result all = {.n_seq = B,
+                          .n_tokens = N,
+                          .d_model = D,
+                          .offsets = offsets,
+                          .embedding = e,
+                          .token_embeddings = t};
+        api_respond(job, &all, 0, reply);
+    }
+    free(offsets);
+    free(e);
+    free(t);
+    enc_workspace_trim(ws, API_KEEP_RESULT_BYTES);
+    return *status == ENC_OK;
 }
 
 size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies)
@@ -333,26 +472,37 @@ size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *repl
         }
         if (!ws || !mem) {
             budget_release(&jobs[i]->claim);
-            err_replyf(&replies[i], ERR_UNAVAILABLE, "%s",
-                       ws ? "out of memory for the forward pass"
-                          : "no workspace for the forward pass");
+            err_replyf_as(&replies[i], api_job_shape(jobs[i]), ERR_UNAVAILABLE, "%s",
+                          ws ? "out of memory for the forward pass"
+                             : "no workspace for the forward pass");
+            continue;
+        }
+        char msg[ERR_MESSAGE_MAX - 32];
+        enc_status s;
+        if (runs_in_passes(jobs[i])) {
+            done[i] = true;
+            if (!run_in_passes(jobs[i], ws, &replies[i], &passes, msg, sizeof msg, &s)) {
+                budget_release(&jobs[i]->claim);
+                err_replyf_as(&replies[i], api_job_shape(jobs[i]), err_kind_from_enc(s),
+                              "forward pass: %s", msg);
+            }
             continue;
         }
         /* jobs[i] and every later job that asks the same forward pass. */
         size_t g = 0;
         for (size_t k = i; k < n; k++)
             if (k == i ||
-                (!done[k] && api_job_needs_forward(jobs[k]) && same_forward(jobs[i], jobs[k]))) {
+                (!done[k] && api_job_needs_forward(jobs[k]) && !runs_in_passes(jobs[k]) &&
+                 same_forward(jobs[i], jobs[k]))) {
                 group[g] = jobs[k], where[g++] = k;
                 done[k] = true;
             }
-        char msg[ERR_MESSAGE_MAX - 32];
-        enc_status s;
         passes++;
         if (run_group(group, g, ws, replies, where, ids, lens, msg, sizeof msg, &s)) continue;
         for (size_t k = 0; k < g; k++) {
             budget_release(&group[k]->claim);
-            err_replyf(&replies[where[k]], err_kind_from_enc(s), "forward pass: %s", msg);
+            err_replyf_as(&replies[where[k]], api_job_shape(group[k]), err_kind_from_enc(s),
+                          "forward pass: %s", msg);
         }
     }
     free(mem);
@@ -372,9 +522,10 @@ void api_handle(const api_ctx *ctx, const char *method, const char *path, const 
     const api_route *route = api_route_find(method, path, &err);
     if (tokens) *tokens = 0;
     if (route && route->has_body && !api_content_type_ok(content_type, &err)) route = NULL;
-    if (route) job = api_job_prepare(ctx, route, body, len, &err);
+    if (route) job = api_job_prepare_at(ctx, route, path, body, len, &err);
     if (!job) {
-        err_reply(&err, reply);
+        const api_route *at = api_route_for(method, path);
+        err_reply_as(&err, at ? at->errors : ERR_SHAPE_ENCODERD, reply);
         return;
     }
     api_job_run(job, ws, reply);

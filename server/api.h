@@ -41,11 +41,23 @@
  * digits of floats written as JSON numbers.
  *
  * /v1/embeddings is OpenAI's embeddings API: "input" a string, a list of strings, a list
- * of ids or a list of lists of ids; the server's pooling (mean when it is "none") and
- * normalisation; "dimensions" below D keeps the first ones and L2-normalises them, as
- * OpenAI does; "encoding_format": "base64" sends each embedding as a base64 string of
- * little-endian float32. "model" and "user" are accepted and not used; null counts as
- * absent for every optional field of this route, as OpenAI clients may send it.
+ * of ids or a list of lists of ids (up to API_MAX_CLIENT_BATCH); the server's pooling
+ * (mean when it is "none") and normalisation; "dimensions" below D keeps the first ones
+ * and L2-normalises them, as OpenAI does; "encoding_format": "base64" sends each
+ * embedding as a base64 string of little-endian float32. "model" and "user" are accepted
+ * and not used; null counts as absent for every optional field of this route, as OpenAI
+ * clients may send it. An input over max_len is a 413, or cut with auto_truncate.
+ * GET /v1/models lists the served model, GET /v1/models/{id} describes it (OpenAI's
+ * shapes, respond_openai.c). Errors on /v1 are in OpenAI's shape (errors.h).
+ *
+ * text-embeddings-inference's routes (request_tei.c, respond_tei.c) take TEI's bodies and
+ * answer TEI's shapes, errors and statuses.
+ *
+ * A request of more inputs than max_batch, or more tokens than the batch budget
+ * (arena_tokens), that asks only for embeddings or token embeddings (/v1/embeddings,
+ * TEI's routes) runs in several forward passes on its worker, one after another, each of
+ * at most max_batch inputs and arena_tokens tokens (at least one input), and is answered
+ * as one.
  */
 #ifndef ENCODERD_API_H
 #define ENCODERD_API_H
@@ -103,6 +115,11 @@ typedef struct api_job api_job;
  * or the answer budget, 422, 503 out of memory). */
 api_job *api_job_prepare(const api_ctx *ctx, const api_route *route, const char *body, size_t len,
                          api_error *err);
+
+/* api_job_prepare for a request at `path` (a route whose path holds "{id}" reads it
+ * there: GET /v1/models/{id} is a 404 in OpenAI's shape for another model's id). */
+api_job *api_job_prepare_at(const api_ctx *ctx, const api_route *route, const char *path,
+                            const char *body, size_t len, api_error *err);
 
 /* true when running the job computes a forward pass (false for /tokenize, /model,
  * /health, /metrics, /openapi.yaml, or an /encode that asks only for tokens). */

@@ -30,6 +30,7 @@ void srv_config_defaults(srv_config *c)
     c->connection_timeout_s = 30;
     c->max_connections = 1000;
     c->answer_memory_mb = 256;
+    c->auto_truncate = 0;
     snprintf(c->model.preset, sizeof c->model.preset, "base");
     c->model.seed = 42;
     c->model.activation = c->model.pre_ln = SRV_UNSET;
@@ -102,6 +103,7 @@ static const key_spec TOP_KEYS[] = {
     UINT("connection_timeout_s", connection_timeout_s, 0, 3600),
     UINT("max_connections", max_connections, 1, 1000000),
     UINT("answer_memory_mb", answer_memory_mb, 16, 1u << 20),
+    {"auto_truncate", K_BOOL, FIELD(auto_truncate), 0, 0, NULL, NULL},
     {"cors_origins", K_ORIGINS, FIELD(cors_origins), 0, 0, NULL, NULL},
     {"api_key", K_PATH, FIELD(api_key), 0, 0, NULL, NULL},
     {"model", K_OBJECT, 0, 0, 0, 0, NULL, MODEL_KEYS},

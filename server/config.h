@@ -28,7 +28,8 @@ typedef struct {
     unsigned workers;              /* 1: forward passes at once; threads x workers <= cores */
     unsigned http_threads;         /* 2: threads reading requests and tokenizing */
     size_t max_body_bytes;         /* 2097152: a larger request body is a 413 */
-    size_t max_batch;              /* 64: inputs in one request; more is a 422 */
+    size_t max_batch;              /* 64: inputs in one forward pass; in one /encode or
+                                      /tokenize request (more is a 422) */
     size_t max_request_tokens;     /* 32768: tokens of one request's inputs; more is a 413 */
     size_t max_queue;              /* 64: requests waiting for a worker; more get a 429 */
     size_t max_batch_tokens;       /* 16384: token budget of one packed forward pass */
@@ -37,6 +38,9 @@ typedef struct {
     unsigned connection_timeout_s; /* 30: an idle or too slow connection is closed */
     unsigned max_connections;      /* 1000: open connections; more are refused */
     unsigned answer_memory_mb;     /* 256: what answers may hold until sent (budget.h) */
+    int auto_truncate;             /* false: an input over max_len on /v1/embeddings and TEI's
+                                      routes is cut to it instead of refused (TEI's
+                                      --auto-truncate) */
     char cors_origins[2048];       /* []: origins allowed by CORS, comma-joined; "*" = any */
     char api_key[256];             /* null: when set, requests need "Authorization: Bearer KEY"
                                   (not /health); ENCODERD_API_KEY overrides it */

@@ -13,6 +13,7 @@ void api_ctx_init(api_ctx *ctx, const enc_model *model, size_t max_batch)
     ctx->max_batch = max_batch;
     ctx->pooling = c->pooling;
     ctx->normalize = c->normalize;
+    ctx->kind = API_MODEL_EMBEDDING; /* the core has no classification head (context.h) */
     /* enc_config_preset names random models "random-<preset>", and they tokenize words;
      * checkpoints are named after their folder and always use WordPiece. */
     if (strncmp(c->name, "random-", 7) == 0 && c->name[7] && c->tokenizer == ENC_TOK_WORD)

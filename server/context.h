@@ -12,6 +12,14 @@
 #include "budget.h"
 #include "encoder.h"
 
+/* The service's version (openapi.yaml's info.version; GET /info reports it). */
+#define ENCODERD_VERSION "1.0.0"
+
+/* What a model is for: TEI's POST / answers by it, and /rerank and /predict need a
+ * re-ranker or a classifier. The core loads no classification head yet, so every model is
+ * an embedding model (api_ctx_init); the other kinds are the routes' hook for one. */
+typedef enum { API_MODEL_EMBEDDING = 0, API_MODEL_CLASSIFIER, API_MODEL_RERANKER } api_model_kind;
+
 /* What the API needs to know of the service. Everything is borrowed and must outlive
  * every job prepared with it (a job keeps the pointer). */
 typedef struct {
@@ -45,6 +53,20 @@ typedef struct {
     /* The memory answers hold until freed (budget.h), claimed by api_job_admit and by
      * api_respond; NULL: nothing is counted and every answer fits. */
     budget *answers;
+    api_model_kind kind;
+    /* An input over max_len on /v1/embeddings and TEI's routes is cut to it (TEI's
+     * --auto-truncate; TEI's "truncate" field overrides it) instead of refused. */
+    bool auto_truncate;
+    /* The service's limits, as GET /info reports them (TEI's router parameters). */
+    struct {
+        size_t max_queue, max_batch_tokens, max_batch_requests;
+        unsigned tokenization_workers;
+    } service;
+    long long created; /* Unix seconds the model was loaded at (GET /v1/models) */
+    /* Observations for the metrics, called with metrics_arg; NULL: none. Each forward pass
+     * (its inputs and tokens), and each request's input lengths once tokenized. */
+    void (*observe_pass)(void *arg, size_t inputs, size_t tokens);
+    void (*observe_inputs)(void *arg, const size_t *lengths, size_t n);
 } api_ctx;
 
 /* Fills ctx for a model (every other field emptied): its own pooling and normalisation

@@ -83,6 +83,8 @@ typedef struct {
     char method[16];
     char path[128];          /* for the log: printable, cut */
     const char *route_label; /* the known route's metrics label; NULL if unknown */
+    err_shape err_shape;     /* the shape of the known route's errors (errors.h) */
+    const char *failure;     /* the reason of the error answered, for the metrics */
     const api_route *route;  /* NULL once an error is decided */
     api_error err;           /* the error to answer with when !route */
     char *body;              /* (len) the upload so far, NUL-terminated */
@@ -287,6 +289,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
     MHD_destroy_response(resp);
     rq->answered = true;
     rq->status = status;
+    rq->failure = r->failure;
     api_reply_free(r); /* its body or stream and claim are MHD's now */
     return ret;
 }
@@ -294,7 +297,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, request *rq, api_rep
 static enum MHD_Result send_error(struct MHD_Connection *c, request *rq, const api_error *e)
 {
     api_reply r;
-    err_reply(e, &r);
+    err_reply_as(e, rq->err_shape, &r);
     return send_reply(c, rq, &r);
 }
 
@@ -400,8 +403,9 @@ static void request_start(http_server *s, struct MHD_Connection *c, request *rq,
     const char *origin = header(c, "Origin");
     if (origin && s->cors[0] && origin_allowed(s->cors, origin))
         rq->origin = strstr(s->cors, "*") && !strstr(s->cors, origin) ? "*" : origin;
-    const api_route *known = api_route_at(url); /* a 405 is counted under its route */
+    const api_route *known = api_route_for(method, url); /* a 405 is counted under its path's */
     rq->route_label = known ? known->label : NULL;
+    rq->err_shape = known ? known->errors : ERR_SHAPE_ENCODERD;
     http_conn_target t = {rq->target_at, rq->target, rq->target_len};
     if (!http_conn_screen(c, rq->target_at ? &t : NULL, method, url, version, &rq->framing,
                           &rq->err)) {
@@ -477,7 +481,8 @@ static bool authorized(http_server *s, struct MHD_Connection *c)
 }
 
 /* The last call, the first time: validate, tokenize, then answer or queue. */
-static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, request *rq)
+static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, request *rq,
+                                 const char *url)
 {
     api_error err;
     /* The visualizer's files are open: a browser cannot send a key with a page load. */
@@ -489,7 +494,7 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
     }
     rq->model = model_acquire(s);
     double t = wk_now_ms();
-    rq->ajob = api_job_prepare(&rq->model->ctx, rq->route, rq->body, rq->len, &err);
+    rq->ajob = api_job_prepare_at(&rq->model->ctx, rq->route, url, rq->body, rq->len, &err);
     rq->tokenize_ms = wk_now_ms() - t;
     if (!rq->ajob) return send_error(c, rq, &err);
     rq->tokens = api_job_tokens(rq->ajob);
@@ -520,7 +525,7 @@ static enum MHD_Result start_job(http_server *s, struct MHD_Connection *c, reque
                       wk_queue_depth(s->opt.workers));
     else api_error_set(&err, ERR_UNAVAILABLE, "the server is stopping");
     err.retry_after = 1;
-    err_reply(&err, &rq->reply);
+    err_reply_as(&err, rq->err_shape, &rq->reply);
     MHD_resume_connection(c);
     return MHD_YES;
 }
@@ -613,7 +618,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rq->phase == RQ_QUEUED) return MHD_YES; /* not resumed yet */
     if (strcmp(method, "OPTIONS") == 0 && rq->route_label) return send_preflight(c, rq);
     if (!rq->route) return send_error(c, rq, &rq->err);
-    return start_job(s, c, rq);
+    return start_job(s, c, rq, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -631,12 +636,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     double total = wk_now_ms() - rq->t0;
     bool ran = rq->ajob && api_job_needs_forward(rq->ajob) && !rq->job.dropped &&
         rq->phase == RQ_READY && rq->job.run_ms > 0;
+    bool queued = ran || (rq->phase == RQ_READY && rq->job.expired); /* timed out there too */
     if (s->opt.metrics && rq->answered) {
         metrics_sample m = {.route = rq->route_label,
                             .status = rq->status,
+                            .failure = rq->failure,
                             .tokens = rq->tokens,
                             .tokenize_ms = rq->model ? rq->tokenize_ms : -1, /* prepare ran */
-                            .queue_ms = ran ? rq->job.queued_ms : -1,
+                            .queue_ms = queued ? rq->job.queued_ms : -1,
                             .forward_ms = ran ? rq->job.run_ms : -1,
                             .batch_size = ran ? rq->job.batch_size : 0,
                             .total_ms = total};

@@ -19,7 +19,8 @@ typedef struct api_job api_job;
 struct api_job {
     const api_ctx *ctx; /* borrowed: outlives the job (the caller's promise) */
     const api_route *route;
-    api_request req;    /* req.route is route->id, for every route */
+    api_request req;    /* req.route is route->id, for every route but TEI's POST /, where it
+                           is the route it answers as (/embed, /similarity) */
     enc_tokens *toks;   /* (B) the token list of each input; empty when not asked for ids */
     size_t *lens;       /* (B) T of each input, after truncation */
     int32_t *packed;    /* (N) every input's ids back to back */
@@ -29,5 +30,11 @@ struct api_job {
     budget_claim claim; /* the answer's memory, from admission until it moves into the
                            reply (api_respond) */
 };
+
+/* The shape of the job's errors: its body's API, else its route's. */
+static inline err_shape api_job_shape(const api_job *job)
+{
+    return job->req.shape != ERR_SHAPE_ENCODERD ? job->req.shape : job->route->errors;
+}
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -40,8 +41,10 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: encoderd [options]\n"
             "Runs a Transformer encoder and serves it over HTTP: POST /encode, POST /tokenize,\n"
-            "POST /v1/embeddings, GET /model, /health, /metrics, /openapi.yaml, and the\n"
-            "visualizer at GET / (open http://HOST:PORT/ in a browser).\n"
+            "POST /v1/embeddings, GET /v1/models, GET /model, /health, /metrics, /openapi.yaml,\n"
+            "text-embeddings-inference's routes (POST /, /embed, /embed_all, /similarity,\n"
+            "/rerank, /predict, /decode, GET /info), and the visualizer at GET / (open\n"
+            "http://HOST:PORT/ in a browser).\n"
             "Signals: SIGTERM/SIGINT finish the requests under way and exit 0; SIGHUP\n"
             "reloads the config file and the model.\n"
             "\n"
@@ -228,6 +231,15 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     ctx.arena_tokens = sv->cfg.max_batch_tokens; /* restart-only, like the workers */
     ctx.stream_min_bytes = API_BIG_ANSWER_BYTES;
     ctx.answers = sv->answers;
+    ctx.auto_truncate = cfg->auto_truncate;
+    /* GET /info reports the running service's limits (a reload does not change them). */
+    ctx.service.max_queue = sv->cfg.max_queue;
+    ctx.service.max_batch_tokens = sv->cfg.max_batch_tokens;
+    ctx.service.max_batch_requests = sv->cfg.max_batch_requests;
+    ctx.service.tokenization_workers = sv->cfg.http_threads;
+    ctx.created = (long long)time(NULL);
+    ctx.observe_pass = metrics_pass;
+    ctx.observe_inputs = metrics_inputs;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
     else metrics_set_model(sv->metrics, enc_model_config(m)->name);
@@ -281,8 +293,8 @@ static void reload(service *sv)
         cfg.max_connections != o->max_connections)
         fprintf(stderr,
                 "encoderd: note: the new config changes keys that need a restart "
-                "(listening, threads, limits, CORS, API key); only the model and "
-                "max_batch are reloaded\n");
+                "(listening, threads, limits, CORS, API key); only the model, "
+                "max_batch and auto_truncate are reloaded\n");
     http_model *hm = make_model(sv, &cfg);
     if (!hm) {
         fprintf(stderr, "encoderd: reload failed, still serving the old model\n");
@@ -373,7 +385,9 @@ int main(int argc, char **argv)
     budget_set_hook(sv.answers, answer_left, sv.workers);
     metrics_gauges g = {.queue_depth = (size_t(*)(void *))wk_queue_depth,
                         .running = (size_t(*)(void *))wk_running,
-                        .arg = sv.workers};
+                        .arg = sv.workers,
+                        .answer_bytes = (size_t(*)(void *))budget_in_use,
+                        .answer_arg = sv.answers};
     metrics_set_gauges(sv.metrics, &g);
     const enc_config *mc = enc_model_config(http_model_get(hm));
     api_ctx ctx0 = *http_model_ctx(hm);

@@ -9,23 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Seconds; the last bucket is +Inf. */
-static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+#include "procstats.h"
+
+/* Seconds. */
+static const double SECONDS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                  0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-#define N_BUCKETS (sizeof BUCKETS / sizeof BUCKETS[0])
-static const double SIZE_BUCKETS[] = {1, 2, 4, 8, 16, 32, 64, 128};
-#define N_SIZE_BUCKETS (sizeof SIZE_BUCKETS / sizeof SIZE_BUCKETS[0])
+/* Requests packed into a pass. */
+static const double REQUESTS[] = {1, 2, 4, 8, 16, 32, 64, 128};
+/* Inputs in a pass (up to max_batch), and in a request (up to 2,048). */
+static const double INPUTS[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048};
+/* Tokens in a pass (up to max_batch_tokens) and in one input (up to max_len). */
+static const double TOKENS[] = {1,   2,   4,    8,    16,   32,   64,    128,
+                                256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+#define N_OF(a) (sizeof(a) / sizeof(a)[0])
+#define MAX_BUCKETS 16
 
 typedef struct {
-    unsigned long long counts[N_BUCKETS + 1]; /* per bucket, not cumulative; last = +Inf */
+    unsigned long long counts[MAX_BUCKETS + 1]; /* per bucket, not cumulative; last = +Inf */
     double sum;
     unsigned long long n;
 } histogram;
 
-/* Route labels: those given at start (the route table's), then "other". */
+/* Route labels: those given at start (the route table's), then "other". Failure reasons
+ * are err_reason's words, kept as they come (a bounded set of static strings). */
 #define MAX_LABELS 32
-static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404,
-                               405, 413, 415, 422, 429, 500, 503};
+#define MAX_REASONS 24
+static const int STATUSES[] = {200, 204, 304, 400, 401, 403, 404, 405,
+                               413, 415, 422, 424, 429, 500, 503};
 #define N_STATUSES (sizeof STATUSES / sizeof STATUSES[0])
 
 struct metrics {
@@ -33,12 +43,13 @@ struct metrics {
     const char *labels[MAX_LABELS + 1]; /* (n_labels) borrowed; the last is "other" */
     size_t n_labels;
     unsigned long long requests[MAX_LABELS + 1][N_STATUSES + 1]; /* last: any other status */
+    histogram latency[MAX_LABELS + 1];                           /* per route */
+    const char *reasons[MAX_REASONS];                            /* (n_reasons) */
+    unsigned long long failures[MAX_REASONS + 1];                /* last: any other */
+    size_t n_reasons;
     unsigned long long tokens;
     unsigned long long reloads_ok, reloads_failed;
-    histogram tokenize, queue, forward, total;
-    unsigned long long batch_counts[N_SIZE_BUCKETS + 1];
-    double batch_sum;
-    unsigned long long batch_n;
+    histogram tokenize, queue, forward, batch_size, pass_inputs, pass_tokens, input_tokens;
     metrics_gauges gauges;
     char model[256];
 };
@@ -62,13 +73,24 @@ void metrics_free(metrics *m)
     free(m);
 }
 
-static void observe(histogram *h, double seconds)
+static void observe(histogram *h, const double *bounds, size_t n_bounds, double v)
 {
     size_t i = 0;
-    while (i < N_BUCKETS && seconds > BUCKETS[i]) i++;
+    while (i < n_bounds && v > bounds[i]) i++;
     h->counts[i]++;
-    h->sum += seconds;
+    h->sum += v;
     h->n++;
+}
+
+/* The reason's slot (registered on first sight; the last slot counts the rest). Under
+ * the lock. */
+static size_t reason_slot(metrics *m, const char *reason)
+{
+    for (size_t i = 0; i < m->n_reasons; i++)
+        if (strcmp(m->reasons[i], reason) == 0) return i;
+    if (m->n_reasons == MAX_REASONS) return MAX_REASONS;
+    m->reasons[m->n_reasons] = reason;
+    return m->n_reasons++;
 }
 
 void metrics_record(metrics *m, const metrics_sample *s)
@@ -81,18 +103,31 @@ void metrics_record(metrics *m, const metrics_sample *s)
         if (STATUSES[i] == s->status) st = i;
     pthread_mutex_lock(&m->mu);
     m->requests[r][st]++;
+    if (s->failure) m->failures[reason_slot(m, s->failure)]++;
     m->tokens += s->tokens;
-    if (s->tokenize_ms >= 0) observe(&m->tokenize, s->tokenize_ms / 1e3);
-    if (s->queue_ms >= 0) observe(&m->queue, s->queue_ms / 1e3);
-    if (s->forward_ms >= 0) observe(&m->forward, s->forward_ms / 1e3);
-    if (s->total_ms >= 0) observe(&m->total, s->total_ms / 1e3);
-    if (s->batch_size > 0) {
-        size_t i = 0;
-        while (i < N_SIZE_BUCKETS && (double)s->batch_size > SIZE_BUCKETS[i]) i++;
-        m->batch_counts[i]++;
-        m->batch_sum += (double)s->batch_size;
-        m->batch_n++;
-    }
+    if (s->tokenize_ms >= 0) observe(&m->tokenize, SECONDS, N_OF(SECONDS), s->tokenize_ms / 1e3);
+    if (s->queue_ms >= 0) observe(&m->queue, SECONDS, N_OF(SECONDS), s->queue_ms / 1e3);
+    if (s->forward_ms >= 0) observe(&m->forward, SECONDS, N_OF(SECONDS), s->forward_ms / 1e3);
+    if (s->total_ms >= 0) observe(&m->latency[r], SECONDS, N_OF(SECONDS), s->total_ms / 1e3);
+    if (s->batch_size > 0) observe(&m->batch_size, REQUESTS, N_OF(REQUESTS), (double)s->batch_size);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_pass(void *arg, size_t inputs, size_t tokens)
+{
+    metrics *m = arg;
+    pthread_mutex_lock(&m->mu);
+    observe(&m->pass_inputs, INPUTS, N_OF(INPUTS), (double)inputs);
+    observe(&m->pass_tokens, TOKENS, N_OF(TOKENS), (double)tokens);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_inputs(void *arg, const size_t *lengths, size_t n)
+{
+    metrics *m = arg;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < n; i++)
+        observe(&m->input_tokens, TOKENS, N_OF(TOKENS), (double)lengths[i]);
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -160,35 +195,72 @@ static void put(text *t, const char *fmt, ...)
     }
 }
 
-static void put_histogram(text *t, const char *name, const char *help, const histogram *h)
+static void put_header(text *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The samples of one histogram; `labels` ("route=\"/encode\",") goes before le. */
+static void put_buckets(text *t, const char *name, const char *labels, const histogram *h,
+                        const double *bounds, size_t n_bounds)
+{
     unsigned long long cum = 0;
-    for (size_t i = 0; i < N_BUCKETS; i++) {
+    for (size_t i = 0; i < n_bounds; i++) {
         cum += h->counts[i];
-        put(t, "%s_bucket{le=\"%g\"} %llu\n", name, BUCKETS[i], cum);
+        put(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels, bounds[i], cum);
     }
-    cum += h->counts[N_BUCKETS];
-    put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, cum, name, h->sum,
-        name, h->n);
+    cum += h->counts[n_bounds];
+    size_t n = strlen(labels);
+    put(t, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, cum);
+    /* _sum and _count carry the same labels, without the trailing comma */
+    put(t, "%s_sum%s%.*s%s %.6f\n%s_count%s%.*s%s %llu\n", name, n ? "{" : "", n ? (int)n - 1 : 0,
+        labels, n ? "}" : "", h->sum, name, n ? "{" : "", n ? (int)n - 1 : 0, labels, n ? "}" : "",
+        h->n);
+}
+
+static void put_histogram(text *t, const char *name, const char *help, const histogram *h,
+                          const double *bounds, size_t n_bounds)
+{
+    put_header(t, name, "histogram", help);
+    put_buckets(t, name, "", h, bounds, n_bounds);
+}
+
+static void put_gauge(text *t, const char *name, const char *help, double v)
+{
+    put_header(t, name, "gauge", help);
+    put(t, "%s %.17g\n", name, v);
+}
+
+/* The process collector's metrics, under their usual names. */
+static void put_process(text *t)
+{
+    proc_stats p;
+    if (!proc_stats_read(&p)) return;
+    put_header(t, "process_cpu_seconds_total", "counter", "User and system CPU time, in seconds.");
+    put(t, "process_cpu_seconds_total %.6f\n", p.cpu_seconds);
+    put_gauge(t, "process_resident_memory_bytes", "Resident memory, in bytes.", p.resident_bytes);
+    put_gauge(t, "process_virtual_memory_bytes", "Virtual memory, in bytes.", p.virtual_bytes);
+    put_gauge(t, "process_open_fds", "Open file descriptors.", p.open_fds);
+    put_gauge(t, "process_max_fds", "The most file descriptors the process may open.", p.max_fds);
+    put_gauge(t, "process_start_time_seconds", "When the process started, in Unix seconds.",
+              p.start_time);
 }
 
 bool metrics_text(void *arg, char **out, size_t *len)
 {
     metrics *m = arg;
-    text t = {.buf = malloc(8192), .cap = 8192};
+    text t = {.buf = malloc(16384), .cap = 16384};
     if (!t.buf) return false;
     t.buf[0] = '\0';
     pthread_mutex_lock(&m->mu);
     metrics_gauges g = m->gauges;
     pthread_mutex_unlock(&m->mu);
-    /* The gauges take the worker pool's lock: read them outside ours. */
+    /* The gauges take the worker pool's and the budget's locks: read them outside ours. */
     size_t depth = g.queue_depth ? g.queue_depth(g.arg) : 0;
     size_t running = g.running ? g.running(g.arg) : 0;
+    size_t answers = g.answer_bytes ? g.answer_bytes(g.answer_arg) : 0;
     pthread_mutex_lock(&m->mu);
-    put(&t,
-        "# HELP encoderd_requests_total Requests answered, by route and status.\n"
-        "# TYPE encoderd_requests_total counter\n");
+    put_header(&t, "encoderd_requests_total", "counter", "Requests answered, by route and status.");
     for (size_t r = 0; r < m->n_labels; r++)
         for (size_t s = 0; s <= N_STATUSES; s++)
             if (m->requests[r][s]) {
@@ -199,48 +271,54 @@ bool metrics_text(void *arg, char **out, size_t *len)
                     put(&t, "encoderd_requests_total{route=\"%s\",status=\"other\"} %llu\n",
                         m->labels[r], m->requests[r][s]);
             }
-    put(&t,
-        "# HELP encoderd_tokens_total Tokens of the inputs of answered requests.\n"
-        "# TYPE encoderd_tokens_total counter\nencoderd_tokens_total %llu\n",
-        m->tokens);
-    put(&t,
-        "# HELP encoderd_queue_depth Requests waiting for a worker.\n"
-        "# TYPE encoderd_queue_depth gauge\nencoderd_queue_depth %zu\n",
-        depth);
-    put(&t,
-        "# HELP encoderd_batches_running Forward passes under way.\n"
-        "# TYPE encoderd_batches_running gauge\nencoderd_batches_running %zu\n",
-        running);
+    put_header(&t, "encoderd_request_failures_total", "counter",
+               "Requests answered with an error, by its reason.");
+    for (size_t i = 0; i <= m->n_reasons && i <= MAX_REASONS; i++)
+        if (m->failures[i])
+            put(&t, "encoderd_request_failures_total{reason=\"%s\"} %llu\n",
+                i < m->n_reasons ? m->reasons[i] : "other", m->failures[i]);
+    put_header(&t, "encoderd_tokens_total", "counter",
+               "Tokens of the inputs of answered requests.");
+    put(&t, "encoderd_tokens_total %llu\n", m->tokens);
+    put_gauge(&t, "encoderd_queue_depth", "Requests waiting for a worker.", (double)depth);
+    put_gauge(&t, "encoderd_batches_running", "Forward passes under way.", (double)running);
+    put_gauge(&t, "encoderd_answer_bytes_in_use",
+              "Bytes the answers hold, from their pass until they are sent (the answer budget).",
+              (double)answers);
     put_histogram(&t, "encoderd_tokenize_seconds", "Parsing, validation and tokenization.",
-                  &m->tokenize);
-    put_histogram(&t, "encoderd_queue_seconds", "Time waiting for a worker.", &m->queue);
-    put_histogram(&t, "encoderd_forward_seconds", "The forward pass of a request's batch.",
-                  &m->forward);
-    put_histogram(&t, "encoderd_request_seconds", "From the request to its answer.", &m->total);
+                  &m->tokenize, SECONDS, N_OF(SECONDS));
+    put_histogram(&t, "encoderd_queue_seconds",
+                  "Time waiting for a worker, of every request queued (also those that timed "
+                  "out there).",
+                  &m->queue, SECONDS, N_OF(SECONDS));
+    put_histogram(&t, "encoderd_forward_seconds", "The forward passes of a request's batch.",
+                  &m->forward, SECONDS, N_OF(SECONDS));
+    put_header(&t, "encoderd_request_seconds", "histogram",
+               "From the request to its answer, by route.");
+    for (size_t r = 0; r < m->n_labels; r++)
+        if (m->latency[r].n) {
+            char labels[96];
+            snprintf(labels, sizeof labels, "route=\"%s\",", m->labels[r]);
+            put_buckets(&t, "encoderd_request_seconds", labels, &m->latency[r], SECONDS,
+                        N_OF(SECONDS));
+        }
+    put_histogram(&t, "encoderd_batch_size", "Requests packed into the forward pass of a request.",
+                  &m->batch_size, REQUESTS, N_OF(REQUESTS));
+    put_histogram(&t, "encoderd_pass_inputs", "Inputs (sequences) in one forward pass.",
+                  &m->pass_inputs, INPUTS, N_OF(INPUTS));
+    put_histogram(&t, "encoderd_pass_tokens", "Tokens in one forward pass.", &m->pass_tokens,
+                  TOKENS, N_OF(TOKENS));
+    put_histogram(&t, "encoderd_input_tokens", "Tokens of one input, after tokenization.",
+                  &m->input_tokens, TOKENS, N_OF(TOKENS));
+    put_header(&t, "encoderd_reloads_total", "counter", "Model reloads on SIGHUP, by result.");
     put(&t,
-        "# HELP encoderd_batch_size Requests packed into one forward pass.\n"
-        "# TYPE encoderd_batch_size histogram\n");
-    unsigned long long cum = 0;
-    for (size_t i = 0; i < N_SIZE_BUCKETS; i++) {
-        cum += m->batch_counts[i];
-        put(&t, "encoderd_batch_size_bucket{le=\"%g\"} %llu\n", SIZE_BUCKETS[i], cum);
-    }
-    cum += m->batch_counts[N_SIZE_BUCKETS];
-    put(&t,
-        "encoderd_batch_size_bucket{le=\"+Inf\"} %llu\nencoderd_batch_size_sum %.0f\n"
-        "encoderd_batch_size_count %llu\n",
-        cum, m->batch_sum, m->batch_n);
-    put(&t,
-        "# HELP encoderd_reloads_total Model reloads on SIGHUP, by result.\n"
-        "# TYPE encoderd_reloads_total counter\n"
         "encoderd_reloads_total{result=\"ok\"} %llu\n"
         "encoderd_reloads_total{result=\"failed\"} %llu\n",
         m->reloads_ok, m->reloads_failed);
-    put(&t,
-        "# HELP encoderd_model_info The model being served.\n"
-        "# TYPE encoderd_model_info gauge\nencoderd_model_info{model=\"%s\"} 1\n",
-        m->model);
+    put_header(&t, "encoderd_model_info", "gauge", "The model being served.");
+    put(&t, "encoderd_model_info{model=\"%s\"} 1\n", m->model);
     pthread_mutex_unlock(&m->mu);
+    put_process(&t);
     if (t.failed) {
         free(t.buf);
         return false;

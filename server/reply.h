@@ -32,6 +32,7 @@ typedef struct {
     const char *etag;          /* ETag */
     const char *cache_control; /* Cache-Control */
     const char *csp;           /* Content-Security-Policy */
+    const char *failure;       /* an error's reason for the metrics (err_reason), NULL on success */
 } api_reply;
 
 /* Frees the body or stream, gives its claim back, and empties the reply; NULL-safe. */

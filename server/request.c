@@ -14,6 +14,7 @@
 
 #include "request.h"
 #include "jsonkind.h"
+#include "request_json.h"
 
 static const char *const ENCODE_FIELDS[] = {
     "text",      "tokens",    "outputs",  "pooling",
@@ -37,6 +38,16 @@ static const struct {
 
 static bool invalid(api_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool invalid(api_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    api_error_set(err, ERR_INVALID_REQUEST, "%s", "");
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool api_req_invalid(api_error *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -151,14 +162,22 @@ static bool get_id(const json_t *e, const char *where, size_t vocab, int32_t *ou
 
 /* ---- the inputs ------------------------------------------------------------------ */
 
-static bool check_batch_size(const api_ctx *ctx, size_t n, api_error *err)
+size_t api_request_max_inputs(const api_ctx *ctx, api_route_id route)
 {
-    if (n <= ctx->max_batch) return true;
-    return invalid(err, "the batch has %zu inputs; at most %zu are allowed (max_batch)", n,
-                   ctx->max_batch);
+    bool client = route == API_ROUTE_EMBEDDINGS || api_route_is_tei(route);
+    return client ? API_MAX_CLIENT_BATCH : ctx->max_batch;
 }
 
-static bool alloc_inputs(api_request *req, size_t n, api_error *err)
+static bool check_batch_size(const api_ctx *ctx, const api_request *req, size_t n, api_error *err)
+{
+    bool client = req->route == API_ROUTE_EMBEDDINGS || req->shape == ERR_SHAPE_TEI;
+    size_t max = client ? API_MAX_CLIENT_BATCH : ctx->max_batch;
+    if (n <= max) return true;
+    return invalid(err, "the batch has %zu inputs; at most %zu are allowed %s", n, max,
+                   client ? "in one request" : "(max_batch)");
+}
+
+bool api_req_alloc_inputs(api_request *req, size_t n, api_error *err)
 {
     req->n_inputs = n;
     req->texts = calloc(n, sizeof *req->texts);
@@ -178,7 +197,7 @@ static bool get_text(const api_ctx *ctx, const json_t *v, api_request *req, api_
         return invalid(err, "%s must be a string or a list of strings, got %s", f, json_kind(v));
     size_t n = req->batch ? json_array_size(v) : 1;
     if (n == 0) return invalid(err, "%s is an empty list", f);
-    if (!check_batch_size(ctx, n, err) || !alloc_inputs(req, n, err)) return false;
+    if (!check_batch_size(ctx, req, n, err) || !api_req_alloc_inputs(req, n, err)) return false;
     for (size_t b = 0; b < n; b++) {
         const json_t *e = req->batch ? json_array_get(v, b) : v;
         char where[32];
@@ -205,7 +224,8 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
     if (n == 0) return invalid(err, "%s is an empty list", f);
     req->batch = json_is_array(json_array_get(v, 0));
     size_t n_inputs = req->batch ? n : 1, total = req->batch ? 0 : n;
-    if (!check_batch_size(ctx, n_inputs, err) || !alloc_inputs(req, n_inputs, err)) return false;
+    if (!check_batch_size(ctx, req, n_inputs, err) || !api_req_alloc_inputs(req, n_inputs, err))
+        return false;
     for (size_t b = 0; req->batch && b < n; b++) {
         const json_t *row = json_array_get(v, b);
         if (!json_is_array(row))
@@ -230,22 +250,30 @@ static bool get_tokens(const api_ctx *ctx, const json_t *v, api_request *req, ap
     return true;
 }
 
-/* OpenAI's "input": a string, a list of strings, a list of ids, a list of lists of ids.
- * The first entry of a list says which; the others must agree. */
-static bool get_openai_input(const api_ctx *ctx, const json_t *v, api_request *req, api_error *err)
+bool api_req_get_tokens(const api_ctx *ctx, const json_t *v, const char *field, api_request *req,
+                        api_error *err)
 {
-    req->field = "input";
+    req->field = field;
+    return get_tokens(ctx, v, req, err);
+}
+
+/* OpenAI's "input" (and TEI's "inputs"): a string, a list of strings, a list of ids, a
+ * list of lists of ids. The first entry of a list says which; the others must agree. */
+bool api_req_get_inputs(const api_ctx *ctx, const json_t *v, const char *field, api_request *req,
+                        api_error *err)
+{
+    req->field = field;
     if (json_is_string(v)) return get_text(ctx, v, req, err);
     if (!json_is_array(v))
         return invalid(err,
-                       "input must be a string, a list of strings, a list of token ids "
+                       "%s must be a string, a list of strings, a list of token ids "
                        "or a list of lists of token ids, got %s",
-                       json_kind(v));
-    if (json_array_size(v) == 0) return invalid(err, "input is an empty list");
+                       field, json_kind(v));
+    if (json_array_size(v) == 0) return invalid(err, "%s is an empty list", field);
     const json_t *first = json_array_get(v, 0);
     if (json_is_string(first)) return get_text(ctx, v, req, err);
     if (json_is_number(first) || json_is_array(first)) return get_tokens(ctx, v, req, err);
-    return invalid(err, "input[0] must be a string, a token id or a list of token ids, got %s",
+    return invalid(err, "%s[0] must be a string, a token id or a list of token ids, got %s", field,
                    json_kind(first));
 }
 
@@ -345,8 +373,7 @@ static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *
 
 /* ---- the routes --------------------------------------------------------------------- */
 
-/* An unknown field is a 422 that lists the known ones. */
-static bool check_fields(const json_t *root, const char *const *fields, api_error *err)
+bool api_req_check_fields(const json_t *root, const char *const *fields, api_error *err)
 {
     const char *key;
     json_t *v;
@@ -359,7 +386,8 @@ static bool check_fields(const json_t *root, const char *const *fields, api_erro
         for (size_t i = 0; fields[i]; i++)
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
                      fields[i]);
-        return invalid(err, "unknown field \"%.60s\" (known: %s)", key, known);
+        return invalid(err, "unknown field \"%.60s\" (known: %s)", key, known) ||
+            api_error_param(err, key);
     }
     return true;
 }
@@ -368,7 +396,7 @@ static bool check_fields(const json_t *root, const char *const *fields, api_erro
 static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
 {
     bool encode = req->route == API_ROUTE_ENCODE;
-    if (!check_fields(root, encode ? ENCODE_FIELDS : TOKENIZE_FIELDS, err)) return false;
+    if (!api_req_check_fields(root, encode ? ENCODE_FIELDS : TOKENIZE_FIELDS, err)) return false;
     const json_t *text = json_object_get(root, "text"), *tokens = json_object_get(root, "tokens");
     if (text && tokens)
         return invalid(err, "both \"text\" and \"tokens\" are given; send exactly one");
@@ -395,31 +423,37 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
 static bool parse_embeddings(const api_ctx *ctx, const json_t *root, api_request *req,
                              api_error *err)
 {
-    if (!check_fields(root, EMBEDDINGS_FIELDS, err)) return false;
+    if (!api_req_check_fields(root, EMBEDDINGS_FIELDS, err)) return false;
     const json_t *input = get_optional(root, "input"), *v;
     if (!input)
         return invalid(err,
                        "send \"input\" (a string, a list of strings, a list of token ids "
-                       "or a list of lists of token ids)");
+                       "or a list of lists of token ids)") ||
+            api_error_param(err, "input");
     if ((v = get_optional(root, "model")) && !json_is_string(v))
-        return invalid(err, "model must be a string, got %s", json_kind(v));
+        return invalid(err, "model must be a string, got %s", json_kind(v)) ||
+            api_error_param(err, "model");
     if ((v = get_optional(root, "user")) && !json_is_string(v))
-        return invalid(err, "user must be a string, got %s", json_kind(v));
+        return invalid(err, "user must be a string, got %s", json_kind(v)) ||
+            api_error_param(err, "user");
     if (!get_encoding(get_optional(root, "encoding_format"), "encoding_format", "float", req, err))
-        return false;
+        return api_error_param(err, "encoding_format");
     size_t D = enc_model_config(ctx->model)->d_model;
     if ((v = get_optional(root, "dimensions"))) {
         if (!json_is_integer(v))
-            return invalid(err, "dimensions must be a positive integer, got %s", json_kind(v));
+            return invalid(err, "dimensions must be a positive integer, got %s", json_kind(v)) ||
+                api_error_param(err, "dimensions");
         json_int_t d = json_integer_value(v);
         if (d < 1 || (unsigned long long)d > D)
             return invalid(err, "dimensions=%lld is outside 1..%zu (the model's d_model)",
-                           (long long)d, D);
+                           (long long)d, D) ||
+                api_error_param(err, "dimensions");
         req->dimensions = (size_t)d < D ? (size_t)d : 0;
     }
     req->outputs = ENC_OUT_EMBEDDING;
     if (req->pooling == ENC_POOL_NONE) req->pooling = ENC_POOL_MEAN;
-    return get_openai_input(ctx, input, req, err);
+    req->truncate = ctx->auto_truncate;
+    return api_req_get_inputs(ctx, input, "input", req, err) || api_error_param(err, "input");
 }
 
 bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body, size_t len,
@@ -432,7 +466,11 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     req->normalize = ctx->normalize;
     req->add_special_tokens = true;
     req->precision = 9;
-    if (route != API_ROUTE_ENCODE && route != API_ROUTE_TOKENIZE && route != API_ROUTE_EMBEDDINGS)
+    req->shape = route == API_ROUTE_EMBEDDINGS ? ERR_SHAPE_OPENAI
+        : api_route_is_tei(route)              ? ERR_SHAPE_TEI
+                                               : ERR_SHAPE_ENCODERD;
+    if (route != API_ROUTE_ENCODE && route != API_ROUTE_TOKENIZE && route != API_ROUTE_EMBEDDINGS &&
+        !api_route_is_tei(route))
         return api_error_set(err, ERR_INTERNAL, "route %d takes no body", (int)route);
     if (len == 0)
         return api_error_set(err, ERR_BAD_JSON, "the request body is empty; send a JSON object");
@@ -452,7 +490,11 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     if (!json_is_object(root))
         ok = invalid(err, "the body must be a JSON object, got %s", json_kind(root));
     else if (route == API_ROUTE_EMBEDDINGS) ok = parse_embeddings(ctx, root, req, err);
-    else ok = parse_encode(ctx, root, req, err);
+    else if (api_route_is_tei(route) ||
+             (route == API_ROUTE_TOKENIZE && json_object_get(root, "inputs"))) {
+        req->shape = ERR_SHAPE_TEI; /* TEI's form of /tokenize: "inputs", not "text" */
+        if (!(ok = api_tei_parse(ctx, root, req, err))) err->shape = ERR_SHAPE_TEI;
+    } else ok = parse_encode(ctx, root, req, err);
     if (!ok) api_request_free(req);
     return ok;
 }
@@ -468,6 +510,8 @@ void api_request_free(api_request *req)
     free(req->heads);
     free(req->layer_sel.index);
     free(req->head_sel.index);
+    free(req->pairs);
+    free(req->pair_lens);
     json_decref(req->root);
     memset(req, 0, sizeof *req);
 }
@@ -483,6 +527,13 @@ unsigned api_request_core_outputs(const api_request *req)
 
 bool api_request_needs_forward(const api_request *req)
 {
-    return (req->route == API_ROUTE_ENCODE || req->route == API_ROUTE_EMBEDDINGS) &&
-        api_request_core_outputs(req) != 0;
+    switch (req->route) {
+    case API_ROUTE_ENCODE:
+    case API_ROUTE_EMBEDDINGS:
+    case API_ROUTE_TEI_ROOT:
+    case API_ROUTE_TEI_EMBED:
+    case API_ROUTE_TEI_EMBED_ALL:
+    case API_ROUTE_TEI_SIMILARITY: return api_request_core_outputs(req) != 0;
+    default: return false; /* /rerank and /predict are refused before (no classifier) */
+    }
 }

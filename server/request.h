@@ -1,6 +1,7 @@
 /*
  * request.h - a request body, validated: what request.c makes of the JSON of /encode,
- * /tokenize and /v1/embeddings (see api.h for the fields each route takes).
+ * /tokenize and /v1/embeddings, and request_tei.c of text-embeddings-inference's bodies
+ * (see api.h for the fields each route takes).
  */
 #ifndef ENCODERD_REQUEST_H
 #define ENCODERD_REQUEST_H
@@ -26,6 +27,10 @@ typedef struct {
 /* Output bits: ENC_OUT_* of encoder.h plus the token list. */
 #define API_OUT_TOKENS (1u << 31)
 
+/* Inputs of one request on /v1/embeddings and TEI's routes (OpenAI's limit): a request with
+ * more than max_batch of them runs in several forward passes (api.h). */
+#define API_MAX_CLIENT_BATCH ((size_t)2048)
+
 /* A request that passed validation. */
 typedef struct {
     api_route_id route;
@@ -47,10 +52,17 @@ typedef struct {
     api_selection layer_sel, head_sel; /* the same for the core */
     bool add_special_tokens;           /* text only */
     bool truncate;
-    int precision;     /* significant digits of JSON floats, 1..9 (9) */
-    bool base64;       /* floats as base64 float32 ("encoding" / "encoding_format") */
-    size_t dimensions; /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
-    void *root;        /* the parsed jansson document, owned */
+    int precision;      /* significant digits of JSON floats, 1..9 (9) */
+    bool base64;        /* floats as base64 float32 ("encoding" / "encoding_format") */
+    size_t dimensions;  /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
+    void *root;         /* the parsed jansson document, owned */
+    err_shape shape;    /* the API the body speaks: its errors' shape (errors.h) */
+    bool truncate_left; /* TEI's "truncation_direction": "Left": keep the end of the text */
+    bool skip_special;  /* /decode: leave the special tokens out */
+    bool raw_scores;    /* /rerank, /predict: scores before the sigmoid / softmax */
+    bool return_text;   /* /rerank: each rank with its text */
+    const char **pairs; /* (B) /rerank, /predict: each input's second text, or NULL (one) */
+    size_t *pair_lens;  /* (B) bytes */
 } api_request;
 
 /* Parses and validates a JSON body for route `route` (one of the routes with a body)
@@ -63,9 +75,13 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
 /* Frees what *req owns and empties it; an emptied or zeroed request is allowed. */
 void api_request_free(api_request *req);
 
+/* At most how many inputs one request on the route may hold: max_batch on /encode and
+ * /tokenize, API_MAX_CLIENT_BATCH on /v1/embeddings and TEI's routes. */
+size_t api_request_max_inputs(const api_ctx *ctx, api_route_id route);
+
 /* The outputs the request asks of the forward pass (ENC_OUT_* bits; no embedding under
- * pooling "none"), and whether it needs one at all (an /encode or /v1/embeddings route
- * with such an output). */
+ * pooling "none"), and whether it needs one at all (an /encode, /v1/embeddings or TEI
+ * embedding route with such an output). */
 unsigned api_request_core_outputs(const api_request *req);
 bool api_request_needs_forward(const api_request *req);
 

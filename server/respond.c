@@ -16,6 +16,8 @@
 
 #include "respond.h"
 #include "jsonw.h"
+#include "respond_openai.h"
+#include "respond_tei.h"
 #include "web.h"
 
 /* ---- /encode and /tokenize ---------------------------------------------------------- */
@@ -293,6 +295,8 @@ static size_t embeddings_bytes(const api_job *job)
 
 size_t api_answer_text_bytes(const api_job *job)
 {
+    if (job->req.shape == ERR_SHAPE_TEI || job->route->id == API_ROUTE_TEI_INFO)
+        return api_tei_answer_bytes(job);
     if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
     if (job->route->has_body) return encode_bytes(job, false);
     return 0;
@@ -300,6 +304,8 @@ size_t api_answer_text_bytes(const api_job *job)
 
 size_t api_answer_stream_bytes(const api_job *job)
 {
+    if (job->req.shape == ERR_SHAPE_TEI || job->route->id == API_ROUTE_TEI_INFO)
+        return api_tei_answer_bytes(job); /* never streamed: the text is what it holds */
     if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
     if (job->route->has_body) return encode_bytes(job, true);
     return 0;
@@ -490,6 +496,7 @@ void api_respond(api_job *job, const enc_result *res, size_t seq0, api_reply *re
 {
     memset(reply, 0, sizeof *reply);
     const api_ctx *ctx = job->ctx;
+    err_shape shape = api_job_shape(job);
     switch (job->route->id) {
     case API_ROUTE_WEB:
         api_web_respond(job->route, reply);
@@ -504,7 +511,8 @@ void api_respond(api_job *job, const enc_result *res, size_t seq0, api_reply *re
         size_t len = 0;
         if (!ctx->metrics_text || !ctx->metrics_text(ctx->metrics_arg, &text, &len) || !text) {
             free(text);
-            err_replyf(reply, ERR_UNAVAILABLE, "the metrics could not be written (out of memory)");
+            err_replyf_as(reply, shape, ERR_UNAVAILABLE,
+                          "the metrics could not be written (out of memory)");
             return;
         }
         reply->body = text, reply->body_len = len, reply->status = 200;
@@ -517,32 +525,42 @@ void api_respond(api_job *job, const enc_result *res, size_t seq0, api_reply *re
     jsonw w;
     jw_init(&w);
     float *scratch = NULL;
-    switch (job->route->id) {
-    case API_ROUTE_HEALTH: write_health(&w, ctx); break;
-    case API_ROUTE_MODEL: write_model(&w, ctx); break;
-    case API_ROUTE_MODEL_WEIGHTS:
-        if (!write_weights(&w, ctx)) {
+    api_error err;
+    if (job->req.shape == ERR_SHAPE_TEI || job->route->id == API_ROUTE_TEI_INFO) {
+        if (!api_tei_write(&w, job, res, seq0, &err)) {
             jw_free(&w);
-            err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+            budget_release(&job->claim);
+            err_reply_as(&err, shape, reply);
             return;
         }
-        break;
-    case API_ROUTE_EMBEDDINGS:
-        if (job->req.dimensions && !(scratch = malloc(job->req.dimensions * sizeof *scratch))) {
-            err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
-            return;
+    } else switch (job->route->id) {
+        case API_ROUTE_MODELS:
+        case API_ROUTE_MODELS_ONE: api_openai_write_models(&w, job); break;
+        case API_ROUTE_HEALTH: write_health(&w, ctx); break;
+        case API_ROUTE_MODEL: write_model(&w, ctx); break;
+        case API_ROUTE_MODEL_WEIGHTS:
+            if (!write_weights(&w, ctx)) {
+                jw_free(&w);
+                err_replyf_as(reply, shape, ERR_UNAVAILABLE, "out of memory writing the response");
+                return;
+            }
+            break;
+        case API_ROUTE_EMBEDDINGS:
+            if (job->req.dimensions && !(scratch = malloc(job->req.dimensions * sizeof *scratch))) {
+                err_replyf_as(reply, shape, ERR_UNAVAILABLE, "out of memory writing the response");
+                return;
+            }
+            jw_reserve(&w, embeddings_bytes(job));
+            write_embeddings(&w, job, res, seq0, scratch);
+            free(scratch);
+            break;
+        default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
         }
-        jw_reserve(&w, embeddings_bytes(job));
-        write_embeddings(&w, job, res, seq0, scratch);
-        free(scratch);
-        break;
-    default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
-    }
     if (w.n_deferred) reply->stream = jw_take_stream(&w);
     else reply->body = jw_take(&w, &reply->body_len);
     if (!reply->body && !reply->stream) {
         budget_release(&job->claim);
-        err_replyf(reply, ERR_UNAVAILABLE, "out of memory writing the response");
+        err_replyf_as(reply, shape, ERR_UNAVAILABLE, "out of memory writing the response");
         return;
     }
     claim_answer(job, reply);

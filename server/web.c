@@ -38,7 +38,8 @@ bool api_web_register(const api_web_file *files, size_t n)
                         "GET, HEAD",
                         API_ROUTE_WEB,
                         false,
-                        strcmp(files[i].path, "/") == 0 ? API_WEB_PAGE_LABEL : API_WEB_FILE_LABEL};
+                        strcmp(files[i].path, "/") == 0 ? API_WEB_PAGE_LABEL : API_WEB_FILE_LABEL,
+                        ERR_SHAPE_ENCODERD};
     web_files = files;
     n_web_files = n;
     return true;

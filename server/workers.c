@@ -172,6 +172,7 @@ static void schedule(wk_pool *p)
             wk_job *next = j->next;
             j->expired = j->max_wait_ms > 0 && now - j->t_submit > j->max_wait_ms;
             if (j->expired || (j->gone && j->gone(j))) {
+                j->queued_ms = now - j->t_submit; /* how long it waited, for its answer */
                 unlink_job(p, prev, j);
                 j->next = gone_list;
                 gone_list = j;

@@ -41,7 +41,7 @@ struct wk_job {
     /* Set by the pool. */
     bool dropped;      /* not run: `gone` said so, or it expired */
     bool expired;      /* dropped for waiting longer than max_wait_ms */
-    double queued_ms;  /* time from submit to the start of its batch */
+    double queued_ms;  /* time from submit to the start of its batch, or to its drop */
     double run_ms;     /* time in run (the whole batch's) */
     size_t batch_size; /* jobs in its batch */
     wk_job *next;      /* queue link, the pool's */

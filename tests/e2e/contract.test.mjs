@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, assertError, shape, words } from './lib.mjs';
+import { call, assertError, assertOpenAIError, shape, words } from './lib.mjs';
 
 const TOY = process.env.ENCODERD_TOY;
 const BASE = process.env.ENCODERD_BASE;
@@ -211,25 +211,26 @@ test('encoding base64: every float output is a float32 tensor equal to the JSON 
 });
 
 test('400, 404, 405, 413, 415, 422: the status, the type and the message', async () => {
-    assertError(await embed('{"input": '), 400, 'bad_json', 'malformed JSON at line 1, column');
-    assertError(await embed(''), 400, 'bad_json', 'the request body is empty');
+    // /v1 answers errors in OpenAI's shape, param naming the field.
+    assertOpenAIError(await embed('{"input": '), 400, 'malformed JSON at line 1, column');
+    assertOpenAIError(await embed(''), 400, 'the request body is empty');
     assertError(await call(TOY, 'GET', '/v2/embeddings'), 404, 'not_found',
         'no route GET /v2/embeddings; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, GET /model, GET /model/weights, GET /health, GET /metrics, GET /openapi.yaml');
     let r = await call(TOY, 'GET', '/v1/embeddings');
-    assertError(r, 405, 'method_not_allowed', 'GET /v1/embeddings is not allowed; /v1/embeddings takes POST');
+    assertOpenAIError(r, 405, 'GET /v1/embeddings is not allowed; /v1/embeddings takes POST');
     assert.equal(r.headers.get('allow'), 'POST');
     r = await call(TOY, 'POST', '/model', {});
     assertError(r, 405, 'method_not_allowed', 'POST /model is not allowed; /model takes GET, HEAD');
     assert.equal(r.headers.get('allow'), 'GET, HEAD');
     r = await call(TOY, 'PUT', '/openapi.yaml', {});
     assertError(r, 405, 'method_not_allowed', '/openapi.yaml takes GET, HEAD');
-    assertError(await embed({ input: words(600) }), 413, 'too_large', "the input has 602 tokens, more than the model's max_len of 512");
-    assertError(await embed({ input: ['a', words(600)] }), 413, 'too_large', 'input[1] has 602 tokens');
-    assertError(await embed({ input: Array(513).fill(7) }), 413, 'too_large', 'the input has 513 tokens');
-    assertError(await call(TOY, 'POST', '/v1/embeddings', { input: 'a' }, { 'content-type': 'text/html' }),
-        415, 'unsupported_media_type', 'Content-Type "text/html" is not supported; send JSON (application/json)');
+    assertOpenAIError(await embed({ input: words(600) }), 413, "the input has 602 tokens, more than the model's max_len of 512");
+    assertOpenAIError(await embed({ input: ['a', words(600)] }), 413, 'input[1] has 602 tokens');
+    assertOpenAIError(await embed({ input: Array(513).fill(7) }), 413, 'the input has 513 tokens');
+    assertOpenAIError(await call(TOY, 'POST', '/v1/embeddings', { input: 'a' }, { 'content-type': 'text/html' }),
+        415, 'Content-Type "text/html" is not supported; send JSON (application/json)');
     const cases = [
-        [{}, 'send "input"'],
+        [{}, 'send "input"', 'input'],
         [{ input: 5 }, 'input must be a string, a list of strings, a list of token ids or a list of lists of token ids, got an integer'],
         [{ input: '' }, 'input is empty'],
         [{ input: [] }, 'input is an empty list'],
@@ -241,16 +242,16 @@ test('400, 404, 405, 413, 415, 422: the status, the type and the message', async
         [{ input: [-1] }, 'input[0]=-1 is negative'],
         [{ input: [[1], 2] }, 'input[1] must be a list of ids like input[0], got an integer'],
         [{ input: [[1], []] }, 'input[1] is an empty list'],
-        [{ input: Array(65).fill('a') }, 'the batch has 65 inputs; at most 64 are allowed (max_batch)'],
-        [{ input: 'a', encoding_format: 'int8' }, 'encoding_format must be "float" or "base64", got "int8"'],
-        [{ input: 'a', dimensions: 5 }, "dimensions=5 is outside 1..4 (the model's d_model)"],
-        [{ input: 'a', dimensions: 0 }, 'dimensions=0 is outside 1..4'],
-        [{ input: 'a', dimensions: '2' }, 'dimensions must be a positive integer, got a string'],
-        [{ input: 'a', model: 1 }, 'model must be a string, got an integer'],
-        [{ input: 'a', user: [] }, 'user must be a string, got a list'],
-        [{ input: 'a', truncate: true }, 'unknown field "truncate" (known: input, model, encoding_format, dimensions, user)'],
+        [{ input: Array(2049).fill('a') }, 'the batch has 2049 inputs; at most 2048 are allowed in one request'],
+        [{ input: 'a', encoding_format: 'int8' }, 'encoding_format must be "float" or "base64", got "int8"', 'encoding_format'],
+        [{ input: 'a', dimensions: 5 }, "dimensions=5 is outside 1..4 (the model's d_model)", 'dimensions'],
+        [{ input: 'a', dimensions: 0 }, 'dimensions=0 is outside 1..4', 'dimensions'],
+        [{ input: 'a', dimensions: '2' }, 'dimensions must be a positive integer, got a string', 'dimensions'],
+        [{ input: 'a', model: 1 }, 'model must be a string, got an integer', 'model'],
+        [{ input: 'a', user: [] }, 'user must be a string, got a list', 'user'],
+        [{ input: 'a', truncate: true }, 'unknown field "truncate" (known: input, model, encoding_format, dimensions, user)', 'truncate'],
     ];
-    for (const [body, message] of cases) assertError(await embed(body), 422, 'invalid_request', message);
+    for (const [body, message, param = 'input'] of cases) assertOpenAIError(await embed(body), 422, message, param);
     for (const [body, message] of [
         [{ text: 'a', precision: 0 }, 'precision=0 is outside 1..9'],
         [{ text: 'a', precision: 10 }, 'precision=10 is outside 1..9'],

@@ -26,3 +26,26 @@ export function assertError(res, status, type, message) {
 export const shape = (x) => (Array.isArray(x) ? [x.length, ...shape(x[0])] : []);
 // n words, one token each in the random models' word tokenizer.
 export const words = (n) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
+
+// OpenAI's error shape (the /v1 routes): {"error": {"message", "type", "param", "code"}},
+// param naming the field (or null), code a string or null.
+export function assertOpenAIError(res, status, message, param = null, code = null) {
+    assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    const e = res.json?.error;
+    assert.deepEqual(Object.keys(res.json ?? {}), ['error']);
+    assert.deepEqual(Object.keys(e), ['message', 'type', 'param', 'code']);
+    assert.equal(typeof e.type, 'string');
+    assert.equal(e.param, param, `param of "${e.message}"`);
+    assert.equal(e.code, code);
+    assert.ok(e.message.includes(message), `message "${e.message}" lacks "${message}"`);
+}
+
+// text-embeddings-inference's error shape: {"error": "...", "error_type": "Validation"}.
+export function assertTeiError(res, status, type, message) {
+    assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text.slice(0, 300)}`);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.deepEqual(Object.keys(res.json ?? {}), ['error', 'error_type']);
+    assert.equal(res.json.error_type, type, res.json.error);
+    assert.ok(res.json.error.includes(message), `message "${res.json.error}" lacks "${message}"`);
+}

@@ -3,8 +3,10 @@
 # config, and once the default config), call it with curl and with node's fetch (every
 # tests/e2e/*.test.mjs, given ENCODERD_TOY, ENCODERD_BASE and ENCODERD_BIN), check the
 # answers against openapi.yaml (tests/openapi, which starts its own servers; npm ci there
-# first when its node_modules is missing), check the process itself (--help, a bad model,
+# first when its node_modules is missing), call it with the real client libraries
+# (tests/clients, npm ci there likewise), check the process itself (--help, a bad model,
 # a bad config, SIGTERM). Every server started here is killed by the EXIT trap.
+# tei.test.mjs runs Debian's promtool (package prometheus, in the Makefile's DEB_PKGS).
 # Usage: tests/e2e/run.sh BUILD_DIR      Ends with "e2e: N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -158,6 +160,16 @@ if command -v node >/dev/null; then
     fi
     [ -d tests/openapi/node_modules/ajv ] &&
         run_node openapi env ENCODERD_BIN="$bin" node --test --test-reporter=tap tests/openapi/openapi.test.mjs
+    # The client libraries from npm (openai, @huggingface/inference, @langchain/openai;
+    # pinned in tests/clients/package-lock.json) against the same two servers.
+    if [ ! -d tests/clients/node_modules/openai ] || [ ! -d tests/clients/node_modules/@langchain/openai ] ||
+        [ ! -d tests/clients/node_modules/@huggingface/inference ]; then
+        echo "e2e: npm ci in tests/clients (openai, @huggingface/inference, @langchain/openai)"
+        (cd tests/clients && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/clients"
+    fi
+    [ -d tests/clients/node_modules/openai ] &&
+        run_node clients env ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
+            node --test --test-reporter=tap tests/clients/clients.test.mjs
 else
     fail "node is needed for tests/e2e/*.test.mjs and tests/openapi"
 fi

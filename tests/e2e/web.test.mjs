@@ -57,9 +57,11 @@ test('GET / and every /web/<file>: the bytes of server/web/, with type, ETag and
         assert.equal(await head.text(), '');
     }
     assert.equal(etags.size, FILES.length, 'every file has its own ETag');
-    const post = await get(TOY + '/', { method: 'POST', body: '{}' });
-    assert.equal(post.status, 405);
-    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    // POST / is text-embeddings-inference's route (tests/e2e/tei.test.mjs); the page's path
+    // takes those three methods.
+    const put = await get(TOY + '/', { method: 'PUT', body: '{}' });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'GET, HEAD, POST');
     for (const p of ['/web/nope.js', '/web/', '/index.html', '/web/embed.sh', '/web/index.html'])
         assert.equal((await get(TOY + p)).status, 404, p);
 });

@@ -1,11 +1,12 @@
 /*
  * fuzz_api_request.c - the request parser and validator: a JSON body -> api_job_prepare
- * for POST /encode, /tokenize and /v1/embeddings against the toy random model (D 4,
+ * for POST /encode, /tokenize, /v1/embeddings and text-embeddings-inference's /embed,
+ * /similarity, /decode and POST / against the toy random model (D 4,
  * 2 heads of 3, 6 layers, vocabulary 1000, max_len 512), and the route and Content-Type
  * checks in front of them.
  *
- * Input: byte 0 picks what is fuzzed (mod 4): 0 /encode, 1 /tokenize, 2 /v1/embeddings,
- * each with the rest as the body (copied into an exact-size buffer, as http.c hands it
+ * Input: byte 0 picks what is fuzzed (mod 8): 0 /encode, 1 /tokenize, 2 /v1/embeddings,
+ * 4 /embed, 5 /similarity, 6 /decode, 7 POST /, each with the rest as the body (copied into an exact-size buffer, as http.c hands it
  * over); 3 "METHOD\nPATH\nCONTENT-TYPE" for api_route_find and api_content_type_ok.
  * A prepared job that is small enough (<= 24 tokens) is also run, so the response
  * writer sees what the validator let through. Checked: a refusal is a 4xx or a 503 with
@@ -96,8 +97,9 @@ static void fuzz_route(const char *s, size_t n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    static const char *const PATHS[] = {"/encode", "/tokenize", "/v1/embeddings"};
-    unsigned sel = data[0] % 4;
+    static const char *const PATHS[] = {"/encode", "/tokenize",   "/v1/embeddings", NULL,
+                                        "/embed",  "/similarity", "/decode",        "/"};
+    unsigned sel = data[0] % 8;
     const char *body0 = (const char *)data + 1;
     size_t len = size - 1;
     if (sel == 3) {
@@ -113,11 +115,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     api_job *job = api_job_prepare(&ctx, route, body, len, &e);
     if (!job) {
         REQUIRE(e.kind == ERR_BAD_JSON || e.kind == ERR_INVALID_REQUEST ||
-                e.kind == ERR_TOO_LARGE || e.kind == ERR_UNAVAILABLE);
+                e.kind == ERR_TOO_LARGE || e.kind == ERR_UNAVAILABLE || e.kind == ERR_EMPTY ||
+                e.kind == ERR_TOKENIZER);
         check_error(&e);
     } else {
         size_t tokens = api_job_tokens(job);
-        REQUIRE(tokens <= (size_t)8 * 512); /* max_batch inputs of at most max_len */
+        /* the route's inputs (max_batch, or 2,048), each of at most max_len (but /decode's) */
+        REQUIRE(route->id == API_ROUTE_TEI_DECODE ||
+                tokens <= api_request_max_inputs(&ctx, route->id) * 512);
         if (tokens <= 24) {
             api_reply rep;
             api_job_run(job, ws, &rep);

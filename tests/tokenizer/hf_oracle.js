@@ -146,4 +146,6 @@ async function main() {
   console.log(`hf_oracle: ${n} lines -> ${outPath}`);
 }
 
-main().catch((e) => { console.error(`hf_oracle: ${e.stack || e}`); process.exit(1); });
+module.exports = { buildTokenizer, readCorpus };
+if (require.main === module)
+  main().catch((e) => { console.error(`hf_oracle: ${e.stack || e}`); process.exit(1); });

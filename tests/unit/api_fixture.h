@@ -27,7 +27,9 @@ typedef struct {
     int status;
     char message[ERR_MESSAGE_MAX + 64];
     char type[64];
-    json_t *json; /* the parsed body (owned); NULL when not JSON (call_raw) */
+    char shape[16];           /* an error's body: "encoderd", "tei" or "openai" */
+    char param[64], code[64]; /* OpenAI's param and code ("" for null) */
+    json_t *json;             /* the parsed body (owned); NULL when not JSON (call_raw) */
     api_reply reply;
 } answer;
 
@@ -45,11 +47,35 @@ static inline answer call_any(const api_ctx *c, const char *method, const char *
     ck_assert_msg(a.json != NULL, "response is not JSON (%s): %.200s", jerr.text, a.reply.body);
     ck_assert_str_eq(a.reply.content_type, "application/json");
     json_t *e = json_object_get(a.json, "error");
-    if (e) {
-        /* Every error body is exactly {"error": {"code", "type", "message"}}. */
+    if (json_is_string(e)) {
+        /* text-embeddings-inference's routes: exactly {"error", "error_type"}. */
+        ck_assert_int_eq(json_object_size(a.json), 2);
+        ck_assert(json_is_string(json_object_get(a.json, "error_type")));
+        snprintf(a.shape, sizeof a.shape, "tei");
+        snprintf(a.message, sizeof a.message, "%s", json_string_value(e));
+        snprintf(a.type, sizeof a.type, "%s",
+                 json_string_value(json_object_get(a.json, "error_type")));
+    } else if (e && !json_is_integer(json_object_get(e, "code"))) {
+        /* OpenAI's (/v1): exactly {"error": {"message", "type", "param", "code"}}, param and
+         * code a string or null. */
+        ck_assert_int_eq(json_object_size(a.json), 1);
+        ck_assert_int_eq(json_object_size(e), 4);
+        json_t *param = json_object_get(e, "param"), *code = json_object_get(e, "code");
+        ck_assert(json_is_string(param) || json_is_null(param));
+        ck_assert(json_is_string(code) || json_is_null(code));
+        snprintf(a.shape, sizeof a.shape, "openai");
+        snprintf(a.message, sizeof a.message, "%s",
+                 json_string_value(json_object_get(e, "message")));
+        snprintf(a.type, sizeof a.type, "%s", json_string_value(json_object_get(e, "type")));
+        snprintf(a.param, sizeof a.param, "%s",
+                 json_is_string(param) ? json_string_value(param) : "");
+        snprintf(a.code, sizeof a.code, "%s", json_is_string(code) ? json_string_value(code) : "");
+    } else if (e) {
+        /* Every other error body is exactly {"error": {"code", "type", "message"}}. */
         ck_assert_int_eq(json_object_size(a.json), 1);
         ck_assert_int_eq(json_object_size(e), 3);
         ck_assert_int_eq(json_integer_value(json_object_get(e, "code")), a.status);
+        snprintf(a.shape, sizeof a.shape, "encoderd");
         snprintf(a.message, sizeof a.message, "%s",
                  json_string_value(json_object_get(e, "message")));
         snprintf(a.type, sizeof a.type, "%s", json_string_value(json_object_get(e, "type")));

@@ -290,7 +290,15 @@ START_TEST(route_table)
                  {"/model/weights", "GET", "GET, HEAD"},
                  {"/health", "GET", "GET, HEAD"},
                  {"/metrics", "GET", "GET, HEAD"},
-                 {"/openapi.yaml", "GET", "GET, HEAD"}};
+                 {"/openapi.yaml", "GET", "GET, HEAD"},
+                 {"/v1/models", "GET", "GET, HEAD"},
+                 {"/embed", "POST", "POST"},
+                 {"/embed_all", "POST", "POST"},
+                 {"/similarity", "POST", "POST"},
+                 {"/rerank", "POST", "POST"},
+                 {"/predict", "POST", "POST"},
+                 {"/decode", "POST", "POST"},
+                 {"/info", "GET", "GET, HEAD"}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         api_error e;
         const api_route *r = api_route_find(table[i].method, table[i].path, &e);
@@ -317,6 +325,39 @@ START_TEST(route_table)
               "/openapi.yaml takes GET, HEAD");
     ck_status(call_full("POST", "/v1/embeddings", "text/html", "{\"input\": \"a\"}"), 415,
               "Content-Type \"text/html\" is not supported");
+
+    /* Each API answers its errors in its own shape, whatever the error. */
+    const struct {
+        const char *method, *path, *ct, *body, *shape;
+        int status;
+    } shapes[] = {
+        {"GET", "/v1/embeddings", NULL, NULL, "openai", 405},
+        {"POST", "/v1/embeddings", "text/html", "{}", "openai", 415},
+        {"POST", "/v1/models", NULL, NULL, "openai", 405},
+        {"GET", "/v1/models/nope", NULL, NULL, "openai", 404},
+        {"GET", "/embed", NULL, NULL, "tei", 405},
+        {"POST", "/embed", "text/html", "{}", "tei", 415},
+        {"POST", "/embed", NULL, "{\"inputs\": ", "tei", 400},
+        {"POST", "/info", NULL, "{}", "tei", 405},
+        {"PUT", "/", NULL, NULL, "tei", 405}, /* no visualizer registered here: / is TEI's */
+        {"GET", "/nope", NULL, NULL, "encoderd", 404},
+        {"GET", "/encode", NULL, NULL, "encoderd", 405},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        answer a = call_full(shapes[i].method, shapes[i].path, shapes[i].ct, shapes[i].body);
+        ck_assert_msg(a.status == shapes[i].status && strcmp(a.shape, shapes[i].shape) == 0,
+                      "%s %s: %d in the %s shape, expected %d in the %s shape", shapes[i].method,
+                      shapes[i].path, a.status, a.shape, shapes[i].status, shapes[i].shape);
+        answer_free(&a);
+    }
+    /* The templated path: any id after /v1/models/, the served model's is a 200. */
+    api_error e;
+    const api_route *one = api_route_find("GET", "/v1/models/random-toy", &e);
+    ck_assert_ptr_nonnull(one);
+    ck_assert_int_eq(one->id, API_ROUTE_MODELS_ONE);
+    ck_assert_str_eq(api_route_param(one, "/v1/models/random-toy"), "random-toy");
+    ck_assert_ptr_null(api_route_find("GET", "/v1/models/", &e));
+    ck_assert_int_eq(e.kind, ERR_NOT_FOUND);
 }
 END_TEST
 
@@ -420,8 +461,13 @@ START_TEST(embeddings_invalid)
     ck_embed("{\"input\": [[1], []]}", 422, "input[1] is an empty list");
     ck_embed("{\"input\": [[1], [2, 1000]]}", 422,
              "input[1][1]=1000 is outside the vocabulary (1000)");
-    ck_embed("{\"input\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", 422,
-             "the batch has 5 inputs; at most 4 are allowed (max_batch)");
+    /* Up to 2,048 inputs (OpenAI's limit), whatever max_batch (4 here) is. */
+    char *many = malloc(2049 * 6 + 64), *q = many;
+    q += sprintf(q, "{\"input\": [");
+    for (int i = 0; i < 2049; i++) q += sprintf(q, "%s\"a\"", i ? "," : "");
+    sprintf(q, "]}");
+    ck_embed(many, 422, "the batch has 2049 inputs; at most 2048 are allowed in one request");
+    free(many);
     ck_embed("{\"input\": \"a\", \"encoding_format\": \"int8\"}", 422,
              "encoding_format must be \"float\" or \"base64\", got \"int8\"");
     ck_embed("{\"input\": \"a\", \"encoding_format\": \"json\"}", 422, "got \"json\"");
@@ -439,6 +485,26 @@ START_TEST(embeddings_invalid)
     ck_embed("{\"input\": \"a\", \"text\": \"b\"}", 422,
              "unknown field \"text\" (known: input, model, encoding_format, dimensions, user)");
     ck_embed("{\"input\": \"a\", \"input\": \"b\"}", 422, "duplicate field");
+    /* OpenAI's error body: "param" names the field, "code" is null. */
+    const struct {
+        const char *body, *param;
+    } params[] = {{"{\"input\": [1, \"a\"]}", "input"},
+                  {"{}", "input"},
+                  {"{\"input\": \"a\", \"dimensions\": 9}", "dimensions"},
+                  {"{\"input\": \"a\", \"encoding_format\": \"x\"}", "encoding_format"},
+                  {"{\"input\": \"a\", \"model\": 1}", "model"},
+                  {"{\"input\": \"a\", \"user\": 1}", "user"},
+                  {"{\"input\": \"a\", \"truncate\": true}", "truncate"},
+                  {"{\"input\": ", ""}};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+        answer a = embed(params[i].body);
+        ck_assert_str_eq(a.shape, "openai");
+        ck_assert_msg(strcmp(a.param, params[i].param) == 0, "%s: param \"%s\", expected \"%s\"",
+                      params[i].body, a.param, params[i].param);
+        ck_assert_str_eq(a.code, "");
+        ck_assert_str_eq(a.type, "invalid_request_error");
+        answer_free(&a);
+    }
     ck_embed("{\"input\": \" \"}", 200, ""); /* only the specials: [CLS] [SEP] */
     /* null is "not given" for every optional field of OpenAI's request. */
     ck_embed("{\"input\": \"a\", \"model\": null, \"encoding_format\": null, \"dimensions\": null, "
@@ -455,8 +521,20 @@ START_TEST(embeddings_invalid)
     sprintf(p, "\"}");
     answer a = embed(body);
     ck_assert_int_eq(a.status, 413);
-    ck_assert_str_eq(a.type, "too_large");
-    ck_assert_str_eq(a.message, "the input has 602 tokens, more than the model's max_len of 512");
+    ck_assert_str_eq(a.shape, "openai");
+    ck_assert_str_eq(a.type, "invalid_request_error");
+    ck_assert_str_eq(a.message,
+                     "the input has 602 tokens, more than the model's max_len of 512 "
+                     "(the server's auto_truncate would cut it)");
+    answer_free(&a);
+    /* With auto_truncate, the same input is cut to max_len. */
+    api_ctx cut = ctx;
+    cut.auto_truncate = true;
+    a = call_any(&cut, "POST", "/v1/embeddings", NULL, body, true);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(a.json, "usage"), "prompt_tokens")),
+        512);
     answer_free(&a);
     p = body + sprintf(body, "{\"input\": [\"a\", \"");
     for (int i = 0; i < 600; i++) p += sprintf(p, "%sw", i ? " " : "");

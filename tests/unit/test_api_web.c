@@ -58,10 +58,18 @@ END_TEST
 START_TEST(around_the_files)
 {
     ck_assert(api_web_register(FILES, 3));
+    /* POST / is text-embeddings-inference's route; the others are the visualizer's page's. */
     answer a = call_full("POST", "/", "application/json", "{}");
+    ck_assert_int_eq(a.status, 422);
+    ck_assert_str_eq(a.shape, "tei");
+    ck_assert_msg(strstr(a.message, "send \"inputs\""), "%s", a.message);
+    answer_free(&a);
+    a = call_full("PUT", "/", "application/json", "{}");
     ck_assert_int_eq(a.status, 405);
-    ck_assert_str_eq(a.reply.allow, "GET, HEAD");
-    ck_assert_msg(strstr(a.message, "POST / is not allowed; / takes GET, HEAD"), "%s", a.message);
+    ck_assert_str_eq(a.shape, "encoderd");
+    ck_assert_str_eq(a.reply.allow, "GET, HEAD, POST");
+    ck_assert_msg(strstr(a.message, "PUT / is not allowed; / takes GET, HEAD, POST"), "%s",
+                  a.message);
     answer_free(&a);
     ck_status(call_full("DELETE", "/web/app.js", NULL, NULL), 405, "/web/app.js takes GET, HEAD");
     ck_status(call_full("GET", "/web/nope.js", NULL, NULL), 404, "no route GET /web/nope.js");
@@ -79,8 +87,7 @@ START_TEST(around_the_files)
     /* Without a table (a test binary, or a build without the files): 404, and the
      * 404 message no longer offers the visualizer. */
     ck_assert(api_web_register(NULL, 0));
-    ck_status(call_full("GET", "/", NULL, NULL), 404,
-              "no route GET /; the routes are POST /encode");
+    ck_status(call_full("GET", "/", NULL, NULL), 405, "GET / is not allowed; / takes POST");
     answer b = call_full("GET", "/nope", NULL, NULL);
     ck_assert_ptr_null(strstr(b.message, "visualizer"));
     answer_free(&b);

@@ -312,6 +312,11 @@ START_TEST(service_keys)
     ck_refused("{\"workers\": 0}", "workers must be an integer in 1..64");
     ck_refused("{\"max_queue\": -1}", "max_queue must be an integer");
     ck_refused("{\"api_key\": 5}", "api_key must be a non-empty string");
+    /* auto_truncate: off by default, a boolean. */
+    ck_assert_int_eq(c.auto_truncate, 0);
+    ck_assert_msg(load(&c, "{\"auto_truncate\": true}"), "%s", err);
+    ck_assert_int_eq(c.auto_truncate, 1);
+    ck_refused("{\"auto_truncate\": 1}", "auto_truncate must be true or false, got an integer");
 }
 END_TEST
 
