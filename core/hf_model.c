@@ -113,9 +113,9 @@ static enc_status read_tokenizer(hf_loader *L, enc_config *cfg, char *err, size_
     size_t n = enc_tokenizer_vocab_size(L->tok);
     if (n > cfg->vocab_size)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
-                        "the tokenizer has %zu tokens, but the embedding table (config.json "
+                        "%s: the tokenizer has %zu tokens, but the embedding table (config.json "
                         "vocab_size) has %zu rows",
-                        n, cfg->vocab_size);
+                        enc_tokenizer_source(L->tok), n, cfg->vocab_size);
     return ENC_OK;
 }
 

@@ -227,14 +227,22 @@ enc_tokenizer *enc_tokenizer_load_dir(const char *dir, char *err, size_t errlen)
         if (!text) return NULL;
         enc_tokenizer *t = enc_tokenizer_from_json_text(text, len, "tokenizer.json", err, errlen);
         free(text);
+        if (t) t->source = "tokenizer.json";
         return t;
     }
     snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    if (is_file(path)) return from_vocab_txt(dir, path, err, errlen);
+    enc_tokenizer *t = NULL;
+    if (is_file(path)) {
+        if ((t = from_vocab_txt(dir, path, err, errlen))) t->source = "vocab.txt";
+        return t;
+    }
     char merges[PATH_MAX];
     snprintf(path, sizeof path, "%s/vocab.json", dir);
     snprintf(merges, sizeof merges, "%s/merges.txt", dir);
-    if (is_file(path) && is_file(merges)) return from_vocab_json(dir, err, errlen);
+    if (is_file(path) && is_file(merges)) {
+        if ((t = from_vocab_json(dir, err, errlen))) t->source = "vocab.json";
+        return t;
+    }
     if (has_spm_model(dir, name, sizeof name)) {
         enc_fail(err, errlen, ENC_ERR_FORMAT,
                  "%s: a SentencePiece model is not read here; add the checkpoint's "

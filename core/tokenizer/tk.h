@@ -366,6 +366,7 @@ struct enc_tokenizer {
     size_t vocab_size;
     enc_specials specials;
     const char *kind;
+    const char *source;       /* the file it was read from, for messages ("vocab.txt") */
     struct enc_wordpiece *wp; /* vocab.txt: the BERT pipeline of wordpiece.c */
 };
 

@@ -322,6 +322,11 @@ bool enc_tokenizer_is_special(const enc_tokenizer *t, int32_t id)
 
 const char *enc_tokenizer_kind(const enc_tokenizer *t) { return t->kind; }
 
+const char *enc_tokenizer_source(const enc_tokenizer *t)
+{
+    return t->source ? t->source : "tokenizer.json";
+}
+
 static int32_t first_of(const enc_tokenizer *t, const char *a, const char *b)
 {
     int32_t id = enc_tokenizer_token_to_id(t, a, strlen(a));

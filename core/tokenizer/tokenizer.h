@@ -57,6 +57,9 @@ bool enc_tokenizer_is_special(const enc_tokenizer *t, int32_t id);
 
 /* "wordpiece", "bpe" or "unigram". */
 const char *enc_tokenizer_kind(const enc_tokenizer *t);
+/* The file a tokenizer was loaded from ("tokenizer.json", "vocab.txt", "vocab.json"), or
+ * "tokenizer.json" for one built from text. */
+const char *enc_tokenizer_source(const enc_tokenizer *t);
 
 /* True when the normalizer lower-cases (BertNormalizer's lowercase, a Lowercase). */
 bool enc_tokenizer_lowercases(const enc_tokenizer *t);
