@@ -16,28 +16,6 @@ size_t enc_heads_scratch(const enc_model *m, unsigned outputs)
     return n;
 }
 
-enc_status enc_heads_tie_random(enc_model *m, char *err, size_t errlen)
-{
-    if (!(m->mlm = calloc(1, sizeof *m->mlm)))
-        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the model's head");
-    m->mlm->width = enc_emb_width(&m->cfg);
-    m->mlm->decoder = m->tok_emb;
-    return ENC_OK;
-}
-
-void enc_heads_free(enc_model *m)
-{
-    if (m->mlm) free(m->mlm->block);
-    free(m->mlm);
-    if (m->cls) {
-        for (size_t i = 0; m->cls->labels && i < m->cls->n_labels; i++) free(m->cls->labels[i]);
-        free(m->cls->labels);
-        free(m->cls->block);
-    }
-    free(m->cls);
-    m->mlm = NULL, m->cls = NULL;
-}
-
 /* logits (n, V) of rows x (n, D): the transform into t (n, W), then the decoder. */
 static void mlm_logits(const enc_model *m, const enc_kernels *k, const float *x, size_t n, float *t,
                        float *logits)

@@ -16,13 +16,6 @@
 /* Floats of scratch the outputs q asks for need (0 when none). */
 size_t enc_heads_scratch(const enc_model *m, unsigned outputs);
 
-/* A random model's head: no transform, the decoder tied to its embeddings, no bias.
- * ENC_ERR_NOMEM or ENC_OK. */
-enc_status enc_heads_tie_random(enc_model *m, char *err, size_t errlen);
-
-/* Frees the model's heads (the model itself stays). */
-void enc_heads_free(enc_model *m);
-
 /* The top_k predictions of hidden state slot `slot` for the span's rows x (n, D). */
 void enc_predict(const enc_model *m, const enc_workspace *ws, enc_result *r, size_t slot,
                  const float *x, const span *sp);

@@ -2,7 +2,6 @@
  * model.c - model configuration, presets, the weights block, and seeded random models.
  */
 #include "model.h"
-#include "heads.h"
 #include "hugepages.h"
 #include "panels.h"
 
@@ -11,36 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enc_status enc_fail(char *err, size_t errlen, enc_status status, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
-const char *enc_status_name(enc_status s)
-{
-    switch (s) {
-    case ENC_OK: return "ok";
-    case ENC_ERR_IO: return "io";
-    case ENC_ERR_FORMAT: return "format";
-    case ENC_ERR_INVALID: return "invalid";
-    case ENC_ERR_TOO_LONG: return "too_long";
-    case ENC_ERR_NOMEM: return "nomem";
-    case ENC_ERR_TOO_BIG: return "too_big";
-    }
-    return "unknown";
-}
-
-const char *enc_pooling_name(enc_pooling p)
-{
-    return p == ENC_POOL_CLS ? "cls" : p == ENC_POOL_MEAN ? "mean" : "none";
-}
 
 /* ---- presets ---------------------------------------------------------------- */
 
@@ -305,10 +274,34 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
     return m;
 }
 
+/* A random model's masked-LM head: no transform, the decoder tied to its embeddings, no bias. */
+static enc_status tie_random_mlm_head(enc_model *m, char *err, size_t errlen)
+{
+    if (!(m->mlm = calloc(1, sizeof *m->mlm)))
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for the model's head");
+    m->mlm->width = enc_emb_width(&m->cfg);
+    m->mlm->decoder = m->tok_emb;
+    return ENC_OK;
+}
+
+/* Frees the model's heads (the model itself stays). */
+static void heads_free(enc_model *m)
+{
+    if (m->mlm) free(m->mlm->block);
+    free(m->mlm);
+    if (m->cls) {
+        for (size_t i = 0; m->cls->labels && i < m->cls->n_labels; i++) free(m->cls->labels[i]);
+        free(m->cls->labels);
+        free(m->cls->block);
+    }
+    free(m->cls);
+    m->mlm = NULL, m->cls = NULL;
+}
+
 void enc_model_free(enc_model *m)
 {
     if (!m) return;
-    enc_heads_free(m);
+    heads_free(m);
     enc_tokenizer_free(m->tokenizer);
     free(m->params);
     free(m->layers);
@@ -549,7 +542,7 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
         enc_model_free(m);
         return NULL;
     }
-    if (enc_heads_tie_random(m, err, errlen) != ENC_OK) {
+    if (tie_random_mlm_head(m, err, errlen) != ENC_OK) {
         enc_model_free(m);
         return NULL;
     }

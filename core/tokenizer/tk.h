@@ -16,7 +16,7 @@
 #include "tokenizer.h"
 #include "tokens.h"
 
-/* ---- the normalized string ------------------------------------------------------ */
+/* ---- the normalized string (text.c) --------------------------------------------- */
 
 /* HF's NormalizedString, one code point at a time: cp[i] is the i-th normalized char,
  * [o0[i], o1[i]) the code points of the whole input text it comes from. HF keeps the
@@ -71,7 +71,7 @@ bool tk_bert_is_cjk(int32_t c);
 /* Rust's char::to_lowercase into out (up to 3 chars); returns how many. */
 int tk_lowercase(int32_t c, int32_t out[3]);
 
-/* ---- patterns (Replace, Split) -------------------------------------------------- */
+/* ---- patterns (Replace, Split; text.c) ------------------------------------------ */
 
 typedef struct {
     bool is_regex;
