@@ -12,6 +12,9 @@
 /* A guess for a token's text (a longer one only makes the buffer grow). */
 #define TOKEN_TEXT_BYTES 32
 
+/* The ids go out as their bytes in memory: little-endian, as the answers say. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "int32 ids are sent little-endian");
+
 static size_t sat_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
 static size_t sat_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
 
