@@ -14,6 +14,7 @@
 #include "api.h"
 #include "job.h"
 #include "respond.h"
+#include "respond_mlm.h"
 
 /* ---- content types and the context -------------------------------------------- */
 
@@ -137,6 +138,46 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
  * selection included), saturating; the pass's own results are never more. */
 static size_t output_values(const api_job *job) { return api_answer_values(job); }
 
+static enc_request forward_request(const api_job *job);
+static bool runs_in_passes(const api_job *job);
+
+/* The floats the job's own pass keeps (its outputs and their scratch: enc_result_floats),
+ * which the workspace's result room (API_MAX_OUTPUT_VALUES) must hold. 0 without a pass
+ * or for a job run in several passes (embeddings only, each pass its own). */
+static size_t pass_floats(const api_job *job)
+{
+    if (!api_job_needs_forward(job) || runs_in_passes(job)) return 0;
+    enc_request er = forward_request(job);
+    return enc_result_floats(job->ctx->model, job->lens, job->req.n_inputs, &er);
+}
+
+/* /fill-mask: every input holds the model's mask token (as its tokenizer writes it). */
+static bool check_masks(const api_job *job, api_error *err)
+{
+    const enc_model *m = job->ctx->model;
+    int32_t mask = enc_model_specials(m)->mask;
+    const char *text = mask >= 0 ? enc_model_token_text(m, mask) : NULL;
+    for (size_t b = 0; b < job->req.n_inputs; b++) {
+        if (api_fill_mask_count(job, b)) continue;
+        char name[48];
+        api_input_name(&job->req, b, name, sizeof name);
+        if (mask < 0)
+            return api_error_set(err, ERR_INVALID_REQUEST,
+                                 "%s: the model's tokenizer has no mask token to fill", name);
+        if (!job->req.from_text || strcmp(enc_model_tokenizer_kind(m), "word") != 0)
+            return api_error_set(err, ERR_INVALID_REQUEST,
+                                 "%s has no mask token; write %s (id %d) where a token is to be "
+                                 "guessed",
+                                 name, text ? text : "the mask token", (int)mask);
+        return api_error_set(err, ERR_INVALID_REQUEST,
+                             "%s has no mask token, and this model's word tokenizer never writes "
+                             "one: send \"tokens\" with the mask id %d where a token is to be "
+                             "guessed",
+                             name, (int)mask);
+    }
+    return true;
+}
+
 /* Tokenizes every input, checks the sizes and packs the ids (a route with inputs). */
 static bool prepare_inputs(api_job *job, api_error *err)
 {
@@ -154,11 +195,20 @@ static bool prepare_inputs(api_job *job, api_error *err)
         if (!prepare_input(job, b, max_len, err)) return false;
         job->n_tokens += job->lens[b];
     }
-    if (output_values(job) > API_MAX_OUTPUT_VALUES)
+    if (req->route == API_ROUTE_FILL_MASK && !check_masks(job, err)) return false;
+    size_t values = output_values(job);
+    if (values > API_MAX_OUTPUT_VALUES)
         return api_error_set(err, ERR_TOO_LARGE,
-                             "the response would hold more than %zu numbers; "
-                             "ask for fewer inputs, outputs, layers or heads",
-                             API_MAX_OUTPUT_VALUES);
+                             "the response would hold %zu numbers, more than the %zu one "
+                             "response may hold; ask for fewer inputs, outputs, layers or heads",
+                             values, API_MAX_OUTPUT_VALUES);
+    size_t floats = pass_floats(job);
+    if (floats > API_MAX_OUTPUT_VALUES)
+        return api_error_set(err, ERR_TOO_LARGE,
+                             "the forward pass would keep %zu numbers for the %zu asked in the "
+                             "response, more than the %zu a pass may keep; ask for fewer inputs, "
+                             "outputs, layers or heads",
+                             floats, values, API_MAX_OUTPUT_VALUES);
     size_t least = api_job_answer_min_bytes(job);
     if (job->ctx->answers && least > budget_max_claim(job->ctx->answers))
         return api_error_set(err, ERR_TOO_LARGE,
@@ -260,11 +310,14 @@ static enc_request forward_request(const api_job *job)
         er.normalize = false;
     }
     const api_selection *ls = &r->layer_sel, *hs = &r->head_sel;
-    if (ls->index && (er.outputs & ENC_OUT_HIDDEN))
+    if (ls->index && (er.outputs & API_OUT_BY_HIDDEN))
         er.hidden_layers = ls->index, er.n_hidden_layers = ls->n;
-    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES; /* both select by layers and heads */
-    if (ls->index && (er.outputs & maps)) er.attn_layers = ls->index, er.n_attn_layers = ls->n;
-    if (hs->index && (er.outputs & maps)) er.heads = hs->index, er.n_heads = hs->n;
+    if (ls->index && (er.outputs & ENC_OUT_PER_LAYER))
+        er.attn_layers = ls->index, er.n_attn_layers = ls->n;
+    if (hs->index && (er.outputs & ENC_OUT_PER_HEAD)) er.heads = hs->index, er.n_heads = hs->n;
+    if (er.outputs & ENC_OUT_PREDICTIONS) er.top_k = r->top_k;
+    er.ablate = r->n_ablate ? r->ablate : NULL;
+    er.n_ablate = r->n_ablate;
     return er;
 }
 
@@ -274,12 +327,24 @@ static bool same_list(const size_t *a, size_t na, const size_t *b, size_t nb)
     return na == nb && memcmp(a, b, na * sizeof *a) == 0;
 }
 
+/* The same interventions in the same order (the order is the pass's: each is applied in
+ * turn), each field compared (no padding bytes). */
+static bool same_ablation(const enc_request *x, const enc_request *y)
+{
+    if (x->n_ablate != y->n_ablate) return false;
+    for (size_t i = 0; i < x->n_ablate; i++)
+        if (x->ablate[i].layer != y->ablate[i].layer || x->ablate[i].head != y->ablate[i].head ||
+            x->ablate[i].mode != y->ablate[i].mode)
+            return false;
+    return true;
+}
+
 /* Whether two jobs ask the same forward pass of the same model (so one call serves both). */
 static bool same_forward(const api_job *a, const api_job *b)
 {
     enc_request x = forward_request(a), y = forward_request(b);
     return a->ctx->model == b->ctx->model && x.outputs == y.outputs && x.pooling == y.pooling &&
-        x.normalize == y.normalize &&
+        x.normalize == y.normalize && x.top_k == y.top_k && same_ablation(&x, &y) &&
         same_list(x.hidden_layers, x.n_hidden_layers, y.hidden_layers, y.n_hidden_layers) &&
         same_list(x.attn_layers, x.n_attn_layers, y.attn_layers, y.n_attn_layers) &&
         same_list(x.heads, x.n_heads, y.heads, y.n_heads);
@@ -340,12 +405,16 @@ uint64_t api_job_batch_key(const api_job *job)
 {
     if (!api_job_needs_forward(job) || runs_in_passes(job)) return 0;
     enc_request er = forward_request(job);
-    if (er.outputs & (ENC_OUT_HIDDEN | ENC_OUT_ATTENTION | ENC_OUT_SCORES)) return 0;
+    if (er.outputs & (API_OUT_BY_HIDDEN | ENC_OUT_PER_LAYER)) return 0;
     uint64_t h = 0xcbf29ce484222325ULL;
     const enc_model *m = job->ctx->model;
-    unsigned fields[3] = {er.outputs, (unsigned)er.pooling, er.normalize};
+    size_t fields[5] = {er.outputs, (size_t)er.pooling, er.normalize, er.top_k, er.n_ablate};
     h = fnv1a(h, &m, sizeof m);
     h = fnv1a(h, fields, sizeof fields);
+    for (size_t i = 0; i < er.n_ablate; i++) {
+        size_t a[3] = {er.ablate[i].layer, er.ablate[i].head, (size_t)er.ablate[i].mode};
+        h = fnv1a(h, a, sizeof a);
+    }
     return h ? h : 1;
 }
 

@@ -31,8 +31,17 @@
  * hidden_states / attention / scores hold: the list asked, or with none asked 0..L when
  * hidden_states is requested (attention and scores then hold all of their own 0..L-1)
  * and 0..L-1 otherwise. "scores" are the attention maps before the softmax
- * (Q K^T / sqrt(Dh)), selected by "layers" and "heads" as attention is. /tokenize and /v1/embeddings follow /encode's length rule: an input over
+ * (Q K^T / sqrt(Dh)), selected by "layers" and "heads" as attention is; so are queries,
+ * keys, values, head_outputs and attention_norms ([layers][heads][T][Dh or T]), while
+ * attention_output, ffn_intermediate and rollout ([layers][T][D, F or T]) take "layers"
+ * only, predictions ([layers][T][top_k] guesses, the logit lens) take "layers" as
+ * hidden_states do (0..L), and logits ([n_labels]) neither. "ablate" runs the pass with
+ * heads knocked out (every output is the intervened model's). /tokenize and
+ * /v1/embeddings follow /encode's length rule: an input over
  * max_len is a 413 unless "truncate" is true (/encode, /tokenize only).
+ *
+ * POST /fill-mask answers Hugging Face's fill-mask shape (respond_mlm.h): the masked-LM
+ * head's top_k guesses at each mask token of the last hidden state.
  *
  * /encode "encoding": "base64" turns every float output into a tensor object
  *   {"dtype": "float32", "shape": [...], "data": "<base64 of little-endian float32, row-major>"}
@@ -139,11 +148,12 @@ bool api_job_admit(api_job *job);
 size_t api_job_answer_min_bytes(const api_job *job);
 
 /* Jobs with the same non-zero key may be packed into one api_jobs_run: they ask the
- * same forward pass of the same model (outputs, pooling, normalisation, selections),
- * whatever their routes and response formats. 0 when the job must run alone: it needs
- * no forward pass, or it asks for hidden_states, attention or scores (responses so large that
- * writing them, not the matrix products, is the cost; packing would only make each
- * wait for the others'). A hash: equal keys are not proof, and api_jobs_run checks. */
+ * same forward pass of the same model (outputs, pooling, normalisation, selections,
+ * top_k, ablations), whatever their routes and response formats. 0 when the job must run
+ * alone: it needs no forward pass, or it asks for an output per layer (hidden_states,
+ * attention, scores, predictions, queries ... rollout: responses so large that writing
+ * them, not the matrix products, is the cost; packing would only make each wait for the
+ * others'). A hash: equal keys are not proof, and api_jobs_run checks. */
 uint64_t api_job_batch_key(const api_job *job);
 
 /* Runs jobs[0..n) and fills replies[i] (emptied first) for jobs[i], exactly as

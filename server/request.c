@@ -19,22 +19,41 @@
 static const char *const ENCODE_FIELDS[] = {
     "text",      "tokens",    "outputs",  "pooling",
     "normalize", "layers",    "heads",    "add_special_tokens",
-    "truncate",  "precision", "encoding", NULL};
+    "truncate",  "precision", "encoding", "top_k",
+    "ablate",    NULL};
 static const char *const TOKENIZE_FIELDS[] = {"text", "tokens", "add_special_tokens", "truncate",
                                               NULL};
+static const char *const FILL_MASK_FIELDS[] = {"text", "tokens", "top_k", "truncate", NULL};
 static const char *const EMBEDDINGS_FIELDS[] = {"input",      "model", "encoding_format",
                                                 "dimensions", "user",  NULL};
-static const struct {
-    const char *name;
-    unsigned bit;
-} OUTPUTS[] = {{"tokens", API_OUT_TOKENS},
-               {"embedding", ENC_OUT_EMBEDDING},
-               {"token_embeddings", ENC_OUT_TOKEN_EMB},
-               {"hidden_states", ENC_OUT_HIDDEN},
-               {"attention", ENC_OUT_ATTENTION},
-               {"scores", ENC_OUT_SCORES}};
-#define N_OUTPUTS (sizeof OUTPUTS / sizeof OUTPUTS[0])
-#define MAX_INDICES 4096 /* entries of layers / heads */
+const char *const API_OUTPUT_NAMES[] = {"tokens",
+                                        "embedding",
+                                        "token_embeddings",
+                                        "hidden_states",
+                                        "attention",
+                                        "scores",
+                                        "queries",
+                                        "keys",
+                                        "values",
+                                        "head_outputs",
+                                        "attention_output",
+                                        "ffn_intermediate",
+                                        "attention_norms",
+                                        "rollout",
+                                        "predictions",
+                                        "logits",
+                                        NULL};
+static const unsigned OUTPUT_BITS[] = {
+    API_OUT_TOKENS,     ENC_OUT_EMBEDDING,    ENC_OUT_TOKEN_EMB,   ENC_OUT_HIDDEN,
+    ENC_OUT_ATTENTION,  ENC_OUT_SCORES,       ENC_OUT_QUERIES,     ENC_OUT_KEYS,
+    ENC_OUT_VALUES,     ENC_OUT_HEAD_OUTPUTS, ENC_OUT_ATTN_OUTPUT, ENC_OUT_FFN,
+    ENC_OUT_ATTN_NORMS, ENC_OUT_ROLLOUT,      ENC_OUT_PREDICTIONS, ENC_OUT_LOGITS};
+#define N_OUTPUTS (sizeof OUTPUT_BITS / sizeof OUTPUT_BITS[0])
+_Static_assert(sizeof API_OUTPUT_NAMES / sizeof API_OUTPUT_NAMES[0] == N_OUTPUTS + 1,
+               "a bit for every output name");
+#define DEFAULT_TOP_K 5
+#define MAX_ABLATIONS 4096 /* entries of ablate: more than any model's layers x heads */
+#define MAX_INDICES 4096   /* entries of layers / heads */
 
 static bool invalid(api_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool invalid(api_error *err, const char *fmt, ...)
@@ -279,7 +298,22 @@ bool api_req_get_inputs(const api_ctx *ctx, const json_t *v, const char *field, 
 
 /* ---- the options ------------------------------------------------------------------- */
 
-static bool get_outputs(const json_t *root, api_request *req, api_error *err)
+unsigned api_output_bit(const char *name)
+{
+    for (size_t k = 0; k < N_OUTPUTS; k++)
+        if (strcmp(name, API_OUTPUT_NAMES[k]) == 0) return OUTPUT_BITS[k];
+    return 0;
+}
+
+bool api_output_available(const enc_model *m, unsigned bit)
+{
+    size_t n_labels;
+    if (bit == ENC_OUT_PREDICTIONS) return enc_model_has_mlm(m);
+    if (bit == ENC_OUT_LOGITS) return enc_model_labels(m, &n_labels) && n_labels > 0;
+    return true;
+}
+
+static bool get_outputs(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
 {
     const json_t *v = json_object_get(root, "outputs");
     if (!v) return true;
@@ -288,19 +322,110 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
     req->outputs = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
         const json_t *e = json_array_get(v, i);
-        size_t k = 0;
-        while (k < N_OUTPUTS &&
-               !(json_is_string(e) && strcmp(json_string_value(e), OUTPUTS[k].name) == 0))
-            k++;
-        if (k == N_OUTPUTS && !json_is_string(e))
+        if (!json_is_string(e))
             return invalid(err, "outputs[%zu] must be a string, got %s", i, json_kind(e));
-        if (k == N_OUTPUTS)
-            return invalid(err,
-                           "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
-                           "token_embeddings, hidden_states, attention, scores",
-                           i, json_string_value(e));
-        req->outputs |= OUTPUTS[k].bit;
+        unsigned bit = api_output_bit(json_string_value(e));
+        if (!bit) {
+            char known[400] = "";
+            for (size_t k = 0; k < N_OUTPUTS; k++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "",
+                         API_OUTPUT_NAMES[k]);
+            return invalid(err, "outputs[%zu]=\"%.60s\" is not one of %s", i, json_string_value(e),
+                           known);
+        }
+        if (!api_output_available(ctx->model, bit))
+            return invalid(err, "outputs[%zu]=\"%s\": %s", i, json_string_value(e),
+                           bit == ENC_OUT_PREDICTIONS
+                               ? "this model has no masked-language-model head"
+                               : "this model has no sequence classifier (no labels)");
+        req->outputs |= bit;
     }
+    return true;
+}
+
+/* "top_k": 1..V tokens per position (predictions, /fill-mask). */
+static bool get_top_k(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
+{
+    const json_t *v = json_object_get(root, "top_k");
+    size_t V = enc_model_config(ctx->model)->vocab_size;
+    if (!v) return true;
+    if (!json_is_integer(v))
+        return invalid(err, "top_k must be an integer in 1..%zu, got %s", V, json_kind(v));
+    json_int_t k = json_integer_value(v);
+    if (k < 1 || (unsigned long long)k > V)
+        return invalid(err, "top_k=%lld is outside 1..%zu (the vocabulary)", (long long)k, V);
+    req->top_k = (size_t)k;
+    return true;
+}
+
+/* One index of an ablate entry: a non-negative integer below `count`. */
+static bool get_ablate_index(const json_t *e, size_t i, const char *key, size_t count,
+                             const char *what, size_t *out, api_error *err)
+{
+    const json_t *v = json_object_get(e, key);
+    if (!v) return invalid(err, "ablate[%zu].%s is missing (a %s index)", i, key, key);
+    if (!json_is_integer(v))
+        return invalid(err, "ablate[%zu].%s must be an integer in 0..%zu, got %s", i, key,
+                       count - 1, json_kind(v));
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || (unsigned long long)x >= count)
+        return invalid(err, "ablate[%zu].%s = %lld is outside 0..%zu (the model has %zu %s)", i,
+                       key, (long long)x, count - 1, count, what);
+    *out = (size_t)x;
+    return true;
+}
+
+/* "ablate": [{"layer", "head", "mode": "zero" | "mean"}], each (layer, head) once. */
+static bool get_ablate(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
+{
+    static const char *const KEYS[] = {"layer", "head", "mode", NULL};
+    static const char *const MODES[] = {
+        [ENC_ABLATE_ZERO] = "zero", [ENC_ABLATE_MEAN] = "mean", NULL};
+    const enc_config *c = enc_model_config(ctx->model);
+    const json_t *v = json_object_get(root, "ablate");
+    if (!v) return true;
+    if (!json_is_array(v))
+        return invalid(err, "ablate must be a list of {\"layer\", \"head\", \"mode\"}, got %s",
+                       json_kind(v));
+    size_t n = json_array_size(v);
+    if (n > MAX_ABLATIONS)
+        return invalid(err, "ablate has %zu entries; at most %d are allowed", n, MAX_ABLATIONS);
+    if (n && !(req->ablate = calloc(n, sizeof *req->ablate)))
+        return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading ablate");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i), *m;
+        const char *key;
+        json_t *x;
+        if (!json_is_object(e))
+            return invalid(err,
+                           "ablate[%zu] must be an object {\"layer\", \"head\", \"mode\"}, got %s",
+                           i, json_kind(e));
+        json_object_foreach((json_t *)e, key, x)
+        {
+            size_t k = 0;
+            while (KEYS[k] && strcmp(KEYS[k], key) != 0) k++;
+            if (!KEYS[k])
+                return invalid(
+                    err, "ablate[%zu] has an unknown key \"%.60s\" (known: layer, head, mode)", i,
+                    key);
+        }
+        enc_ablation *a = &req->ablate[i];
+        if (!get_ablate_index(e, i, "layer", c->n_layers, "layers", &a->layer, err) ||
+            !get_ablate_index(e, i, "head", c->n_heads, "heads", &a->head, err))
+            return false;
+        int mode = ENC_ABLATE_ZERO;
+        char name[48];
+        snprintf(name, sizeof name, "ablate[%zu].mode", i);
+        if ((m = json_object_get(e, "mode")) &&
+            !get_choice(m, name, MODES, "\"zero\" or \"mean\"", &mode, err))
+            return false;
+        a->mode = (enc_ablate_mode)mode;
+        for (size_t j = 0; j < i; j++)
+            if (req->ablate[j].layer == a->layer && req->ablate[j].head == a->head)
+                return invalid(err, "ablate[%zu] repeats ablate[%zu] (layer %zu, head %zu)", i, j,
+                               a->layer, a->head);
+    }
+    req->n_ablate = n;
     return true;
 }
 
@@ -350,21 +475,38 @@ static bool get_encoding(const json_t *v, const char *name, const char *plain, a
     return true;
 }
 
-/* Each requested output checks the indices against its own range. */
+/* The first output of `bits` asked for, by name, and its kind of range in messages. */
+static const char *first_output(unsigned outputs, unsigned bits)
+{
+    for (size_t k = 0; k < N_OUTPUTS; k++)
+        if (outputs & bits & OUTPUT_BITS[k]) return API_OUTPUT_NAMES[k];
+    return NULL;
+}
+
+/* "'" after a name ending in s (hidden_states'), else "'s" (attention's). */
+static const char *possessive(const char *name)
+{
+    size_t n = strlen(name);
+    return n && name[n - 1] == 's' ? "'" : "'s";
+}
+
+/* Each requested output checks the indices against its own range: hidden_states and
+ * predictions 0..L, the per-layer outputs 0..L-1, the per-head ones' heads 0..H-1. */
 static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *err)
 {
     const enc_config *c = enc_model_config(ctx->model);
-    unsigned maps = req->outputs & (ENC_OUT_ATTENTION | ENC_OUT_SCORES); /* per layer and head */
-    const char *maps_name = (maps & ENC_OUT_ATTENTION) ? "attention's" : "scores'";
+    const char *by_hidden = first_output(req->outputs, API_OUT_BY_HIDDEN);
+    const char *by_layer = first_output(req->outputs, ENC_OUT_PER_LAYER);
+    const char *by_head = first_output(req->outputs, ENC_OUT_PER_HEAD);
     for (size_t i = 0; req->layers && i < req->n_layers; i++) {
-        if ((req->outputs & ENC_OUT_HIDDEN) && req->layers[i] > c->n_layers)
-            return invalid(err, "layers[%zu]=%zu is outside hidden_states' range 0..%zu", i,
-                           req->layers[i], c->n_layers);
-        if (maps && req->layers[i] >= c->n_layers)
-            return invalid(err, "layers[%zu]=%zu is outside %s range 0..%zu", i, req->layers[i],
-                           maps_name, c->n_layers - 1);
+        if (by_hidden && req->layers[i] > c->n_layers)
+            return invalid(err, "layers[%zu]=%zu is outside %s%s range 0..%zu", i, req->layers[i],
+                           by_hidden, possessive(by_hidden), c->n_layers);
+        if (by_layer && req->layers[i] >= c->n_layers)
+            return invalid(err, "layers[%zu]=%zu is outside %s%s range 0..%zu", i, req->layers[i],
+                           by_layer, possessive(by_layer), c->n_layers - 1);
     }
-    for (size_t i = 0; req->heads && maps && i < req->n_heads; i++)
+    for (size_t i = 0; req->heads && by_head && i < req->n_heads; i++)
         if (req->heads[i] >= c->n_heads)
             return invalid(err, "heads[%zu]=%zu is outside 0..%zu (the model has %zu heads)", i,
                            req->heads[i], c->n_heads - 1, c->n_heads);
@@ -404,19 +546,51 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
         return invalid(err,
                        "send \"text\" (a string or a list of strings) or \"tokens\" "
                        "(a list of ids or a list of lists of ids)");
-    if (!get_outputs(root, req, err) || !get_pooling(root, req, err) ||
+    if (!get_outputs(ctx, root, req, err) || !get_pooling(root, req, err) ||
         !get_bool(root, "normalize", &req->normalize, err) ||
         !get_indices(root, "layers", &req->layers, &req->n_layers, err) ||
         !get_indices(root, "heads", &req->heads, &req->n_heads, err) ||
         !get_bool(root, "add_special_tokens", &req->add_special_tokens, err) ||
         !get_bool(root, "truncate", &req->truncate, err) || !get_precision(root, req, err) ||
-        !get_encoding(json_object_get(root, "encoding"), "encoding", "json", req, err))
+        !get_encoding(json_object_get(root, "encoding"), "encoding", "json", req, err) ||
+        !get_top_k(ctx, root, req, err) || !get_ablate(ctx, root, req, err))
         return false;
     req->field = text ? "text" : "tokens";
     if (text ? !get_text(ctx, text, req, err) : !get_tokens(ctx, tokens, req, err)) return false;
     return check_ranges(ctx, req, err) &&
         select_sorted(req->layers, req->n_layers, &req->layer_sel, err) &&
         select_sorted(req->heads, req->n_heads, &req->head_sel, err);
+}
+
+/* /fill-mask: {"text": a string or a list of strings, or "tokens": ids or lists of ids,
+ * "top_k", "truncate"}; the predictions of the last hidden state (layer L) at each mask
+ * token. */
+static bool parse_fill_mask(const api_ctx *ctx, const json_t *root, api_request *req,
+                            api_error *err)
+{
+    if (!api_req_check_fields(root, FILL_MASK_FIELDS, err)) return false;
+    const enc_model *m = ctx->model;
+    if (!enc_model_has_mlm(m))
+        return api_error_set(err, ERR_WRONG_MODEL,
+                             "/fill-mask needs a masked-language-model head; the model %s has "
+                             "none",
+                             enc_model_config(m)->name);
+    const json_t *text = json_object_get(root, "text"), *tokens = json_object_get(root, "tokens");
+    if (text && tokens)
+        return invalid(err, "both \"text\" and \"tokens\" are given; send exactly one");
+    if (!text && !tokens)
+        return invalid(err,
+                       "send \"text\" (a string or a list of strings, each holding the "
+                       "mask token) or \"tokens\" (ids)");
+    req->outputs = ENC_OUT_PREDICTIONS;
+    req->field = text ? "text" : "tokens";
+    if (!(req->layers = malloc(sizeof *req->layers)))
+        return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading the request");
+    req->layers[0] = enc_model_config(m)->n_layers;
+    req->n_layers = 1;
+    return get_top_k(ctx, root, req, err) && get_bool(root, "truncate", &req->truncate, err) &&
+        (text ? get_text(ctx, text, req, err) : get_tokens(ctx, tokens, req, err)) &&
+        select_sorted(req->layers, req->n_layers, &req->layer_sel, err);
 }
 
 /* /v1/embeddings: OpenAI's request. */
@@ -466,11 +640,12 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     req->normalize = ctx->normalize;
     req->add_special_tokens = true;
     req->precision = 9;
+    req->top_k = DEFAULT_TOP_K;
     req->shape = route == API_ROUTE_EMBEDDINGS ? ERR_SHAPE_OPENAI
         : api_route_is_tei(route)              ? ERR_SHAPE_TEI
                                                : ERR_SHAPE_ENCODERD;
     if (route != API_ROUTE_ENCODE && route != API_ROUTE_TOKENIZE && route != API_ROUTE_EMBEDDINGS &&
-        !api_route_is_tei(route))
+        route != API_ROUTE_FILL_MASK && !api_route_is_tei(route))
         return api_error_set(err, ERR_INTERNAL, "route %d takes no body", (int)route);
     if (len == 0)
         return api_error_set(err, ERR_BAD_JSON, "the request body is empty; send a JSON object");
@@ -490,6 +665,7 @@ bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body,
     if (!json_is_object(root))
         ok = invalid(err, "the body must be a JSON object, got %s", json_kind(root));
     else if (route == API_ROUTE_EMBEDDINGS) ok = parse_embeddings(ctx, root, req, err);
+    else if (route == API_ROUTE_FILL_MASK) ok = parse_fill_mask(ctx, root, req, err);
     else if (api_route_is_tei(route) ||
              (route == API_ROUTE_TOKENIZE && json_object_get(root, "inputs"))) {
         req->shape = ERR_SHAPE_TEI; /* TEI's form of /tokenize: "inputs", not "text" */
@@ -512,15 +688,14 @@ void api_request_free(api_request *req)
     free(req->head_sel.index);
     free(req->pairs);
     free(req->pair_lens);
+    free(req->ablate);
     json_decref(req->root);
     memset(req, 0, sizeof *req);
 }
 
 unsigned api_request_core_outputs(const api_request *req)
 {
-    unsigned o = req->outputs &
-        (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
-         ENC_OUT_SCORES);
+    unsigned o = req->outputs & ~(unsigned)API_OUT_TOKENS;
     if (req->pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
     return o;
 }
@@ -530,6 +705,7 @@ bool api_request_needs_forward(const api_request *req)
     switch (req->route) {
     case API_ROUTE_ENCODE:
     case API_ROUTE_EMBEDDINGS:
+    case API_ROUTE_FILL_MASK:
     case API_ROUTE_TEI_ROOT:
     case API_ROUTE_TEI_EMBED:
     case API_ROUTE_TEI_EMBED_ALL:

@@ -27,6 +27,18 @@ typedef struct {
 /* Output bits: ENC_OUT_* of encoder.h plus the token list. */
 #define API_OUT_TOKENS (1u << 31)
 
+/* The outputs indexed like hidden_states (0..L, 0 = the embeddings): "layers" selects them. */
+#define API_OUT_BY_HIDDEN (ENC_OUT_HIDDEN | ENC_OUT_PREDICTIONS)
+
+/* /encode's output names, in the answer's order ("tokens" first), NULL-terminated, and
+ * the bit of each (api_output_bit: 0 for an unknown name). */
+extern const char *const API_OUTPUT_NAMES[];
+unsigned api_output_bit(const char *name);
+
+/* Whether the model can answer an output (predictions need a masked-LM head, logits a
+ * sequence classifier). */
+bool api_output_available(const enc_model *m, unsigned bit);
+
 /* Inputs of one request on /v1/embeddings and TEI's routes (OpenAI's limit): a request with
  * more than max_batch of them runs in several forward passes (api.h). */
 #define API_MAX_CLIENT_BATCH ((size_t)2048)
@@ -52,17 +64,20 @@ typedef struct {
     api_selection layer_sel, head_sel; /* the same for the core */
     bool add_special_tokens;           /* text only */
     bool truncate;
-    int precision;      /* significant digits of JSON floats, 1..9 (9) */
-    bool base64;        /* floats as base64 float32 ("encoding" / "encoding_format") */
-    size_t dimensions;  /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
-    void *root;         /* the parsed jansson document, owned */
-    err_shape shape;    /* the API the body speaks: its errors' shape (errors.h) */
-    bool truncate_left; /* TEI's "truncation_direction": "Left": keep the end of the text */
-    bool skip_special;  /* /decode: leave the special tokens out */
-    bool raw_scores;    /* /rerank, /predict: scores before the sigmoid / softmax */
-    bool return_text;   /* /rerank: each rank with its text */
-    const char **pairs; /* (B) /rerank, /predict: each input's second text, or NULL (one) */
-    size_t *pair_lens;  /* (B) bytes */
+    int precision;        /* significant digits of JSON floats, 1..9 (9) */
+    bool base64;          /* floats as base64 float32 ("encoding" / "encoding_format") */
+    size_t dimensions;    /* /v1/embeddings: keep the first ones, renormalised; 0 = all */
+    void *root;           /* the parsed jansson document, owned */
+    err_shape shape;      /* the API the body speaks: its errors' shape (errors.h) */
+    bool truncate_left;   /* TEI's "truncation_direction": "Left": keep the end of the text */
+    bool skip_special;    /* /decode: leave the special tokens out */
+    bool raw_scores;      /* /rerank, /predict: scores before the sigmoid / softmax */
+    bool return_text;     /* /rerank: each rank with its text */
+    const char **pairs;   /* (B) /rerank, /predict: each input's second text, or NULL (one) */
+    size_t *pair_lens;    /* (B) bytes */
+    size_t top_k;         /* /encode "predictions", /fill-mask: tokens kept per position (5) */
+    enc_ablation *ablate; /* (n_ablate) /encode "ablate": heads knocked out in the pass */
+    size_t n_ablate;
 } api_request;
 
 /* Parses and validates a JSON body for route `route` (one of the routes with a body)

@@ -16,6 +16,7 @@
 
 #include "respond.h"
 #include "jsonw.h"
+#include "respond_mlm.h"
 #include "respond_openai.h"
 #include "respond_tei.h"
 #include "web.h"
@@ -129,7 +130,7 @@ typedef struct {
     tensor t;
 } named_tensor;
 
-#define MAX_RESULT_TENSORS 5
+#define MAX_RESULT_TENSORS 16
 
 /* The float outputs input b asks for, in the answer's order: the one description both
  * the writer and the size estimates read. The shapes come from the job; with res, the
@@ -142,6 +143,7 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
     const enc_config *c = enc_model_config(job->ctx->model);
     unsigned o = req->outputs;
     size_t n = 0, T = job->lens[b], D = c->d_model, H = c->n_heads, TT = T * T;
+    size_t Dh = c->d_head, F = c->d_ff, TDh = T * Dh;
     const api_selection *ls = &req->layer_sel, *hs = &req->head_sel;
     /* The entries as asked (repeats included), read through the selections' slots. */
     const size_t *lmap = ls->index && !ls->as_asked ? ls->slot : NULL;
@@ -171,19 +173,74 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
                                    .rank = 3,
                                    .stride = N * D,
                                    .map0 = lmap}};
+    /* (n_layers, n_heads, T, T) per input: the maps; (n_layers, n_heads, T, Dh): the rows
+     * of each head; (n_layers, T, D or F): each layer's rows of every token. */
     tensor maps = {.shape = {n_maps, n_heads, T, T},
                    .rank = 4,
                    .stride = H_kept * TT,
                    .map0 = lmap,
                    .map1 = hmap,
                    .inner_stride = TT};
-    if (o & ENC_OUT_ATTENTION) {
-        maps.data = res ? res->attention + res->attn_offset[g] : NULL;
-        out[n++] = (named_tensor){"attention", maps};
+    tensor rows = {.shape = {n_maps, n_heads, T, Dh},
+                   .rank = 4,
+                   .stride = H_kept * TDh,
+                   .map0 = lmap,
+                   .map1 = hmap,
+                   .inner_stride = TDh};
+    const struct {
+        unsigned bit;
+        const char *key;
+        float *data; /* the output's array in res */
+        const tensor *layout;
+        const size_t *at; /* (B) where each sequence starts in data */
+    } per_head[] = {
+        {ENC_OUT_ATTENTION, "attention", res ? res->attention : NULL, &maps,
+         res ? res->attn_offset : NULL},
+        {ENC_OUT_SCORES, "scores", res ? res->scores : NULL, &maps, res ? res->attn_offset : NULL},
+        {ENC_OUT_QUERIES, "queries", res ? res->queries : NULL, &rows,
+         res ? res->head_offset : NULL},
+        {ENC_OUT_KEYS, "keys", res ? res->keys : NULL, &rows, res ? res->head_offset : NULL},
+        {ENC_OUT_VALUES, "values", res ? res->values : NULL, &rows, res ? res->head_offset : NULL},
+        {ENC_OUT_HEAD_OUTPUTS, "head_outputs", res ? res->head_outputs : NULL, &rows,
+         res ? res->head_offset : NULL},
+    };
+    for (size_t i = 0; i < sizeof per_head / sizeof per_head[0]; i++) {
+        if (!(o & per_head[i].bit)) continue;
+        tensor t = *per_head[i].layout;
+        t.data = res ? per_head[i].data + per_head[i].at[g] : NULL;
+        out[n++] = (named_tensor){per_head[i].key, t};
     }
-    if (o & ENC_OUT_SCORES) { /* the same layout as attention, before the softmax */
-        maps.data = res ? res->scores + res->attn_offset[g] : NULL;
-        out[n++] = (named_tensor){"scores", maps};
+    if (o & ENC_OUT_ATTN_OUTPUT)
+        out[n++] = (named_tensor){"attention_output",
+                                  {.data = res ? res->attention_output + off * D : NULL,
+                                   .shape = {n_maps, T, D},
+                                   .rank = 3,
+                                   .stride = N * D,
+                                   .map0 = lmap}};
+    if (o & ENC_OUT_FFN)
+        out[n++] = (named_tensor){"ffn_intermediate",
+                                  {.data = res ? res->ffn + off * F : NULL,
+                                   .shape = {n_maps, T, F},
+                                   .rank = 3,
+                                   .stride = N * F,
+                                   .map0 = lmap}};
+    if (o & ENC_OUT_ATTN_NORMS) {
+        maps.data = res ? res->attention_norms + res->attn_offset[g] : NULL;
+        out[n++] = (named_tensor){"attention_norms", maps};
+    }
+    if (o & ENC_OUT_ROLLOUT)
+        out[n++] = (named_tensor){"rollout",
+                                  {.data = res ? res->rollout + res->rollout_offset[g] : NULL,
+                                   .shape = {n_maps, T, T},
+                                   .rank = 3,
+                                   .stride = TT,
+                                   .map0 = lmap}};
+    if (o & ENC_OUT_LOGITS) {
+        size_t n_labels = 0;
+        enc_model_labels(job->ctx->model, &n_labels);
+        out[n++] = (named_tensor){
+            "logits",
+            {.data = res ? res->logits + g * n_labels : NULL, .shape = {n_labels}, .rank = 1}};
     }
     return n;
 }
@@ -205,14 +262,31 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
         if (ts[i].t.data) write_tensor(w, &ts[i].t, req->base64, job->ctx->threads);
         else jw_null(w);
     }
-    /* With every layer selected, "layers" lists hidden_states' (0..L); attention and
-     * scores then hold all of their own (0..L-1). */
-    unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
-    if (o & (ENC_OUT_HIDDEN | maps))
+    if (o & ENC_OUT_PREDICTIONS) {
+        jw_key(w, "predictions");
+        if (res) api_write_predictions(w, job, res, seq0 + b, b, req->base64);
+        else jw_null(w);
+    }
+    /* With every layer selected, "layers" lists hidden_states' and predictions' (0..L)
+     * when one of them is asked; the per-layer outputs then hold all of their own
+     * (0..L-1). */
+    if (o & (API_OUT_BY_HIDDEN | ENC_OUT_PER_LAYER))
         jw_key(w, "layers"),
             write_indices(w, req->layers, req->n_layers,
-                          c->n_layers + ((o & ENC_OUT_HIDDEN) ? 1 : 0));
-    if (o & maps) jw_key(w, "heads"), write_indices(w, req->heads, req->n_heads, c->n_heads);
+                          c->n_layers + ((o & API_OUT_BY_HIDDEN) ? 1 : 0));
+    if (o & ENC_OUT_PER_HEAD)
+        jw_key(w, "heads"), write_indices(w, req->heads, req->n_heads, c->n_heads);
+    if (req->n_ablate) {
+        jw_key(w, "ablate"), jw_arr_begin(w);
+        for (size_t i = 0; i < req->n_ablate; i++) {
+            jw_obj_begin(w);
+            jw_key(w, "layer"), jw_uint(w, req->ablate[i].layer);
+            jw_key(w, "head"), jw_uint(w, req->ablate[i].head);
+            jw_key(w, "mode"), jw_str(w, req->ablate[i].mode == ENC_ABLATE_MEAN ? "mean" : "zero");
+            jw_obj_end(w);
+        }
+        jw_arr_end(w);
+    }
     jw_key(w, "usage"), jw_obj_begin(w), jw_key(w, "tokens"), jw_uint(w, T), jw_obj_end(w);
     jw_obj_end(w);
 }
@@ -234,8 +308,11 @@ static size_t tensor_floats(const tensor *t)
 size_t api_answer_values(const api_job *job)
 {
     if (!job->route->has_body || job->route->id == API_ROUTE_TOKENIZE) return 0;
+    if (job->route->id == API_ROUTE_FILL_MASK) return api_fill_mask_values(job);
     size_t total = 0;
     for (size_t b = 0; b < job->req.n_inputs; b++) {
+        if (job->req.outputs & ENC_OUT_PREDICTIONS)
+            total = sat_add(total, api_predictions_values(job, b));
         named_tensor ts[MAX_RESULT_TENSORS];
         size_t nt = result_tensors(job, NULL, 0, b, ts);
         for (size_t i = 0; i < nt; i++) {
@@ -272,7 +349,10 @@ static size_t encode_bytes(const api_job *job, bool stream)
         size_t T = job->lens[b];
         bytes = sat_add(bytes, 512 + 16 * T); /* the keys, "layers" and "heads" */
         if (req->outputs & API_OUT_TOKENS)
-            bytes = sat_add(bytes, 96 * T); /* {"id", "text", "start", "end", "special"} */
+            bytes = sat_add(bytes, 96 * T);     /* {"id", "text", "start", "end", "special"} */
+        if (req->outputs & ENC_OUT_PREDICTIONS) /* never deferred: text in both */
+            bytes = sat_add(bytes, api_predictions_bytes(job, b));
+        bytes = sat_add(bytes, 64 * req->n_ablate);
         named_tensor ts[MAX_RESULT_TENSORS];
         size_t nt = result_tensors(job, NULL, 0, b, ts);
         for (size_t i = 0; i < nt; i++) {
@@ -295,6 +375,7 @@ static size_t embeddings_bytes(const api_job *job)
 
 size_t api_answer_text_bytes(const api_job *job)
 {
+    if (job->route->id == API_ROUTE_FILL_MASK) return api_fill_mask_bytes(job);
     if (job->req.shape == ERR_SHAPE_TEI || job->route->id == API_ROUTE_TEI_INFO)
         return api_tei_answer_bytes(job);
     if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
@@ -304,6 +385,7 @@ size_t api_answer_text_bytes(const api_job *job)
 
 size_t api_answer_stream_bytes(const api_job *job)
 {
+    if (job->route->id == API_ROUTE_FILL_MASK) return api_fill_mask_bytes(job);
     if (job->req.shape == ERR_SHAPE_TEI || job->route->id == API_ROUTE_TEI_INFO)
         return api_tei_answer_bytes(job); /* never streamed: the text is what it holds */
     if (job->route->id == API_ROUTE_EMBEDDINGS) return embeddings_bytes(job);
@@ -403,6 +485,24 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_key(w, "pooling"), jw_str(w, enc_pooling_name(ctx->pooling));
     jw_key(w, "normalize"), jw_bool(w, ctx->normalize);
     jw_key(w, "max_batch"), jw_uint(w, ctx->max_batch);
+    jw_key(w, "family"), jw_str(w, c->family[0] ? c->family : "random");
+    jw_key(w, "has_mlm_head"), jw_bool(w, enc_model_has_mlm(ctx->model));
+    int32_t mask = enc_model_specials(ctx->model)->mask;
+    jw_key(w, "mask_token"), jw_str(w, mask >= 0 ? enc_model_token_text(ctx->model, mask) : NULL);
+    size_t n_labels = 0;
+    const char *const *labels = enc_model_labels(ctx->model, &n_labels);
+    jw_key(w, "labels");
+    if (!labels || !n_labels) jw_null(w);
+    else {
+        jw_arr_begin(w);
+        for (size_t i = 0; i < n_labels; i++) jw_str(w, labels[i]);
+        jw_arr_end(w);
+    }
+    jw_key(w, "outputs"), jw_arr_begin(w); /* what /encode's "outputs" can ask of this model */
+    for (size_t i = 0; API_OUTPUT_NAMES[i]; i++)
+        if (api_output_available(ctx->model, api_output_bit(API_OUTPUT_NAMES[i])))
+            jw_str(w, API_OUTPUT_NAMES[i]);
+    jw_arr_end(w);
     jw_obj_end(w);
 }
 
@@ -554,6 +654,7 @@ void api_respond(api_job *job, const enc_result *res, size_t seq0, api_reply *re
             write_embeddings(&w, job, res, seq0, scratch);
             free(scratch);
             break;
+        case API_ROUTE_FILL_MASK: api_write_fill_mask(&w, job, res, seq0); break;
         default: write_encode(&w, job, res, seq0); break; /* /encode and /tokenize */
         }
     if (w.n_deferred) reply->stream = jw_take_stream(&w);

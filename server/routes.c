@@ -31,6 +31,7 @@ static const api_route ROUTES[] = {
     {"/predict", "POST", "POST", API_ROUTE_TEI_PREDICT, true, "/predict", TEI},
     {"/decode", "POST", "POST", API_ROUTE_TEI_DECODE, true, "/decode", TEI},
     {"/info", "GET", "GET, HEAD", API_ROUTE_TEI_INFO, false, "/info", TEI},
+    {"/fill-mask", "POST", "POST", API_ROUTE_FILL_MASK, true, "/fill-mask", ENC},
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 

@@ -24,6 +24,7 @@ typedef enum {
     API_ROUTE_ENCODE,
     API_ROUTE_TOKENIZE,
     API_ROUTE_EMBEDDINGS,
+    API_ROUTE_FILL_MASK, /* POST /fill-mask: the masked-LM head's guesses at mask tokens */
     API_ROUTE_MODEL,
     API_ROUTE_MODEL_WEIGHTS,
     API_ROUTE_HEALTH,

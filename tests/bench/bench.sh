@@ -3,10 +3,12 @@
 # and PyTorch on the same weights, then HTTP with wrk; prints a Markdown table and writes
 # it to BUILD_DIR/bench.md.
 #
-#   tests/bench/bench.sh [BUILD_DIR] [--quick]
+#   tests/bench/bench.sh [BUILD_DIR] [--quick | --inside]
 #
 # BUILD_DIR (default build) must hold libencoder.a and encoderd (`make bench` builds them).
 # --quick: few repetitions, shapes 1x8 and 32x16 only, no HTTP part (a sanity pass).
+# --inside: only the HTTP rows of every output of the pass (queries ... predictions) for one
+# 128-token input, JSON and base64, beside embedding only; table in BUILD_DIR/bench-inside.md.
 #
 # Every side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its own
 # environment (as on a user's machine); nothing is changed globally. Exits non-zero when
@@ -16,10 +18,12 @@ cd "$(dirname "$0")/../.."
 
 BUILD=build
 QUICK=0
+INSIDE=0
 for a in "$@"; do
     case $a in
     --quick) QUICK=1 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    --inside) INSIDE=1 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) BUILD=$a ;;
     esac
 done
@@ -77,64 +81,68 @@ START=$(date +%s)
     echo -e "env_l2\t${OPENBLAS_L2_SIZE:-(unset)}"
 } >"$OUT/machine.tsv"
 
-# ---- prerequisites -------------------------------------------------------------------
-for f in "$BUILD/libencoder.a" "$BUILD/encoderd"; do
-    [ -e "$f" ] || { say "$f is missing: run make bench (or make) first"; exit 1; }
-done
-apt_install python3-torch python3-numpy || { say "cannot install python3-torch"; exit 1; }
-echo -e "torch_deb\t$(dpkg-query -W -f='${Version}' python3-torch)" >>"$OUT/machine.tsv"
-echo -e "node\t$(node --version)" >>"$OUT/machine.tsv"
-[ "$QUICK" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
-# OpenBLAS: the single-precision GEMM peak that the table puts beside our figures.
-apt_install libopenblas-dev || { say "cannot install libopenblas-dev"; exit 1; }
-want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' $HERE/package.json)
-have=$(cd $HERE && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)
-if [ "$have" != "$want" ]; then
-    say "npm ci (onnxruntime-node $want, --ignore-scripts: the CPU library is in the package)"
-    (cd $HERE && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || { say "npm ci failed"; exit 1; }
-fi
+# The in-process sides (skipped by --inside, which needs only the server and wrk).
+if [ "$INSIDE" -eq 0 ]; then
+    # ---- prerequisites -------------------------------------------------------------------
+    for f in "$BUILD/libencoder.a" "$BUILD/encoderd"; do
+        [ -e "$f" ] || { say "$f is missing: run make bench (or make) first"; exit 1; }
+    done
+    apt_install python3-torch python3-numpy || { say "cannot install python3-torch"; exit 1; }
+    echo -e "torch_deb\t$(dpkg-query -W -f='${Version}' python3-torch)" >>"$OUT/machine.tsv"
+    echo -e "node\t$(node --version)" >>"$OUT/machine.tsv"
+    [ "$QUICK" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
+    # OpenBLAS: the single-precision GEMM peak that the table puts beside our figures.
+    apt_install libopenblas-dev || { say "cannot install libopenblas-dev"; exit 1; }
+    want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' $HERE/package.json)
+    have=$(cd $HERE && node -p "require('onnxruntime-node/package.json').version" 2>/dev/null || true)
+    if [ "$have" != "$want" ]; then
+        say "npm ci (onnxruntime-node $want, --ignore-scripts: the CPU library is in the package)"
+        (cd $HERE && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || { say "npm ci failed"; exit 1; }
+    fi
 
-# ---- 1. encoderd in-process ------------------------------------------------------------
-PKGS="openblas libmicrohttpd jansson libutf8proc"
-say "building $OUT/bench"
-# shellcheck disable=SC2046
-"${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
-    $(pkg-config --cflags $PKGS) -Icore -o "$OUT/bench" $HERE/bench.c "$BUILD/libencoder.a" \
-    $(pkg-config --libs $PKGS) -lm -pthread -fopenmp || { say "cannot build bench.c"; exit 1; }
+    # ---- 1. encoderd in-process ------------------------------------------------------------
+    PKGS="openblas libmicrohttpd jansson libutf8proc"
+    say "building $OUT/bench"
+    # shellcheck disable=SC2046
+    "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
+        $(pkg-config --cflags $PKGS) -Icore -o "$OUT/bench" $HERE/bench.c "$BUILD/libencoder.a" \
+        $(pkg-config --libs $PKGS) -lm -pthread -fopenmp || { say "cannot build bench.c"; exit 1; }
 
-step info "$OUT/info.tsv" "${CLEAN[@]}" "$OUT/bench" info
-step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }
-step gemm "$OUT/gemm.tsv" "${CLEAN[@]}" "$OUT/bench" gemm "${GEMM[@]}"
-step encoderd "$OUT/encoderd.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
-    --threads 1,2 "${TIMING[@]}"
+    step info "$OUT/info.tsv" "${CLEAN[@]}" "$OUT/bench" info
+    step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }
+    step gemm "$OUT/gemm.tsv" "${CLEAN[@]}" "$OUT/bench" gemm "${GEMM[@]}"
+    step encoderd "$OUT/encoderd.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
+        --threads 1,2 "${TIMING[@]}"
 
-# ---- 2. PyTorch (one process per thread count) and ONNX Runtime -------------------------
-# Debian's torch runs its own OpenMP threads and calls OpenBLAS, which has its own: GOMP's
-# default spin-waiting then fights OpenBLAS's threads for the 2 cores (2-thread runs came out
-# 5-40x slower than 1-thread ones); OMP_WAIT_POLICY=PASSIVE avoids that.
-rm -f "$OUT/minilm.onnx"
-for t in 1 2; do
-    export_args=()
-    [ "$t" -eq 1 ] && export_args=(--export "$OUT/minilm.onnx")
-    step "torch$t" "$OUT/torch$t.tsv" "${CLEAN[@]}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
-        MKL_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE PYTHONWARNINGS=ignore \
-        $PY $HERE/bench_torch.py "$OUT" --threads $t --shapes $SHAPES "${TIMING[@]}" "${export_args[@]}"
-done
-if [ -f "$OUT/minilm.onnx" ]; then
-    step ort "$OUT/ort.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
-        --shapes $SHAPES "${TIMING[@]}"
-else
-    FAILED+=(ort)
-    say "ort skipped: no ONNX export"
-fi
-# A second round of the two sides the ratios compare, in the same order: the table takes
-# each side's better median per shape, so that a burst of other work on this shared
-# machine during one side's turn does not decide a ratio.
-step encoderd2 "$OUT/encoderd2.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
-    --threads 1,2 "${TIMING[@]}"
-if [ -f "$OUT/minilm.onnx" ]; then
-    step ort2 "$OUT/ort2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
-        --shapes $SHAPES "${TIMING[@]}"
+    # ---- 2. PyTorch (one process per thread count) and ONNX Runtime -------------------------
+    # Debian's torch runs its own OpenMP threads and calls OpenBLAS, which has its own: GOMP's
+    # default spin-waiting then fights OpenBLAS's threads for the 2 cores (2-thread runs came out
+    # 5-40x slower than 1-thread ones); OMP_WAIT_POLICY=PASSIVE avoids that.
+    rm -f "$OUT/minilm.onnx"
+    for t in 1 2; do
+        export_args=()
+        [ "$t" -eq 1 ] && export_args=(--export "$OUT/minilm.onnx")
+        step "torch$t" "$OUT/torch$t.tsv" "${CLEAN[@]}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+            MKL_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE PYTHONWARNINGS=ignore \
+            $PY $HERE/bench_torch.py "$OUT" --threads $t --shapes $SHAPES "${TIMING[@]}" "${export_args[@]}"
+    done
+    if [ -f "$OUT/minilm.onnx" ]; then
+        step ort "$OUT/ort.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
+            --shapes $SHAPES "${TIMING[@]}"
+    else
+        FAILED+=(ort)
+        say "ort skipped: no ONNX export"
+    fi
+    # A second round of the two sides the ratios compare, in the same order: the table takes
+    # each side's better median per shape, so that a burst of other work on this shared
+    # machine during one side's turn does not decide a ratio.
+    step encoderd2 "$OUT/encoderd2.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
+        --threads 1,2 "${TIMING[@]}"
+    if [ -f "$OUT/minilm.onnx" ]; then
+        step ort2 "$OUT/ort2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
+            --shapes $SHAPES "${TIMING[@]}"
+    fi
+
 fi
 
 # ---- 3. HTTP: encoderd under wrk --------------------------------------------------------
@@ -190,34 +198,39 @@ run_wrk() {
     echo -e "$label\t$conns\t$(cut -f2- <<<"$line")\t$(cut -f1 "$OUT/$payload.curl")" >>"$OUT/http.tsv"
 }
 
-http_part() {
-    start_server "" || return 1
-    echo -e "load_ms\t$LOAD_MS" >"$OUT/server.tsv"
-    echo -e "rss_loaded_kb\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" >>"$OUT/server.tsv"
-
-    # The bodies: the random model's word tokenizer makes one token per word, plus [CLS] and
-    # [SEP]; checked below through usage.tokens.
+# The bodies: the random model's word tokenizer makes one token per word, plus [CLS] and
+# [SEP]; checked by check_bodies through usage.tokens.
+write_bodies() {
     $PY - "$OUT" <<'EOF'
 import json, sys
 out = sys.argv[1]
 words = lambda n: " ".join(f"w{i % 97}x{i}" for i in range(n))
 every = ["tokens", "embedding", "hidden_states", "attention"]
+# Every output the random minilm can answer (it has no classifier: no logits).
+inside = ["tokens", "embedding", "token_embeddings", "hidden_states", "attention", "scores",
+          "queries", "keys", "values", "head_outputs", "attention_output", "ffn_intermediate",
+          "attention_norms", "rollout", "predictions"]
 bodies = {
     "emb8": {"text": words(6), "outputs": ["embedding"]},
     "emb16": {"text": words(14), "outputs": ["embedding"]},
     "emb128": {"text": words(126), "outputs": ["embedding"]},
     "all128": {"text": words(126), "outputs": every},
     "all128b64": {"text": words(126), "outputs": every, "encoding": "base64"},
+    "inside128": {"text": words(126), "outputs": inside},
+    "inside128b64": {"text": words(126), "outputs": inside, "encoding": "base64"},
 }
 for name, b in bodies.items():
     with open(f"{out}/{name}.json", "w") as f:
         json.dump(b, f)
 EOF
+}
+# check_bodies NAME:TOKENS...: one request of each body first; the answer's token count and
+# embedding size are checked, the answer kept (NAME.response, NAME.curl).
+check_bodies() {
     local name want
-    for name in emb8:8 emb16:16 emb128:128 all128:128 all128b64:128; do
+    for name in "$@"; do
         want=${name#*:}
         name=${name%%:*}
-        # one request first: the answer's token count and embedding size are checked
         curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$OUT/$name.json" \
             -o "$OUT/$name.response" -w "%{size_download}\t%{time_total}\n" "$URL/encode" \
             >"$OUT/$name.curl" || { say "POST /encode ($name) failed"; return 1; }
@@ -231,13 +244,36 @@ if n != want or width != 384:
     sys.exit(f"bench: expected {want} tokens and a 384-wide embedding, got {n} and {width}")
 EOF
     done
+}
+
+# The rows of every output of the pass alone (--inside): embedding only as the base, then
+# every output, JSON and base64, one 128-token input at 1 connection.
+inside_part() {
+    start_server "" || return 1
+    write_bodies || return 1
+    check_bodies emb128:128 inside128:128 inside128b64:128 || return 1
+    run_wrk emb128 emb128 1 6 || return 1
+    run_wrk inside128 inside128 1 10 || return 1
+    run_wrk inside128b64 inside128b64 1 10 || return 1
+    stop_server
+}
+
+http_part() {
+    start_server "" || return 1
+    echo -e "load_ms\t$LOAD_MS" >"$OUT/server.tsv"
+    echo -e "rss_loaded_kb\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" >>"$OUT/server.tsv"
+
+    write_bodies || return 1
+    check_bodies emb8:8 emb16:16 emb128:128 all128:128 all128b64:128 inside128:128 \
+        inside128b64:128 || return 1
     # wrk runs: label, body, connections, seconds. The peak RSS is read after the
     # embedding-only runs, then reset (clear_refs 5) and read again after the all-outputs
     # ones, whose 20 MB answers wait in memory for their clients.
     local emb_runs=("emb8 emb8 1 6" "emb16 emb16 1 6" "emb16 emb16 8 6" "emb16 emb16 32 8"
                     "emb16 emb16 64 6" "emb128 emb128 1 6")
     local all_runs=("all128 all128 1 10" "all128b64 all128b64 1 10" "all128 all128 8 10"
-                    "all128 all128 64 10")
+                    "all128 all128 64 10" "inside128 inside128 1 10"
+                    "inside128b64 inside128b64 1 10")
     local r
     for r in "${emb_runs[@]}"; do
         # shellcheck disable=SC2086
@@ -296,6 +332,16 @@ EOF
     done
     echo -e "ckpt_load_ms\t$best" >>"$OUT/server.tsv"
 }
+if [ "$INSIDE" -eq 1 ]; then
+    [ -x "$BUILD/encoderd" ] || { say "$BUILD/encoderd is missing: run make first"; exit 1; }
+    apt_install wrk || { say "cannot install wrk"; exit 1; }
+    say "every output of the pass, one 128-token input"
+    inside_part || { stop_server; say "FAILED (logs in $OUT/)"; exit 1; }
+    $PY $HERE/report.py --inside "$OUT" >"$BUILD/bench-inside.md" || exit 1
+    cat "$BUILD/bench-inside.md"
+    say "table written to $BUILD/bench-inside.md; raw results in $OUT/"
+    exit 0
+fi
 if [ "$QUICK" -eq 0 ]; then
     say "http"
     http_part || { FAILED+=(http); stop_server; }

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Makes the Markdown table of `make bench` from the tab-separated results in DIR
 (BUILD_DIR/bench, written by bench.sh and the three sides). Prints it; exits 1 when a
-correctness check failed or is missing.
+correctness check failed or is missing. With --inside, only the rows of bench.sh --inside
+(every output of the pass for one 128-token input, JSON and base64, beside embedding only).
 
-    report.py DIR
+    report.py [--inside] DIR
 """
 import os
 import sys
@@ -30,7 +31,40 @@ def fmt_ms(v):
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
+INSIDE_LABEL = ("128 tokens, every output of the pass (queries, keys, values, head_outputs, "
+                "attention_output, ffn_intermediate, attention_norms, rollout, predictions "
+                "besides hidden states, attention and scores)")
+
+
+def inside(d):
+    """The table of bench.sh --inside: each row's size and latency, and its p50 against
+    embedding only."""
+    machine = kv(f"{d}/machine.tsv")
+    p50 = {}
+    out = [f"## encoderd: every output of the pass, one 128-token input ({machine.get('started', '?')})",
+           "",
+           f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; load average "
+           f"{machine.get('loadavg_start', '?')} at the start; `encoderd --preset minilm --threads 2`, "
+           "`wrk -t1 -c1`.",
+           "",
+           "| request | response bytes | requests | req/s | p50 ms | p99 ms | p50 / embedding only | errors |",
+           "|---|---|---|---|---|---|---|---|"]
+    labels = {"emb128": "128 tokens, embedding only", "inside128": INSIDE_LABEL + ", JSON",
+              "inside128b64": "the same, `\"encoding\": \"base64\"`"}
+    for r in rows(f"{d}/http.tsv"):
+        payload, _conns, n, _dur, rps, r50, r99, _mean, _mx, non2xx, sock, size = r
+        p50[payload] = float(r50)
+        base = p50.get("emb128")
+        ratio = f"{float(r50) / base:.1f}×" if base else "—"
+        out.append(f"| {labels.get(payload, payload)} | {int(size):,} | {n} | {float(rps):.1f} | "
+                   f"{fmt_ms(float(r50))} | {fmt_ms(float(r99))} | {ratio} | {int(non2xx) + int(sock)} |")
+    print("\n".join(out))
+    return 0 if {"emb128", "inside128", "inside128b64"} <= set(p50) else 1
+
+
 def main():
+    if sys.argv[1] == "--inside":
+        sys.exit(inside(sys.argv[2]))
     d = sys.argv[1]
     machine, info, dump = kv(f"{d}/machine.tsv"), kv(f"{d}/info.tsv"), kv(f"{d}/dump.tsv")
     server = kv(f"{d}/server.tsv")
@@ -159,6 +193,8 @@ def main():
                       "emb128": "128 tokens, embedding only",
                       "all128": "128 tokens, every hidden state and attention map",
                       "all128b64": "the same, `\"encoding\": \"base64\"`",
+                      "inside128": INSIDE_LABEL,
+                      "inside128b64": "the same, `\"encoding\": \"base64\"`",
                       "sink-all128": "floor: the same answer's bytes from a server that only "
                                      "sends them (`sink.c`)"}
             p("| request | response bytes | connections | requests | req/s | p50 ms | p99 ms | errors |")

@@ -177,7 +177,7 @@ test('every schema in openapi.yaml compiles as strict JSON Schema 2020-12', () =
     assert.ok(!err({ error: { code: 400, type: 'invalid_request', message: 'x' } }), '422 schema takes code 400');
     assert.ok(!err({ error: { code: 422, type: 'invalid_request', message: 'x', extra: 1 } }), 'error takes extra fields');
     const enc = validator(api.paths['/encode'].post.responses['200'].content['application/json'].schema);
-    assert.ok(!enc({ model: 'm', usage: { tokens: 1 }, logits: [] }), 'an unknown output field is accepted');
+    assert.ok(!enc({ model: 'm', usage: { tokens: 1 }, bogus: [] }), 'an unknown output field is accepted');
 });
 
 test('success answers of every route and method match openapi.yaml', async () => {
@@ -202,8 +202,12 @@ test('success answers of every route and method match openapi.yaml', async () =>
         await check('toy', 'GET', path, { headers: { 'if-none-match': r.headers.get('etag') }, status: 304 });
     }
 
-    const all = ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores'];
+    const all = ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores',
+        'queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate',
+        'attention_norms', 'rollout', 'predictions'];
     for (const body of [
+        { text: 'the cat sat', outputs: all, layers: [1, 0, 1], heads: [1, 0], top_k: 2, ablate: [{ layer: 0, head: 1, mode: 'mean' }] },
+        { text: ['a b', 'c'], outputs: all, encoding: 'base64', top_k: 3, ablate: [{ layer: 2, head: 0 }] },
         { text: 'Hello World' },
         { text: 'the cat sat', outputs: all, layers: [0, 2], heads: [1] },
         { text: ['a b', 'c'], outputs: all },
@@ -213,6 +217,11 @@ test('success answers of every route and method match openapi.yaml', async () =>
         { text: 'x', pooling: 'none', precision: 2 },
         { text: 'x', pooling: 'none', encoding: 'base64' },
     ]) await check('toy', 'POST', '/encode', { body, status: 200 });
+    for (const body of [
+        { tokens: [2, 4, 9, 3] },
+        { tokens: [2, 4, 9, 4, 3], top_k: 2 },
+        { tokens: [[2, 9, 4, 3], [4, 7, 4]], top_k: 1, truncate: true },
+    ]) await check('toy', 'POST', '/fill-mask', { body, status: 200 });
     await check('toy', 'POST', '/tokenize', { body: { text: 'Hello World' }, status: 200 });
     await check('toy', 'POST', '/tokenize', { body: { tokens: [[2, 3], [7]] }, status: 200 });
     for (const body of [
@@ -267,6 +276,9 @@ test('error answers match openapi.yaml, with their headers', async () => {
     await check('toy', 'POST', '/encode', { body: { text: 'a' }, headers: { 'content-type': 'text/html' }, status: 415 });
     await check('toy', 'POST', '/v1/embeddings', { body: { input: 'a' }, headers: { 'content-type': 'application/xml' }, status: 415 });
     await check('toy', 'POST', '/encode', { body: { text: 'a', precision: 0 }, status: 422 });
+    await check('toy', 'POST', '/encode', { body: { text: 'a', ablate: [{ layer: 0, head: 2 }] }, status: 422 });
+    await check('toy', 'POST', '/fill-mask', { body: { text: 'no mask here' }, status: 422 });
+    await check('toy', 'POST', '/fill-mask', { body: '{"text": ', status: 400 });
     await check('toy', 'POST', '/tokenize', { body: { text: 'a', outputs: [] }, status: 422 });
     await check('toy', 'POST', '/v1/embeddings', { body: { input: 'a', dimensions: 9 }, status: 422 });
     await check('toy', 'POST', '/v1/embeddings', { body: { input: Array(2049).fill('a') }, status: 422 });

@@ -144,9 +144,12 @@ START_TEST(invalid_options)
 {
     ck_encode("{\"text\": \"a\", \"outputs\": \"embedding\"}", 422,
               "outputs must be a list of names, got a string");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"embedding\", \"bogus\"]}", 422,
+              "outputs[1]=\"bogus\" is not one of tokens, embedding, token_embeddings, "
+              "hidden_states, attention, scores, queries, keys, values, head_outputs, "
+              "attention_output, ffn_intermediate, attention_norms, rollout, predictions, logits");
     ck_encode("{\"text\": \"a\", \"outputs\": [\"embedding\", \"logits\"]}", 422,
-              "outputs[1]=\"logits\" is not one of tokens, embedding, token_embeddings, "
-              "hidden_states, attention");
+              "outputs[1]=\"logits\": this model has no sequence classifier");
     ck_encode("{\"text\": \"a\", \"outputs\": [3]}", 422,
               "outputs[0] must be a string, got an integer");
     ck_encode("{\"text\": \"a\", \"pooling\": \"max\"}", 422,
@@ -188,6 +191,48 @@ START_TEST(invalid_indices)
         "{\"text\": \"a\", \"outputs\": [\"hidden_states\"], \"layers\": [6], \"heads\": [9]}", 200,
         "");
     ck_encode("{\"text\": \"a\", \"layers\": [99]}", 200, "");
+}
+END_TEST
+
+/* "top_k", "ablate" and the outputs of the inside of the pass (toy: 6 layers, 2 heads,
+ * V 1000). */
+START_TEST(invalid_intervention)
+{
+    ck_encode("{\"text\": \"a\", \"top_k\": 0}", 422,
+              "top_k=0 is outside 1..1000 (the vocabulary)");
+    ck_encode("{\"text\": \"a\", \"top_k\": 1001}", 422, "top_k=1001 is outside 1..1000");
+    ck_encode("{\"text\": \"a\", \"top_k\": \"5\"}", 422,
+              "top_k must be an integer in 1..1000, got a string");
+    ck_encode("{\"text\": \"a\", \"ablate\": {\"layer\": 0}}", 422,
+              "ablate must be a list of {\"layer\", \"head\", \"mode\"}, got an object");
+    ck_encode("{\"text\": \"a\", \"ablate\": [3]}", 422,
+              "ablate[0] must be an object {\"layer\", \"head\", \"mode\"}, got an integer");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0, \"head\": 0, \"kind\": 1}]}", 422,
+              "ablate[0] has an unknown key \"kind\" (known: layer, head, mode)");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0, \"head\": 0}, {\"layer\": 6, "
+              "\"head\": 0}]}",
+              422, "ablate[1].layer = 6 is outside 0..5 (the model has 6 layers)");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0, \"head\": 2}]}", 422,
+              "ablate[0].head = 2 is outside 0..1 (the model has 2 heads)");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0, \"head\": -1}]}", 422,
+              "ablate[0].head = -1 is outside 0..1");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0}]}", 422, "ablate[0].head is missing");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 1.5, \"head\": 0}]}", 422,
+              "ablate[0].layer must be an integer in 0..5, got a real");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 0, \"head\": 1, \"mode\": \"half\"}]}",
+              422, "ablate[0].mode must be \"zero\" or \"mean\", got \"half\"");
+    ck_encode("{\"text\": \"a\", \"ablate\": [{\"layer\": 2, \"head\": 1}, {\"layer\": 2, "
+              "\"head\": 1, \"mode\": \"mean\"}]}",
+              422, "ablate[1] repeats ablate[0] (layer 2, head 1)");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"rollout\"], \"layers\": [6]}", 422,
+              "layers[0]=6 is outside rollout's range 0..5");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"predictions\"], \"layers\": [7]}", 422,
+              "layers[0]=7 is outside predictions' range 0..6");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"head_outputs\"], \"heads\": [2]}", 422,
+              "heads[0]=2 is outside 0..1");
+    /* Per-layer outputs without heads take any heads list; an empty ablate is none. */
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"ffn_intermediate\"], \"heads\": [9]}", 200, "");
+    ck_encode("{\"text\": \"a\", \"ablate\": []}", 200, "");
 }
 END_TEST
 
@@ -269,7 +314,10 @@ START_TEST(response_too_large)
     api_reply r;
     api_handle(&big, "POST", "/encode", NULL, b, strlen(b), ws, &r, NULL);
     ck_assert_int_eq(r.status, 413);
-    ck_assert_msg(strstr(r.body, "the response would hold more than"), "%s", r.body);
+    ck_assert_msg(strstr(r.body,
+                         "the response would hold 201326592 numbers, more than the "
+                         "33554432"),
+                  "%s", r.body);
     api_reply_free(&r);
     free(b);
 }
@@ -317,7 +365,8 @@ START_TEST(route_table)
     }
     ck_status(call_full("GET", "/v2", NULL, NULL), 404,
               "no route GET /v2; the routes are POST /encode, POST /tokenize, POST /v1/embeddings, "
-              "GET /model, GET /model/weights, GET /health, GET /metrics, GET /openapi.yaml");
+              "GET /model, GET /model/weights, GET /health, GET /metrics, GET "
+              "/openapi.yaml");
     ck_status(call_full("GET", "/v1/embeddings", NULL, NULL), 405,
               "GET /v1/embeddings is not allowed; /v1/embeddings takes POST");
     ck_status(call_full("POST", "/model", "application/json", "{}"), 405, "/model takes GET, HEAD");
@@ -424,7 +473,8 @@ START_TEST(precision_and_encoding_invalid)
     ck_encode("{\"text\": \"a\", \"encoding\": \"float\"}", 422, "got \"float\"");
     ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422,
               "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, "
-              "normalize, layers, heads, add_special_tokens, truncate, precision, encoding)");
+              "normalize, layers, heads, add_special_tokens, truncate, precision, encoding, top_k, "
+              "ablate)");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"precision\": 3}"), 422,
               "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate)");
     ck_encode("{\"text\": \"a\", \"precision\": 1, \"encoding\": \"json\"}", 200, "");
@@ -569,6 +619,18 @@ START_TEST(parse_fills_request)
     api_request_free(&r);
     api_request_free(&r); /* an emptied request may be freed again */
 
+    body = "{\"text\": \"a\", \"outputs\": [\"predictions\"], \"top_k\": 3, \"ablate\": "
+           "[{\"layer\": 5, \"head\": 1, \"mode\": \"mean\"}, {\"head\": 0, \"layer\": 1}]}";
+    ck_assert(api_request_parse(&ctx, API_ROUTE_ENCODE, body, strlen(body), &r, &e));
+    ck_assert_uint_eq(r.outputs, ENC_OUT_PREDICTIONS);
+    ck_assert_uint_eq(r.top_k, 3);
+    ck_assert_uint_eq(r.n_ablate, 2);
+    ck_assert(r.ablate[0].layer == 5 && r.ablate[0].head == 1 &&
+              r.ablate[0].mode == ENC_ABLATE_MEAN);
+    ck_assert(r.ablate[1].layer == 1 && r.ablate[1].head == 0 &&
+              r.ablate[1].mode == ENC_ABLATE_ZERO);
+    api_request_free(&r);
+
     ck_assert(!api_request_parse(&ctx, API_ROUTE_ENCODE, "{}", 2, &r, &e));
     ck_assert_int_eq(e.kind, ERR_INVALID_REQUEST);
     ck_assert_ptr_null(r.root);
@@ -674,6 +736,7 @@ int main(void)
     tcase_add_test(tc, invalid_tokens);
     tcase_add_test(tc, invalid_options);
     tcase_add_test(tc, invalid_indices);
+    tcase_add_test(tc, invalid_intervention);
     tcase_add_test(tc, too_long_inputs);
     tcase_add_test(tc, response_too_large);
     tcase_add_test(tc, route_table);

@@ -2,7 +2,8 @@
  * test_api_packing.c - jobs packed into one forward pass (api_jobs_run) answer exactly as
  * each would alone (api_job_run): same status, type and bytes (every row is computed
  * alike whatever shares its pass); batch keys group what may be packed; no workspace is a
- * 503 for the forward passes only; jobs of different models never share a pass.
+ * 503 for the forward passes only; jobs of different models, or with other ablations, never
+ * share a pass.
  * On the toy random model (api_fixture.h).
  */
 #include "api_fixture.h"
@@ -109,6 +110,72 @@ START_TEST(packed_equals_alone)
 END_TEST
 
 /* A job prepared with another model is never packed with this one's. */
+/* Jobs that differ only in their ablations (or their order, or mode) never share a pass,
+ * and each answers as alone; equal ablations do share one. The per-layer outputs and
+ * predictions run alone. */
+START_TEST(ablations_keep_passes_apart)
+{
+    api_job *jobs[] = {
+        prepare("POST", "/encode", "{\"text\": \"the cat sat\"}"), /* 0 */
+        prepare("POST", "/encode",
+                "{\"text\": \"a b\", \"ablate\": [{\"layer\": 1, \"head\": 0}]}"), /* 1 */
+        prepare("POST", "/encode",
+                "{\"text\": \"the cat sat\", \"ablate\": [{\"layer\": 1, \"head\": 0, "
+                "\"mode\": \"zero\"}]}"), /* 2: 1's ablation */
+        prepare("POST", "/encode",
+                "{\"text\": \"the cat sat\", \"ablate\": [{\"layer\": 1, \"head\": 0, "
+                "\"mode\": \"mean\"}]}"), /* 3 */
+        prepare("POST", "/encode",
+                "{\"text\": \"the cat sat\", \"ablate\": [{\"layer\": 1, \"head\": 0}, "
+                "{\"layer\": 4, \"head\": 1}]}"), /* 4 */
+        prepare("POST", "/encode",
+                "{\"text\": \"the cat sat\", \"ablate\": [{\"layer\": 4, \"head\": 1}, "
+                "{\"layer\": 1, \"head\": 0}]}"), /* 5: 4's, in another order */
+        prepare("POST", "/encode", "{\"text\": \"a b\", \"outputs\": [\"predictions\"]}"), /* 6 */
+        prepare("POST", "/encode", "{\"text\": \"a b\", \"outputs\": [\"rollout\"]}"),     /* 7 */
+        prepare("POST", "/encode", "{\"text\": \"x\", \"top_k\": 3}"), /* 8: top_k unused */
+        prepare("POST", "/fill-mask", "{\"tokens\": [[2, 4, 9, 3], [4, 4]], \"top_k\": 2}"), /* 9 */
+    };
+    size_t n = sizeof jobs / sizeof jobs[0];
+    uint64_t key[sizeof jobs / sizeof jobs[0]];
+    for (size_t i = 0; i < n; i++) key[i] = api_job_batch_key(jobs[i]);
+    ck_assert(key[0] != 0 && key[1] != 0 && key[1] != key[0] && key[2] == key[1]);
+    ck_assert(key[3] != key[1] && key[3] != key[0] && key[4] != key[1] && key[5] != key[4]);
+    ck_assert(key[6] == 0 && key[7] == 0);
+    ck_assert(key[8] == key[0] && key[9] == 0);
+
+    api_reply alone[sizeof jobs / sizeof jobs[0]], packed[sizeof jobs / sizeof jobs[0]];
+    for (size_t i = 0; i < n; i++) api_job_run(jobs[i], ws, &alone[i]);
+    /* {0, 8}, {1, 2}, {3}, {4}, {5}, {6}, {7}, {9}. */
+    ck_assert_uint_eq(api_jobs_run(jobs, n, ws, packed), 8);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(alone[i].status, 200);
+        ck_assert_msg(packed[i].body_len == alone[i].body_len &&
+                          memcmp(packed[i].body, alone[i].body, alone[i].body_len) == 0,
+                      "job %zu: %s\nvs %s", i, alone[i].body, packed[i].body);
+    }
+    /* The ablations change the answer: 0 and 2 are the same text. */
+    ck_assert(
+        strcmp(strstr(alone[0].body, "\"embedding\""), strstr(alone[2].body, "\"embedding\"")));
+    ck_assert(
+        strcmp(strstr(alone[2].body, "\"embedding\""), strstr(alone[3].body, "\"embedding\"")));
+    /* /fill-mask: per input, its masks' guesses (one mask: a list; two: a list of lists). */
+    json_error_t je;
+    json_t *fm = json_loads(alone[9].body, 0, &je);
+    ck_assert_msg(fm && json_array_size(fm) == 2, "%s", alone[9].body);
+    ck_assert_int_eq(json_array_size(json_array_get(fm, 0)), 2);
+    ck_assert(json_is_object(json_array_get(json_array_get(fm, 0), 0)));
+    ck_assert_int_eq(json_array_size(json_array_get(fm, 1)), 2);
+    ck_assert_int_eq(json_array_size(json_array_get(json_array_get(fm, 1), 1)), 2);
+    json_decref(fm);
+    for (size_t i = 0; i < n; i++) {
+        api_reply_free(&alone[i]);
+        api_reply_free(&packed[i]);
+        api_job_free(jobs[i]);
+    }
+}
+END_TEST
+
 START_TEST(packing_keeps_models_apart)
 {
     char err[256];
@@ -148,6 +215,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, packed_equals_alone);
     tcase_add_test(tc, packing_keeps_models_apart);
+    tcase_add_test(tc, ablations_keep_passes_apart);
     suite_add_tcase(s, tc);
     int rc = fixture_run(s);
     fixture_teardown();
