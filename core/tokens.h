@@ -30,7 +30,8 @@ void enc_tokvec_free(enc_tokvec *v);
 
 /* The word tokenizer of random models: lower-cased words and punctuation marks, each
  * hashed (FNV-1a 64) to an id in [5, V); ids 0..4 are [PAD] [UNK] [CLS] [SEP] [MASK].
- * Appends to v; no specials are added here. */
+ * The five names written in the text ("[MASK]", ...) are those ids. Appends to v; no
+ * specials are added here. */
 enc_status enc_wordtok_encode(const enc_model *m, const char *text, size_t len, enc_tokvec *v,
                               char *err, size_t errlen);
 /* The id the word tokenizer gives a (lower-cased) word. */

@@ -1,6 +1,9 @@
 /*
  * wordtok.c - the file-less word tokenizer of random models: lower-cased words and
- * punctuation marks, each hashed to an id. "Hello World" -> hello, world.
+ * punctuation marks, each hashed to an id. "Hello World" -> hello, world. The five
+ * specials' names ("[MASK]", ...) written in a text are those specials, as Hugging Face
+ * tokenizers match special tokens before anything else: "Paris is the [MASK]." can be
+ * filled on a random model too.
  */
 #include <string.h>
 #include <utf8proc.h>
@@ -52,6 +55,19 @@ static size_t append_lower(char *buf, size_t n, utf8proc_int32_t c)
     return n + (size_t)utf8proc_encode_char(utf8proc_tolower(c), (utf8proc_uint8_t *)buf + n);
 }
 
+/* The special whose name ("[PAD]" "[UNK]" "[CLS]" "[SEP]" "[MASK]": ids 0..4) starts
+ * text[pos..len); -1 when none does. *n is its length in bytes (all ASCII). */
+static int32_t special_at(const char *text, size_t pos, size_t len, size_t *n)
+{
+    static const char *const NAMES[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    if (text[pos] != '[') return -1;
+    for (int32_t id = 0; id < 5; id++) {
+        *n = strlen(NAMES[id]);
+        if (len - pos >= *n && memcmp(text + pos, NAMES[id], *n) == 0) return id;
+    }
+    return -1;
+}
+
 /* Words are runs of letters, marks and digits; every other visible character
  * (punctuation, symbols, emoji) is a token of its own; spaces and controls separate. */
 enc_status enc_wordtok_encode(const enc_model *m, const char *text, size_t len, enc_tokvec *v,
@@ -82,6 +98,16 @@ enc_status enc_wordtok_encode(const enc_model *m, const char *text, size_t len, 
             wlen = 0;
         }
         if (c < 0) break;
+        size_t sn;
+        int32_t special = word_char ? -1 : special_at(text, pos, len, &sn);
+        if (special >= 0) {
+            enc_status s =
+                enc_tokvec_push(v, special, cp_index, cp_index + (int32_t)sn, true, text + pos, sn);
+            if (s != ENC_OK) return enc_fail(err, errlen, s, "out of memory tokenizing");
+            pos += sn;
+            cp_index += (int32_t)sn;
+            continue;
+        }
         if (word_char) {
             if (wstart < 0) wstart = cp_index;
             if (wlen < 1024) wlen = append_lower(word, wlen, c);

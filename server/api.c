@@ -164,16 +164,10 @@ static bool check_masks(const api_job *job, api_error *err)
         if (mask < 0)
             return api_error_set(err, ERR_INVALID_REQUEST,
                                  "%s: the model's tokenizer has no mask token to fill", name);
-        if (!job->req.from_text || strcmp(enc_model_tokenizer_kind(m), "word") != 0)
-            return api_error_set(err, ERR_INVALID_REQUEST,
-                                 "%s has no mask token; write %s (id %d) where a token is to be "
-                                 "guessed",
-                                 name, text ? text : "the mask token", (int)mask);
         return api_error_set(err, ERR_INVALID_REQUEST,
-                             "%s has no mask token, and this model's word tokenizer never writes "
-                             "one: send \"tokens\" with the mask id %d where a token is to be "
+                             "%s has no mask token; write %s (id %d) where a token is to be "
                              "guessed",
-                             name, (int)mask);
+                             name, text ? text : "the mask token", (int)mask);
     }
     return true;
 }

@@ -365,3 +365,17 @@ test('every output of a 128-token input on the default model is answered; a bigg
     assertError(r, 413, 'too_large', 'the response would hold ');
     assert.match(r.json.error.message, /would hold \d+ numbers, more than the 33554432/);
 });
+
+test('/fill-mask by text on the default (random) model: "[MASK]" in the text is the mask', { skip: !BASE && 'ENCODERD_BASE not given' }, async () => {
+    const r = await call(BASE, 'POST', '/fill-mask', { text: 'Paris is the [MASK] of France.', top_k: 3 });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.equal(r.json.length, 3);
+    for (let i = 1; i < 3; i++) assert.ok(r.json[i - 1].score >= r.json[i].score, 'best first');
+    // The same guesses as the predictions of the last layer at the mask's position.
+    const t = await call(BASE, 'POST', '/encode', { text: 'Paris is the [MASK] of France.', outputs: ['tokens', 'predictions'], top_k: 3 });
+    const at = t.json.tokens.findIndex((tok) => tok.special && tok.text === '[MASK]');
+    assert.equal(at, 4);
+    assert.deepEqual(t.json.predictions.at(-1)[at], r.json);
+    assertError(await call(BASE, 'POST', '/fill-mask', { text: 'no mask here' }), 422, 'invalid_request',
+        'text has no mask token; write [MASK] (id 4) where a token is to be guessed');
+});

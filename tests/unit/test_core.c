@@ -249,6 +249,28 @@ START_TEST(word_tokenizer_punctuation_unicode_offsets)
 }
 END_TEST
 
+/* The specials' names in a text are the specials (HF matches special tokens first);
+ * a name cut short or in another case is punctuation and a word. */
+START_TEST(word_tokenizer_special_names)
+{
+    enc_model *m = toy();
+    enc_tokens t;
+    const char *s = "the[MASK] [mask] [SEP";
+    ck_assert_int_eq(enc_tokenize(m, s, strlen(s), false, 0, &t, err, sizeof err), ENC_OK);
+    const char *want[] = {"the", "[MASK]", "[", "mask", "]", "[", "sep"};
+    ck_assert_uint_eq(t.n, 7);
+    for (size_t i = 0; i < 7; i++) ck_assert_str_eq(t.text[i], want[i]);
+    ck_assert_int_eq(t.ids[1], m->specials.mask);
+    ck_assert_int_eq(t.special[1], 1);
+    ck_assert_int_eq(t.start[1], 3);
+    ck_assert_int_eq(t.end[1], 9);
+    ck_assert_int_ge(t.ids[3], 5);
+    ck_assert_int_eq(t.special[3], 0);
+    enc_tokens_free(&t);
+    enc_model_free(m);
+}
+END_TEST
+
 START_TEST(truncation_keeps_specials)
 {
     enc_model *m = toy();
@@ -821,6 +843,7 @@ int main(void)
     tcase_add_test(tc, config_check_names_the_bad_size);
     tcase_add_test(tc, word_tokenizer_hello_world);
     tcase_add_test(tc, word_tokenizer_punctuation_unicode_offsets);
+    tcase_add_test(tc, word_tokenizer_special_names);
     tcase_add_test(tc, truncation_keeps_specials);
     tcase_add_test(tc, tokens_from_ids_checks_range);
     tcase_add_test(tc, kernels_fast_match_reference);
