@@ -42,7 +42,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-# runc with no default ulimits (they cannot be set inside our sandbox); see containers.md.
+# runc with no default ulimits (they cannot be set inside an unprivileged sandbox).
 TMP=$(mktemp -d /tmp/encoderd-docker-test.XXXXXX)
 printf '[containers]\ndefault_ulimits = []\n' > "$TMP/containers.conf"
 export CONTAINERS_CONF=$TMP/containers.conf
