@@ -12,9 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoder.h"
 #include "status.h"
-#include "tokenizer.h"
 #include "tokens.h"
+
+/* The tokenizer's own header (tokenizer.h) is not included here: it is the pipeline's
+ * public face, and tokenizer.c, which implements it, includes this file. */
+typedef struct enc_tokenizer enc_tokenizer;
 
 /* ---- the normalized string ------------------------------------------------------ */
 
