@@ -1,6 +1,7 @@
-// The README's examples against the real server: every `curl` line of README.md's ```sh
-// blocks is run against ENCODERD_BASE (the default config, the model `make run` serves),
-// and the answer the README shows is compared with the one the server gives.
+// The README's examples against the real server: every `curl` line of the ```sh blocks of
+// README.md (and of the other FILES below) is run against ENCODERD_BASE (the default
+// config, the model `make run` serves), and the answer the README shows is compared with
+// the one the server gives.
 //
 // Run alone: ENCODERD_BASE=http://127.0.0.1:8080 node --test tests/e2e/readme.test.mjs
 // (after `make run` in another terminal); tests/e2e/run.sh runs it with the others.
@@ -33,7 +34,8 @@ import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 const BASE = process.env.ENCODERD_BASE;
-const FILES = ['README.md'];
+// Every Markdown file whose curl examples address the default server.
+const FILES = ['README.md', 'docker/README.md'];
 const ELLIPSIS = '…';
 const TRIMMED = Symbol('…');
 
