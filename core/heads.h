@@ -13,10 +13,15 @@
  * ENC_PRED_ROWS (D + W + V) floats (enc_heads_scratch). */
 #define ENC_PRED_ROWS 16
 
-/* enc_heads_tie_random and enc_heads_free, which the model's own life calls, are
- * declared in model.h, and enc_heads_scratch, which sizes the workspace, in workspace.h
- * (all three defined in heads.c), so that model.c and workspace.c need nothing of this
- * header: it includes theirs. */
+/* Floats of scratch the outputs q asks for need (0 when none). */
+size_t enc_heads_scratch(const enc_model *m, unsigned outputs);
+
+/* A random model's head: no transform, the decoder tied to its embeddings, no bias.
+ * ENC_ERR_NOMEM or ENC_OK. */
+enc_status enc_heads_tie_random(enc_model *m, char *err, size_t errlen);
+
+/* Frees the model's heads (the model itself stays). */
+void enc_heads_free(enc_model *m);
 
 /* The top_k predictions of hidden state slot `slot` for the span's rows x (n, D). */
 void enc_predict(const enc_model *m, const enc_workspace *ws, enc_result *r, size_t slot,

@@ -2,6 +2,7 @@
  * model.c - model configuration, presets, the weights block, and seeded random models.
  */
 #include "model.h"
+#include "heads.h"
 #include "hugepages.h"
 #include "panels.h"
 

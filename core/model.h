@@ -129,12 +129,6 @@ static inline bool enc_layer_is_local(const enc_config *c, size_t l)
  * relative_position_bucket, bidirectional, with its float32 logarithm). */
 size_t enc_rel_bucket(long d, size_t buckets, size_t max_distance);
 
-/* The model's heads (heads.c; heads.h for their use). A random model's head: no
- * transform, the decoder tied to its embeddings, no bias; ENC_ERR_NOMEM or ENC_OK. */
-enc_status enc_heads_tie_random(enc_model *m, char *err, size_t errlen);
-/* Frees the model's heads (the model itself stays). */
-void enc_heads_free(enc_model *m);
-
 /* The PRNG of random models (splitmix64): the same seed gives the same stream on every
  * machine. tests/golden/gen_fixtures.py re-implements it; keep the two in step. */
 typedef struct {

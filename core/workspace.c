@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "hugepages.h"
+#include "heads.h"
 #include "workspace.h"
 
 enc_workspace *enc_workspace_new(void)
