@@ -1,10 +1,9 @@
 /*
  * test_api_output.c - what the API answers, on the toy random model (api_fixture.h):
- * /encode's outputs and shapes, batches, /tokenize, POST /v1/embeddings
- * (float, base64, dimensions), "precision" and "encoding": "base64", and "scores" (the
- * attention maps before the softmax), and a large answer written by several threads.
- * Packing jobs into one forward pass is in test_api_packing.c, GET /model in
- * test_api_model.c.
+ * /encode's outputs and shapes, batches, /tokenize, GET /model, "encoding": "base64",
+ * "scores" (the attention maps before the softmax), and a large answer written by
+ * several threads. Packing jobs into one forward pass is in test_api_packing.c,
+ * POST /v1/embeddings and "precision" in test_api_embeddings.c.
  */
 #include "api_fixture.h"
 #include "jsonw.h"
@@ -271,170 +270,161 @@ START_TEST(tokenize_route)
 }
 END_TEST
 
-/* ---- POST /v1/embeddings ----------------------------------------------------------------- */
+/* ---- GET /model ------------------------------------------------------------------------- */
 
-/* data[i].embedding of an OpenAI answer. */
-static json_t *openai_embedding(const answer *a, size_t i)
+START_TEST(model_route)
 {
-    json_t *d = json_array_get(json_object_get(a->json, "data"), i);
-    ck_assert_str_eq(json_string_value(json_object_get(d, "object")), "embedding");
-    ck_assert_int_eq(json_integer_value(json_object_get(d, "index")), (json_int_t)i);
-    ck_assert_int_eq(json_object_size(d), 3);
-    return json_object_get(d, "embedding");
-}
-
-START_TEST(embeddings_route)
-{
-    answer e = embed("{\"input\": \"Hello World\", \"model\": \"text-embedding-3-small\"}");
-    ck_assert_int_eq(e.status, 200);
-    json_t *want = json_pack("{s:s, s:[], s:s, s:{s:i, s:i}}", "object", "list", "data", "model",
-                             "random-toy", "usage", "prompt_tokens", 4, "total_tokens", 4);
-    json_object_set(want, "data", json_object_get(e.json, "data"));
-    ck_assert_msg(json_equal(e.json, want), "%s", e.reply.body);
+    answer a = call_full("GET", "/model", NULL, NULL);
+    ck_assert_int_eq(a.status, 200);
+    json_t *want = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:f,"
+        " s:{s:s, s:b}, s:s, s:b, s:i}",
+        "name", "random-toy", "kind", "random", "preset", "toy", "seed", 42, "vocab_size", 1000,
+        "d_model", 4, "n_heads", 2, "d_head", 3, "d_ff", 8, "n_layers", 6, "max_len", 512,
+        "type_vocab_size", 0, "activation", "relu", "positions", "sinusoidal", "pre_ln", 0,
+        "embedding_layernorm", 0, "ln_eps", 1e-5, "tokenizer", "kind", "word", "lowercase", 1,
+        "pooling", "mean", "normalize", 0, "max_batch", 4);
+    ck_assert_msg(json_equal(a.json, want), "got %s", a.reply.body);
     json_decref(want);
-    ck_assert_int_eq(json_array_size(json_object_get(e.json, "data")), 1);
-    answer enc = encode("{\"text\": \"Hello World\"}");
-    ck_assert(max_diff(openai_embedding(&e, 0), json_object_get(enc.json, "embedding")) == 0);
-    answer_free(&enc);
+    answer h = call_full("HEAD", "/model", NULL, NULL);
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_str_eq(h.reply.body, a.reply.body);
+    answer_free(&h);
+    answer_free(&a);
 
-    /* base64: the same floats, little-endian float32. */
-    answer b = embed("{\"input\": \"Hello World\", \"encoding_format\": \"base64\"}");
-    ck_assert_int_eq(b.status, 200);
-    float *x = NULL;
-    ck_assert_int_eq(b64_floats(json_string_value(openai_embedding(&b, 0)), &x), 4);
-    for (size_t i = 0; i < 4; i++)
-        ck_assert(x[i] == (float)json_number_value(json_array_get(openai_embedding(&e, 0), i)));
-    free(x);
-    answer_free(&b);
-
-    /* A list of texts, of ids, of lists of ids: one entry each, equal to /encode's. */
-    const char *lists[][2] = {
-        {"{\"input\": [\"Hello World\", \"a b c\"]}", "{\"text\": [\"Hello World\", \"a b c\"]}"},
-        {"{\"input\": [[2, 17, 3], [5]]}", "{\"tokens\": [[2, 17, 3], [5]]}"}};
-    for (size_t k = 0; k < 2; k++) {
-        answer l = embed(lists[k][0]), r = encode(lists[k][1]);
-        ck_assert_int_eq(l.status, 200);
-        ck_assert_int_eq(json_array_size(json_object_get(l.json, "data")), 2);
-        for (size_t i = 0; i < 2; i++)
-            ck_assert(
-                max_diff(openai_embedding(&l, i),
-                         json_object_get(json_array_get(json_object_get(r.json, "results"), i),
-                                         "embedding")) == 0);
-        json_t *u = json_object_get(l.json, "usage");
-        ck_assert_uint_eq(json_integer_value(json_object_get(u, "prompt_tokens")),
-                          usage_tokens(r.json));
-        ck_assert_uint_eq(json_integer_value(json_object_get(u, "total_tokens")),
-                          usage_tokens(r.json));
-        answer_free(&l);
-        answer_free(&r);
-    }
-    answer ids = embed("{\"input\": [2, 17, 3]}"), one = encode("{\"tokens\": [2, 17, 3]}");
-    ck_assert_int_eq(json_array_size(json_object_get(ids.json, "data")), 1);
-    ck_assert(max_diff(openai_embedding(&ids, 0), json_object_get(one.json, "embedding")) == 0);
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(ids.json, "usage"), "prompt_tokens")),
-        3);
-    answer_free(&ids);
-    answer_free(&one);
-
-    /* dimensions: the first ones, L2-normalised again; d_model itself changes nothing. */
-    answer d2 = embed("{\"input\": \"Hello World\", \"dimensions\": 2}");
-    json_t *full = openai_embedding(&e, 0), *cut = openai_embedding(&d2, 0);
-    ck_assert_int_eq(json_array_size(cut), 2);
-    double x0 = json_number_value(json_array_get(full, 0)),
-           x1 = json_number_value(json_array_get(full, 1));
-    double norm = sqrt(x0 * x0 + x1 * x1);
-    ck_assert(fabs(json_number_value(json_array_get(cut, 0)) - x0 / norm) < 1e-6);
-    ck_assert(fabs(json_number_value(json_array_get(cut, 1)) - x1 / norm) < 1e-6);
-    answer_free(&d2);
-    answer d4 = embed("{\"input\": \"Hello World\", \"dimensions\": 4}");
-    ck_assert(max_diff(openai_embedding(&d4, 0), full) == 0);
-    answer_free(&d4);
-    answer d1 =
-        embed("{\"input\": \"Hello World\", \"dimensions\": 1, \"encoding_format\": \"base64\"}");
-    ck_assert_int_eq(b64_floats(json_string_value(openai_embedding(&d1, 0)), &x), 1);
-    ck_assert(fabs(fabs(x[0]) - 1) < 1e-7);
-    free(x);
-    answer_free(&d1);
-
-    /* The service's pooling ("none" serves mean) and normalisation. */
+    /* A checkpoint (no preset), with the service's own pooling and batch size. */
     api_ctx c = ctx;
-    c.pooling = ENC_POOL_NONE;
-    c.normalize = true;
-    answer n = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": \"Hello World\"}", true);
-    answer m = encode("{\"text\": \"Hello World\", \"pooling\": \"mean\", \"normalize\": true}");
-    ck_assert_int_eq(n.status, 200);
-    ck_assert(max_diff(openai_embedding(&n, 0), json_object_get(m.json, "embedding")) == 0);
-    answer_free(&n);
-    answer_free(&m);
-    c.pooling = ENC_POOL_CLS;
-    n = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": \"Hello World\"}", true);
-    m = encode("{\"text\": \"Hello World\", \"pooling\": \"cls\", \"normalize\": true}");
-    ck_assert(max_diff(openai_embedding(&n, 0), json_object_get(m.json, "embedding")) == 0);
-    answer_free(&n);
-    answer_free(&m);
-    answer_free(&e);
+    c.preset = NULL, c.pooling = ENC_POOL_CLS, c.normalize = true, c.max_batch = 7;
+    a = call_any(&c, "GET", "/model", NULL, NULL, true);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "kind")), "bert");
+    ck_assert(json_is_null(json_object_get(a.json, "preset")));
+    ck_assert(json_is_null(json_object_get(a.json, "seed")));
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "pooling")), "cls");
+    ck_assert(json_is_true(json_object_get(a.json, "normalize")));
+    ck_assert_int_eq(json_integer_value(json_object_get(a.json, "max_batch")), 7);
+    answer_free(&a);
+
+    /* api_ctx_init reads the preset off the name, and empties the rest. */
+    api_ctx d;
+    memset(&d, 0xff, sizeof d);
+    api_ctx_init(&d, model, 3);
+    ck_assert_str_eq(d.preset, "toy");
+    ck_assert_ptr_null(d.openapi);
+    ck_assert_uint_eq(d.openapi_len, 0);
+    ck_assert_ptr_null(d.metrics_text);
+    ck_assert_ptr_null(d.metrics_arg);
+    ck_assert_int_eq(d.pooling, ENC_POOL_MEAN);
 }
 END_TEST
 
-/* ---- precision and base64 of /encode ----------------------------------------------------- */
-
-/* Whether every number of a nested array is written with at most `digits` digits. */
-static bool at_most_digits(const json_t *a, int digits)
+/* A Hugging Face checkpoint (the golden BERT fixture): kind "bert", no preset, no seed. */
+START_TEST(model_route_checkpoint)
 {
-    if (json_is_number(a)) {
-        char buf[40];
-        double v = json_number_value(a);
-        snprintf(buf, sizeof buf, "%.*g", digits, v);
-        return strtod(buf, NULL) == v;
-    }
-    for (size_t i = 0; i < json_array_size(a); i++)
-        if (!at_most_digits(json_array_get(a, i), digits)) return false;
-    return true;
+    char err[512];
+    enc_model *bert = enc_model_load_hf("tests/golden/fixtures/bert_f32/model", err, sizeof err);
+    ck_assert_msg(bert != NULL, "%s (run from the repository root)", err);
+    api_ctx c;
+    api_ctx_init(&c, bert, 8);
+    ck_assert_ptr_null(c.preset);
+    answer a = call_any(&c, "GET", "/model", NULL, NULL, true);
+    ck_assert_int_eq(a.status, 200);
+    json_t *j = a.json;
+    ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "model"); /* the folder */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "kind")), "bert");
+    ck_assert(json_is_null(json_object_get(j, "preset")) &&
+              json_is_null(json_object_get(j, "seed")));
+    const struct {
+        const char *key;
+        json_int_t v;
+    } sizes[] = {{"vocab_size", 100}, {"d_model", 32},        {"n_heads", 4},
+                 {"d_head", 8},       {"d_ff", 64},           {"n_layers", 2},
+                 {"max_len", 64},     {"type_vocab_size", 2}, {"max_batch", 8}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        ck_assert_msg(json_integer_value(json_object_get(j, sizes[i].key)) == sizes[i].v, "%s",
+                      sizes[i].key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "activation")), "gelu");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "positions")), "learned");
+    ck_assert(json_is_true(json_object_get(j, "embedding_layernorm")));
+    ck_assert(json_real_value(json_object_get(j, "ln_eps")) == 1e-12);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tokenizer"), "kind")),
+                     "wordpiece");
+    ck_assert_int_eq(json_object_size(j), 21);
+    answer_free(&a);
+    /* And the OpenAI route on it. */
+    a = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": [\"hello world\", \"a\"]}", true);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(
+                         json_array_get(json_object_get(a.json, "data"), 1), "embedding")),
+                     32);
+    answer_free(&a);
+    enc_model_free(bert);
 }
+END_TEST
 
-START_TEST(precision_digits)
+/* GET /model/weights: the toy's parameters by name, shapes (out, in), nested arrays. */
+START_TEST(model_weights_route)
 {
-    const char *base = "{\"text\": \"the cat sat\", \"outputs\": [\"embedding\", "
-                       "\"token_embeddings\", \"attention\"], \"layers\": [1]";
-    char body[256];
-    snprintf(body, sizeof body, "%s}", base);
-    answer full = encode(body);
-    ck_assert(
-        !at_most_digits(json_object_get(full.json, "token_embeddings"), 3)); /* 9 by default */
-    snprintf(body, sizeof body, "%s, \"precision\": 9}", base);
-    answer nine = encode(body);
-    ck_assert_str_eq(nine.reply.body, full.reply.body);
-    answer_free(&nine);
-    const int digits[] = {1, 3, 6};
-    for (size_t k = 0; k < 3; k++) {
-        snprintf(body, sizeof body, "%s, \"precision\": %d}", base, digits[k]);
-        answer p = encode(body);
-        ck_assert_int_eq(p.status, 200);
-        double tol = 0.5 * pow(10, 1 - digits[k]); /* half a unit of the last digit, relative */
-        const char *keys[] = {"embedding", "token_embeddings", "attention"};
-        for (size_t i = 0; i < 3; i++) {
-            json_t *x = json_object_get(p.json, keys[i]), *y = json_object_get(full.json, keys[i]);
-            ck_assert_msg(at_most_digits(x, digits[k]), "%s with precision %d", keys[i], digits[k]);
-            float fx[512], fy[512];
-            size_t nx = 0, ny = 0;
-            flatten(x, fx, &nx, 512), flatten(y, fy, &ny, 512);
-            ck_assert_uint_eq(nx, ny);
-            for (size_t j = 0; j < nx; j++)
-                ck_assert_msg(fabs(fx[j] - fy[j]) <= tol * fabs(fy[j]) * 1.05,
-                              "%s[%zu]: %.9g vs %.9g at %d digits", keys[i], j, fx[j], fy[j],
-                              digits[k]);
+    answer a = call_full("GET", "/model/weights", NULL, NULL);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "model")), "random-toy");
+    json_t *ts = json_object_get(a.json, "tensors");
+    ck_assert_uint_eq(json_array_size(ts), 6 * (2 * 6 + 10)); /* tok_emb left out */
+    enc_tensor_view v[200];
+    size_t n = enc_model_tensors(model, v, 200), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(v[i].name, "tok_emb")) continue;
+        json_t *t = json_array_get(ts, k++);
+        ck_assert_str_eq(json_string_value(json_object_get(t, "name")), v[i].name);
+        json_t *shape = json_object_get(t, "shape"), *data = json_object_get(t, "data");
+        ck_assert_uint_eq(json_array_size(shape), v[i].n_dims);
+        ck_assert_uint_eq(json_array_size(data), v[i].shape[0]);
+        for (size_t r = 0; r < v[i].shape[0]; r++) {
+            json_t *row = json_array_get(data, r);
+            float want[64]; /* the toy's rows are at most 8 wide */
+            ck_assert_uint_le(v[i].shape[1], 64);
+            enc_tensor_row(&v[i], r, want);
+            if (v[i].n_dims == 1) {
+                ck_assert((float)json_number_value(row) == want[0]); /* 9 digits round-trip */
+                continue;
+            }
+            ck_assert_uint_eq(json_array_size(row), v[i].shape[1]);
+            for (size_t c = 0; c < v[i].shape[1]; c++)
+                ck_assert((float)json_number_value(json_array_get(row, c)) == want[c]);
         }
-        ck_assert(
-            json_equal(json_object_get(p.json, "layers"), json_object_get(full.json, "layers")));
-        answer_free(&p);
+        if (!strcmp(v[i].name, "layer0.W_o")) {
+            ck_assert_int_eq(json_integer_value(json_array_get(shape, 0)), 4);
+            ck_assert_int_eq(json_integer_value(json_array_get(shape, 1)), 6);
+        }
     }
-    answer_free(&full);
+    answer h = call_full("HEAD", "/model/weights", NULL, NULL);
+    ck_assert_int_eq(h.status, 200);
+    answer_free(&h);
+    answer_free(&a);
+    ck_status(call_full("POST", "/model/weights", "application/json", "{}"), 405,
+              "/model/weights takes GET, HEAD");
+
+    /* A bigger model: a 413 that says how many parameters it has. */
+    char err[512];
+    enc_config cfg;
+    ck_assert_int_eq(enc_config_preset(&cfg, "base", err, sizeof err), ENC_OK);
+    cfg.n_layers = 1, cfg.vocab_size = 10, cfg.max_len = 8;
+    enc_model *big = enc_model_new_random(&cfg, err, sizeof err);
+    ck_assert_msg(big != NULL, "%s", err);
+    api_ctx c;
+    api_ctx_init(&c, big, 4);
+    a = call_any(&c, "GET", "/model/weights", NULL, NULL, true);
+    ck_assert_int_eq(a.status, 413);
+    ck_assert_msg(strstr(a.message,
+                         "the model has 3152384 parameters besides the token embeddings; "
+                         "/model/weights serves models up to 100000"),
+                  "%s", a.message);
+    answer_free(&a);
+    enc_model_free(big);
 }
 END_TEST
 
-/* Checks that tensor object t is {"dtype": "float32", "shape", "data"} holding exactly
- * the numbers of the nested JSON array j. */
+/* ---- "encoding": "base64" of /encode ------------------------------------------------- */
+
 static void ck_tensor(const json_t *t, const json_t *j, const char *what)
 {
     ck_assert_msg(json_is_object(t) && json_object_size(t) == 3, "%s is not a tensor object", what);
@@ -751,8 +741,9 @@ int main(void)
     tcase_add_test(tc, pooling_and_normalize);
     tcase_add_test(tc, batch_equals_singles);
     tcase_add_test(tc, tokenize_route);
-    tcase_add_test(tc, embeddings_route);
-    tcase_add_test(tc, precision_digits);
+    tcase_add_test(tc, model_route);
+    tcase_add_test(tc, model_route_checkpoint);
+    tcase_add_test(tc, model_weights_route);
     tcase_add_test(tc, base64_encoding);
     tcase_add_test(tc, scores_output);
     tcase_add_test(tc, threads_write_the_same_answer);
