@@ -13,8 +13,7 @@
  * ENC_PRED_ROWS (D + W + V) floats (enc_heads_scratch). */
 #define ENC_PRED_ROWS 16
 
-/* Floats of scratch the outputs q asks for need (0 when none). */
-size_t enc_heads_scratch(const enc_model *m, unsigned outputs);
+/* enc_heads_scratch, which sizes the workspace, is declared in workspace.h. */
 
 /* A random model's head: no transform, the decoder tied to its embeddings, no bias.
  * ENC_ERR_NOMEM or ENC_OK. */
