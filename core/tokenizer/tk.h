@@ -16,10 +16,6 @@
 #include "status.h"
 #include "tokens.h"
 
-/* The tokenizer's own header (tokenizer.h) is not included here: it is the pipeline's
- * public face, and tokenizer.c, which implements it, includes this file. */
-typedef struct enc_tokenizer enc_tokenizer;
-
 /* ---- the normalized string ------------------------------------------------------ */
 
 /* HF's NormalizedString, one code point at a time: cp[i] is the i-th normalized char,
@@ -358,6 +354,10 @@ typedef struct {
 } tk_added;
 
 struct enc_wordpiece;
+
+/* tokenizer.h, the pipeline's public face, is not included here: tokenizer.c, which
+ * implements it, includes this file. The same type: */
+typedef struct enc_tokenizer enc_tokenizer;
 
 struct enc_tokenizer {
     tk_model model;
