@@ -29,9 +29,6 @@ KNOWN_CIRCLES = [
     # model.c includes heads.h for the heads' init and free; heads.h includes capture.h,
     # which includes workspace.h, which includes model.h.
     {'core/model', 'core/heads', 'core/capture', 'core/workspace'},
-    # model.c includes heads.h for the heads' init and free; heads.h includes capture.h,
-    # which includes workspace.h, which includes model.h.
-    {'core/model', 'core/heads', 'core/capture', 'core/workspace'},
     # web.h includes routes.h for the route type, and routes.c includes web.h.
     {'server/routes', 'server/web'},
     # request_json.h includes request.h, and request.c includes request_json.h.
