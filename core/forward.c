@@ -1,9 +1,9 @@
 /*
- * forward.c - the encoder's forward pass, reading top to bottom as the math does
- * (design brief, "The math"). Sequences of a batch are packed back to back: every
- * row-wise step (products, LayerNorm, feed-forward) runs on all N tokens at once, and
- * attention runs per sequence over that sequence's own keys only - exactly what a key
- * padding mask computes, without the padded rows.
+ * forward.c - the encoder's forward pass, reading top to bottom as the math does.
+ * Sequences of a batch are packed back to back: every row-wise step (products,
+ * LayerNorm, feed-forward) runs on all N tokens at once, and attention runs per sequence
+ * over that sequence's own keys only - exactly what a key padding mask computes, without
+ * the padded rows.
  */
 #include <math.h>
 #include <omp.h>

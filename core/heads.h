@@ -13,8 +13,7 @@
  * ENC_PRED_ROWS (D + W + V) floats (enc_heads_scratch). */
 #define ENC_PRED_ROWS 16
 
-/* Floats of scratch the outputs q asks for need (0 when none). */
-size_t enc_heads_scratch(const enc_model *m, unsigned outputs);
+/* enc_heads_scratch, which sizes the workspace, is declared in workspace.h. */
 
 /* The top_k predictions of hidden state slot `slot` for the span's rows x (n, D). */
 void enc_predict(const enc_model *m, const enc_workspace *ws, enc_result *r, size_t slot,

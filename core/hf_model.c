@@ -260,7 +260,7 @@ static enc_status open_weights(hf_loader *L, char *err, size_t errlen)
 
 /* One tensor: prefix + name, shape (rows) or (rows, cols) when cols > 0. With dst NULL
  * only checks it; else reads it into dst and refuses non-finite values. LayerNorm
- * weight/bias fall back to the old gamma/beta names. */
+ * weight/bias fall back to the legacy gamma/beta names. */
 static enc_status tensor(const hf_loader *L, float *dst, const char *name, size_t rows, size_t cols,
                          char *err, size_t errlen)
 {

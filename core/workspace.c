@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 
 #include "hugepages.h"
-#include "heads.h"
 #include "workspace.h"
 
 enc_workspace *enc_workspace_new(void)

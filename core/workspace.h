@@ -54,4 +54,8 @@ void enc_ws_lay_out(enc_workspace *ws, size_t n);
 enc_status enc_ws_result(enc_workspace *ws, const enc_model *m, const enc_batch *b,
                          const enc_request *q, size_t N, enc_result *r, char *err, size_t errlen);
 
+/* Floats of scratch the outputs of a pass need for the heads' predictions (0 when none;
+ * defined in heads.c, whose header includes this one). */
+size_t enc_heads_scratch(const enc_model *m, unsigned outputs);
+
 #endif

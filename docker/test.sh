@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make docker-test: builds docker/Dockerfile with podman and checks the image for real,
-# following ../shared/docs/containers.md (no Docker engine and no registry here):
+# make docker-test: builds docker/Dockerfile and checks the image for real,
+# with Debian's podman (no Docker engine and no image registry needed):
 #   1. installs podman, buildah, debootstrap and runc when missing (apt-get);
 #   2. a local base image localhost/debian:bookworm, made once with debootstrap and cached
 #      (the podman image store, and a tarball in $ENCODERD_BASE_CACHE, default
@@ -42,7 +42,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-# runc with no default ulimits (they cannot be set inside our sandbox); see containers.md.
+# runc with no default ulimits (they cannot be set inside an unprivileged sandbox).
 TMP=$(mktemp -d /tmp/encoderd-docker-test.XXXXXX)
 printf '[containers]\ndefault_ulimits = []\n' > "$TMP/containers.conf"
 export CONTAINERS_CONF=$TMP/containers.conf

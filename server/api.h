@@ -25,7 +25,7 @@
  * budget (api_ctx.answers, budget.h) before its pass may start (api_job_admit: the
  * workers ask it); the claim travels with the answer (api_reply.claim) until it is freed.
  *
- * Conventions of the answers (design.md, "HTTP API (v1)"; openapi.yaml is the contract):
+ * Conventions of the answers (openapi.yaml is the contract):
  * one input gives one result object; a list of inputs gives {"model", "results": [same
  * objects], "usage"}, computed by ONE packed enc_forward. "layers" says which entries
  * hidden_states / attention / scores hold: the list asked, or with none asked 0..L when

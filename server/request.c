@@ -1,5 +1,5 @@
 /*
- * api_request.c - the validator: a request body -> api_request, or a 400 / 422 saying
+ * request.c - the validator: a request body -> api_request, or a 400 / 422 saying
  * what is wrong and where (see api.h).
  *
  * Reading order: small readers (a bool, an index list, an id), the inputs (text,

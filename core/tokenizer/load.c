@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "tk.h"
+#include "tokenizer.h"
 #include "wordpiece.h"
 
 static bool is_file(const char *path)

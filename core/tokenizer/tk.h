@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoder.h"
 #include "status.h"
-#include "tokenizer.h"
 #include "tokens.h"
 
 /* ---- the normalized string (text.c) --------------------------------------------- */
@@ -354,6 +354,10 @@ typedef struct {
 } tk_added;
 
 struct enc_wordpiece;
+
+/* tokenizer.h, the pipeline's public face, is not included here: tokenizer.c, which
+ * implements it, includes this file. The same type: */
+typedef struct enc_tokenizer enc_tokenizer;
 
 struct enc_tokenizer {
     tk_model model;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer.h"
+
 #include "tk.h"
 #include "wordpiece.h"
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tk.h"
+#include "tokenizer.h"
 
 typedef struct {
     const char *name; /* the file name, for messages */

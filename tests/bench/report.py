@@ -262,7 +262,7 @@ def main():
                 targets.append(("model load, process start → /health, s (the same weights as an "
                                 "F32 checkpoint folder, mapped; best of 3)", v, "≤ 0.5", v <= 0.5))
             if targets:
-                p("### Targets (issue 4), from this run")
+                p("### Targets, from this run")
                 p("")
                 p("| figure | value | target | met |")
                 p("|---|---|---|---|")

@@ -7,10 +7,13 @@
 # (tests/clients, npm ci there likewise), check the process itself (--help, a bad model,
 # a bad config, SIGTERM). Every server started here is killed by the EXIT trap.
 # tei.test.mjs runs Debian's promtool (package prometheus, in the Makefile's DEB_PKGS).
-# Usage: tests/e2e/run.sh BUILD_DIR      Ends with "e2e: N passed, N failed".
+# Usage: tests/e2e/run.sh BUILD_DIR [FILE.test.mjs]      Ends with "e2e: N passed, N failed".
+# With a FILE (tests/e2e/readme.test.mjs, tests/openapi/openapi.test.mjs, ...) the node
+# tests are that file alone (the process checks around them still run).
 set -u
 cd "$(dirname "$0")/../.."
 build=${1:-build}
+only=${2:-}
 bin=$build/encoderd
 tmp=$(mktemp -d)
 pids=()
@@ -89,7 +92,7 @@ check "start-up line names the model, sizes and address" \
     grep -q "model random-toy (vocab 1000, d_model 4, 2 heads x 3, d_ff 8, 6 layers.*listening on http://127.0.0.1:$TOY" "$tmp/toy.log"
 check "listens on 127.0.0.1 only" bash -c "ss -ltnH | awk '{print \$4}' | grep -qx '127.0.0.1:$TOY' && ! ss -ltnH | awk '{print \$4}' | grep -v '^127.0.0.1:' | grep -q ':$TOY\$'"
 
-# The brief's example, exactly as written (curl -d sends form-urlencoded).
+# The first example of the README, exactly as written (curl -d sends form-urlencoded).
 out=$(curl -s -d '{"text":"Hello World"}' "localhost:$TOY/encode")
 check "curl -d '{\"text\":\"Hello World\"}' localhost/encode answers tokens and an embedding" \
     bash -c '[[ "$1" == *"\"text\":\"hello\""* && "$1" == *"\"embedding\":["* ]]' _ "$out"
@@ -150,7 +153,11 @@ run_node() {
     [ "${nf:-0}" -gt 0 ] && grep -A30 '^not ok' "$tmp/$name.tap" | head -80
     return 0
 }
-if command -v node >/dev/null; then
+if command -v node >/dev/null && [ -n "$only" ]; then
+    [ -f "$only" ] || fail "$only: no such test file"
+    [ -f "$only" ] && run_node "$(basename "$only" .test.mjs)" env ENCODERD_TOY="http://127.0.0.1:$TOY" \
+        ENCODERD_BASE="http://127.0.0.1:$BASE" ENCODERD_BIN="$bin" node --test --test-reporter=tap "$only"
+elif command -v node >/dev/null; then
     run_node node env ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
         ENCODERD_BIN="$bin" node --test --test-reporter=tap tests/e2e/*.test.mjs
     # openapi.yaml: valid OpenAPI 3.1, and the real answers match it (its own servers).

@@ -162,7 +162,7 @@ test('plain heads still pass: HTTP/1.0 without Host, chunked, any case', async (
 });
 
 // A chunked body has no size to refuse up front: it is cut when it passes the cap, with
-// its 413, while the client is still sending (it used to be read to ~6 MB first).
+// its 413, while the client is still sending.
 test('a chunked body is answered 413 as soon as it passes the cap, then closed', async () => {
     const sock = net.connect(s.port, '127.0.0.1');
     await new Promise((r) => sock.on('connect', r));

@@ -6,7 +6,7 @@
  * Allocations are counted by wrapping the allocator for everything this binary links
  * statically (libencoder.a and the test): the Makefile links it with
  * -Wl,--wrap=malloc,... so that each call of our code goes through __wrap_malloc here.
- * (Calls made inside shared libraries - OpenBLAS, libgomp - are not seen.)
+ * (Calls made inside shared libraries - libgomp, jansson - are not seen.)
  */
 #include <check.h>
 #include <math.h>
