@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "web.h"
-
 #define ENC ERR_SHAPE_ENCODERD
 #define TEI ERR_SHAPE_TEI
 #define OAI ERR_SHAPE_OPENAI
@@ -65,11 +63,16 @@ static bool takes(const api_route *r, const char *method)
         (strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0);
 }
 
+/* Set once before serving (api_routes_set_files), read-only afterwards. */
+static api_file_lookup file_route;
+
+void api_routes_set_files(api_file_lookup lookup) { file_route = lookup; }
+
 /* The routes at a path, the visualizer's file first: how many (at most max) into out. */
 static size_t routes_at(const char *path, const api_route **out, size_t max)
 {
     size_t n = 0;
-    const api_route *web = api_web_route(path);
+    const api_route *web = file_route ? file_route(path) : NULL;
     if (web && n < max) out[n++] = web;
     for (size_t i = 0; i < N_ROUTES && n < max; i++)
         if (path_matches(&ROUTES[i], path)) out[n++] = &ROUTES[i];
@@ -112,7 +115,7 @@ const api_route *api_route_find(const char *method, const char *path, api_error 
     for (size_t i = 0; i < N_ROUTES; i++)
         snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s %s", i ? ", " : "",
                  ROUTES[i].method, ROUTES[i].path);
-    if (api_web_route("/"))
+    if (file_route && file_route("/"))
         snprintf(routes + strlen(routes), sizeof routes - strlen(routes),
                  ", GET / (the visualizer)");
     api_error_set(err, ERR_NOT_FOUND, "no route %.20s %.200s; the routes are %s", method, path,

@@ -60,6 +60,15 @@ typedef struct {
  * the shape of the path's route). */
 const api_route *api_route_find(const char *method, const char *path, api_error *err);
 
+/* The metrics labels of the visualizer's page and of its other files. */
+#define API_WEB_PAGE_LABEL "/"
+#define API_WEB_FILE_LABEL "/web/*"
+
+/* The routes of files served from memory (the visualizer's: web.c sets it when its files
+ * are registered): the route at a path, or NULL. Looked up before the table. */
+typedef const api_route *(*api_file_lookup)(const char *path);
+void api_routes_set_files(api_file_lookup lookup);
+
 /* The route at a path whatever the method, or NULL: the visualizer's file first, then the
  * table's first (the label and error shape of a 405). */
 const api_route *api_route_at(const char *path);

@@ -42,6 +42,7 @@ bool api_web_register(const api_web_file *files, size_t n)
                         ERR_SHAPE_ENCODERD};
     web_files = files;
     n_web_files = n;
+    api_routes_set_files(api_web_route);
     return true;
 }
 

@@ -17,8 +17,6 @@
 #include "routes.h"
 
 /* Their labels in the metrics: the page, and every other file. */
-#define API_WEB_PAGE_LABEL "/"
-#define API_WEB_FILE_LABEL "/web/*"
 
 typedef struct {
     const char *path;          /* "/" (index.html) or "/web/<file>" */

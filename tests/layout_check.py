@@ -26,11 +26,6 @@ MAX_HEAD = 20
 ROOTS = ('core/', 'server/', 'tests/')
 INCLUDE_DIRS = ['core', 'core/tokenizer', 'server', 'server/json', 'tests/unit']
 KNOWN_CIRCLES = [
-    # model.c includes heads.h for the heads' init and free; heads.h includes capture.h,
-    # which includes workspace.h, which includes model.h.
-    {'core/model', 'core/heads', 'core/capture', 'core/workspace'},
-    # web.h includes routes.h for the route type, and routes.c includes web.h.
-    {'server/routes', 'server/web'},
     # request_json.h includes request.h, and request.c includes request_json.h.
     {'server/request', 'server/request_json'},
 ]
