@@ -20,9 +20,9 @@ static const char *const ENCODE_FIELDS[] = {
     "text",      "tokens",    "outputs",  "pooling",
     "normalize", "layers",    "heads",    "add_special_tokens",
     "truncate",  "precision", "encoding", "top_k",
-    "ablate",    NULL};
-static const char *const TOKENIZE_FIELDS[] = {"text", "tokens", "add_special_tokens", "truncate",
-                                              NULL};
+    "ablate",    "text_pair", NULL};
+static const char *const TOKENIZE_FIELDS[] = {"text",     "tokens",    "add_special_tokens",
+                                              "truncate", "text_pair", NULL};
 static const char *const FILL_MASK_FIELDS[] = {"text", "tokens", "top_k", "truncate", NULL};
 static const char *const EMBEDDINGS_FIELDS[] = {"input",      "model", "encoding_format",
                                                 "dimensions", "user",  NULL};
@@ -513,6 +513,43 @@ static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *
     return true;
 }
 
+/* "text_pair": each text's second text (a sentence pair, a query and a passage), tokenized
+ * with the tokenizer's pair template: a string for one text, a list as long as "text"'s
+ * for a list. */
+static bool get_text_pair(const json_t *root, api_request *req, api_error *err)
+{
+    const json_t *v = json_object_get(root, "text_pair");
+    if (!v) return true;
+    if (!req->from_text)
+        return invalid(err,
+                       "text_pair goes with \"text\", not with \"tokens\" (token ids are "
+                       "used as given: put the pair's ids in them)");
+    if (!req->batch && !json_is_string(v))
+        return invalid(err, "text_pair must be a string (as \"text\" is), got %s", json_kind(v));
+    if (req->batch && !json_is_array(v))
+        return invalid(err, "text_pair must be a list of strings (as \"text\" is), got %s",
+                       json_kind(v));
+    if (req->batch && json_array_size(v) != req->n_inputs)
+        return invalid(err, "text_pair has %zu entries; it must have one per text (%zu)",
+                       json_array_size(v), req->n_inputs);
+    req->pairs = calloc(req->n_inputs, sizeof *req->pairs);
+    req->pair_lens = calloc(req->n_inputs, sizeof *req->pair_lens);
+    if (!req->pairs || !req->pair_lens)
+        return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading text_pair");
+    for (size_t b = 0; b < req->n_inputs; b++) {
+        const json_t *e = req->batch ? json_array_get(v, b) : v;
+        char where[32];
+        if (req->batch) snprintf(where, sizeof where, "text_pair[%zu]", b);
+        else snprintf(where, sizeof where, "text_pair");
+        if (!json_is_string(e))
+            return invalid(err, "%s must be a string, got %s", where, json_kind(e));
+        if (json_string_length(e) == 0) return invalid(err, "%s is empty", where);
+        req->pairs[b] = json_string_value(e);
+        req->pair_lens[b] = json_string_length(e);
+    }
+    return true;
+}
+
 /* ---- the routes --------------------------------------------------------------------- */
 
 bool api_req_check_fields(const json_t *root, const char *const *fields, api_error *err)
@@ -557,7 +594,7 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
         return false;
     req->field = text ? "text" : "tokens";
     if (text ? !get_text(ctx, text, req, err) : !get_tokens(ctx, tokens, req, err)) return false;
-    return check_ranges(ctx, req, err) &&
+    return get_text_pair(root, req, err) && check_ranges(ctx, req, err) &&
         select_sorted(req->layers, req->n_layers, &req->layer_sel, err) &&
         select_sorted(req->heads, req->n_heads, &req->head_sel, err);
 }
@@ -709,7 +746,9 @@ bool api_request_needs_forward(const api_request *req)
     case API_ROUTE_TEI_ROOT:
     case API_ROUTE_TEI_EMBED:
     case API_ROUTE_TEI_EMBED_ALL:
-    case API_ROUTE_TEI_SIMILARITY: return api_request_core_outputs(req) != 0;
-    default: return false; /* /rerank and /predict are refused before (no classifier) */
+    case API_ROUTE_TEI_SIMILARITY:
+    case API_ROUTE_TEI_RERANK:
+    case API_ROUTE_TEI_PREDICT: return api_request_core_outputs(req) != 0;
+    default: return false;
     }
 }

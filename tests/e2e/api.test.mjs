@@ -77,6 +77,7 @@ test('422: what is wrong and where', async () => {
         [{ tokens: [[5], []] }, 'tokens[1] is an empty list'],
         [{ tokens: [[5], 6] }, 'tokens[1] must be a list of ids like tokens[0]'],
         [{ text: 'a', outputs: ['bogus'] }, 'outputs[0]="bogus" is not one of'],
+        [{ text: 'a', outputs: ['labels'] }, 'outputs[0]="labels" is not one of'],
         [{ text: 'a', outputs: ['logits'] }, 'outputs[0]="logits": this model has no sequence classifier'],
         [{ text: 'a', pooling: 'max' }, 'pooling must be "cls", "mean" or "none"'],
         [{ text: 'a', normalize: 'yes' }, 'normalize must be true or false'],

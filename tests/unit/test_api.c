@@ -92,7 +92,8 @@ START_TEST(invalid_shape)
     ck_encode("{}", 422, "send \"text\"");
     ck_encode("{\"outputs\": [\"tokens\"]}", 422, "send \"text\"");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"outputs\": []}"), 422,
-              "unknown field \"outputs\" (known: text, tokens, add_special_tokens, truncate)");
+              "unknown field \"outputs\" (known: text, tokens, add_special_tokens, truncate, "
+              "text_pair)");
     answer a = encode("{}");
     ck_assert_str_eq(a.type, "invalid_request");
     answer_free(&a);
@@ -474,9 +475,10 @@ START_TEST(precision_and_encoding_invalid)
     ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422,
               "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, "
               "normalize, layers, heads, add_special_tokens, truncate, precision, encoding, top_k, "
-              "ablate)");
+              "ablate, text_pair)");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"precision\": 3}"), 422,
-              "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate)");
+              "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate, "
+              "text_pair)");
     ck_encode("{\"text\": \"a\", \"precision\": 1, \"encoding\": \"json\"}", 200, "");
     ck_encode("{\"text\": \"a\", \"precision\": 9, \"encoding\": \"base64\"}", 200, "");
 }
