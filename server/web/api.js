@@ -71,9 +71,32 @@ export const getWeights = (signal) => request('GET', 'model/weights', undefined,
 // POST /encode; `base64` float tensors come back as { shape, data: Float32Array }.
 export async function encode(body, signal) {
     const { json, text } = await request('POST', 'encode', body, signal);
-    for (const k of ['embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores'])
+    for (const k of FLOAT_OUTPUTS)
         if (json[k] && typeof json[k] === 'object' && json[k].dtype === 'float32') json[k] = decodeTensor(json[k]);
     return { json, bytes: text.length };
+}
+
+// The outputs of /encode that are float tensors (base64 when asked so).
+const FLOAT_OUTPUTS = ['embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores', 'queries', 'keys',
+    'values', 'head_outputs', 'attention_output', 'ffn_intermediate', 'attention_norms', 'rollout'];
+
+// POST /fill-mask {text, top_k}: per mask token a list of {id, token, score}.
+export const fillMask = (body, signal) => request('POST', 'fill-mask', body, signal).then((r) => r.json);
+
+// What this server offers beyond the first API, read from its own openapi.yaml (so the
+// page never has to provoke an error to find out): the /encode outputs of its enum, and
+// whether text_pair, ablate and /fill-mask are there.
+export async function getFeatures(signal) {
+    let doc = '';
+    try {
+        const res = await fetch('openapi.yaml', { signal });
+        if (res.ok) doc = await res.text();
+    } catch (e) {
+        if (e.name === 'AbortError') throw e;
+    }
+    const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
+    const outputs = new Set(m ? m[1].split(',').map((s) => s.trim()) : ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention']);
+    return { outputs, fillMask: /^\s*\/fill-mask:/m.test(doc), textPair: /^\s*text_pair:/m.test(doc), ablate: /^\s*ablate:/m.test(doc) };
 }
 
 // The raw JSON text of a request (for the download links).

@@ -386,3 +386,68 @@ test('12 layers x 12 heads at T=128: lazy, and the page stays responsive', async
     await checkClean(page, 'big');
     await page.close();
 });
+
+// ---- the views of the whole forward pass ----------------------------------------------------
+
+// What a server offers beyond the first API, from its openapi.yaml (as the page reads it).
+async function features(server) {
+    const doc = await (await fetch(servers[server].url + 'openapi.yaml')).text();
+    const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
+    const outputs = new Set(m ? m[1].split(',').map((s) => s.trim()) : []);
+    return { outputs, fillMask: /^\s*\/fill-mask:/m.test(doc), textPair: /^\s*text_pair:/m.test(doc), ablate: /^\s*ablate:/m.test(doc) };
+}
+
+// The numbers of a step-by-step matrix as printed: rows of floats.
+const printed = (page, id) => page.$$eval(`[data-testid=${id}] tbody tr`, (rows) => rows.map((r) =>
+    [...r.querySelectorAll('td')].map((td) => Number(td.textContent.replace('−', '-')))));
+
+function assertClose(got, want, tol, what) {
+    assert.equal(got.length, want.length, `${what}: rows`);
+    got.forEach((row, i) => {
+        assert.equal(row.length, want[i].length, `${what}: row ${i} width`);
+        row.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= tol, `${what}[${i}][${j}]: page ${v}, server ${want[i][j]}`));
+    });
+}
+
+test('toy: the forward pass step by step, checked against the server', async () => {
+    const text = 'the cat sat on the mat';
+    const page = await open('toy', '#tab=steps&text=' + encodeURIComponent(text));
+    await page.waitForSelector('[data-testid=steps-check]');
+    assert.match(await page.textContent('[data-testid=steps-check]'), /^✓/);
+    // What the page did not compute: the server's hidden states and attention.
+    const ref = await encodeApi('toy', { text, outputs: ['tokens', 'hidden_states', 'attention'], precision: 6 });
+    const T = ref.tokens.length;
+    assertClose(await printed(page, 'step-sum'), ref.hidden_states[0], 1e-4, 'X = E + PE');
+    const model = await (await fetch(servers.toy.url + 'model')).json();
+    for (const l of [0, model.n_layers - 1]) {
+        await page.selectOption('[data-testid=steps-layer]', String(l));
+        await page.waitForFunction((k) => new RegExp(`hidden_states\\[${k + 1}\\]`).test(document.querySelector('[data-testid=step-output] figcaption').textContent), l);
+        assertClose(await printed(page, 'step-output'), ref.hidden_states[l + 1], 2e-3, `layer ${l} output`);
+        for (let k = 0; k < model.n_heads; k++)
+            assertClose(await printed(page, `step-softmax-${k}`), ref.attention[l][k], 1e-3, `layer ${l} head ${k} softmax`);
+        assert.equal((await printed(page, 'step-q-0')).length, T);
+    }
+    // Every step is there, every matrix has numbers.
+    const formulas = await page.$$eval('[data-view=steps] .formula', (f) => f.map((e) => e.textContent));
+    for (const want of [/^Q0 =/, /^K1 =/, /^V0 =/, /^S0 = Q0 K0ᵀ/, /^A1 = softmax/, /^Z0 = A0 V0/, /^concat/, /W_Oᵀ/, /^U = LayerNorm/, /^U W_1ᵀ/, /^RELU\(/, /^F = /, /^U \+ F/, /^X′ = LayerNorm/])
+        assert.ok(formulas.some((f) => want.test(f)), `a step ${want}: ${formulas.join(' | ')}`);
+    const empty = await page.$$eval('[data-view=steps] table.matrix td', (tds) => tds.filter((td) => !/\d/.test(td.textContent)).length);
+    assert.equal(empty, 0, 'no empty cell');
+    await page.selectOption('[data-testid=steps-layer]', '0');
+    await page.waitForSelector('[data-testid=step-positions]');
+    await shot(page, 'toy-10-steps', true);
+    await checkClean(page, 'toy steps');
+    await page.close();
+});
+
+test('base preset: no step-by-step tab (too big to print), the compute mode beside the name', async () => {
+    const page = await open('base', '#text=hello');
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    assert.equal(await page.$('#tabs [data-tab=steps]'), null);
+    const model = await (await fetch(servers.base.url + 'model')).json();
+    const badge = await page.textContent('#model-badge');
+    if (model.compute) assert.match(badge, new RegExp(`random-base · ${model.compute} ·`));
+    else assert.match(badge, /^random-base · 6 layers/);
+    await checkClean(page, 'base steps');
+    await page.close();
+});
