@@ -13,6 +13,7 @@ export class NeuronView {
         this.qkNote = h('p', { class: 'explain' });
         this.vecBox = h('div', { class: 'mapbox wide', 'data-testid': 'neuron-vectors' });
         this.prodBox = h('div', { class: 'mapbox wide', 'data-testid': 'neuron-view' });
+        this.scoreBox = h('div', { class: 'scroll x', 'data-testid': 'neuron-scores' });
         this.ffnTitle = h('h3');
         this.ffnNote = h('p', { class: 'explain' });
         this.ffnBox = h('div', { class: 'mapbox wide', 'data-testid': 'ffn-heatmap' });
@@ -20,7 +21,7 @@ export class NeuronView {
         this.el = h('section', { class: 'view', 'data-view': 'neurons' },
             h('div', { class: 'card' },
                 h('div', { class: 'card-head' }, this.qkTitle, button('PNG ↓', 'Download as PNG', () => this.prod && savePng(this.prod.el, 'encoderd-neuron-view.png'))),
-                this.qkNote, this.vecBox, h('div', { class: 'scroll x' }, this.prodBox)),
+                this.qkNote, this.vecBox, h('div', { class: 'neuron-row' }, h('div', { class: 'scroll x' }, this.prodBox), this.scoreBox)),
             h('div', { class: 'card' },
                 h('div', { class: 'card-head' }, this.ffnTitle, button('PNG ↓', 'Download as PNG', () => this.ffn && savePng(this.ffn.el, 'encoderd-ffn.png'))),
                 this.ffnNote, h('div', { class: 'scroll x' }, this.ffnBox)));
@@ -44,6 +45,7 @@ export class NeuronView {
             this.qkNote.replaceChildren();
             this.vecBox.replaceChildren(this.app.missing('queries and keys (/encode outputs "queries", "keys")'));
             this.prodBox.replaceChildren();
+            this.scoreBox.replaceChildren();
             this.prod = null;
             return;
         }
@@ -70,7 +72,7 @@ export class NeuronView {
         this.vecBox.replaceChildren(vec(qv, mq, `q (${labels[q]})`), vec(K.subarray(0, dh), mk, `k (${labels[0]})`));
         const opts = {
             rows: T, cols: dh, valueAt: (j, d) => prod[j * dh + d], scale: scale(DIV, -mp, mp), square: false,
-            rowLabels: labels.map((s, j) => `${s}  ${fmt(score[j], 2)} → ${fmt(weight[j], 2)}`), colTick: dh > 16 ? 8 : 1,
+            rowLabels: labels, colTick: dh > 16 ? 8 : 1,
             maxW: roomIn(this.prodBox, 200, 900), maxH: Math.max(100, Math.min(520, T * 22)), maxCellH: 22, digits: 2, legendText: 'q·k product',
             splitRow: S.pairStart > 0 ? S.pairStart : -1,
             tipText: (j, d, v) => [h('b', {}, fmt(v, 4)), h('br'), `q${q}[${d}] × k${j}[${d}] (“${labels[q]}” × “${labels[j]}”)`, h('br'), `score ${fmt(score[j], 4)}, weight ${fmt(weight[j], 4)}`],
@@ -81,6 +83,10 @@ export class NeuronView {
         };
         if (!this.prod) { this.prod = new Heatmap(opts); this.prodBox.replaceChildren(this.prod.el); } else this.prod.update(opts);
         this.prod.el.dataset.query = String(q);
+        this.scoreBox.replaceChildren(h('table', { class: 'numbers' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'j'), h('th', { class: 'left' }, 'key'), h('th', {}, `Σ q·k / √${dh}`), h('th', {}, 'softmax'))),
+            h('tbody', {}, Array.from({ length: T }, (_, j) => h('tr', { class: S.tokens[j].special ? 'special' : '' },
+                h('td', {}, String(j)), h('td', { class: 'tok' }, labels[j]), h('td', {}, fmt(score[j], 4)), h('td', {}, fmt(weight[j], 4)))))));
     }
 
     async renderFfn() {
@@ -111,5 +117,6 @@ export class NeuronView {
             onHover: (i) => this.app.setFocus(i),
         };
         if (!this.ffn) { this.ffn = new Heatmap(opts); this.ffnBox.replaceChildren(this.ffn.el); } else this.ffn.update(opts);
+        this.ffn.el.dataset.order = order.join(',');
     }
 }

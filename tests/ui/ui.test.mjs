@@ -451,3 +451,203 @@ test('base preset: no step-by-step tab (too big to print), the compute mode besi
     await checkClean(page, 'base steps');
     await page.close();
 });
+
+// ---- a server with the interpretability API, where this build's server lacks it -------------
+// The views below read /encode outputs, ablate, text_pair and /fill-mask. On a server
+// that has them the tests run against it; on one that lacks them each view must say so,
+// and the page is then also driven against answers made here: queries and keys computed
+// from the server's own weights and hidden states (so the neuron view's scores can be held
+// against the server's `scores`), pairs encoded by the server from their token ids, and,
+// for the rest, deterministic made-up numbers of the contract's shapes.
+
+const f32 = (a) => ({ dtype: 'float32', shape: a.shape, data: Buffer.from(new Float32Array(a.data).buffer).toString('base64') });
+const unf32 = (b64) => { const b = Buffer.from(b64, 'base64'); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
+const noise = (k, seed = 1) => { const x = Math.sin(k * 12.9898 + seed * 78.233) * 43758.5453; return 2 * (x - Math.floor(x)) - 1; };
+
+async function post(server, path, body) {
+    const r = await fetch(servers[server].url + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return r.json();
+}
+
+async function mockApi(page, server) {
+    const url = servers[server].url;
+    const model = await (await fetch(url + 'model')).json();
+    const weights = model.d_model <= 16 ? new Map((await (await fetch(url + 'model/weights')).json()).tensors.map((t) => [t.name, t])) : null;
+    const doc = (await (await fetch(url + 'openapi.yaml')).text()).replace(/enum:\s*\[tokens,[^\]]*\]/,
+        'enum: [tokens, embedding, token_embeddings, hidden_states, attention, scores, queries, keys, values, head_outputs, attention_output, ffn_intermediate, attention_norms, rollout, predictions]');
+    await page.route(url + 'openapi.yaml', (route) => route.fulfill({ contentType: 'application/yaml', body: `${doc}\n# made by the test:\n#  text_pair:\n#  ablate:\n#  /fill-mask:\n`.replace(/#  /g, '    ') }));
+    await page.route(url + 'fill-mask', async (route) => {
+        const { text, top_k: k } = JSON.parse(route.request().postData());
+        const n = (text.match(/\[MASK\]/g) ?? []).length;
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(Array.from({ length: n }, (_, m) => Array.from({ length: k }, (_, r) => ({ id: 100 + r, token: `word${m}${r}`, score: 0.5 / (r + 1) })))) });
+    });
+    const NEW = ['queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate', 'attention_norms', 'rollout', 'predictions'];
+    await page.route(url + 'encode', async (route) => {
+        const body = JSON.parse(route.request().postData());
+        const asks = (body.outputs ?? []).filter((o) => NEW.includes(o));
+        if (!asks.length && !body.ablate && !body.text_pair) { route.continue(); return; }
+        // The input as token ids (a pair: both sentences, [SEP] after the second).
+        let ids, pairStart = -1;
+        if (body.text_pair) {
+            const a = (await post(server, 'encode', { text: body.text, outputs: ['tokens'] })).tokens.map((t) => t.id);
+            const b = (await post(server, 'encode', { text: body.text_pair, add_special_tokens: false, outputs: ['tokens'] })).tokens.map((t) => t.id);
+            ids = [...a, ...b, a[a.length - 1]];
+            pairStart = a.length;
+        }
+        const input = ids ? { tokens: ids } : { text: body.text, add_special_tokens: body.add_special_tokens, truncate: body.truncate };
+        const real = (body.outputs ?? []).filter((o) => !NEW.includes(o));
+        const ans = await post(server, 'encode', { ...input, outputs: [...new Set(['tokens', 'hidden_states', ...real])], encoding: 'base64', ...(real.includes('attention') || real.includes('scores') ? { layers: body.layers, heads: body.heads } : {}) });
+        const T = ans.tokens.length, L = model.n_layers, H = model.n_heads, Dh = model.d_head, D = model.d_model;
+        const hs = unf32(ans.hidden_states.data);
+        const layers = body.layers ?? Array.from({ length: L }, (_, l) => l), heads = body.heads ?? Array.from({ length: H }, (_, k) => k);
+        const out = { model: ans.model, tokens: ans.tokens, usage: ans.usage, layers, heads };
+        if (pairStart >= 0) out.pair_start = pairStart;
+        for (const k of ['attention', 'scores', 'embedding']) if (ans[k]) out[k] = ans[k];
+        // Per head, from the weights: X W^T + b of hidden_states[l] (queries, keys, values).
+        const proj = (what) => {
+            const data = [];
+            for (const l of layers) for (const k of heads) {
+                const W = weights.get(`layer${l}.head${k}.W_${what}`).data, b = weights.get(`layer${l}.head${k}.b_${what}`).data;
+                for (let i = 0; i < T; i++) for (let o = 0; o < Dh; o++) {
+                    let s = b[o];
+                    for (let d = 0; d < D; d++) s += hs[(l * T + i) * D + d] * W[o][d];
+                    data.push(s);
+                }
+            }
+            return f32({ shape: [layers.length, heads.length, T, Dh], data });
+        };
+        const made = (shape, seed) => { const n = shape.reduce((a, b) => a * b, 1); return f32({ shape, data: Array.from({ length: n }, (_, k) => noise(k, seed)) }); };
+        const stochastic = (shape, seed) => { // rows of positive numbers summing to 1
+            const n = shape.reduce((a, b) => a * b, 1), d = Array.from({ length: n }, (_, k) => 0.05 + Math.abs(noise(k, seed)));
+            for (let r = 0; r < n / T; r++) { let s = 0; for (let j = 0; j < T; j++) s += d[r * T + j]; for (let j = 0; j < T; j++) d[r * T + j] /= s; }
+            return f32({ shape, data: d });
+        };
+        for (const o of asks) {
+            if (o === 'queries') out.queries = weights ? proj('q') : made([layers.length, heads.length, T, Dh], 2);
+            if (o === 'keys') out.keys = weights ? proj('k') : made([layers.length, heads.length, T, Dh], 3);
+            if (o === 'ffn_intermediate') { const m = made([layers.length, T, model.d_ff], 4); out.ffn_intermediate = m; }
+            if (o === 'attention_norms') out.attention_norms = stochastic([layers.length, heads.length, T, T], 5);
+            if (o === 'rollout') out.rollout = stochastic([layers.length, T, T], 6);
+            if (o === 'predictions') {
+                const sel = body.layers ?? Array.from({ length: L + 1 }, (_, l) => l);
+                out.layers = sel;
+                out.predictions = sel.map((l) => ans.tokens.map((t, i) => Array.from({ length: body.top_k }, (_, r) => ({ id: r === 0 && l === L ? t.id : 10 + r, token: r === 0 && l === L ? t.text : `guess${l}.${i}.${r}`, score: 0.6 / (r + 1) }))));
+            }
+        }
+        if (body.ablate) {
+            // Ablating a head of layer l moves hidden_states l+1 onwards and the embedding.
+            const first = Math.min(...body.ablate.map((a) => a.layer)) + 1, moved = Float32Array.from(hs);
+            for (let k = first * T * D; k < moved.length; k++) moved[k] += 0.5 * noise(k, 7);
+            out.hidden_states = f32({ shape: ans.hidden_states.shape, data: moved });
+            out.embedding = f32({ shape: ans.embedding.shape, data: unf32(ans.embedding.data).map((v, k) => v + 0.5 * noise(k, 8)) });
+        } else if (real.includes('hidden_states')) out.hidden_states = ans.hidden_states;
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(out) });
+    });
+}
+
+// Drives every view of the interpretability API; `real`: the server provides it.
+async function driveViews(page, server, real) {
+    const text = 'the cat sat on the mat';
+    const model = await (await fetch(servers[server].url + 'model')).json();
+    await submit(page, text);
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const T = (await tokensShown(page)).length;
+
+    // Neurons: q ⊙ k for query 2 and every key; Σ/√d_head held against the server's scores.
+    await page.click('[data-tab=neurons]');
+    await page.click('#heads [data-head="1"]');
+    await page.click('#tokens .chip[data-i="2"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=neuron-view] canvas')?.dataset.query === '2');
+    assert.ok((await pixels(page, '[data-testid=neuron-view] canvas')).ink > 500, 'the neuron view has ink');
+    const shownScores = await page.$$eval('[data-testid=neuron-scores] tbody tr', (rs) => rs.map((r) => Number(r.children[2].textContent.replace('−', '-'))));
+    const sc = await encodeApi(server, { text, outputs: ['scores'], layers: [0], heads: [1] });
+    assert.equal(shownScores.length, T);
+    if (real || model.d_model <= 16) shownScores.forEach((v, j) => assert.ok(Math.abs(v - sc.scores[0][0][2][j]) < 2e-3, `score 2→${j}: page ${v}, server ${sc.scores[0][0][2][j]}`));
+    await page.waitForSelector('[data-testid=ffn-heatmap] canvas');
+    assert.ok((await pixels(page, '[data-testid=ffn-heatmap] canvas')).ink > 500, 'the feed-forward heatmap has ink');
+    const order = (await page.getAttribute('[data-testid=ffn-heatmap] canvas', 'data-order')).split(',').map(Number);
+    assert.equal(order.length, Math.min(256, model.d_ff));
+    await shot(page, `${server}-11-neurons`, true);
+
+    // Norms beside weights, and rollout.
+    await page.click('[data-tab=flow]');
+    for (const id of ['flow-weights', 'attention-norms', 'rollout']) {
+        await page.waitForSelector(`[data-testid=${id}] canvas`);
+        assert.ok((await pixels(page, `[data-testid=${id}] canvas`)).ink > 1000, `${id} has ink`);
+    }
+    await shot(page, `${server}-12-flow`, true);
+
+    // Ablation: switch head 0 of layer 1 off; hidden_states 0 and 1 do not move, 2 does.
+    await page.click('[data-tab=ablate]');
+    await page.waitForSelector('[data-testid=ablate-summary] table');
+    await page.click('.ahead[data-l="1"][data-h="0"]');
+    await page.waitForSelector('[data-testid=ablate-summary][data-off="1"]');
+    const cos = await page.$$eval('[data-testid=ablate-summary] tbody tr', (rs) => rs.map((r) => Number(r.children[1].textContent.replace('−', '-'))));
+    assert.equal(cos.length, model.n_layers + 2, 'hidden_states 0…L and the embedding');
+    assert.ok(Math.abs(cos[0] - 1) < 1e-5 && Math.abs(cos[1] - 1) < 1e-5, `layers before the ablated head do not move: ${cos}`);
+    assert.ok(cos[2] < 0.99999, `the ablated layer's output moves: ${cos}`);
+    assert.ok((await pixels(page, '[data-testid=ablate-heatmap] canvas')).ink > 300);
+    await shot(page, `${server}-13-ablate`, true);
+
+    // Logit lens and fill-mask.
+    await page.click('[data-tab=lens]');
+    await page.waitForSelector('[data-testid=logit-lens] table');
+    const cells = await page.$$eval('[data-testid=logit-lens] tbody tr', (rs) => rs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent.trim())));
+    assert.equal(cells.length, model.n_layers + 1, 'a row per hidden state');
+    assert.ok(cells.every((r) => r.length === T && r.every((c) => c.length > 0)), 'no empty cell');
+    await page.fill('[data-testid=fill-mask-text]', `the cat sat on the ${model.mask_token ?? '[MASK]'} .`);
+    await page.press('[data-testid=fill-mask-text]', 'Enter');
+    await page.waitForSelector('[data-testid=fill-mask-out] table tbody tr');
+    assert.equal(await page.$$eval('[data-testid=fill-mask-out] tbody tr', (r) => r.length), 5);
+    await shot(page, `${server}-14-lens`, true);
+
+    // A second sentence: marked in the chips and in the attention maps.
+    await page.click('[data-tab=attention]');
+    const teal = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=attention-heatmap] canvas, [data-testid=headview]')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 15) < 30 && Math.abs(d[i + 1] - 118) < 30 && Math.abs(d[i + 2] - 110) < 30) n++;
+        return n;
+    }));
+    assert.deepEqual(await teal(), [0, 0], 'no mark without a second sentence');
+    await page.fill('#text-pair', 'it was tired');
+    await page.press('#text-pair', 'Enter');
+    await page.waitForSelector('#tokens .chip.pair-start');
+    const start = await page.getAttribute('#tokens .chip.pair-start', 'data-i');
+    assert.equal(Number(start), T, 'sentence b starts after the first [SEP]');
+    await page.waitForFunction(() => /pair=/.test(location.hash));
+    const marks = await teal();
+    assert.ok(marks[0] > 20 && marks[1] > 20, `the start of sentence b is marked: ${marks}`);
+    await shot(page, `${server}-15-pair`, true);
+}
+
+async function missingViews(page) {
+    await submit(page, 'the cat sat');
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    for (const [tab, n] of [['neurons', 2], ['flow', 2], ['ablate', 1], ['lens', 2]]) {
+        await page.click(`[data-tab=${tab}]`);
+        await page.waitForFunction(([t, k]) => document.querySelectorAll(`[data-view=${t}] [data-testid=missing]`).length === k, [tab, n]);
+        assert.match(await page.textContent(`[data-view=${tab}] [data-testid=missing]`), /This server does not provide/);
+    }
+    assert.ok(await page.$eval('#text-pair', (t) => t.disabled), 'no second sentence without text_pair');
+}
+
+for (const server of ['toy', 'base']) {
+    test(`${server}: neurons, norms and rollout, ablation, logit lens, fill-mask, a second sentence`, async () => {
+        const f = await features(server);
+        const real = ['queries', 'keys', 'ffn_intermediate', 'attention_norms', 'rollout', 'predictions'].every((o) => f.outputs.has(o)) && f.ablate && f.fillMask && f.textPair;
+        let page = await open(server);
+        if (!real) {
+            await missingViews(page);
+            await checkClean(page, `${server} without the API`);
+            await page.close();
+            page = await open(server);
+            await mockApi(page, server);
+            await page.reload();
+            await page.waitForFunction(() => !/loading/.test(document.getElementById('model-badge').textContent));
+        }
+        await driveViews(page, server, real);
+        await checkClean(page, `${server} views`);
+        await page.close();
+    });
+}
