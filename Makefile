@@ -163,6 +163,7 @@ fixtures:
 	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q python3-torch python3-numpy; }
 	/usr/bin/python3 tests/golden/gen_fixtures.py tests/golden/fixtures
+	/usr/bin/python3 tests/golden/gen_pairs.py tests/golden/fixtures
 
 clean:
 	rm -rf build build-san

@@ -225,6 +225,10 @@ typedef struct {
     size_t n_untruncated; /* how many tokens there were before truncation */
     int32_t *type_ids;    /* (n) 0 for the first text's tokens, 1 for the pair's, as the
                              tokenizer's post-processor says */
+    size_t pair_start;    /* a pair: the index of the second text's first token, after the
+                             specials between the texts (n when none of it is left); 0 for
+                             one text. bertviz's sentence_b_start; RoBERTa's types are all
+                             0, so the types cannot tell it */
 } enc_tokens;
 
 /* Tokenizes `len` bytes of UTF-8 `text` with the model's tokenizer, adding its special
@@ -254,6 +258,15 @@ enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
 
 /* Frees the arrays of *t and empties it; an emptied or zeroed struct is allowed. */
 void enc_tokens_free(enc_tokens *t);
+
+/* Ids back to text with the model's tokenizer: its file's decoder (WordPiece's "##" and
+ * cleanup, byte-level BPE, Metaspace, ...) as Hugging Face tokenizers' decode does;
+ * skip_special leaves the special tokens out. The random models' word tokenizer hashes
+ * words to ids, so only its specials have a text: another id is ENC_ERR_INVALID naming
+ * its index. *text is NUL-terminated, malloc'ed, the caller's; *len its length. Ids
+ * outside [0, V) are ENC_ERR_INVALID naming the index. */
+enc_status enc_decode(const enc_model *m, const int32_t *ids, size_t n, bool skip_special,
+                      char **text, size_t *len, char *err, size_t errlen);
 
 /* ---- the forward pass ------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * (core/tokenizer/), or for random models the word tokenizer with [CLS] ... [SEP] and
  * the same truncation rule.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
@@ -61,6 +62,7 @@ static enc_status word_tokens(const enc_model *m, const char *text, size_t len, 
     }
     for (size_t i = n_a; i < n; i++) out->type_ids[i] = 1;
     out->n_untruncated = total;
+    out->pair_start = pair ? (n_a < n ? n_a : n) : 0;
     return ENC_OK;
 }
 
@@ -114,4 +116,52 @@ enc_status enc_tokens_from_ids(const enc_model *m, const int32_t *ids, size_t n,
         return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory describing tokens");
     }
     return ENC_OK;
+}
+
+/* The word tokenizer's decode: only its specials have a text ([CLS], [SEP], ...), joined
+ * by spaces. */
+static enc_status word_decode(const enc_model *m, const int32_t *ids, size_t n, bool skip_special,
+                              char **text, size_t *len, char *err, size_t errlen)
+{
+    const enc_specials *sp = &m->specials;
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = ids[i];
+        bool special = id == sp->pad || id == sp->unk || id == sp->cls || id == sp->sep ||
+            id == sp->mask;
+        const char *t = special ? enc_model_token_text(m, id) : NULL;
+        if (!t)
+            return enc_fail(err, errlen, ENC_ERR_INVALID,
+                            "ids[%zu]=%d has no text: the word tokenizer of %s hashes words to "
+                            "ids and cannot turn them back",
+                            i, id, m->cfg.name);
+        total += strlen(t) + 1;
+    }
+    char *out = malloc(total);
+    if (!out) return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory decoding %zu ids", n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = enc_model_token_text(m, ids[i]);
+        if (skip_special) continue; /* every id with a text is a special */
+        if (k) out[k++] = ' ';
+        memcpy(out + k, t, strlen(t));
+        k += strlen(t);
+    }
+    out[k] = '\0';
+    *text = out, *len = k;
+    return ENC_OK;
+}
+
+enc_status enc_decode(const enc_model *m, const int32_t *ids, size_t n, bool skip_special,
+                      char **text, size_t *len, char *err, size_t errlen)
+{
+    *text = NULL, *len = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (size_t)ids[i] >= m->cfg.vocab_size)
+            return enc_fail(err, errlen, ENC_ERR_INVALID,
+                            "ids[%zu]=%d is outside the vocabulary (%zu)", i, ids[i],
+                            m->cfg.vocab_size);
+    if (m->tokenizer)
+        return enc_tokenizer_decode(m->tokenizer, ids, n, skip_special, text, len, err, errlen);
+    return word_decode(m, ids, n, skip_special, text, len, err, errlen);
 }

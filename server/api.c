@@ -46,6 +46,7 @@ void api_job_free(api_job *job)
     free(job->toks);
     free(job->lens);
     free(job->packed);
+    free(job->types);
     api_request_free(&job->req);
     budget_release(&job->claim);
     free(job);
@@ -101,14 +102,24 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
     api_input_name(req, b, name, sizeof name);
     size_t n;
     if (req->from_text) {
-        size_t cut = req->truncate && !req->truncate_left ? max_len : 0;
-        enc_status s = enc_tokenize(job->ctx->model, req->texts[b], req->text_lens[b],
-                                    req->add_special_tokens, cut, &job->toks[b], msg, sizeof msg);
+        const char *pair = req->pairs ? req->pairs[b] : NULL;
+        size_t cut = req->truncate && (!req->truncate_left || pair) ? max_len : 0;
+        enc_status s = enc_tokenize_pair(job->ctx->model, req->texts[b], req->text_lens[b], pair,
+                                         pair ? req->pair_lens[b] : 0, req->add_special_tokens, cut,
+                                         &job->toks[b], msg, sizeof msg);
         if (s != ENC_OK)
             return api_error_set(err,
                                  tei && s == ENC_ERR_INVALID ? ERR_TOKENIZER : err_kind_from_enc(s),
                                  "%s: %s", name, msg);
-        if (req->truncate && req->truncate_left) keep_end(&job->toks[b], max_len);
+        /* A pair is cut as Hugging Face's longest_first cuts it from the right; its cut
+         * from the left is not implemented, so such a pair is refused, not cut otherwise. */
+        if (pair && req->truncate && req->truncate_left && job->toks[b].n_untruncated > max_len)
+            return api_error_set(err, ERR_INVALID_REQUEST,
+                                 "%s is a pair of %zu tokens, more than the model's max_len of "
+                                 "%zu; a pair is only cut from the right: send "
+                                 "\"truncation_direction\": \"Right\"",
+                                 name, job->toks[b].n_untruncated, max_len);
+        if (req->truncate && req->truncate_left && !pair) keep_end(&job->toks[b], max_len);
         n = job->toks[b].n;
         if (n == 0) return api_error_set(err, ERR_INVALID_REQUEST, "%s has no tokens", name);
     } else {
@@ -136,6 +147,23 @@ static bool prepare_input(api_job *job, size_t b, size_t max_len, api_error *err
 /* The numbers the answer would hold (every float output of every input, repeats of a
  * selection included), saturating; the pass's own results are never more. */
 static size_t output_values(const api_job *job) { return api_answer_values(job); }
+
+/* The inputs' token types back to back into job->types, for a model with a type table
+ * (without one, every type is 0 and the table has no row to add): the tokenizer's for
+ * texts (a pair's second text may be 1), 0 for ids. false when out of memory. */
+static bool pack_types(api_job *job)
+{
+    const api_request *req = &job->req;
+    if (enc_model_config(job->ctx->model)->type_vocab_size == 0 || job->n_tokens == 0) return true;
+    if (!(job->types = calloc(job->n_tokens, sizeof *job->types))) return false;
+    int32_t *dst = job->types;
+    for (size_t b = 0; b < req->n_inputs; b++) {
+        const enc_tokens *t = &job->toks[b];
+        if (req->from_text && t->type_ids) memcpy(dst, t->type_ids, job->lens[b] * sizeof *dst);
+        dst += job->lens[b];
+    }
+    return true;
+}
 
 /* Tokenizes every input, checks the sizes and packs the ids (a route with inputs). */
 static bool prepare_inputs(api_job *job, api_error *err)
@@ -170,6 +198,7 @@ static bool prepare_inputs(api_job *job, api_error *err)
                              budget_max_claim(job->ctx->answers) >> 20);
     if (!(job->packed = malloc(job->n_tokens * sizeof *job->packed)))
         return api_error_set(err, ERR_UNAVAILABLE, "out of memory");
+    if (!pack_types(job)) return api_error_set(err, ERR_UNAVAILABLE, "out of memory");
     const int32_t *ids = req->ids;
     int32_t *dst = job->packed;
     for (size_t b = 0; b < B; b++) {
@@ -325,13 +354,14 @@ bool api_job_admit(api_job *job)
 
 /* Whether the job is more than one forward pass may take - more inputs than max_batch, or
  * more tokens than the batch budget - and asks only for what can be copied out of each
- * pass (embeddings, token embeddings): it then runs in several passes (run_in_passes). */
+ * pass (embeddings, token embeddings, classifier logits): it then runs in several passes
+ * (run_in_passes). */
 static bool runs_in_passes(const api_job *job)
 {
     const api_ctx *ctx = job->ctx;
     unsigned o = api_request_core_outputs(&job->req);
-    if (!api_job_needs_forward(job) || (o & ~(unsigned)(ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB)))
-        return false;
+    unsigned copied = ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_LOGITS;
+    if (!api_job_needs_forward(job) || (o & ~copied)) return false;
     return (ctx->max_batch && job->req.n_inputs > ctx->max_batch) ||
         (ctx->arena_tokens && job->n_tokens > ctx->arena_tokens);
 }
@@ -351,22 +381,27 @@ uint64_t api_job_batch_key(const api_job *job)
 
 /* Runs the forward-pass jobs[0..n) (all same_forward) as one enc_forward and answers
  * jobs[j] in replies[where[j]]; false when the call failed (nothing answered). Several
- * jobs' ids and lengths are copied back to back into ids and lens (room for all). */
+ * jobs' ids, types and lengths are copied back to back into ids, types and lens (room for
+ * all). */
 static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *replies,
-                      const size_t *where, int32_t *ids, size_t *lens, char *msg, size_t msglen,
-                      enc_status *status)
+                      const size_t *where, int32_t *ids, int32_t *types, size_t *lens, char *msg,
+                      size_t msglen, enc_status *status)
 {
     size_t B = 0, N = 0;
+    bool typed = jobs[0]->types != NULL; /* the same model: every job has them, or none */
     for (size_t j = 0; j < n; j++) {
         if (n > 1) {
             memcpy(ids + N, jobs[j]->packed, jobs[j]->n_tokens * sizeof *ids);
+            if (typed) memcpy(types + N, jobs[j]->types, jobs[j]->n_tokens * sizeof *types);
             memcpy(lens + B, jobs[j]->lens, jobs[j]->req.n_inputs * sizeof *lens);
         }
         B += jobs[j]->req.n_inputs, N += jobs[j]->n_tokens;
     }
     enc_request er = forward_request(jobs[0]);
     enc_batch batch = {.ids = n > 1 ? ids : jobs[0]->packed,
-                       .type_ids = NULL,
+                       .type_ids = !typed ? NULL
+                           : n > 1        ? types
+                                          : jobs[0]->types,
                        .lengths = n > 1 ? lens : jobs[0]->lens,
                        .n_seq = B};
     enc_result res;
@@ -390,7 +425,7 @@ static bool run_group(api_job **jobs, size_t n, enc_workspace *ws, api_reply *re
 
 /* Runs a job of more than one pass's inputs or tokens (runs_in_passes): passes of whole
  * inputs, at most max_batch of them and arena_tokens tokens each (at least one input),
- * one after another on ws; each pass's embeddings and token embeddings are copied out
+ * one after another on ws; each pass's embeddings, token embeddings and logits are copied out
  * (the next pass reuses the workspace's result room), and the answer is written from the
  * copies as from one pass. false with *status and msg when a pass failed (nothing
  * answered). *passes counts the enc_forward calls. */
@@ -401,11 +436,14 @@ static bool run_in_passes(api_job *job, enc_workspace *ws, api_reply *reply, siz
     size_t B = job->req.n_inputs, N = job->n_tokens, D = enc_model_config(ctx->model)->d_model;
     enc_request er = forward_request(job);
     bool emb = er.outputs & ENC_OUT_EMBEDDING, tok = er.outputs & ENC_OUT_TOKEN_EMB;
+    size_t n_labels = 0;
+    if (er.outputs & ENC_OUT_LOGITS) enc_model_labels(ctx->model, &n_labels);
     size_t *offsets = malloc((B + 1) * sizeof *offsets);
-    float *e = emb ? malloc(B * D * sizeof *e) : NULL; /* (B, D) */
-    float *t = tok ? malloc(N * D * sizeof *t) : NULL; /* (N, D) */
+    float *e = emb ? malloc(B * D * sizeof *e) : NULL;               /* (B, D) */
+    float *t = tok ? malloc(N * D * sizeof *t) : NULL;               /* (N, D) */
+    float *lg = n_labels ? malloc(B * n_labels * sizeof *lg) : NULL; /* (B, n_labels) */
     *status = ENC_OK;
-    if (!offsets || (emb && !e) || (tok && !t)) {
+    if (!offsets || (emb && !e) || (tok && !t) || (n_labels && !lg)) {
         *status = ENC_ERR_NOMEM;
         snprintf(msg, msglen, "out of memory for the embeddings of %zu inputs", B);
     }
@@ -421,14 +459,17 @@ static bool run_in_passes(api_job *job, enc_workspace *ws, api_reply *reply, siz
     for (size_t b0 = 0; *status == ENC_OK && b0 < B;) {
         size_t b1 = b0 + 1, n = job->lens[b0];
         while (b1 < B && b1 - b0 < max_in && n + job->lens[b1] <= max_tokens) n += job->lens[b1++];
-        enc_batch batch = {
-            .ids = job->packed + offsets[b0], .lengths = job->lens + b0, .n_seq = b1 - b0};
+        enc_batch batch = {.ids = job->packed + offsets[b0],
+                           .type_ids = job->types ? job->types + offsets[b0] : NULL,
+                           .lengths = job->lens + b0,
+                           .n_seq = b1 - b0};
         enc_result res;
         *status = enc_forward(ctx->model, ws, &batch, &er, &res, msg, msglen);
         if (*status != ENC_OK) break;
         (*passes)++;
         if (emb) memcpy(e + b0 * D, res.embedding, (b1 - b0) * D * sizeof *e);
         if (tok) memcpy(t + offsets[b0] * D, res.token_embeddings, n * D * sizeof *t);
+        if (lg) memcpy(lg + b0 * n_labels, res.logits, (b1 - b0) * n_labels * sizeof *lg);
         enc_result_free(&res);
         if (ctx->observe_pass) ctx->observe_pass(ctx->metrics_arg, b1 - b0, n);
         b0 = b1;
@@ -439,12 +480,15 @@ static bool run_in_passes(api_job *job, enc_workspace *ws, api_reply *reply, siz
                           .d_model = D,
                           .offsets = offsets,
                           .embedding = e,
-                          .token_embeddings = t};
+                          .token_embeddings = t,
+                          .logits = lg,
+                          .n_labels = n_labels};
         api_respond(job, &all, 0, reply);
     }
     free(offsets);
     free(e);
     free(t);
+    free(lg);
     enc_workspace_trim(ws, API_KEEP_RESULT_BYTES);
     return *status == ENC_OK;
 }
@@ -453,15 +497,16 @@ size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *repl
 {
     size_t passes = 0, B = 0, N = 0;
     for (size_t i = 0; i < n; i++) B += jobs[i]->req.n_inputs, N += jobs[i]->n_tokens;
-    /* One allocation: a group's jobs and their places, the packed lengths and ids, and
-     * which jobs are answered (in that order, for alignment). */
+    /* One allocation: a group's jobs and their places, the packed lengths, ids and types,
+     * and which jobs are answered (in that order, for alignment). */
     void *mem = malloc(n * (sizeof(api_job *) + sizeof(size_t) + sizeof(bool)) +
-                       B * sizeof(size_t) + N * sizeof(int32_t));
+                       B * sizeof(size_t) + 2 * N * sizeof(int32_t));
     api_job **group = mem;
     size_t *where = mem ? (size_t *)(group + n) : NULL;
     size_t *lens = mem ? where + n : NULL;
     int32_t *ids = mem ? (int32_t *)(lens + B) : NULL;
-    bool *done = mem ? (bool *)(ids + N) : NULL;
+    int32_t *types = mem ? ids + N : NULL;
+    bool *done = mem ? (bool *)(types + N) : NULL;
     if (mem) memset(done, 0, n * sizeof *done);
     for (size_t i = 0; i < n; i++) memset(&replies[i], 0, sizeof replies[i]);
     for (size_t i = 0; i < n; i++) {
@@ -498,7 +543,8 @@ size_t api_jobs_run(api_job **jobs, size_t n, enc_workspace *ws, api_reply *repl
                 done[k] = true;
             }
         passes++;
-        if (run_group(group, g, ws, replies, where, ids, lens, msg, sizeof msg, &s)) continue;
+        if (run_group(group, g, ws, replies, where, ids, types, lens, msg, sizeof msg, &s))
+            continue;
         for (size_t k = 0; k < g; k++) {
             budget_release(&group[k]->claim);
             err_replyf_as(&replies[where[k]], api_job_shape(group[k]), err_kind_from_enc(s),

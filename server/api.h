@@ -54,8 +54,8 @@
  * answer TEI's shapes, errors and statuses.
  *
  * A request of more inputs than max_batch, or more tokens than the batch budget
- * (arena_tokens), that asks only for embeddings or token embeddings (/v1/embeddings,
- * TEI's routes) runs in several forward passes on its worker, one after another, each of
+ * (arena_tokens), that asks only for embeddings, token embeddings or classifier logits
+ * (/v1/embeddings, TEI's routes) runs in several forward passes on its worker, one after another, each of
  * at most max_batch inputs and arena_tokens tokens (at least one input), and is answered
  * as one.
  */

@@ -15,10 +15,14 @@
 /* The service's version (openapi.yaml's info.version; GET /info reports it). */
 #define ENCODERD_VERSION "1.0.0"
 
-/* What a model is for: TEI's POST / answers by it, and /rerank and /predict need a
- * re-ranker or a classifier. The core loads no classification head yet, so every model is
- * an embedding model (api_ctx_init); the other kinds are the routes' hook for one. */
+/* What a model is for: TEI's POST / answers by it, /rerank needs a re-ranker and /predict
+ * either kind of sequence classifier. As TEI tells them apart: a model without a sequence
+ * classifier embeds; one with a single label (a cross-encoder's relevance logit) re-ranks;
+ * one with more labels classifies. */
 typedef enum { API_MODEL_EMBEDDING = 0, API_MODEL_CLASSIFIER, API_MODEL_RERANKER } api_model_kind;
+
+/* The kind of a model whose classifier has n_labels labels (0: none). */
+api_model_kind api_model_kind_of(size_t n_labels);
 
 /* What the API needs to know of the service. Everything is borrowed and must outlive
  * every job prepared with it (a job keeps the pointer). */

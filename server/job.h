@@ -24,6 +24,8 @@ struct api_job {
     enc_tokens *toks;   /* (B) the token list of each input; empty when not asked for ids */
     size_t *lens;       /* (B) T of each input, after truncation */
     int32_t *packed;    /* (N) every input's ids back to back */
+    int32_t *types;     /* (N) their token types (1 on a pair's second text where the
+                           tokenizer says so), or NULL when the model has no type table */
     size_t n_tokens;    /* N */
     bool admitted;      /* api_job_admit said yes */
     bool stream;        /* ... for a stream: the answer is streamed */

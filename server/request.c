@@ -19,9 +19,10 @@
 static const char *const ENCODE_FIELDS[] = {
     "text",      "tokens",    "outputs",  "pooling",
     "normalize", "layers",    "heads",    "add_special_tokens",
-    "truncate",  "precision", "encoding", NULL};
-static const char *const TOKENIZE_FIELDS[] = {"text", "tokens", "add_special_tokens", "truncate",
-                                              NULL};
+    "truncate",  "precision", "encoding", "text_pair",
+    NULL};
+static const char *const TOKENIZE_FIELDS[] = {"text",     "tokens",    "add_special_tokens",
+                                              "truncate", "text_pair", NULL};
 static const char *const EMBEDDINGS_FIELDS[] = {"input",      "model", "encoding_format",
                                                 "dimensions", "user",  NULL};
 static const struct {
@@ -32,7 +33,8 @@ static const struct {
                {"token_embeddings", ENC_OUT_TOKEN_EMB},
                {"hidden_states", ENC_OUT_HIDDEN},
                {"attention", ENC_OUT_ATTENTION},
-               {"scores", ENC_OUT_SCORES}};
+               {"scores", ENC_OUT_SCORES},
+               {"logits", ENC_OUT_LOGITS}};
 #define N_OUTPUTS (sizeof OUTPUTS / sizeof OUTPUTS[0])
 #define MAX_INDICES 4096 /* entries of layers / heads */
 
@@ -297,7 +299,7 @@ static bool get_outputs(const json_t *root, api_request *req, api_error *err)
         if (k == N_OUTPUTS)
             return invalid(err,
                            "outputs[%zu]=\"%.60s\" is not one of tokens, embedding, "
-                           "token_embeddings, hidden_states, attention, scores",
+                           "token_embeddings, hidden_states, attention, scores, logits",
                            i, json_string_value(e));
         req->outputs |= OUTPUTS[k].bit;
     }
@@ -371,6 +373,55 @@ static bool check_ranges(const api_ctx *ctx, const api_request *req, api_error *
     return true;
 }
 
+/* "text_pair": each text's second text (a sentence pair, a query and a passage), tokenized
+ * with the tokenizer's pair template: a string for one text, a list as long as "text"'s
+ * for a list. */
+static bool get_text_pair(const json_t *root, api_request *req, api_error *err)
+{
+    const json_t *v = json_object_get(root, "text_pair");
+    if (!v) return true;
+    if (!req->from_text)
+        return invalid(err,
+                       "text_pair goes with \"text\", not with \"tokens\" (token ids are "
+                       "used as given: put the pair's ids in them)");
+    if (!req->batch && !json_is_string(v))
+        return invalid(err, "text_pair must be a string (as \"text\" is), got %s", json_kind(v));
+    if (req->batch && !json_is_array(v))
+        return invalid(err, "text_pair must be a list of strings (as \"text\" is), got %s",
+                       json_kind(v));
+    if (req->batch && json_array_size(v) != req->n_inputs)
+        return invalid(err, "text_pair has %zu entries; it must have one per text (%zu)",
+                       json_array_size(v), req->n_inputs);
+    req->pairs = calloc(req->n_inputs, sizeof *req->pairs);
+    req->pair_lens = calloc(req->n_inputs, sizeof *req->pair_lens);
+    if (!req->pairs || !req->pair_lens)
+        return api_error_set(err, ERR_UNAVAILABLE, "out of memory reading text_pair");
+    for (size_t b = 0; b < req->n_inputs; b++) {
+        const json_t *e = req->batch ? json_array_get(v, b) : v;
+        char where[32];
+        if (req->batch) snprintf(where, sizeof where, "text_pair[%zu]", b);
+        else snprintf(where, sizeof where, "text_pair");
+        if (!json_is_string(e))
+            return invalid(err, "%s must be a string, got %s", where, json_kind(e));
+        if (json_string_length(e) == 0) return invalid(err, "%s is empty", where);
+        req->pairs[b] = json_string_value(e);
+        req->pair_lens[b] = json_string_length(e);
+    }
+    return true;
+}
+
+/* "logits" needs the model's sequence classifier. */
+static bool check_logits(const api_ctx *ctx, const api_request *req, api_error *err)
+{
+    size_t n = 0;
+    enc_model_labels(ctx->model, &n);
+    if (!(req->outputs & ENC_OUT_LOGITS) || n > 0) return true;
+    return invalid(err,
+                   "outputs: \"logits\" needs a sequence classifier, and %s has none (a "
+                   "*ForSequenceClassification checkpoint has one)",
+                   enc_model_config(ctx->model)->name);
+}
+
 /* ---- the routes --------------------------------------------------------------------- */
 
 bool api_req_check_fields(const json_t *root, const char *const *fields, api_error *err)
@@ -414,7 +465,8 @@ static bool parse_encode(const api_ctx *ctx, const json_t *root, api_request *re
         return false;
     req->field = text ? "text" : "tokens";
     if (text ? !get_text(ctx, text, req, err) : !get_tokens(ctx, tokens, req, err)) return false;
-    return check_ranges(ctx, req, err) &&
+    return get_text_pair(root, req, err) && check_logits(ctx, req, err) &&
+        check_ranges(ctx, req, err) &&
         select_sorted(req->layers, req->n_layers, &req->layer_sel, err) &&
         select_sorted(req->heads, req->n_heads, &req->head_sel, err);
 }
@@ -520,7 +572,7 @@ unsigned api_request_core_outputs(const api_request *req)
 {
     unsigned o = req->outputs &
         (ENC_OUT_EMBEDDING | ENC_OUT_TOKEN_EMB | ENC_OUT_HIDDEN | ENC_OUT_ATTENTION |
-         ENC_OUT_SCORES);
+         ENC_OUT_SCORES | ENC_OUT_LOGITS);
     if (req->pooling == ENC_POOL_NONE) o &= ~(unsigned)ENC_OUT_EMBEDDING;
     return o;
 }
@@ -533,7 +585,9 @@ bool api_request_needs_forward(const api_request *req)
     case API_ROUTE_TEI_ROOT:
     case API_ROUTE_TEI_EMBED:
     case API_ROUTE_TEI_EMBED_ALL:
-    case API_ROUTE_TEI_SIMILARITY: return api_request_core_outputs(req) != 0;
-    default: return false; /* /rerank and /predict are refused before (no classifier) */
+    case API_ROUTE_TEI_SIMILARITY:
+    case API_ROUTE_TEI_RERANK:
+    case API_ROUTE_TEI_PREDICT: return api_request_core_outputs(req) != 0;
+    default: return false;
     }
 }

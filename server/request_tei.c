@@ -292,6 +292,7 @@ static bool parse_rerank(const api_ctx *ctx, const json_t *root, api_request *re
         return false;
     req->from_text = req->batch = true;
     req->field = "texts";
+    req->outputs = ENC_OUT_LOGITS;
     if (!alloc_pairs(req, err) || !get_strings(get(root, "texts"), "texts", req, 0, err) ||
         !wrong_kind(ctx, req->route, err))
         return false;
@@ -302,18 +303,26 @@ static bool parse_rerank(const api_ctx *ctx, const json_t *root, api_request *re
     return true;
 }
 
-/* One of /predict's sequences: a string, or a list of one or two strings (a pair). */
+/* One of /predict's sequences at `where`: a string, or a pair of strings (a list of two;
+ * a list of one string is taken as that string). */
 static bool get_sequence(const json_t *v, const char *where, api_request *req, size_t b,
                          api_error *err)
 {
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
-    if (!json_is_string(v) && (!json_is_array(v) || n < 1 || n > 2))
-        return api_req_invalid(err, "%s must be a string or a list of one or two strings, got %s",
-                               where, json_is_array(v) ? "a list of another length" : json_kind(v));
+    if (json_is_array(v) && (n < 1 || n > 2))
+        return api_req_invalid(
+            err, "%s must be a string or a pair of strings [a, b], got a list of %zu", where, n);
+    if (!json_is_string(v) && !json_is_array(v))
+        return api_req_invalid(err, "%s must be a string or a pair of strings [a, b], got %s",
+                               where, json_kind(v));
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-        if (!json_is_string(e) || json_string_length(e) == 0)
-            return api_req_invalid(err, "%s[%zu] must be a non-empty string", where, i);
+        char at[64];
+        if (json_is_array(v)) snprintf(at, sizeof at, "%s[%zu]", where, i);
+        else snprintf(at, sizeof at, "%s", where);
+        if (!json_is_string(e))
+            return api_req_invalid(err, "%s must be a string, got %s", at, json_kind(e));
+        if (json_string_length(e) == 0) return api_req_invalid(err, "%s is empty", at);
         const char **dst = i ? &req->pairs[b] : &req->texts[b];
         *dst = json_string_value(e);
         (i ? req->pair_lens : req->text_lens)[b] = json_string_length(e);
@@ -321,19 +330,28 @@ static bool get_sequence(const json_t *v, const char *where, api_request *req, s
     return true;
 }
 
-/* /predict: "inputs" a string, a pair [a, b], or a batch of [a] and [a, b]. */
+/* /predict: "inputs" a string, a pair [a, b], or a list of strings and pairs (a batch). As
+ * TEI reads it, a list of exactly two strings is one pair; any other list is a batch. */
 static bool parse_predict(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
 {
+    req->outputs = ENC_OUT_LOGITS;
     if (!check_fields(root, PREDICT_FIELDS, "", err) || !get_truncation(ctx, root, "", req, err) ||
         !get_bool(root, "", "raw_scores", &req->raw_scores, err))
         return false;
     const json_t *v = get(root, "inputs");
     if (!v)
         return api_req_invalid(err,
-                               "send \"inputs\" (a string, a pair of strings, or a list of "
-                               "[string] and [string, string])");
+                               "send \"inputs\" (a string, a pair of strings [a, b], or a list "
+                               "of strings and pairs)");
+    if (!json_is_string(v) && !json_is_array(v))
+        return api_req_invalid(err,
+                               "inputs must be a string, a pair of strings [a, b] or a list of "
+                               "strings and pairs, got %s",
+                               json_kind(v));
     if (json_is_array(v) && json_array_size(v) == 0) return empty(err, "inputs");
-    req->batch = json_is_array(v) && json_is_array(json_array_get(v, 0));
+    bool pair = json_is_array(v) && json_array_size(v) == 2 &&
+        json_is_string(json_array_get(v, 0)) && json_is_string(json_array_get(v, 1));
+    req->batch = json_is_array(v) && !pair;
     size_t n = req->batch ? json_array_size(v) : 1;
     if (!check_count(ctx, req, n, err) || !api_req_alloc_inputs(req, n, err) ||
         !alloc_pairs(req, err))
@@ -372,7 +390,7 @@ static bool parse_tokenize(const api_ctx *ctx, const json_t *root, api_request *
 /* /decode: "ids" a list of ids or a list of lists of ids. */
 static bool parse_decode(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err)
 {
-    req->outputs = API_OUT_TOKENS; /* each id described: its text and whether it is special */
+    req->outputs = 0; /* the ids only: the core's decoder reads them */
     req->skip_special = true;
     if (!check_fields(root, DECODE_FIELDS, "", err) ||
         !get_bool(root, "", "skip_special_tokens", &req->skip_special, err))

@@ -188,6 +188,30 @@ static size_t result_tensors(const api_job *job, const enc_result *res, size_t g
     return n;
 }
 
+/* A pair's "pair_start": the index of the second text's first token (bertviz's
+ * sentence_b_start), after the tokens; nothing for one text. */
+static void write_pair_start(jsonw *w, const api_job *job, size_t b)
+{
+    if (job->req.pairs && job->req.pairs[b])
+        jw_key(w, "pair_start"), jw_uint(w, job->toks[b].pair_start);
+}
+
+/* "logits": the sequence classifier's logits of input b (sequence g of res), as the other
+ * floats are written (nested or base64), and "labels": their names. */
+static void write_logits(jsonw *w, const api_job *job, const enc_result *res, size_t g)
+{
+    if (!(job->req.outputs & ENC_OUT_LOGITS)) return;
+    size_t n = 0;
+    const char *const *labels = enc_model_labels(job->ctx->model, &n);
+    tensor t = {.data = res ? res->logits + g * n : NULL, .shape = {n}, .rank = 1};
+    jw_key(w, "logits");
+    if (t.data) write_tensor(w, &t, job->req.base64, 1);
+    else jw_null(w);
+    jw_key(w, "labels"), jw_arr_begin(w);
+    for (size_t i = 0; i < n; i++) jw_str(w, labels[i]);
+    jw_arr_end(w);
+}
+
 /* The response object of input b (a whole single response, or one of "results"). */
 static void write_result(jsonw *w, const api_job *job, const enc_result *res, size_t seq0, size_t b)
 {
@@ -198,6 +222,7 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
     jw_obj_begin(w);
     jw_key(w, "model"), jw_str(w, c->name);
     if (o & API_OUT_TOKENS) jw_key(w, "tokens"), write_tokens(w, &job->toks[b]);
+    write_pair_start(w, job, b);
     named_tensor ts[MAX_RESULT_TENSORS];
     size_t nt = result_tensors(job, res, seq0 + b, b, ts);
     for (size_t i = 0; i < nt; i++) {
@@ -205,6 +230,7 @@ static void write_result(jsonw *w, const api_job *job, const enc_result *res, si
         if (ts[i].t.data) write_tensor(w, &ts[i].t, req->base64, job->ctx->threads);
         else jw_null(w);
     }
+    write_logits(w, job, res, seq0 + b);
     /* With every layer selected, "layers" lists hidden_states' (0..L); attention and
      * scores then hold all of their own (0..L-1). */
     unsigned maps = ENC_OUT_ATTENTION | ENC_OUT_SCORES;
@@ -261,6 +287,16 @@ static size_t tensor_text_max(const tensor *t, bool b64)
     return sat_add(sat_mul(sat_add(sat_mul(tensor_floats(t), 4), 2) / 3, 4), 128);
 }
 
+/* The most text of one input's "logits" and "labels" (0 when not asked). */
+static size_t logits_bytes(const api_job *job)
+{
+    if (!(job->req.outputs & ENC_OUT_LOGITS)) return 0;
+    size_t n = 0, bytes = 64;
+    const char *const *labels = enc_model_labels(job->ctx->model, &n);
+    for (size_t i = 0; i < n; i++) bytes = sat_add(bytes, 40 + 6 * strlen(labels[i]));
+    return bytes;
+}
+
 /* The most text of an /encode or /tokenize answer (the tokens' text is a guess: a
  * longer text only makes the buffer grow), and with `stream` what it holds streamed:
  * its deferred tensors' floats, and the rest of its text. */
@@ -273,6 +309,7 @@ static size_t encode_bytes(const api_job *job, bool stream)
         bytes = sat_add(bytes, 512 + 16 * T); /* the keys, "layers" and "heads" */
         if (req->outputs & API_OUT_TOKENS)
             bytes = sat_add(bytes, 96 * T); /* {"id", "text", "start", "end", "special"} */
+        bytes = sat_add(bytes, logits_bytes(job));
         named_tensor ts[MAX_RESULT_TENSORS];
         size_t nt = result_tensors(job, NULL, 0, b, ts);
         for (size_t i = 0; i < nt; i++) {

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode.h"
-
 /* ---- /embed, /embed_all, /similarity ------------------------------------------------- */
 
 /* [[floats]...]: each input's pooled embedding; "dimensions" keeps the first ones, which
@@ -121,44 +119,31 @@ static void write_tokenize(jsonw *w, const api_job *job)
 
 /* ---- /decode ------------------------------------------------------------------------- */
 
-/* ["text"...]: each id list's tokens joined by the model's decoder (WordPiece's; the
- * random model's word tokenizer has none: its ids are hashes, only its specials have a
- * text). Specials are left out with skip_special_tokens. */
+/* ["text"...]: each id list turned back into text by the model's tokenizer (its file's
+ * decoder, core's enc_decode); specials are left out with skip_special_tokens. Ids
+ * without a text (the random model's word tokenizer hashes words) are TEI's Tokenizer
+ * error, naming the id. */
 static bool write_decode(jsonw *w, const api_job *job, api_error *err)
 {
     const api_request *req = &job->req;
-    const enc_config *c = enc_model_config(job->ctx->model);
+    const int32_t *ids = req->ids;
     jw_arr_begin(w);
     for (size_t b = 0; b < req->n_inputs; b++) {
-        const enc_tokens *t = &job->toks[b];
-        const char **kept = malloc((t->n ? t->n : 1) * sizeof *kept);
-        if (!kept) return api_error_set(err, ERR_UNAVAILABLE, "out of memory decoding");
-        size_t k = 0;
-        for (size_t i = 0; i < t->n; i++) {
-            if (req->skip_special && t->special[i]) continue;
-            if (!t->text[i] || (c->tokenizer != ENC_TOK_WORDPIECE && !t->special[i])) {
-                free(kept);
-                char where[48];
-                if (req->batch) snprintf(where, sizeof where, "ids[%zu][%zu]", b, i);
-                else snprintf(where, sizeof where, "ids[%zu]", i);
-                if (c->tokenizer == ENC_TOK_WORD)
-                    return api_error_set(err, ERR_TOKENIZER,
-                                         "%s=%d has no text: the word tokenizer of %s hashes "
-                                         "words to ids and cannot turn them back",
-                                         where, t->ids[i], c->name);
-                return api_error_set(err, ERR_TOKENIZER,
-                                     "%s=%d: /decode knows WordPiece's decoder only, and %s has "
-                                     "another tokenizer",
-                                     where, t->ids[i], c->name);
-            }
-            kept[k++] = t->text[i];
+        char *text = NULL, msg[300];
+        size_t len = 0;
+        enc_status s = enc_decode(job->ctx->model, ids, req->id_lens[b], req->skip_special, &text,
+                                  &len, msg, sizeof msg);
+        if (s != ENC_OK) {
+            if (s == ENC_ERR_NOMEM)
+                return api_error_set(err, ERR_UNAVAILABLE, "out of memory decoding");
+            /* msg names "ids[i]", the index within this input's list: "ids[b][i]" */
+            if (req->batch && strncmp(msg, "ids[", 4) == 0)
+                return api_error_set(err, ERR_TOKENIZER, "ids[%zu][%s", b, msg + 4);
+            return api_error_set(err, ERR_TOKENIZER, "%s", msg);
         }
-        size_t len;
-        char *text = api_wordpiece_decode(kept, k, &len);
-        free(kept);
-        if (!text) return api_error_set(err, ERR_UNAVAILABLE, "out of memory decoding");
         jw_strn(w, text, len);
         free(text);
+        ids += req->id_lens[b];
     }
     jw_arr_end(w);
     return true;
@@ -175,9 +160,28 @@ static void write_info(jsonw *w, const api_ctx *ctx)
     jw_key(w, "model_sha"), jw_null(w);
     jw_key(w, "model_dtype"), jw_str(w, "float32");
     jw_key(w, "served_model_name"), jw_str(w, c->name);
-    jw_key(w, "model_type"), jw_obj_begin(w), jw_key(w, "embedding"), jw_obj_begin(w);
-    jw_key(w, "pooling"), jw_str(w, enc_pooling_name(p));
-    jw_obj_end(w), jw_obj_end(w);
+    jw_key(w, "model_type"), jw_obj_begin(w);
+    if (ctx->kind == API_MODEL_EMBEDDING) {
+        jw_key(w, "embedding"), jw_obj_begin(w);
+        jw_key(w, "pooling"), jw_str(w, enc_pooling_name(p));
+        jw_obj_end(w);
+    } else { /* TEI's ClassifierModel: {"id2label": {"0": ...}, "label2id": {...: 0}} */
+        size_t n = 0;
+        const char *const *labels = enc_model_labels(ctx->model, &n);
+        jw_key(w, ctx->kind == API_MODEL_RERANKER ? "reranker" : "classifier"), jw_obj_begin(w);
+        jw_key(w, "id2label"), jw_obj_begin(w);
+        for (size_t i = 0; i < n; i++) {
+            char key[24];
+            snprintf(key, sizeof key, "%zu", i);
+            jw_key(w, key), jw_str(w, labels[i]);
+        }
+        jw_obj_end(w);
+        jw_key(w, "label2id"), jw_obj_begin(w);
+        for (size_t i = 0; i < n; i++) jw_key(w, labels[i]), jw_uint(w, i);
+        jw_obj_end(w);
+        jw_obj_end(w);
+    }
+    jw_obj_end(w);
     jw_key(w, "max_concurrent_requests"), jw_uint(w, ctx->service.max_queue);
     jw_key(w, "max_input_length"), jw_uint(w, c->max_len);
     jw_key(w, "max_batch_tokens"), jw_uint(w, ctx->service.max_batch_tokens);
@@ -241,6 +245,60 @@ void api_tei_write_predictions(jsonw *w, const float *scores, const char *const 
     free(idx);
 }
 
+/* The scores of one input's logits (n_labels) into out: the logits as they are with
+ * raw_scores, else as TEI turns them into scores: a sigmoid of a single logit (a
+ * re-ranker's relevance), a softmax over several (a row max subtracted first). */
+static void scores_of(const float *logits, size_t n, bool raw, float *out)
+{
+    if (raw || n == 0) {
+        memcpy(out, logits, n * sizeof *out);
+        return;
+    }
+    if (n == 1) {
+        out[0] = (float)(1.0 / (1.0 + exp(-(double)logits[0])));
+        return;
+    }
+    double max = logits[0], sum = 0;
+    for (size_t i = 1; i < n; i++)
+        if (logits[i] > max) max = logits[i];
+    for (size_t i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    for (size_t i = 0; i < n; i++) out[i] = (float)(exp((double)logits[i] - max) / sum);
+}
+
+/* /predict: each input's labels and scores, best first; a list of such lists for a batch. */
+static bool write_predict(jsonw *w, const api_job *job, const enc_result *res, size_t seq0,
+                          api_error *err)
+{
+    const api_request *req = &job->req;
+    size_t n = res->n_labels;
+    const char *const *labels = enc_model_labels(job->ctx->model, &n);
+    float *scores = malloc((n ? n : 1) * sizeof *scores);
+    if (!scores) return api_error_set(err, ERR_UNAVAILABLE, "out of memory writing the response");
+    if (req->batch) jw_arr_begin(w);
+    for (size_t b = 0; b < req->n_inputs; b++) {
+        scores_of(res->logits + (seq0 + b) * n, n, req->raw_scores, scores);
+        api_tei_write_predictions(w, scores, labels, n);
+    }
+    if (req->batch) jw_arr_end(w);
+    free(scores);
+    return true;
+}
+
+/* /rerank: the texts by the score of the pair (query, text), best first. */
+static bool write_rerank(jsonw *w, const api_job *job, const enc_result *res, size_t seq0,
+                         api_error *err)
+{
+    const api_request *req = &job->req;
+    size_t B = req->n_inputs, n = res->n_labels;
+    float *scores = malloc((B ? B : 1) * sizeof *scores);
+    if (!scores) return api_error_set(err, ERR_UNAVAILABLE, "out of memory writing the response");
+    for (size_t b = 0; b < B; b++) /* a re-ranker has one label (context.h) */
+        scores_of(res->logits + (seq0 + b) * n, 1, req->raw_scores, &scores[b]);
+    api_tei_write_ranks(w, scores, B, req->return_text ? req->pairs : NULL, req->pair_lens);
+    free(scores);
+    return true;
+}
+
 /* ---- the answer ----------------------------------------------------------------------- */
 
 bool api_tei_write(jsonw *w, const api_job *job, const enc_result *res, size_t seq0, api_error *err)
@@ -264,6 +322,8 @@ bool api_tei_write(jsonw *w, const api_job *job, const enc_result *res, size_t s
     case API_ROUTE_TEI_SIMILARITY: write_similarity(w, job, res, seq0); return true;
     case API_ROUTE_TOKENIZE: write_tokenize(w, job); return true;
     case API_ROUTE_TEI_DECODE: return write_decode(w, job, err);
+    case API_ROUTE_TEI_PREDICT: return write_predict(w, job, res, seq0, err);
+    case API_ROUTE_TEI_RERANK: return write_rerank(w, job, res, seq0, err);
     default: return api_error_set(err, ERR_INTERNAL, "no TEI answer for route %d", (int)req->route);
     }
 }
@@ -287,6 +347,17 @@ size_t api_tei_answer_bytes(const api_job *job)
         for (size_t b = 0; b < B; b++) bytes = sat_add(bytes, req->text_lens[b] + 4);
         return bytes;
     case API_ROUTE_TEI_DECODE: return sat_add(bytes, sat_mul(job->n_tokens, 24));
+    case API_ROUTE_TEI_PREDICT: { /* {"score": 16 chars, "label": ...} per label */
+        size_t n = 0, each = 0;
+        const char *const *labels = enc_model_labels(job->ctx->model, &n);
+        for (size_t i = 0; i < n; i++) each = sat_add(each, 40 + 6 * strlen(labels[i]));
+        return sat_add(bytes, sat_mul(B, sat_add(each, 4)));
+    }
+    case API_ROUTE_TEI_RERANK: /* {"index", "score"} and maybe the text, escaped */
+        bytes = sat_add(bytes, sat_mul(B, 64));
+        for (size_t b = 0; req->return_text && b < B; b++)
+            bytes = sat_add(bytes, sat_mul(req->pair_lens[b], 6));
+        return bytes;
     default: return bytes;
     }
 }

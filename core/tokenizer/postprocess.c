@@ -55,6 +55,13 @@ static enc_status append(tk_enc *dst, const tk_enc *src, int32_t type)
     return ENC_OK;
 }
 
+/* append() of a pair's second text, noting where it starts. */
+static enc_status append_b(tk_enc *dst, const tk_enc *b, int32_t type)
+{
+    dst->b_start = dst->v.n;
+    return append(dst, b, type);
+}
+
 static enc_status special(tk_enc *dst, int32_t id, const char *text, int32_t type)
 {
     return tk_enc_push(dst, id, 0, 0, true, type, text, text ? strlen(text) : 0);
@@ -114,22 +121,22 @@ static enc_status process(const tk_post *p, tk_enc *a, tk_enc *b, bool add_speci
             if (st == ENC_OK) st = append(out, a, -1);
             if (st == ENC_OK) st = special(out, p->sep_id, p->sep, 0);
             if (st == ENC_OK && b) st = special(out, p->sep_id, p->sep, 0);
-            if (st == ENC_OK && b) st = append(out, b, -1);
+            if (st == ENC_OK && b) st = append_b(out, b, -1);
             if (st == ENC_OK && b) st = special(out, p->sep_id, p->sep, 0);
             return st;
         }
         st = append(out, a, -1);
-        if (st == ENC_OK && b) st = append(out, b, -1);
+        if (st == ENC_OK && b) st = append_b(out, b, -1);
         return st;
     case TK_PP_BERT:
         if (!add_special) {
             st = append(out, a, -1);
-            return st == ENC_OK && b ? append(out, b, -1) : st;
+            return st == ENC_OK && b ? append_b(out, b, -1) : st;
         }
         st = special(out, p->cls_id, p->cls, 0);
         if (st == ENC_OK) st = append(out, a, 0);
         if (st == ENC_OK) st = special(out, p->sep_id, p->sep, 0);
-        if (st == ENC_OK && b) st = append(out, b, 1);
+        if (st == ENC_OK && b) st = append_b(out, b, 1);
         if (st == ENC_OK && b) st = special(out, p->sep_id, p->sep, 1);
         return st;
     case TK_PP_TEMPLATE: {
@@ -137,8 +144,8 @@ static enc_status process(const tk_post *p, tk_enc *a, tk_enc *b, bool add_speci
         size_t n = b ? p->n_pair : p->n_single;
         for (size_t k = 0; k < n && st == ENC_OK; k++) {
             if (t[k].is_sequence) {
-                tk_enc *src = t[k].seq == 0 ? a : b;
-                if (src) st = append(out, src, t[k].type_id);
+                if (t[k].seq == 0) st = append(out, a, t[k].type_id);
+                else if (b) st = append_b(out, b, t[k].type_id);
             } else if (add_special) {
                 for (size_t j = 0; j < t[k].n_ids && st == ENC_OK; j++)
                     st = special(out, t[k].ids[j], t[k].tokens[j], t[k].type_id);
@@ -158,7 +165,7 @@ enc_status tk_post_process(const tk_post *p, tk_enc *a, tk_enc *b, bool add_spec
 {
     if (!p) {
         enc_status st = append(out, a, -1);
-        return st == ENC_OK && b ? append(out, b, -1) : st;
+        return st == ENC_OK && b ? append_b(out, b, -1) : st;
     }
     if (p->kind != TK_PP_SEQUENCE) return process(p, a, b, add_special, out);
     if (p->n_sub == 0) return tk_post_process(NULL, a, b, add_special, out);

@@ -293,6 +293,8 @@ typedef struct {
     enc_tokvec v;
     int32_t *type; /* (v.cap) */
     size_t type_cap;
+    size_t b_start; /* a post-processor's output of a pair: where the second text's tokens
+                       start (after the specials the template puts between the texts) */
 } tk_enc;
 
 enc_status tk_enc_push(tk_enc *e, int32_t id, int32_t start, int32_t end, bool special,

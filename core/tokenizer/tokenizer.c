@@ -270,6 +270,7 @@ enc_status enc_tokenizer_encode(const enc_tokenizer *t, const char *text, size_t
         if (st == ENC_OK) {
             for (size_t i = 0; i < n; i++) out->type_ids[i] = type[i];
             out->n_untruncated = total;
+            out->pair_start = pair ? (r.b_start < n ? r.b_start : n) : 0;
         } else {
             enc_fail(err, errlen, st, "out of memory tokenizing");
         }

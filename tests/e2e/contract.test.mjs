@@ -260,5 +260,5 @@ test('400, 404, 405, 413, 415, 422: the status, the type and the message', async
         [{ text: 'a', encoding_format: 'base64' }, 'unknown field "encoding_format"'],
     ]) assertError(await encode(body), 422, 'invalid_request', message);
     assertError(await call(TOY, 'POST', '/tokenize', { text: 'a', encoding: 'base64' }), 422, 'invalid_request',
-        'unknown field "encoding" (known: text, tokens, add_special_tokens, truncate)');
+        'unknown field "encoding" (known: text, tokens, add_special_tokens, truncate, text_pair)');
 });

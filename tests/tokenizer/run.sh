@@ -67,6 +67,22 @@ for name in $units; do
         stale=1
     fi
 done
+# The decodings of decode_expected.jsonl (real tokenizers of every model kind, and the golden
+# fixtures' that /decode is tested with): made by decode_oracle.js, checked the same way.
+decoders="tests/tokenizer/models/bert-base-uncased/vocab.txt
+          tests/tokenizer/models/roberta-large-bne/tokenizer.json
+          tests/tokenizer/models/albert-base-v2/tokenizer.json
+          tests/tokenizer/models/modernbert/tokenizer.json
+          tests/golden/fixtures/bert_cls_f32/model/tokenizer.json
+          tests/golden/fixtures/roberta_cls_f32/model/tokenizer.json
+          tests/golden/fixtures/xlmr_f32/model/tokenizer.json"
+# shellcheck disable=SC2086
+node tests/tokenizer/decode_oracle.js tests/tokenizer/corpus.jsonl "$out/decode_expected.jsonl" \
+    $decoders >/dev/null || exit 1
+if ! cmp -s "$out/decode_expected.jsonl" tests/tokenizer/decode_expected.jsonl; then
+    echo "tokenizer: tests/tokenizer/decode_expected.jsonl is stale: the oracle now gives $out/decode_expected.jsonl"
+    stale=1
+fi
 [ "$stale" = 0 ] || { echo "tokenizer: after checking the change, copy it over and commit it"; exit 1; }
 echo "tokenizer: the expected files match a fresh Hugging Face run ($(wc -l <tests/tokenizer/corpus.jsonl) corpus lines)"
 

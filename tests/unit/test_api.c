@@ -92,7 +92,8 @@ START_TEST(invalid_shape)
     ck_encode("{}", 422, "send \"text\"");
     ck_encode("{\"outputs\": [\"tokens\"]}", 422, "send \"text\"");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"outputs\": []}"), 422,
-              "unknown field \"outputs\" (known: text, tokens, add_special_tokens, truncate)");
+              "unknown field \"outputs\" (known: text, tokens, add_special_tokens, truncate, "
+              "text_pair)");
     answer a = encode("{}");
     ck_assert_str_eq(a.type, "invalid_request");
     answer_free(&a);
@@ -144,9 +145,11 @@ START_TEST(invalid_options)
 {
     ck_encode("{\"text\": \"a\", \"outputs\": \"embedding\"}", 422,
               "outputs must be a list of names, got a string");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"embedding\", \"logits\"]}", 422,
-              "outputs[1]=\"logits\" is not one of tokens, embedding, token_embeddings, "
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"embedding\", \"labels\"]}", 422,
+              "outputs[1]=\"labels\" is not one of tokens, embedding, token_embeddings, "
               "hidden_states, attention");
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"logits\"]}", 422,
+              "outputs: \"logits\" needs a sequence classifier, and random-toy has none");
     ck_encode("{\"text\": \"a\", \"outputs\": [3]}", 422,
               "outputs[0] must be a string, got an integer");
     ck_encode("{\"text\": \"a\", \"pooling\": \"max\"}", 422,
@@ -424,9 +427,11 @@ START_TEST(precision_and_encoding_invalid)
     ck_encode("{\"text\": \"a\", \"encoding\": \"float\"}", 422, "got \"float\"");
     ck_encode("{\"text\": \"a\", \"encoding_format\": \"base64\"}", 422,
               "unknown field \"encoding_format\" (known: text, tokens, outputs, pooling, "
-              "normalize, layers, heads, add_special_tokens, truncate, precision, encoding)");
+              "normalize, layers, heads, add_special_tokens, truncate, precision, encoding, "
+              "text_pair)");
     ck_status(call_full("POST", "/tokenize", NULL, "{\"text\": \"a\", \"precision\": 3}"), 422,
-              "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate)");
+              "unknown field \"precision\" (known: text, tokens, add_special_tokens, truncate, "
+              "text_pair)");
     ck_encode("{\"text\": \"a\", \"precision\": 1, \"encoding\": \"json\"}", 200, "");
     ck_encode("{\"text\": \"a\", \"precision\": 9, \"encoding\": \"base64\"}", 200, "");
 }

@@ -712,7 +712,7 @@ START_TEST(scores_output)
               422, "outside scores' range");
     ck_encode("{\"text\": \"a\", \"outputs\": [\"scores\"], \"heads\": [2]}", 422,
               "heads[0]=2 is outside 0..1");
-    ck_encode("{\"text\": \"a\", \"outputs\": [\"logits\"]}", 422,
+    ck_encode("{\"text\": \"a\", \"outputs\": [\"labels\"]}", 422,
               "hidden_states, attention, scores");
 }
 END_TEST

@@ -3,12 +3,11 @@
  * HTTP, on the toy random model (api_fixture.h): TEI's bodies and answers compared with
  * /encode's (the same forward pass), byte offsets, truncation from the left, every route's
  * bad input (TEI's statuses and error shape, the field named), /rerank and /predict's
- * answers from scores, /decode against Hugging Face tokenizers' WordPiece decoder
- * (tests/tokenizer/decode_expected.jsonl, made by decode_oracle.js), a request of more
+ * answers from scores, /decode on the word tokenizer (test_api_classify.c compares it
+ * with Hugging Face tokenizers on checkpoints' tokenizers), a request of more
  * inputs than max_batch run in several passes, GET /v1/models, and the error shapes.
  */
 #include "api_fixture.h"
-#include "decode.h"
 #include "jsonw.h"
 #include "respond_tei.h"
 
@@ -279,54 +278,6 @@ START_TEST(decode_route)
 }
 END_TEST
 
-/* Hugging Face tokenizers' WordPiece decoder on the tokenizer corpus (with and without
- * the specials), as tests/tokenizer/decode_oracle.js recorded it. */
-START_TEST(wordpiece_decoder_matches_hf)
-{
-    FILE *f = fopen("tests/tokenizer/decode_expected.jsonl", "r");
-    ck_assert_msg(f != NULL, "tests/tokenizer/decode_expected.jsonl (run from the repository)");
-    char line[16384];
-    size_t n = 0, differ = 0;
-    while (fgets(line, sizeof line, f)) {
-        json_error_t jerr;
-        json_t *o = json_loads(line, 0, &jerr);
-        ck_assert_msg(o != NULL, "line %zu: %s", n + 1, jerr.text);
-        const json_t *toks = json_object_get(o, "tokens"), *sp = json_object_get(o, "special");
-        bool skip = json_is_true(json_object_get(o, "skip"));
-        /* Skipped: the five added special tokens wherever they stand ([UNK], and a "[SEP]"
-         * written in the text, too: HF's decode skips every special added token, and the
-         * server marks them special by id), not only those the post-processor added. */
-        const char *kept[1024];
-        size_t k = 0;
-        for (size_t i = 0; i < json_array_size(toks) && k < 1024; i++) {
-            const char *t = json_string_value(json_array_get(toks, i));
-            bool special = json_integer_value(json_array_get(sp, i)) || strcmp(t, "[UNK]") == 0 ||
-                strcmp(t, "[PAD]") == 0 || strcmp(t, "[MASK]") == 0 || strcmp(t, "[CLS]") == 0 ||
-                strcmp(t, "[SEP]") == 0;
-            if (!(skip && special)) kept[k++] = t;
-        }
-        size_t len;
-        char *text = api_wordpiece_decode(kept, k, &len);
-        const char *want = json_string_value(json_object_get(o, "text"));
-        if (strcmp(text, want) != 0 && differ++ < 5)
-            fprintf(stderr, "decode differs: \"%s\" != \"%s\"\n", text, want);
-        ck_assert_uint_eq(len, strlen(text));
-        free(text);
-        json_decref(o);
-        n++;
-    }
-    fclose(f);
-    ck_assert_uint_ge(n, 300);
-    ck_assert_msg(differ == 0, "%zu of %zu decodings differ from tokenizers'", differ, n);
-    /* The cleanup, case by case ("##" glued, no space before . ? ! , and the contractions). */
-    const char *t1[] = {"##ing", "don", "'", "t", "do", "##ing", "it", ".", "you", "'", "re", "?"};
-    size_t len;
-    char *s = api_wordpiece_decode(t1, 12, &len);
-    ck_assert_str_eq(s, "##ing don ' t doing it. you ' re?");
-    free(s);
-}
-END_TEST
-
 /* ---- /rerank, /predict ------------------------------------------------------------------ */
 
 START_TEST(rerank_and_predict)
@@ -342,10 +293,24 @@ START_TEST(rerank_and_predict)
            "texts[1] must be a string");
     ck_tei("/rerank", "{\"query\": \"a\", \"texts\": [\"b\"], \"return_text\": \"y\"}", 422,
            "Validation", "return_text must be true or false");
-    ck_tei("/predict", "{\"inputs\": [\"a\", \"b\", \"c\"]}", 422, "Validation",
-           "inputs must be a string or a list of one or two strings");
+    /* TEI reads a list of three strings as a batch of three: valid, so the model's 424. */
+    ck_tei("/predict", "{\"inputs\": [\"a\", \"b\", \"c\"]}", 424, "Backend",
+           "Backend error: Model is not a classifier model");
+    ck_tei("/predict", "{\"inputs\": [[\"a\", \"b\", \"c\"]]}", 422, "Validation",
+           "inputs[0] must be a string or a pair of strings [a, b], got a list of 3");
     ck_tei("/predict", "{\"inputs\": [[\"a\"], [1]]}", 422, "Validation",
-           "inputs[1][0] must be a non-empty string");
+           "inputs[1][0] must be a string, got an integer");
+    ck_tei("/predict", "{\"inputs\": [[\"a\", \"\"]]}", 422, "Validation", "inputs[0][1] is empty");
+    ck_tei("/predict", "{\"inputs\": {\"a\": 1}}", 422, "Validation",
+           "inputs must be a string, a pair of strings [a, b] or a list of strings and pairs, "
+           "got an object");
+    ck_tei("/predict", "{\"inputs\": \"a\", \"raw_scores\": \"no\"}", 422, "Validation",
+           "raw_scores must be true or false, got a string");
+    ck_tei("/rerank", "{\"query\": \"a\", \"texts\": [\"b\"], \"raw_scores\": 0}", 422,
+           "Validation", "raw_scores must be true or false, got an integer");
+    ck_tei("/rerank", "{\"query\": \"\", \"texts\": [\"b\"]}", 422, "Validation", "query is empty");
+    ck_tei("/rerank", "{\"query\": \"a\", \"texts\": \"b\"}", 422, "Validation",
+           "texts must be a list of strings, got a string");
     ck_tei("/predict", "{\"inputs\": []}", 400, "Empty", "inputs is an empty list");
     ck_tei("/predict", "{\"inputs\": \"a\", \"raw_scores\": null, \"top\": 1}", 422, "Validation",
            "unknown field \"top\"");
@@ -619,7 +584,6 @@ int main(void)
     tcase_add_test(tc, truncation_direction);
     tcase_add_test(tc, tei_tokenize);
     tcase_add_test(tc, decode_route);
-    tcase_add_test(tc, wordpiece_decoder_matches_hf);
     tcase_add_test(tc, rerank_and_predict);
     tcase_add_test(tc, tei_invalid);
     tcase_add_test(tc, passes_of_one_request);
