@@ -30,8 +30,16 @@ TEST_SRC   := $(wildcard tests/unit/test_*.c)
 # core/kernels.c is compiled twice, 16-lane (AVX-512) and 8-lane code; kernels_pick.c
 # chooses at run time (see kernels.c).
 KERNEL_W   := 16 8
-CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o,$(CORE_SRC:%.c=$(BUILD)/%.o)) \
-              $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o)
+# core/qkernels.c (the bf16 and int8 products) is compiled once per path, with the flags
+# of its instruction set; qlinear.c runs the first one the processor has (cpu.h).
+QKERNEL_PATHS := avx512native avx512 avx2 scalar
+QK_FLAGS_avx512native := -march=x86-64-v4 -mavx512bf16 -mavx512vnni -DQK_AVX512NATIVE
+QK_FLAGS_avx512 := -march=x86-64-v4 -DQK_AVX512
+QK_FLAGS_avx2   := -march=x86-64-v3 -DQK_AVX2
+QK_FLAGS_scalar :=
+QK_OBJ     := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_%.o)
+CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o $(BUILD)/core/qkernels.o,$(CORE_SRC:%.c=$(BUILD)/%.o)) \
+              $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o) $(QK_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # Server objects the unit tests may link against (everything but main).
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
@@ -60,6 +68,15 @@ $(BUILD)/%.o: %.c
 $(BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Iserver -c $< -o $@
+
+# No FP contraction (-std=c11's default, said here): every path must round alike, so the
+# only fused multiply-adds are the ones the code asks for (qkernels.c).
+# (The path comes from the target's name: $* is not the stem here, as these objects are in a
+# second static pattern rule below.)
+QK_FLAGS = $(QK_FLAGS_$(subst qkernels_,,$(basename $(notdir $@))))
+$(QK_OBJ): $(BUILD)/core/qkernels_%.o: core/qkernels.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Iserver -c $< -o $@
 
 $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
@@ -194,8 +211,10 @@ FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -fno-math-errno -fno-omit
                 $(filter -fopenmp,$(CFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
                 -Icore -Iserver
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c,$(CORE_SRC)) \
-                  $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o)
+FUZZ_QK_OBJ  := $(QKERNEL_PATHS:%=$(FUZZ_BUILD)/core/qkernels_%.o)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c core/qkernels.c,$(CORE_SRC)) \
+                  $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o) \
+                $(FUZZ_QK_OBJ)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-ci fuzz-deps clean-fuzz test-hostile
@@ -230,6 +249,10 @@ $(FUZZ_BUILD)/%.o: %.c
 $(FUZZ_BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=fast -DVW=$* -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_QK_OBJ): $(FUZZ_BUILD)/core/qkernels_%.o: core/qkernels.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=off $(QK_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 .SECONDARY: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)

@@ -3,10 +3,12 @@
  *
  * kernels.c is compiled twice (Makefile): 16-lane code for processors with AVX-512
  * (x86-64-v4) and 8-lane code for the others (AVX2, or plain x86-64). Here the first
- * call to enc_kernels_fast_get looks at the processor once and keeps the answer.
+ * call to enc_kernels_fast_get asks cpu.h (which looks at the processor once) and keeps
+ * the answer.
  */
 #include <stdbool.h>
 
+#include "cpu.h"
 #include "kernels.h"
 
 static int team_size = 1;
@@ -19,10 +21,7 @@ int enc_kernel_threads(void) { return team_size; }
 static bool has_avx512(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512cd");
+    return enc_cpu_has(ENC_CPU_AVX512);
 #else
     return false; /* other compilers: the 16-lane build is plain code, the 8-lane one serves */
 #endif
