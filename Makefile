@@ -187,6 +187,19 @@ clean:
 bench: deps all
 	tests/bench/bench.sh $(BUILD)
 
+# ---- the products' microbenchmark (not part of test) --------------------------------
+# GFLOP/s of the float32, bf16 and int8 products at MiniLM's shapes beside each
+# instruction's peak here (tests/bench/README.md); QBENCH_ARGS="--paths" adds the
+# emulations, "--threads 1 --rows 128" narrows it.
+QBENCH_ARGS ?=
+.PHONY: qbench
+$(BUILD)/qbench: tests/bench/qbench.c $(BUILD)/libencoder.a
+	$(CC) $(CFLAGS) -Icore -o $@ $< $(BUILD)/libencoder.a $(LDLIBS)
+
+qbench: deps
+	$(MAKE) $(BUILD)/qbench
+	nice $(BUILD)/qbench $(QBENCH_ARGS)
+
 # ---- every float's text (not part of test) ------------------------------------------
 # Each of the 2^32 floats written at 9 digits, by the 8-lane path and the scalar one,
 # against printf (~13 min on 2 cores); FLOAT_CHECK_STRIDE=k checks every k-th (CI: 251).

@@ -440,47 +440,53 @@ typedef struct {
  * quad), plus (unless first) the int32 partial sums out holds; stored as int32 partial
  * sums, or (ep not NULL) dequantised to floats. */
 #if defined(QK_512)
-/* s (MR x 2 vectors of int32 sums, in output order) finished into out. */
-QK_INLINE void q8_finish(int MR, __m512i *s, float *out, size_t ldo, int first,
-                         const q8_epilogue *ep)
+/* t, the int32 sums of 16 outputs of tile row r (in output order), finished into o. (By
+ * value, one vector at a time: given the accumulators' array, GCC kept it in memory and
+ * stored every accumulator at every step of the loop.) */
+QK_INLINE void q8_finish(__m512i t, float *o, int r, int first, const q8_epilogue *ep, int v)
 {
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < 2; v++) {
-            __m512i t = s[2 * r + v];
-            float *o = out + r * ldo + 16 * v;
-            if (!first) t = _mm512_add_epi32(t, _mm512_loadu_si512(o));
-            if (!ep) {
-                _mm512_storeu_si512(o, t);
-                continue;
-            }
-            t = _mm512_sub_epi32(t,
-                                 _mm512_mullo_epi32(_mm512_set1_epi32(ep->rz[r]),
-                                                    _mm512_loadu_si512(ep->cs + 16 * v)));
-            __m512 sc = _mm512_mul_ps(_mm512_set1_ps(ep->rs[r]), _mm512_loadu_ps(ep->sw + 16 * v));
-            __m512 b = ep->bias ? _mm512_loadu_ps(ep->bias + 16 * v) : _mm512_setzero_ps();
-            _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), sc, b));
-        }
+    if (!first) t = _mm512_add_epi32(t, _mm512_loadu_si512(o));
+    if (!ep) {
+        _mm512_storeu_si512(o, t);
+        return;
+    }
+    t = _mm512_sub_epi32(
+        t, _mm512_mullo_epi32(_mm512_set1_epi32(ep->rz[r]), _mm512_loadu_si512(ep->cs + 16 * v)));
+    __m512 sc = _mm512_mul_ps(_mm512_set1_ps(ep->rs[r]), _mm512_loadu_ps(ep->sw + 16 * v));
+    __m512 b = ep->bias ? _mm512_loadu_ps(ep->bias + 16 * v) : _mm512_setzero_ps();
+    _mm512_storeu_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), sc, b));
 }
 #endif
 
 #if defined(QK_AVX512NATIVE)
+/* *acc += the four products u8 x s8 of each 32-bit lane (vpdpbusd). In assembly: with the
+ * intrinsic, GCC 12 copied every accumulator through another register (and some through
+ * the stack) at every step, and the tile ran at 44% of the instruction's peak. */
+QK_INLINE void dpbusd(__m512i *acc, __m512i u8, __m512i s8)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(*acc) : "v"(u8), "vm"(s8));
+}
+
 QK_INLINE void q8_tile(int MR, float *out, size_t ldo, const uint32_t *x, size_t ldx,
                        const int8_t *pw, size_t k0, size_t k1, int first, const q8_epilogue *ep)
 {
     __m512i acc[2 * Q8_ROWS];
-#pragma GCC unroll 12
+#pragma GCC unroll 24
     for (int r = 0; r < 2 * MR; r++) acc[r] = _mm512_setzero_si512();
     for (size_t k = k0; k < k1; k++) {
         __m512i w0 = _mm512_loadu_si512(pw + k * 128), w1 = _mm512_loadu_si512(pw + k * 128 + 64);
 #pragma GCC unroll 12
         for (int r = 0; r < MR; r++) {
             __m512i xv = _mm512_set1_epi32((int)x[r * ldx + k]);
-            acc[2 * r] = _mm512_dpbusd_epi32(acc[2 * r], xv, w0);
-            acc[2 * r + 1] = _mm512_dpbusd_epi32(acc[2 * r + 1], xv, w1);
+            dpbusd(&acc[2 * r], xv, w0);
+            dpbusd(&acc[2 * r + 1], xv, w1);
         }
     }
-    q8_finish(MR, acc, out, ldo, first, ep);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+        q8_finish(acc[2 * r], out + r * ldo, r, first, ep, 0);
+        q8_finish(acc[2 * r + 1], out + r * ldo + 16, r, first, ep, 1);
+    }
 }
 #elif defined(QK_512)
 /* 4 u8 to 4 u16 in a 64-bit lane, to broadcast. */
@@ -518,17 +524,16 @@ QK_INLINE void q8_tile(int MR, float *out, size_t ldo, const uint32_t *x, size_t
 #pragma GCC unroll 5
         for (int r = 0; r < MR; r++) {
             __m512i xv = _mm512_set1_epi64(widen4(x[r * ldx + k]));
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 acc[4 * r + v] = _mm512_add_epi32(acc[4 * r + v], _mm512_madd_epi16(w[v], xv));
         }
     }
-    __m512i s[2 * Q8_ROWS];
 #pragma GCC unroll 5
     for (int r = 0; r < MR; r++) {
-        s[2 * r] = pair_sums(acc[4 * r], acc[4 * r + 1]);
-        s[2 * r + 1] = pair_sums(acc[4 * r + 2], acc[4 * r + 3]);
+        q8_finish(pair_sums(acc[4 * r], acc[4 * r + 1]), out + r * ldo, r, first, ep, 0);
+        q8_finish(pair_sums(acc[4 * r + 2], acc[4 * r + 3]), out + r * ldo + 16, r, first, ep, 1);
     }
-    q8_finish(MR, s, out, ldo, first, ep);
 }
 #elif defined(QK_AVX2)
 static inline int64_t widen4(uint32_t d)
@@ -542,20 +547,26 @@ QK_INLINE void q8_tile(int MR, float *out, size_t ldo, const uint32_t *x, size_t
                        const int8_t *pw, size_t k0, size_t k1, int first, const q8_epilogue *ep)
 {
     __m256i acc[4 * Q8_ROWS];
+#pragma GCC unroll 8
     for (int r = 0; r < 4 * MR; r++) acc[r] = _mm256_setzero_si256();
     for (size_t k = k0; k < k1; k++) {
         const int8_t *p = pw + k * 128;
         __m256i w[4];
+#pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
             w[v] =
                 _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * v)));
+#pragma GCC unroll 2
         for (int r = 0; r < MR; r++) {
             __m256i xv = _mm256_set1_epi64x(widen4(x[r * ldx + k]));
+#pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 acc[4 * r + v] = _mm256_add_epi32(acc[4 * r + v], _mm256_madd_epi16(w[v], xv));
         }
     }
+#pragma GCC unroll 2
     for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
         for (int v = 0; v < 2; v++) {
             /* hadd gives outputs 0 1 4 5 | 2 3 6 7; the permute puts them in order */
             __m256i t = _mm256_hadd_epi32(acc[4 * r + 2 * v], acc[4 * r + 2 * v + 1]);

@@ -1,0 +1,245 @@
+/*
+ * qbench.c - the microbenchmark of the matrix products (`make qbench`; tests/bench/README.md,
+ * "The products in bf16 and int8"): GFLOP/s of the float32 panel kernel and of the bf16
+ * kernel, GOP/s of the int8 kernel, at MiniLM's shapes, beside each instruction's peak on
+ * this machine, measured here.
+ *
+ *   qbench [--threads 1,2] [--rows 1,8,128,4096] [--min-time S] [--paths]
+ *
+ * --paths also times the emulations (AVX-512, AVX2) and the plain C path of bf16 and int8.
+ * Peak: a loop of 12 independent vfmadd231ps / vdpbf16ps / vpdpbusd on zmm registers only
+ * (no memory), 12 x 2^24 instructions, best of 3; the clock from a chain of dependent adds
+ * (one cycle each), so instructions per cycle = instructions per second / clock. With 2
+ * threads each thread runs its own loop at once.
+ * Products: in (N, Din) random in [-1, 1], W (Dout, Din) random, with bias; calls timed one
+ * by one after 0.2 s of warm-up, until --min-time (0.5 s) and 5 calls have passed; the
+ * median call. GFLOP = 2 N Din Dout (a multiply-add is 2 operations in all three modes).
+ * Results are tab-separated lines on stdout; progress on stderr.
+ */
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "encoder.h"
+#include "qkernels.h"
+#include "qlinear.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- the machine --------------------------------------------------------------------------- */
+
+/* Clock in GHz: 8 dependent adds per iteration, one cycle each on every x86-64 core. */
+static double clock_ghz(void)
+{
+    long iters = 100000000;
+    uint64_t v = 0;
+    double t0 = now();
+    for (long i = 0; i < iters; i++)
+        __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                         : "+r"(v));
+    return (double)iters * 8 / (now() - t0) / 1e9;
+}
+
+#define PEAK_ITERS (1L << 24)
+#define TWELVE(op)                                                                                 \
+    op " %%zmm30, %%zmm31, %%zmm0\n\t" op " %%zmm30, %%zmm31, %%zmm1\n\t" op                       \
+       " %%zmm30, %%zmm31, %%zmm2\n\t" op " %%zmm30, %%zmm31, %%zmm3\n\t" op                       \
+       " %%zmm30, %%zmm31, %%zmm4\n\t" op " %%zmm30, %%zmm31, %%zmm5\n\t" op                       \
+       " %%zmm30, %%zmm31, %%zmm6\n\t" op " %%zmm30, %%zmm31, %%zmm7\n\t" op                       \
+       " %%zmm30, %%zmm31, %%zmm8\n\t" op " %%zmm30, %%zmm31, %%zmm9\n\t" op                       \
+       " %%zmm30, %%zmm31, %%zmm10\n\t" op " %%zmm30, %%zmm31, %%zmm11\n\t"
+#define PEAK_LOOP(name, op, isa)                                                                   \
+    __attribute__((target(isa))) static double name(void)                                          \
+    {                                                                                              \
+        long n = PEAK_ITERS;                                                                       \
+        double t0 = now();                                                                         \
+        __asm__ volatile("vpxord %%zmm30, %%zmm30, %%zmm30\n\t"                                    \
+                         "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"                                    \
+                         "1:\n\t" TWELVE(op) "dec %0\n\tjnz 1b"                                    \
+                         : "+r"(n)                                                                 \
+                         :                                                                         \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+                           "xmm9", "xmm10", "xmm11", "xmm30", "xmm31", "cc");                      \
+        return 12.0 * PEAK_ITERS / (now() - t0);                                                   \
+    }
+PEAK_LOOP(peak_fma, "vfmadd231ps", "avx512f")
+PEAK_LOOP(peak_bf16, "vdpbf16ps", "avx512f,avx512bf16")
+PEAK_LOOP(peak_vnni, "vpdpbusd", "avx512f,avx512vnni")
+
+/* Instructions per second of loop on each of `threads` threads at once (their sum), best
+ * of 3. */
+static double peak(double (*loop)(void), int threads)
+{
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double sum = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+        sum += loop();
+        best = sum > best ? sum : best;
+    }
+    return best;
+}
+
+/* ---- the products ------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name; /* f32, bf16, int8, or a path's name */
+    enc_compute mode;
+    enc_qlinear_fn *fn; /* NULL: enc_qlinear (the path picked) */
+} kernel;
+
+static double time_product(const kernel *k, float *out, const float *in, const void *P,
+                           const float *b, size_t N, size_t Din, size_t Dout, float *scratch,
+                           double min_time)
+{
+    static double t[100000];
+    size_t n = 0;
+    double t0 = now(), start;
+    while (now() - t0 < 0.2) {
+        if (k->fn) k->fn(out, in, P, b, N, Din, Dout, scratch, ENC_QACT_NONE);
+        else enc_qlinear(out, in, P, b, N, Din, Dout, k->mode, scratch);
+    }
+    start = now();
+    while (n < sizeof t / sizeof *t && (n < 5 || now() - start < min_time)) {
+        double a = now();
+        if (k->fn) k->fn(out, in, P, b, N, Din, Dout, scratch, ENC_QACT_NONE);
+        else enc_qlinear(out, in, P, b, N, Din, Dout, k->mode, scratch);
+        t[n++] = now() - a;
+    }
+    /* median by insertion sort (n is at most a few 10^5, mostly a few hundred) */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double s = t[j];
+            t[j] = t[j - 1], t[j - 1] = s;
+        }
+    return t[n / 2];
+}
+
+static int parse_list(const char *s, size_t *out, int max)
+{
+    int n = 0;
+    while (*s && n < max) {
+        out[n++] = strtoul(s, (char **)&s, 10);
+        if (*s == ',') s++;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    size_t threads[4] = {1, 2}, rows[8] = {1, 8, 128, 4096};
+    int nthreads = 2, nrows = 4, paths = 0;
+    double min_time = 0.5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            nthreads = parse_list(argv[++i], threads, 4);
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) nrows = parse_list(argv[++i], rows, 8);
+        else if (!strcmp(argv[i], "--min-time") && i + 1 < argc) min_time = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--paths")) paths = 1;
+        else {
+            fprintf(stderr,
+                    "usage: qbench [--threads 1,2] [--rows 1,8,128,4096] [--min-time S] "
+                    "[--paths]\n");
+            return 2;
+        }
+    }
+    printf("paths\tf32 %s\tbf16 %s\tint8 %s\n", enc_qlinear_path(ENC_COMPUTE_F32),
+           enc_qlinear_path(ENC_COMPUTE_BF16), enc_qlinear_path(ENC_COMPUTE_INT8));
+    double ghz = clock_ghz();
+    printf("clock_ghz\t%.3f\n", ghz);
+    /* peak: instruction, threads, instructions/cycle/thread, G operations/s (FMA: 16 lanes x 2;
+     * vdpbf16ps: 16 lanes x 2 pairs x 2; vpdpbusd: 16 lanes x 4 x 2) */
+    double peak_gops[3][4] = {{0}};
+    if (enc_cpu_has(ENC_CPU_AVX512)) {
+        struct {
+            const char *name;
+            double (*loop)(void);
+            unsigned needs;
+            double ops;
+        } inst[3] = {{"vfmadd231ps", peak_fma, ENC_CPU_AVX512, 32},
+                     {"vdpbf16ps", peak_bf16, ENC_CPU_AVX512_BF16, 64},
+                     {"vpdpbusd", peak_vnni, ENC_CPU_AVX512_VNNI, 128}};
+        for (int k = 0; k < 3; k++)
+            for (int t = 0; t < nthreads; t++) {
+                if (!enc_cpu_has(inst[k].needs)) continue;
+                double ips = peak(inst[k].loop, (int)threads[t]);
+                peak_gops[k][t] = ips * inst[k].ops / 1e9;
+                printf("peak\t%s\t%zu\t%.3f\t%.1f\n", inst[k].name, threads[t],
+                       ips / threads[t] / (ghz * 1e9), peak_gops[k][t]);
+                fflush(stdout);
+            }
+    }
+    kernel kernels[16] = {{"f32", ENC_COMPUTE_F32, NULL},
+                          {"bf16", ENC_COMPUTE_BF16, NULL},
+                          {"int8", ENC_COMPUTE_INT8, NULL}};
+    int nk = 3;
+    if (paths) {
+        const enc_qkernels *all[] = {&enc_qkernels_avx512, &enc_qkernels_avx2,
+                                     &enc_qkernels_scalar};
+        const char *names[] = {"avx512emu", "avx2emu", "scalar"};
+        static char label[6][32];
+        for (int i = 0; i < 3; i++)
+            for (int m = 0; m < 2; m++) {
+                if (!enc_cpu_has(m ? all[i]->int8_needs : all[i]->bf16_needs)) continue;
+                snprintf(label[2 * i + m], sizeof label[0], "%s-%s", m ? "int8" : "bf16", names[i]);
+                kernels[nk++] = (kernel){label[2 * i + m], m ? ENC_COMPUTE_INT8 : ENC_COMPUTE_BF16,
+                                         m ? all[i]->int8 : all[i]->bf16};
+            }
+    }
+    static const size_t shapes[][2] = {{384, 1152}, {384, 384}, {384, 1536}, {1536, 384}};
+    printf("# product\tDin\tDout\tN\tthreads\tkernel\tus\tGop/s\tpct_peak\tx_f32\n");
+    for (size_t s = 0; s < 4; s++) {
+        size_t Din = shapes[s][0], Dout = shapes[s][1], maxN = 0;
+        for (int r = 0; r < nrows; r++) maxN = rows[r] > maxN ? rows[r] : maxN;
+        float *W = malloc(Dout * Din * 4), *in = malloc(maxN * Din * 4), *b = malloc(Dout * 4);
+        float *out = malloc(maxN * Dout * 4);
+        uint64_t x = 88172645463325252ull;
+        for (size_t i = 0; i < Dout * Din; i++)
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17, W[i] = (float)(x >> 40) / 8388608.0f - 1.0f;
+        for (size_t i = 0; i < maxN * Din; i++)
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17, in[i] = (float)(x >> 40) / 8388608.0f - 1.0f;
+        for (size_t i = 0; i < Dout; i++) b[i] = 0.01f * (float)i;
+        void *packed[3];
+        float *scratch = malloc(enc_qlinear_scratch_floats(ENC_COMPUTE_INT8, maxN, Din) * 4 +
+                                enc_qlinear_scratch_floats(ENC_COMPUTE_BF16, maxN, Din) * 4);
+        char err[256];
+        for (int m = 0; m < 3; m++) {
+            size_t bytes = enc_qweight_bytes((enc_compute)m, Dout, Din);
+            packed[m] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+            if (enc_qweight_pack((enc_compute)m, packed[m], W, Dout, Din, "w", err, sizeof err)) {
+                fprintf(stderr, "qbench: %s\n", err);
+                return 1;
+            }
+        }
+        for (int r = 0; r < nrows; r++)
+            for (int t = 0; t < nthreads; t++) {
+                size_t N = rows[r];
+                enc_set_num_threads((int)threads[t]);
+                double f32_us = 0;
+                for (int k = 0; k < nk; k++) {
+                    double sec = time_product(&kernels[k], out, in, packed[kernels[k].mode], b, N,
+                                              Din, Dout, scratch, min_time);
+                    double gops = 2.0 * (double)(N * Din * Dout) / sec / 1e9;
+                    double pk = peak_gops[kernels[k].mode][t];
+                    if (k == 0) f32_us = sec * 1e6;
+                    printf("product\t%zu\t%zu\t%zu\t%zu\t%s\t%.1f\t%.1f\t%.0f\t%.2f\n", Din, Dout,
+                           N, threads[t], kernels[k].name, sec * 1e6, gops,
+                           pk > 0 ? 100.0 * gops / pk : 0.0, f32_us / (sec * 1e6));
+                    fflush(stdout);
+                }
+            }
+        free(W), free(in), free(b), free(out), free(scratch);
+        for (int m = 0; m < 3; m++) free(packed[m]);
+    }
+    return 0;
+}
