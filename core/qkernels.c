@@ -80,7 +80,9 @@
 #define BF_ROWS 4
 #define Q8_ROWS 4
 #endif
+#ifndef MC
 #define MC 120 /* a multiple of every ROWS above */
+#endif
 
 #define QK_INLINE static inline __attribute__((always_inline))
 
@@ -292,25 +294,39 @@ QK_INLINE void bf16_tile(int MR, float *out, size_t ldo, const uint32_t *x, size
 }
 #endif
 
-/* bf16_tile with MR a constant in each case (so the accumulators stay in registers). */
-QK_INLINE void bf16_tile_rows(size_t mr, float *out, size_t ldo, const uint32_t *x, size_t ldx,
-                              const uint16_t *pw, const float *bias, size_t k0, size_t k1,
-                              int first)
-{
-    // clang-format off
-#define TILE_CASE(R) \
-    case R: bf16_tile(R, out, ldo, x, ldx, pw, bias, k0, k1, first); break;
-    switch (mr) {
-        TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4)
-#if BF_ROWS > 4
-        TILE_CASE(5) TILE_CASE(6) TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10)
-        TILE_CASE(11) TILE_CASE(12)
-#endif
-    default: break;
+/* bf16_tile for each MR, a constant in each (so the accumulators stay in registers), as
+ * functions of their own: inlined into one function, the 12 cases took clang (the fuzzing
+ * build, with sanitizers) 12 minutes to compile. */
+typedef void bf16_tile_fn(float *out, size_t ldo, const uint32_t *x, size_t ldx, const uint16_t *pw,
+                          const float *bias, size_t k0, size_t k1, int first);
+#define BF16_TILE(R)                                                                               \
+    static void bf16_tile_##R(float *out, size_t ldo, const uint32_t *x, size_t ldx,               \
+                              const uint16_t *pw, const float *bias, size_t k0, size_t k1,         \
+                              int first)                                                           \
+    {                                                                                              \
+        bf16_tile(R, out, ldo, x, ldx, pw, bias, k0, k1, first);                                   \
     }
-#undef TILE_CASE
-    // clang-format on
-}
+BF16_TILE(1)
+BF16_TILE(2)
+BF16_TILE(3)
+BF16_TILE(4)
+#if BF_ROWS > 4
+BF16_TILE(5)
+BF16_TILE(6)
+BF16_TILE(7)
+BF16_TILE(8)
+BF16_TILE(9)
+BF16_TILE(10)
+BF16_TILE(11)
+BF16_TILE(12)
+#endif
+static bf16_tile_fn *const bf16_tiles[BF_ROWS + 1] = {
+    NULL,         bf16_tile_1,  bf16_tile_2,  bf16_tile_3, bf16_tile_4,
+#if BF_ROWS > 4
+    bf16_tile_5,  bf16_tile_6,  bf16_tile_7,  bf16_tile_8, bf16_tile_9,
+    bf16_tile_10, bf16_tile_11, bf16_tile_12,
+#endif
+};
 
 /* Rows [r0, r1) x outputs [c0, c1) of out (N, Dout) = xb W^T + b, xb the bf16 rows
  * (N, KP), W packed. c0 is a multiple of TILE_COLS; a last tile past Dout (c1 == Dout)
@@ -335,17 +351,15 @@ static void bf16_panels(float *out, const uint32_t *xb, const uint16_t *w, const
                     bias = bpart;
                 }
                 for (size_t m = m0; m < m1; m += BF_ROWS) {
-                    size_t mr = m1 - m < BF_ROWS ? m1 - m : BF_ROWS;
-                    const uint32_t *xm = xb + m * KP;
-                    if (width == TILE_COLS) {
-                        bf16_tile_rows(mr, out + m * Dout + c, Dout, xm, KP, pw, bias, k0, k1,
-                                       k0 == 0);
-                        continue;
+                    size_t mr = m1 - m < BF_ROWS ? m1 - m : BF_ROWS, ld = Dout;
+                    float *dst = out + m * Dout + c;
+                    if (width < TILE_COLS) {
+                        for (size_t r = 0; r < mr && k0 > 0; r++)
+                            memcpy(part + r * TILE_COLS, dst + r * Dout, width * sizeof *out);
+                        dst = part, ld = TILE_COLS;
                     }
-                    for (size_t r = 0; r < mr && k0 > 0; r++)
-                        memcpy(part + r * TILE_COLS, out + (m + r) * Dout + c, width * sizeof *out);
-                    bf16_tile_rows(mr, part, TILE_COLS, xm, KP, pw, bias, k0, k1, k0 == 0);
-                    for (size_t r = 0; r < mr; r++)
+                    bf16_tiles[mr](dst, ld, xb + m * KP, KP, pw, bias, k0, k1, k0 == 0);
+                    for (size_t r = 0; r < mr && width < TILE_COLS; r++)
                         memcpy(out + (m + r) * Dout + c, part + r * TILE_COLS, width * sizeof *out);
                 }
             }
@@ -613,30 +627,46 @@ QK_INLINE void q8_tile(int MR, float *out, size_t ldo, const uint32_t *x, size_t
 }
 #endif
 
-QK_INLINE void q8_tile_rows(size_t mr, float *out, size_t ldo, const uint32_t *x, size_t ldx,
-                            const int8_t *pw, size_t k0, size_t k1, int first,
-                            const q8_epilogue *ep)
-{
-    // clang-format off
-#define TILE_CASE(R) \
-    case R: q8_tile(R, out, ldo, x, ldx, pw, k0, k1, first, ep); break;
-    switch (mr) {
-        TILE_CASE(1) TILE_CASE(2)
+/* q8_tile for each MR, as bf16_tiles. */
+typedef void q8_tile_fn(float *out, size_t ldo, const uint32_t *x, size_t ldx, const int8_t *pw,
+                        size_t k0, size_t k1, int first, const q8_epilogue *ep);
+#define Q8_TILE(R)                                                                                 \
+    static void q8_tile_##R(float *out, size_t ldo, const uint32_t *x, size_t ldx,                 \
+                            const int8_t *pw, size_t k0, size_t k1, int first,                     \
+                            const q8_epilogue *ep)                                                 \
+    {                                                                                              \
+        q8_tile(R, out, ldo, x, ldx, pw, k0, k1, first, ep);                                       \
+    }
+Q8_TILE(1)
+Q8_TILE(2)
 #if Q8_ROWS > 2
-        TILE_CASE(3) TILE_CASE(4)
+Q8_TILE(3)
+Q8_TILE(4)
 #endif
 #if Q8_ROWS > 4
-        TILE_CASE(5)
+Q8_TILE(5)
 #endif
 #if Q8_ROWS > 5
-        TILE_CASE(6) TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10) TILE_CASE(11)
-        TILE_CASE(12)
+Q8_TILE(6)
+Q8_TILE(7)
+Q8_TILE(8)
+Q8_TILE(9)
+Q8_TILE(10)
+Q8_TILE(11)
+Q8_TILE(12)
 #endif
-    default: break;
-    }
-#undef TILE_CASE
-    // clang-format on
-}
+static q8_tile_fn *const q8_tiles[Q8_ROWS + 1] = {
+    NULL,      q8_tile_1, q8_tile_2,
+#if Q8_ROWS > 2
+    q8_tile_3, q8_tile_4,
+#endif
+#if Q8_ROWS > 4
+    q8_tile_5,
+#endif
+#if Q8_ROWS > 5
+    q8_tile_6, q8_tile_7, q8_tile_8, q8_tile_9, q8_tile_10, q8_tile_11, q8_tile_12,
+#endif
+};
 
 /* Rows [r0, r1) x outputs [c0, c1) of out (N, Dout) from the u8 rows xq (N, 4 KQ) and
  * their scales and zero points, W packed (weights, scales, column sums). The int32
@@ -667,16 +697,15 @@ static void q8_panels(float *out, const uint8_t *xq, const float *rs, const int3
                     size_t mr = m1 - m < Q8_ROWS ? m1 - m : Q8_ROWS;
                     const uint32_t *xm = (const uint32_t *)(const void *)(xq + m * 4 * KQ);
                     q8_epilogue ep = {rs + m, rz + m, sw + c, cs + c, bias};
-                    const q8_epilogue *last = k1 == KQ ? &ep : NULL;
-                    if (width == TILE_COLS) {
-                        q8_tile_rows(mr, out + m * Dout + c, Dout, xm, KQ, pw, k0, k1, k0 == 0,
-                                     last);
-                        continue;
+                    size_t ld = Dout;
+                    float *dst = out + m * Dout + c;
+                    if (width < TILE_COLS) {
+                        for (size_t r = 0; r < mr && k0 > 0; r++)
+                            memcpy(part + r * TILE_COLS, dst + r * Dout, width * sizeof *out);
+                        dst = part, ld = TILE_COLS;
                     }
-                    for (size_t r = 0; r < mr && k0 > 0; r++)
-                        memcpy(part + r * TILE_COLS, out + (m + r) * Dout + c, width * sizeof *out);
-                    q8_tile_rows(mr, part, TILE_COLS, xm, KQ, pw, k0, k1, k0 == 0, last);
-                    for (size_t r = 0; r < mr; r++)
+                    q8_tiles[mr](dst, ld, xm, KQ, pw, k0, k1, k0 == 0, k1 == KQ ? &ep : NULL);
+                    for (size_t r = 0; r < mr && width < TILE_COLS; r++)
                         memcpy(out + (m + r) * Dout + c, part + r * TILE_COLS, width * sizeof *out);
                 }
             }
