@@ -411,7 +411,11 @@ START_TEST(bf16_denormals_as_the_instruction)
     size_t np = runnable(ENC_COMPUTE_BF16, paths);
     for (size_t p = 0; p < np; p++) {
         paths[p]->bf16(out, x, P, b, 1, 2, 1, scratch, ENC_QACT_NONE);
-        ck_assert_msg(same_bits(out[0], 0.0f), "%s: %g", paths[p]->bf16_name, (double)out[0]);
+        /* valgrind's CPU ignores MXCSR's DAZ and FTZ (a documented limit of it) */
+        if (under_valgrind() && paths[p] != &enc_qkernels_avx512native)
+            printf("qlinear: under valgrind, %s's flush to zero is not checked\n",
+                   paths[p]->bf16_name);
+        else ck_assert_msg(same_bits(out[0], 0.0f), "%s: %g", paths[p]->bf16_name, (double)out[0]);
         /* a denormal activation is zero: 0 w0 + 3 w1 */
         paths[p]->bf16(out, x2, P, NULL, 1, 2, 1, scratch, ENC_QACT_NONE);
         ck_assert_float_eq(out[0], 3.0f * enc_bf16_float(enc_bf16_round(W[1])));
