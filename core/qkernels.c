@@ -22,9 +22,12 @@
  *    contraction, so the 16-lane, 8-lane and plain builds round it alike.
  *
  * Products: W packed in panels of 32 outputs (qkernels.h), each thread's rows in blocks
- * of MC, times each panel in pieces of KC input groups (16 KB of a panel, kept in L1
- * while every tile of the row block passes), a tile of ROWS rows x TILE_COLS outputs at
- * a time in registers - the float32 kernel's blocking (kernels.c).
+ * of MC, times each panel in pieces of KC input groups (48 KB of a panel, in L2 while
+ * every tile of the row block passes), a tile of ROWS rows x TILE_COLS outputs at a time
+ * in registers - the float32 kernel's blocking (kernels.c). Measured (tests/bench/qbench,
+ * one thread): pieces of 16 KB (to stay in L1) were no faster at 128 rows and 10-20%
+ * slower at 4096, where each piece reads and writes the output block once more; per step
+ * a tile reads 128 bytes of the panel for 24 instructions, which L2 keeps up with.
  *
  * int8 activations are u8 with a zero point, not s8 shifted by 128: vpdpbusd wants the
  * unsigned operand, and the asymmetric range spends all 256 levels on [min, max] of the
@@ -58,8 +61,9 @@
 
 /* Below this many multiply-adds a product is not worth splitting. */
 #define SPLIT_MIN_MACS ((size_t)1 << 18)
-/* Input groups (pairs, quads) per piece of a panel: 128 x 128 bytes = 16 KB. */
-#define KC 128
+/* Input groups (pairs, quads) per piece of a panel: 384 x 128 bytes = 48 KB; all of
+ * MiniLM's 1536 inputs in one piece for int8, 768 for bf16. */
+#define KC 384
 /* Outputs of a tile: one panel (two 16-lane vectors) or half of one (two 8-lane ones). */
 #if VW == 16 || defined(QK_PLAIN)
 #define TILE_COLS 32
@@ -80,9 +84,7 @@
 #define BF_ROWS 4
 #define Q8_ROWS 4
 #endif
-#ifndef MC
 #define MC 120 /* a multiple of every ROWS above */
-#endif
 
 #define QK_INLINE static inline __attribute__((always_inline))
 

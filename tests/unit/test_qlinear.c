@@ -279,9 +279,8 @@ static double check_shape(enc_compute mode, size_t N, size_t Din, size_t Dout, i
 static void check_many_shapes(enc_compute mode)
 {
     /* Rows around the tiles (12, 5, 4, 2 rows by path) and the 120-row blocks; inputs
-     * around the pairs and quads, and the 128-group pieces (256 / 512 inputs); outputs
-     * around the 32-wide panels and 16-wide half tiles; products split by rows or by
-     * panels. */
+     * around the pairs and quads; outputs around the 32-wide panels and 16-wide half
+     * tiles; products split by rows or by panels. */
     static const size_t rows[] = {1, 2, 5, 12, 13, 37, 121};
     static const size_t dins[] = {1, 2, 3, 7, 130, 515};
     static const size_t douts[] = {1, 5, 31, 33, 70};
@@ -295,6 +294,11 @@ static void check_many_shapes(enc_compute mode)
                     check_shape(mode, rows[a], dins[c], douts[d], (int)(k % 3 != 0), act, 100 + k);
                 worst = w > worst ? w : worst;
             }
+    /* inputs past one piece of 384 groups (768 inputs in bf16, 1536 in int8), whose sums
+     * wait in the output between pieces */
+    worst = fmax(worst, check_shape(mode, 13, 1601, 33, 1, ENC_QACT_NONE, 5));
+    worst = fmax(worst, check_shape(mode, 121, 1601, 5, 0, ENC_ACT_RELU, 6));
+    worst = fmax(worst, check_shape(mode, 5, 770, 70, 1, ENC_ACT_GELU, 4));
     /* MiniLM's products (QKV, W_o, FFN up, FFN down) with enough rows to split by rows */
     size_t big = under_valgrind() ? 13 : 300;
     worst = fmax(worst, check_shape(mode, big, 384, 1152, 1, ENC_QACT_NONE, 7));
