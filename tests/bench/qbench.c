@@ -37,17 +37,36 @@ static double now(void)
 
 /* ---- the machine --------------------------------------------------------------------------- */
 
-/* Clock in GHz: 8 dependent adds per iteration, one cycle each on every x86-64 core. */
+/* Clock in GHz: 8 dependent adds per iteration, one cycle each on every x86-64 core; the
+ * best of 5 runs of ~0.1 s (a run the scheduler interrupts comes out slow). */
 static double clock_ghz(void)
 {
-    long iters = 100000000;
-    uint64_t v = 0;
-    double t0 = now();
-    for (long i = 0; i < iters; i++)
-        __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                         : "+r"(v));
-    return (double)iters * 8 / (now() - t0) / 1e9;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        long iters = 40000000;
+        uint64_t v = 0;
+        double t0 = now();
+        for (long i = 0; i < iters; i++)
+            __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                             "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
+                             : "+r"(v));
+        double ghz = (double)iters * 8 / (now() - t0) / 1e9;
+        best = ghz > best ? ghz : best;
+    }
+    return best;
+}
+
+/* The machine is shared: its load average goes beside the figures. */
+static void print_load(const char *when)
+{
+    char buf[64] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f)) buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    printf("loadavg_%s\t%s\n", when, buf);
 }
 
 #define PEAK_ITERS (1L << 24)
@@ -155,6 +174,7 @@ int main(int argc, char **argv)
     }
     printf("paths\tf32 %s\tbf16 %s\tint8 %s\n", enc_qlinear_path(ENC_COMPUTE_F32),
            enc_qlinear_path(ENC_COMPUTE_BF16), enc_qlinear_path(ENC_COMPUTE_INT8));
+    print_load("start");
     double ghz = clock_ghz();
     printf("clock_ghz\t%.3f\n", ghz);
     /* peak: instruction, threads, instructions/cycle/thread, G operations/s (FMA: 16 lanes x 2;
@@ -241,5 +261,6 @@ int main(int argc, char **argv)
         free(W), free(in), free(b), free(out), free(scratch);
         for (int m = 0; m < 3; m++) free(packed[m]);
     }
+    print_load("end");
     return 0;
 }
