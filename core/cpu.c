@@ -56,3 +56,5 @@ bool enc_cpu_has(unsigned features)
     if (!k) kept = k = look() | (1u << 31);
     return (k & features) == features;
 }
+
+bool enc_cpu_avx512(void) { return enc_cpu_has(ENC_CPU_AVX512); }

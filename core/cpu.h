@@ -4,6 +4,9 @@
  * Each code path compiled for an instruction set beyond plain x86-64 (the 16-lane
  * kernels, the bf16 and int8 products, the float writer) asks here before it runs. The
  * processor is looked at once, on the first call, and the answer kept.
+ *
+ * Tools that emulate the processor (valgrind) hide AVX-512, so under them the AVX2 or
+ * plain paths run, and what they check is the code that serves elsewhere.
  */
 #ifndef ENCODERD_CPU_H
 #define ENCODERD_CPU_H
@@ -26,5 +29,8 @@ enum {
 /* Whether the processor has every set of `features` (ENC_CPU_* bits). Thread-safe; the
  * first call looks, later calls read the kept answer. Always false off x86-64. */
 bool enc_cpu_has(unsigned features);
+
+/* enc_cpu_has(ENC_CPU_AVX512): what x86-64-v4 code (every 16-lane path) needs. */
+bool enc_cpu_avx512(void);
 
 #endif

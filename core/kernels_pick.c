@@ -21,7 +21,7 @@ int enc_kernel_threads(void) { return team_size; }
 static bool has_avx512(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    return enc_cpu_has(ENC_CPU_AVX512);
+    return enc_cpu_avx512();
 #else
     return false; /* other compilers: the 16-lane build is plain code, the 8-lane one serves */
 #endif
