@@ -735,10 +735,11 @@ static void gelu_range(float *x, size_t i, size_t n)
     }
 }
 
+/* act ENC_ACT_RELU or ENC_ACT_GELU (qlinear.c lets no other through). */
 static void act_range(float *out, size_t i0, size_t i1, int act)
 {
     if (act == ENC_ACT_GELU) gelu_range(out, i0, i1);
-    else
+    else if (act == ENC_ACT_RELU)
         for (size_t i = i0; i < i1; i++) out[i] = out[i] > 0.0f ? out[i] : 0.0f;
 }
 

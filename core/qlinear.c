@@ -162,10 +162,14 @@ void enc_qlinear(float *out, const float *in, const void *packed, const float *b
     qlinear(out, in, packed, b, N, Din, Dout, mode, scratch, ENC_QACT_NONE);
 }
 
-void enc_qlinear_act(float *out, const float *in, const void *packed, const float *b, size_t N,
-                     size_t Din, size_t Dout, enc_compute mode, float *scratch, enc_act act)
+enc_status enc_qlinear_act(float *out, const float *in, const void *packed, const float *b,
+                           size_t N, size_t Din, size_t Dout, enc_compute mode, float *scratch,
+                           enc_act act)
 {
+    if (mode != ENC_COMPUTE_F32 && act != ENC_ACT_RELU && act != ENC_ACT_GELU)
+        return ENC_ERR_INVALID;
     qlinear(out, in, packed, b, N, Din, Dout, mode, scratch, (int)act);
+    return ENC_OK;
 }
 
 const char *enc_qlinear_path(enc_compute mode)

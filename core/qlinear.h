@@ -66,10 +66,12 @@ size_t enc_qlinear_scratch_floats(enc_compute mode, size_t N, size_t Din);
 void enc_qlinear(float *out, const float *in, const void *packed, const float *b, size_t N,
                  size_t Din, size_t Dout, enc_compute mode, float *scratch);
 
-/* The same, then act (ReLU, or GELU in its erf form) on out, each thread on the slice it
- * has just written. */
-void enc_qlinear_act(float *out, const float *in, const void *packed, const float *b, size_t N,
-                     size_t Din, size_t Dout, enc_compute mode, float *scratch, enc_act act);
+/* The same, then act on out, each thread on the slice it has just written. BF16 and INT8
+ * apply ReLU and GELU (erf form); any other act is ENC_ERR_INVALID with out untouched.
+ * F32 applies what the float32 kernels do (kernels.h, linear_act). */
+enc_status enc_qlinear_act(float *out, const float *in, const void *packed, const float *b,
+                           size_t N, size_t Din, size_t Dout, enc_compute mode, float *scratch,
+                           enc_act act);
 
 /* Which path runs mode's products on this processor, for a start-up line: F32 "avx512"
  * or "avx2" (kernels.c's 16- or 8-lane build); BF16 "avx512_bf16", "avx512 emulation",
