@@ -3,8 +3,9 @@
  * packed layouts, the rounding and quantisation rules every path shares, and the table
  * of each compiled path.
  *
- * Paths: qkernels.c is compiled once per instruction set (Makefile); each build is one
- * table below. qkernels_ref.c is the plain reference, qlinear.c packs and picks.
+ * Paths: qkernels.c, qkernels_bf16.c and qkernels_int8.c are compiled once per instruction
+ * set (Makefile, qkernels_path.h); each build is one table below. qkernels_ref.c is the
+ * plain reference, qlinear.c packs and picks.
  *
  * Packed layouts (dst of enc_qweight_pack, 64-byte aligned). W (Dout, Din) is cut in
  * panels of ENC_PANEL (32) outputs as the float32 weights are (panels.h), rows past Dout
@@ -146,7 +147,8 @@ typedef struct {
 } enc_qkernels;
 
 /* Fastest first: AVX-512 with vdpbf16ps / vpdpbusd; AVX-512 (BW) emulating them; AVX2
- * emulating them; plain C. All four give the same bits (see qkernels.c). */
+ * emulating them; plain C. All four give the same bits (qkernels_bf16.c and
+ * qkernels_int8.c say how). */
 extern const enc_qkernels enc_qkernels_avx512native, enc_qkernels_avx512, enc_qkernels_avx2,
     enc_qkernels_scalar;
 /* The plain reference (qkernels_ref.c): double sums for bf16, and the row quantisation

@@ -1,6 +1,7 @@
 /*
  * qkernels_ref.c - the plain reference of the bf16 and int8 products: loops that read like
- * the math, what every path of qkernels.c is tested against. One thread; not used to serve.
+ * the math, what every path (qkernels.c, qkernels_bf16.c, qkernels_int8.c) is tested against.
+ * One thread; not used to serve.
  */
 #include <math.h>
 #include <stdint.h>

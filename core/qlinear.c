@@ -1,6 +1,7 @@
 /*
  * qlinear.c - packing weights for the compute modes, scratch sizes, and the choice of the
- * path that runs them (qlinear.h; the kernels are in qkernels.c).
+ * path that runs them (qlinear.h; the kernels are in qkernels.c, qkernels_bf16.c and
+ * qkernels_int8.c).
  */
 #include <math.h>
 #include <stdint.h>

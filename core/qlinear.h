@@ -16,7 +16,7 @@
  *
  * In both, a row's result depends on that row alone (not on the rows sharing the pass,
  * nor on the thread count), and every path - the instruction, its AVX-512 or AVX2
- * emulation, plain C - gives the same bits (qkernels.c says where not).
+ * emulation, plain C - gives the same bits (qkernels_bf16.c says where not).
  *
  * Usage, at load (one allocation for all weights, 64-byte aligned):
  *   size_t bytes = enc_qweight_bytes(mode, Dout, Din);

@@ -1,5 +1,5 @@
 /*
- * test_qlinear.c - the bf16 and int8 products (core/qlinear.h, qkernels.c): packing, every
+ * test_qlinear.c - the bf16 and int8 products (core/qlinear.h, qkernels*.c): packing, every
  * path this processor runs against the plain reference (int8 to the bit, bf16 within a
  * bound derived below) and against each other (to the bit), batch invariance, the accuracy
  * of each mode against float32 (printed), and bf16 rounding against PyTorch's.
