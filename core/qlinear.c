@@ -23,6 +23,16 @@ const char *enc_compute_name(enc_compute mode)
     return NULL;
 }
 
+bool enc_compute_parse(const char *name, enc_compute *out)
+{
+    for (int m = ENC_COMPUTE_F32; m <= ENC_COMPUTE_INT8; m++)
+        if (name && strcmp(name, enc_compute_name((enc_compute)m)) == 0) {
+            *out = (enc_compute)m;
+            return true;
+        }
+    return false;
+}
+
 /* a * b, or 0 when it overflows size_t */
 static size_t mul_or0(size_t a, size_t b) { return b && a > SIZE_MAX / b ? 0 : a * b; }
 
@@ -172,6 +182,24 @@ enc_status enc_qlinear_act(float *out, const float *in, const void *packed, cons
     qlinear(out, in, packed, b, N, Din, Dout, mode, scratch, (int)act);
     return ENC_OK;
 }
+
+void enc_qweight_row(enc_compute mode, const void *packed, size_t Dout, size_t Din, size_t o,
+                     float *out)
+{
+    switch (mode) {
+    case ENC_COMPUTE_F32: enc_unpack_row(out, packed, Din, o); return;
+    case ENC_COMPUTE_BF16:
+        for (size_t i = 0; i < Din; i++) out[i] = enc_bf16_float(enc_qbf16_at(packed, Din, o, i));
+        return;
+    case ENC_COMPUTE_INT8: {
+        float scale = enc_q8_scales(packed, Dout, Din)[o];
+        for (size_t i = 0; i < Din; i++) out[i] = (float)enc_q8_at(packed, Din, o, i) * scale;
+        return;
+    }
+    }
+}
+
+const char *enc_compute_path(enc_compute mode) { return enc_qlinear_path(mode); }
 
 const char *enc_qlinear_path(enc_compute mode)
 {

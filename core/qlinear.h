@@ -32,10 +32,7 @@
 
 #include "encoder.h"
 
-typedef enum { ENC_COMPUTE_F32 = 0, ENC_COMPUTE_BF16, ENC_COMPUTE_INT8 } enc_compute;
-
-/* "f32", "bf16", "int8"; NULL for a value outside the enum. */
-const char *enc_compute_name(enc_compute mode);
+/* enc_compute and enc_compute_name are in encoder.h. */
 
 /* Bytes of W (Dout, Din) packed for mode (qkernels.h has the layouts):
  *   F32   4 x 32 ceil(Dout / 32) x Din                  (panels.h)
@@ -72,6 +69,11 @@ void enc_qlinear(float *out, const float *in, const void *packed, const float *b
 enc_status enc_qlinear_act(float *out, const float *in, const void *packed, const float *b,
                            size_t N, size_t Din, size_t Dout, enc_compute mode, float *scratch,
                            enc_act act);
+
+/* Row o of W (Dout, Din) packed for mode (F32: panels.h) into out (Din floats): the
+ * values the products multiply (bf16 widened; int8 times the output's scale). */
+void enc_qweight_row(enc_compute mode, const void *packed, size_t Dout, size_t Din, size_t o,
+                     float *out);
 
 /* Which path runs mode's products on this processor, for a start-up line: F32 "avx512"
  * or "avx2" (kernels.c's 16- or 8-lane build); BF16 "avx512_bf16", "avx512 emulation",
