@@ -440,6 +440,7 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_key(w, "pooling"), jw_str(w, enc_pooling_name(ctx->pooling));
     jw_key(w, "normalize"), jw_bool(w, ctx->normalize);
     jw_key(w, "max_batch"), jw_uint(w, ctx->max_batch);
+    jw_key(w, "compute"), jw_str(w, enc_compute_name(c->compute));
     jw_obj_end(w);
 }
 

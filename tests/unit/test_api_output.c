@@ -278,12 +278,12 @@ START_TEST(model_route)
     ck_assert_int_eq(a.status, 200);
     json_t *want = json_pack(
         "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:f,"
-        " s:{s:s, s:b}, s:s, s:b, s:i}",
+        " s:{s:s, s:b}, s:s, s:b, s:i, s:s}",
         "name", "random-toy", "kind", "random", "preset", "toy", "seed", 42, "vocab_size", 1000,
         "d_model", 4, "n_heads", 2, "d_head", 3, "d_ff", 8, "n_layers", 6, "max_len", 512,
         "type_vocab_size", 0, "activation", "relu", "positions", "sinusoidal", "pre_ln", 0,
         "embedding_layernorm", 0, "ln_eps", 1e-5, "tokenizer", "kind", "word", "lowercase", 1,
-        "pooling", "mean", "normalize", 0, "max_batch", 4);
+        "pooling", "mean", "normalize", 0, "max_batch", 4, "compute", "f32");
     ck_assert_msg(json_equal(a.json, want), "got %s", a.reply.body);
     json_decref(want);
     answer h = call_full("HEAD", "/model", NULL, NULL);
@@ -348,7 +348,8 @@ START_TEST(model_route_checkpoint)
     ck_assert(json_real_value(json_object_get(j, "ln_eps")) == 1e-12);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "tokenizer"), "kind")),
                      "wordpiece");
-    ck_assert_int_eq(json_object_size(j), 21);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "compute")), "f32");
+    ck_assert_int_eq(json_object_size(j), 22);
     answer_free(&a);
     /* And the OpenAI route on it. */
     a = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": [\"hello world\", \"a\"]}", true);
