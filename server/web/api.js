@@ -34,6 +34,7 @@ function hintFor(status, message) {
     if (status === 413 && /max_len/.test(message))
         return 'Shorten the text, or tick “truncate” to keep the first max_len tokens.';
     if (status === 413) return 'Ask for fewer layers or heads, or a shorter input.';
+    if (status === 422 && /text_pair/.test(message)) return 'This server does not take a second sentence: clear the second box and press Enter again.';
     if (status === 422 && /empty|no tokens/.test(message)) return 'Type a sentence first, then press Enter.';
     if (status === 422 && /vocabulary/.test(message)) return 'Token ids must be below the model’s vocab_size (see the Model tab).';
     if (status === 429 || status === 503) return 'Wait a moment and press Enter again.';
@@ -83,10 +84,14 @@ const FLOAT_OUTPUTS = ['embedding', 'token_embeddings', 'hidden_states', 'attent
 // POST /fill-mask {text, top_k}: per mask token a list of {id, token, score}.
 export const fillMask = (body, signal) => request('POST', 'fill-mask', body, signal).then((r) => r.json);
 
-// What this server offers beyond the first API, read from its own openapi.yaml (so the
-// page never has to provoke an error to find out): the /encode outputs of its enum, and
-// whether text_pair, ablate and /fill-mask are there.
-export async function getFeatures(signal) {
+// What this server offers beyond the first API, without provoking an error to find out:
+// the /encode outputs of its openapi.yaml, and those that come with the model card's
+// masked-LM fields (has_mlm_head: the server that has one has the others); whether
+// ablate and /fill-mask are there. A second sentence (text_pair) is simply sent: a server
+// without it answers a clear 422.
+export const INTERP_OUTPUTS = ['queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate',
+    'attention_norms', 'rollout', 'predictions'];
+export async function getFeatures(model, signal) {
     let doc = '';
     try {
         const res = await fetch('openapi.yaml', { signal });
@@ -96,7 +101,9 @@ export async function getFeatures(signal) {
     }
     const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
     const outputs = new Set(m ? m[1].split(',').map((s) => s.trim()) : ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention']);
-    return { outputs, fillMask: /^\s*\/fill-mask:/m.test(doc), textPair: /^\s*text_pair:/m.test(doc), ablate: /^\s*ablate:/m.test(doc) };
+    const interp = 'has_mlm_head' in model;
+    if (interp) for (const o of INTERP_OUTPUTS) outputs.add(o);
+    return { outputs, fillMask: interp || /^\s*\/fill-mask:/m.test(doc), ablate: interp || /^\s*ablate:/m.test(doc) };
 }
 
 // The raw JSON text of a request (for the download links).

@@ -18,14 +18,8 @@ const $ = (id) => document.getElementById(id);
 
 const STEPS_MAX_D = 16; // the step-by-step tab prints every matrix: small models only
 
-// The first token of the second sentence in an /encode answer, -1 without one: the
-// answer's pair_start when it has one, else the first token whose type id is 1.
-function pairStartOf(json) {
-    for (const k of ['pair_start', 'text_pair_start', 'sentence_b_start'])
-        if (Number.isInteger(json[k])) return json[k];
-    const i = json.tokens.findIndex((t) => (t.type_id ?? t.token_type_id ?? t.sequence_id ?? t.segment) === 1);
-    return i;
-}
+// The first token of the second sentence in an /encode answer, -1 without one.
+const pairStartOf = (json) => (Number.isInteger(json.pair_start) ? json.pair_start : -1);
 
 const EXAMPLES = [
     'The animal didn’t cross the street because it was too tired.',
@@ -199,7 +193,7 @@ function readInput() {
     if (mode() === 'text') {
         const pair = $('text-pair').value;
         const body = { text: raw, add_special_tokens: $('special').checked, truncate };
-        if (pair.trim() && S.features?.textPair) body.text_pair = pair;
+        if (pair.trim()) body.text_pair = pair;
         return { body, text: raw, pair: body.text_pair ?? null, mode: 'text' };
     }
     const s = raw.trim().replace(/^\[|\]$/g, '');
@@ -252,18 +246,25 @@ function renderTokens() {
     const hover = (i) => () => app.setFocus(i);
     const out = () => app.setFocus(-1);
     if (S.input.mode === 'text') {
-        const text = S.input.text, at = codePointIndex(text), parts = [];
-        let pos = 0; // UTF-16
-        S.tokens.forEach((t, i) => {
-            if (t.special || t.start === null || t.end <= t.start) return;
-            const a = at[t.start], b = at[t.end];
-            if (a === undefined || b === undefined || a < pos) return;
-            if (a > pos) parts.push(text.slice(pos, a));
-            parts.push(h('span', { class: `span c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out, title: `token ${i}: id ${t.id}` }, text.slice(a, b)));
-            pos = b;
-        });
-        if (pos < text.length) parts.push(text.slice(pos));
-        src.replaceChildren(...parts);
+        // Offsets count in their own sentence: the second one's from its own start.
+        const spans = (text, from, to) => {
+            const at = codePointIndex(text), parts = [];
+            let pos = 0; // UTF-16
+            S.tokens.slice(from, to).forEach((t, k) => {
+                const i = from + k;
+                if (t.special || t.start === null || t.end <= t.start) return;
+                const a = at[t.start], b = at[t.end];
+                if (a === undefined || b === undefined || a < pos) return;
+                if (a > pos) parts.push(text.slice(pos, a));
+                parts.push(h('span', { class: `span c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out, title: `token ${i}: id ${t.id}` }, text.slice(a, b)));
+                pos = b;
+            });
+            if (pos < text.length) parts.push(text.slice(pos));
+            return parts;
+        };
+        const b = S.pairStart > 0 && S.input.pair !== null ? S.pairStart : S.T;
+        src.replaceChildren(...spans(S.input.text, 0, b),
+            ...(b < S.T ? [h('span', { class: 'pair-sep', title: 'the second sentence starts here' }, ' ‖ B: '), ...spans(S.input.pair, b, S.T)] : []));
     } else {
         src.replaceChildren(h('span', { class: 'meta' }, 'Token ids given: there is no text, so no character spans.'));
     }
@@ -386,7 +387,8 @@ async function downloadJson() {
 
 async function start() {
     try {
-        [S.model, S.features] = await Promise.all([getModel(), getFeatures()]);
+        S.model = await getModel();
+        S.features = await getFeatures(S.model);
     } catch (e) {
         $('model-badge').textContent = 'model unavailable';
         showError(e);
@@ -395,9 +397,6 @@ async function start() {
     const m = S.model;
     $('model-badge').textContent = `${m.name}${m.compute ? ` · ${m.compute}` : ''} · ${m.n_layers} layers · ${m.n_heads} heads · d_model ${m.d_model}`;
     $('model-badge').title = m.compute ? `GET /model · compute ${m.compute}${m.compute === 'f32' ? ' (exact)' : ' (approximate: faster, not the f32 numbers)'}` : 'GET /model';
-    $('text-pair').disabled = !S.features.textPair;
-    $('text-pair').placeholder = S.features.textPair ? 'A second sentence (optional): its tokens are marked in every attention view'
-        : 'This server does not take a second sentence (text_pair)';
     if (!views.attention) {
         views.attention = new AttentionView(app);
         views.layers = new LayersView(app);

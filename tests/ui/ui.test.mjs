@@ -389,12 +389,10 @@ test('12 layers x 12 heads at T=128: lazy, and the page stays responsive', async
 
 // ---- the views of the whole forward pass ----------------------------------------------------
 
-// What a server offers beyond the first API, from its openapi.yaml (as the page reads it).
-async function features(server) {
-    const doc = await (await fetch(servers[server].url + 'openapi.yaml')).text();
-    const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
-    const outputs = new Set(m ? m[1].split(',').map((s) => s.trim()) : []);
-    return { outputs, fillMask: /^\s*\/fill-mask:/m.test(doc), textPair: /^\s*text_pair:/m.test(doc), ablate: /^\s*ablate:/m.test(doc) };
+// Whether a server has the interpretability API: its model card's masked-LM fields come
+// with it (as the page reads it).
+async function hasInterp(server) {
+    return 'has_mlm_head' in await (await fetch(servers[server].url + 'model')).json();
 }
 
 // The numbers of a step-by-step matrix as printed: rows of floats.
@@ -453,12 +451,11 @@ test('base preset: no step-by-step tab (too big to print), the compute mode besi
 });
 
 // ---- a server with the interpretability API, where this build's server lacks it -------------
-// The views below read /encode outputs, ablate, text_pair and /fill-mask. On a server
+// The views below read /encode outputs, ablate and /fill-mask. On a server
 // that has them the tests run against it; on one that lacks them each view must say so,
 // and the page is then also driven against answers made here: queries and keys computed
 // from the server's own weights and hidden states (so the neuron view's scores can be held
-// against the server's `scores`), pairs encoded by the server from their token ids, and,
-// for the rest, deterministic made-up numbers of the contract's shapes.
+// against the server's `scores`) and, for the rest, deterministic made-up numbers of the contract's shapes.
 
 const f32 = (a) => ({ dtype: 'float32', shape: a.shape, data: Buffer.from(new Float32Array(a.data).buffer).toString('base64') });
 const unf32 = (b64) => { const b = Buffer.from(b64, 'base64'); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
@@ -475,7 +472,7 @@ async function mockApi(page, server) {
     const weights = model.d_model <= 16 ? new Map((await (await fetch(url + 'model/weights')).json()).tensors.map((t) => [t.name, t])) : null;
     const doc = (await (await fetch(url + 'openapi.yaml')).text()).replace(/enum:\s*\[tokens,[^\]]*\]/,
         'enum: [tokens, embedding, token_embeddings, hidden_states, attention, scores, queries, keys, values, head_outputs, attention_output, ffn_intermediate, attention_norms, rollout, predictions]');
-    await page.route(url + 'openapi.yaml', (route) => route.fulfill({ contentType: 'application/yaml', body: `${doc}\n# made by the test:\n#  text_pair:\n#  ablate:\n#  /fill-mask:\n`.replace(/#  /g, '    ') }));
+    await page.route(url + 'openapi.yaml', (route) => route.fulfill({ contentType: 'application/yaml', body: `${doc}\n# made by the test:\n#  ablate:\n#  /fill-mask:\n`.replace(/#  /g, '    ') }));
     await page.route(url + 'fill-mask', async (route) => {
         const { text, top_k: k } = JSON.parse(route.request().postData());
         const n = (text.match(/\[MASK\]/g) ?? []).length;
@@ -485,23 +482,15 @@ async function mockApi(page, server) {
     await page.route(url + 'encode', async (route) => {
         const body = JSON.parse(route.request().postData());
         const asks = (body.outputs ?? []).filter((o) => NEW.includes(o));
-        if (!asks.length && !body.ablate && !body.text_pair) { route.continue(); return; }
-        // The input as token ids (a pair: both sentences, [SEP] after the second).
-        let ids, pairStart = -1;
-        if (body.text_pair) {
-            const a = (await post(server, 'encode', { text: body.text, outputs: ['tokens'] })).tokens.map((t) => t.id);
-            const b = (await post(server, 'encode', { text: body.text_pair, add_special_tokens: false, outputs: ['tokens'] })).tokens.map((t) => t.id);
-            ids = [...a, ...b, a[a.length - 1]];
-            pairStart = a.length;
-        }
-        const input = ids ? { tokens: ids } : { text: body.text, add_special_tokens: body.add_special_tokens, truncate: body.truncate };
+        if (!asks.length && !body.ablate) { route.continue(); return; }
+        const input = { text: body.text, text_pair: body.text_pair, add_special_tokens: body.add_special_tokens, truncate: body.truncate };
         const real = (body.outputs ?? []).filter((o) => !NEW.includes(o));
         const ans = await post(server, 'encode', { ...input, outputs: [...new Set(['tokens', 'hidden_states', ...real])], encoding: 'base64', ...(real.includes('attention') || real.includes('scores') ? { layers: body.layers, heads: body.heads } : {}) });
         const T = ans.tokens.length, L = model.n_layers, H = model.n_heads, Dh = model.d_head, D = model.d_model;
         const hs = unf32(ans.hidden_states.data);
         const layers = body.layers ?? Array.from({ length: L }, (_, l) => l), heads = body.heads ?? Array.from({ length: H }, (_, k) => k);
         const out = { model: ans.model, tokens: ans.tokens, usage: ans.usage, layers, heads };
-        if (pairStart >= 0) out.pair_start = pairStart;
+        if (ans.pair_start !== undefined) out.pair_start = ans.pair_start;
         for (const k of ['attention', 'scores', 'embedding']) if (ans[k]) out[k] = ans[k];
         // Per head, from the weights: X W^T + b of hidden_states[l] (queries, keys, values).
         const proj = (what) => {
@@ -550,6 +539,7 @@ async function driveViews(page, server, real) {
     const text = 'the cat sat on the mat';
     const model = await (await fetch(servers[server].url + 'model')).json();
     await submit(page, text);
+    await page.waitForFunction((t) => document.querySelector('#source')?.textContent === t, text);
     await page.waitForSelector('[data-testid=attention-heatmap] canvas');
     const T = (await tokensShown(page)).length;
 
@@ -601,8 +591,15 @@ async function driveViews(page, server, real) {
     assert.equal(await page.$$eval('[data-testid=fill-mask-out] tbody tr', (r) => r.length), 5);
     await shot(page, `${server}-14-lens`, true);
 
-    // A second sentence: marked in the chips and in the attention maps.
-    await page.click('[data-tab=attention]');
+}
+
+
+// A second sentence (text_pair): the server says where it starts; the page marks it.
+async function drivePair(page, server) {
+    const text = 'the cat sat on the mat';
+    await submit(page, text);
+    await page.waitForFunction((t) => document.querySelector('#source')?.textContent === t, text);
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
     const teal = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=attention-heatmap] canvas, [data-testid=headview]')].map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
@@ -613,12 +610,26 @@ async function driveViews(page, server, real) {
     await page.fill('#text-pair', 'it was tired');
     await page.press('#text-pair', 'Enter');
     await page.waitForSelector('#tokens .chip.pair-start');
-    const start = await page.getAttribute('#tokens .chip.pair-start', 'data-i');
-    assert.equal(Number(start), T, 'sentence b starts after the first [SEP]');
+    const want = await encodeApi(server, { text, text_pair: 'it was tired', outputs: ['tokens'] });
+    assert.ok(Number.isInteger(want.pair_start), 'the server says where sentence b starts');
+    assert.equal(Number(await page.getAttribute('#tokens .chip.pair-start', 'data-i')), want.pair_start);
+    assert.deepEqual((await tokensShown(page)).map((t) => t.id), want.tokens.map((t) => t.id));
+    const spans = await page.$$eval('#source .span', (els) => els.map((e) => [Number(e.dataset.i), e.textContent]));
+    assert.deepEqual(spans.filter(([i]) => i >= want.pair_start).map(([, t]) => t), ['it', 'was', 'tired'], 'sentence b’s spans read from its own text');
     await page.waitForFunction(() => /pair=/.test(location.hash));
     const marks = await teal();
-    assert.ok(marks[0] > 20 && marks[1] > 20, `the start of sentence b is marked: ${marks}`);
+    assert.ok(marks[0] > 20 && marks[1] > 20, `the start of sentence b is marked in the heatmap and the head view: ${marks}`);
     await shot(page, `${server}-15-pair`, true);
+    // The marks in the other attention views: scores and softmax, norms and weights.
+    await page.click('[data-tab=qk]');
+    await page.waitForFunction(() => /✓/.test(document.querySelector('[data-testid=softmax-check]').textContent));
+    const qkTeal = await page.evaluate(() => [...document.querySelectorAll('[data-view=qk] canvas.heatmap')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 15) < 30 && Math.abs(d[i + 1] - 118) < 30 && Math.abs(d[i + 2] - 110) < 30) n++;
+        return n;
+    }));
+    assert.ok(qkTeal.length === 2 && qkTeal.every((n) => n > 20), `scores and softmax mark sentence b: ${qkTeal}`);
 }
 
 async function missingViews(page) {
@@ -629,13 +640,17 @@ async function missingViews(page) {
         await page.waitForFunction(([t, k]) => document.querySelectorAll(`[data-view=${t}] [data-testid=missing]`).length === k, [tab, n]);
         assert.match(await page.textContent(`[data-view=${tab}] [data-testid=missing]`), /This server does not provide/);
     }
-    assert.ok(await page.$eval('#text-pair', (t) => t.disabled), 'no second sentence without text_pair');
 }
 
 for (const server of ['toy', 'base']) {
-    test(`${server}: neurons, norms and rollout, ablation, logit lens, fill-mask, a second sentence`, async () => {
-        const f = await features(server);
-        const real = ['queries', 'keys', 'ffn_intermediate', 'attention_norms', 'rollout', 'predictions'].every((o) => f.outputs.has(o)) && f.ablate && f.fillMask && f.textPair;
+    test(`${server}: a second sentence, marked where it starts`, async () => {
+        const page = await open(server);
+        await drivePair(page, server);
+        await checkClean(page, `${server} pair`);
+        await page.close();
+    });
+    test(`${server}: neurons, norms and rollout, ablation, logit lens, fill-mask`, async () => {
+        const real = await hasInterp(server);
         let page = await open(server);
         if (!real) {
             await missingViews(page);
