@@ -341,7 +341,7 @@ test('base preset: the default model end to end', async () => {
     await submit(page, 'The animal didn’t cross the street because it was too tired.');
     await page.waitForFunction(() => /because/.test(document.getElementById('source').textContent));
     await page.waitForSelector('[data-testid=attention-heatmap] canvas');
-    assert.match(await page.textContent('#model-badge'), /random-base · 6 layers · 8 heads/);
+    assert.match(await page.textContent('#model-badge'), /random-base( · (f32|bf16|int8))? · 6 layers · 8 heads/);
     assert.ok((await pixels(page, '[data-testid=attention-heatmap] canvas')).ink > 5000);
     await page.click('#heads [data-head="5"]');
     await page.click('#layer-next');
