@@ -85,25 +85,24 @@ const FLOAT_OUTPUTS = ['embedding', 'token_embeddings', 'hidden_states', 'attent
 export const fillMask = (body, signal) => request('POST', 'fill-mask', body, signal).then((r) => r.json);
 
 // What this server offers beyond the first API, without provoking an error to find out:
-// the /encode outputs of its openapi.yaml, and those that come with the model card's
-// masked-LM fields (has_mlm_head: the server that has one has the others); whether
-// ablate and /fill-mask are there. A second sentence (text_pair) is simply sent: a server
-// without it answers a clear 422.
-export const INTERP_OUTPUTS = ['queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate',
-    'attention_norms', 'rollout', 'predictions'];
+// the /encode outputs GET /model lists (else those of openapi.yaml's enum), and whether
+// ablate and /fill-mask are there (they come with the model card's has_mlm_head). A
+// second sentence (text_pair) is simply sent: a server without it answers a clear 422.
 export async function getFeatures(model, signal) {
-    let doc = '';
-    try {
-        const res = await fetch('openapi.yaml', { signal });
-        if (res.ok) doc = await res.text();
-    } catch (e) {
-        if (e.name === 'AbortError') throw e;
-    }
-    const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
-    const outputs = new Set(m ? m[1].split(',').map((s) => s.trim()) : ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention']);
     const interp = 'has_mlm_head' in model;
-    if (interp) for (const o of INTERP_OUTPUTS) outputs.add(o);
-    return { outputs, fillMask: interp || /^\s*\/fill-mask:/m.test(doc), ablate: interp || /^\s*ablate:/m.test(doc) };
+    let outputs = Array.isArray(model.outputs) ? model.outputs : null;
+    if (!outputs) {
+        let doc = '';
+        try {
+            const res = await fetch('openapi.yaml', { signal });
+            if (res.ok) doc = await res.text();
+        } catch (e) {
+            if (e.name === 'AbortError') throw e;
+        }
+        const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
+        outputs = m ? m[1].split(',').map((s) => s.trim()) : ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention'];
+    }
+    return { outputs: new Set(outputs), fillMask: interp, ablate: interp };
 }
 
 // The raw JSON text of a request (for the download links).

@@ -36,8 +36,9 @@ export class LensView {
         if (!this.maskText.value) this.maskText.value = `the cat sat on the ${mask} .`;
         const canFill = S.features.fillMask && m.has_mlm_head !== false;
         this.maskForm.hidden = !canFill;
+        const words = m.tokenizer?.kind === 'word';
         this.maskExplain.replaceChildren(canFill
-            ? `Write ${mask} where a word is missing and press Enter: the model’s ${TOP_K} best words for each ${mask}, with their probabilities.`
+            ? `Write ${mask} where a word is missing and press Enter: the model’s ${TOP_K} best tokens for each ${mask}, with their probabilities.${words ? ` This model’s word tokenizer never writes ${mask} itself: give token ids instead (numbers only), with the mask token’s id where a token is missing.` : ''}`
             : this.app.missing(S.features.fillMask ? 'fill-mask for this model (it has no masked-language-model head)' : 'fill-mask (POST /fill-mask)'));
         await this.renderLens();
     }
@@ -50,7 +51,8 @@ export class LensView {
             return;
         }
         if (!this.lens) {
-            const gen = S.gen, json = await this.app.encode({ outputs: ['predictions'], top_k: TOP_K });
+            // As JSON (base64 would send ids without their text).
+            const gen = S.gen, json = await this.app.encode({ outputs: ['predictions'], top_k: TOP_K, encoding: undefined });
             if (!json || gen !== S.gen) return;
             this.lens = json;
         }
@@ -61,29 +63,29 @@ export class LensView {
         const head = h('tr', {}, h('th', { class: 'left' }, 'layer'), ...Array.from({ length: T }, (_, i) => h('th', { class: `tokh${i === S.pairStart ? ' pair-start' : ''}` }, labels[i])));
         const rows = P.map((perTok, r) => h('tr', {}, h('th', { class: 'left' }, layerName(layers[r], m.n_layers)),
             ...perTok.slice(0, T).map((top, i) => {
-                const best = top[0] ?? { token: '', score: NaN };
+                const best = top[0] ?? { id: -1, token: '', score: NaN };
                 const same = best.id === S.tokens[i].id;
+                const word = (p) => p.token ?? `#${p.id}`;
                 return h('td', {
                     class: `lens${same ? ' same' : ''}${i === S.pairStart ? ' pair-start' : ''}`,
-                    title: top.map((p, k) => `${k + 1}. ${p.token}  ${fmt(p.score, 4)}`).join('\n'),
-                }, h('span', { class: 'tt' }, best.token), h('span', { class: 'sc' }, fmt(best.score, 2)));
+                    title: top.map((p, k) => `${k + 1}. ${word(p)}  ${fmt(p.score, 4)}`).join('\n'),
+                }, h('span', { class: 'tt' }, word(best)), h('span', { class: 'sc' }, fmt(best.score, 2)));
             })));
         this.lensBox.replaceChildren(h('table', { class: 'numbers lens-table' }, h('thead', {}, head), h('tbody', {}, rows)));
     }
 
     async fill() {
-        const text = this.maskText.value;
+        const raw = this.maskText.value.trim();
+        // Token ids (numbers only) go as ids: a word tokenizer never writes the mask token.
+        const ids = /^\[?\s*\d+([\s,]+\d+)*\s*\]?$/.test(raw) ? raw.replace(/[[\]]/g, '').split(/[\s,]+/).map(Number) : null;
         this.maskOut.replaceChildren(h('p', { class: 'meta' }, 'filling…'));
         try {
-            const json = await fillMask({ text, top_k: TOP_K });
-            const masks = Array.isArray(json) ? json : json.masks ?? json.predictions ?? json.results ?? [];
-            if (!masks.length) { this.maskOut.replaceChildren(h('p', { class: 'meta' }, `No ${this.app.S.model.mask_token ?? '[MASK]'} in the text: nothing to fill.`)); return; }
-            this.maskOut.replaceChildren(...masks.map((list, k) => {
-                const items = Array.isArray(list) ? list : list.predictions ?? list.candidates ?? [];
-                return h('table', { class: 'numbers' },
-                    h('thead', {}, h('tr', {}, h('th', { class: 'left' }, `mask ${k + 1}`), h('th', {}, 'id'), h('th', {}, 'score'))),
-                    h('tbody', {}, items.map((p) => h('tr', {}, h('td', { class: 'tok' }, p.token), h('td', {}, String(p.id)), h('td', {}, fmt(p.score, 4))))));
-            }));
+            const json = await fillMask({ ...(ids ? { tokens: ids } : { text: raw }), top_k: TOP_K });
+            // One mask: a list of guesses; several: a list of such lists.
+            const masks = json.length && !Array.isArray(json[0]) ? [json] : json;
+            this.maskOut.replaceChildren(...masks.map((items, k) => h('table', { class: 'numbers' },
+                h('thead', {}, h('tr', {}, h('th', { class: 'left' }, `mask ${k + 1}`), h('th', {}, 'id'), h('th', {}, 'score'))),
+                h('tbody', {}, items.map((p) => h('tr', {}, h('td', { class: 'tok' }, p.token ?? `#${p.id}`), h('td', {}, String(p.id)), h('td', {}, fmt(p.score, 4))))))));
         } catch (e) {
             this.maskOut.replaceChildren();
             this.app.error(e);

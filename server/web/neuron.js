@@ -50,7 +50,7 @@ export class NeuronView {
             return;
         }
         const json = await this.get(`qk:${l}:${hd}`, { outputs: ['queries', 'keys'], layers: [l], heads: [hd] });
-        if (!json || S.layer !== l || S.tab !== 'neurons') return;
+        if (!json || S.layer !== l || (S.head === 'avg' ? 0 : S.head) !== hd || S.tab !== 'neurons') return;
         const Q = json.queries.data, K = json.keys.data, q = Math.min(S.qrow, T - 1), labels = this.app.labels();
         const qv = Q.subarray(q * dh, (q + 1) * dh);
         // Row j: q ⊙ k_j; beside it, the score (their sum / √d_head) and the softmax weight.
