@@ -61,7 +61,9 @@ typedef struct {
     bool skip_special;  /* /decode: leave the special tokens out */
     bool raw_scores;    /* /rerank, /predict: scores before the sigmoid / softmax */
     bool return_text;   /* /rerank: each rank with its text */
-    const char **pairs; /* (B) /rerank, /predict: each input's second text, or NULL (one) */
+    const char **pairs; /* (B) each input's second text, or NULL (one text): /rerank's texts,
+                           /predict's pairs, /encode's and /tokenize's text_pair; NULL when
+                           no input is a pair */
     size_t *pair_lens;  /* (B) bytes */
 } api_request;
 
@@ -80,8 +82,8 @@ void api_request_free(api_request *req);
 size_t api_request_max_inputs(const api_ctx *ctx, api_route_id route);
 
 /* The outputs the request asks of the forward pass (ENC_OUT_* bits; no embedding under
- * pooling "none"), and whether it needs one at all (an /encode, /v1/embeddings or TEI
- * embedding route with such an output). */
+ * pooling "none"), and whether it needs one at all (an /encode, /v1/embeddings, TEI
+ * embedding, /rerank or /predict route with such an output). */
 unsigned api_request_core_outputs(const api_request *req);
 bool api_request_needs_forward(const api_request *req);
 

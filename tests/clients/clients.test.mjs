@@ -4,7 +4,8 @@
 // newest versions that run on Node 20 (openai 7 and @langchain/openai from 1.5.9 ask for
 // Node 22): openai (embeddings.create with 100 and 2,048 inputs, models.list,
 // models.retrieve), @huggingface/inference (featureExtraction and sentenceSimilarity with
-// endpointUrl, as for a text-embeddings-inference endpoint), LangChain's OpenAIEmbeddings
+// endpointUrl, as for a text-embeddings-inference endpoint; textClassification on the
+// ENCODERD_CLASSIFIER server, a three-label NLI checkpoint), LangChain's OpenAIEmbeddings
 // at its default batch size (512 texts a request). Each answer is compared with the
 // server's own routes for the same texts.
 import { test } from 'node:test';
@@ -85,6 +86,25 @@ test('@huggingface/inference: featureExtraction and sentenceSimilarity with endp
         assert.deepEqual(sim, want, endpointUrl);
     }
     assert.ok(Math.abs(want[0] - 1) < 1e-6);
+});
+
+test('@huggingface/inference: textClassification with endpointUrl on a classifier', async () => {
+    const CLASSIFIER = process.env.ENCODERD_CLASSIFIER;
+    assert.ok(CLASSIFIER, 'set ENCODERD_CLASSIFIER (tests/e2e/run.sh does)');
+    const hf = new InferenceClient();
+    // The client reads the Hugging Face Inference API's shape, [[{label, score}]]: what TEI
+    // (and this server) answer for a batch. A batch of one text, at the base URL (POST /
+    // answers as /predict for a classifier) and at /predict:
+    for (const endpointUrl of [CLASSIFIER, CLASSIFIER + '/predict']) {
+        const got = await hf.textClassification({ endpointUrl, inputs: ['Hello world'] });
+        assert.deepEqual(got, (await post(CLASSIFIER, '/predict', { inputs: ['Hello world'] }))[0], endpointUrl);
+        assert.deepEqual(got.map((o) => o.label).sort(), ['CONTRADICTION', 'ENTAILMENT', 'NEUTRAL']);
+        assert.ok(Math.abs(got.reduce((a, o) => a + o.score, 0) - 1) < 1e-5, 'softmax scores sum to 1');
+    }
+    // One text alone gets TEI's flat list, which this client version refuses as malformed
+    // (as it would from TEI itself).
+    await assert.rejects(hf.textClassification({ endpointUrl: CLASSIFIER + '/predict', inputs: 'Hello world' }),
+        /malformed response/);
 });
 
 test('LangChain OpenAIEmbeddings: embedDocuments at its default batch size, embedQuery', async () => {

@@ -136,6 +136,14 @@ check "without --config the default config is used" grep -q "config config/defau
 check "the default model is the base encoder" \
     grep -q "random-base (vocab 32000, d_model 512, 8 heads x 64, d_ff 2048, 6 layers.*relu" "$tmp/base.log"
 
+# ---- sequence classifiers: the golden fixtures' cross-encoder (one label) and NLI model -------
+start reranker --model tests/golden/fixtures/bert_cls_f32/model --threads 1 ||
+    { echo "e2e: $passed passed, $((failed + 1)) failed"; exit 1; }
+RERANKER=$PORT
+start classifier --model tests/golden/fixtures/roberta_cls_f32/model --threads 1 ||
+    { echo "e2e: $passed passed, $((failed + 1)) failed"; exit 1; }
+CLASSIFIER=$PORT
+
 # ---- the API in detail: every tests/e2e/*.test.mjs (node --test), then openapi.yaml ----------
 # run_node NAME COMMAND...: runs a node --test command with the TAP reporter, prints its
 # results and adds its counts to ours.
@@ -152,6 +160,7 @@ run_node() {
 }
 if command -v node >/dev/null; then
     run_node node env ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
+        ENCODERD_RERANKER="http://127.0.0.1:$RERANKER" ENCODERD_CLASSIFIER="http://127.0.0.1:$CLASSIFIER" \
         ENCODERD_BIN="$bin" node --test --test-reporter=tap tests/e2e/*.test.mjs
     # openapi.yaml: valid OpenAPI 3.1, and the real answers match it (its own servers).
     if [ ! -d tests/openapi/node_modules/ajv ] || [ ! -d tests/openapi/node_modules/@apidevtools/swagger-parser ]; then
@@ -169,6 +178,7 @@ if command -v node >/dev/null; then
     fi
     [ -d tests/clients/node_modules/openai ] &&
         run_node clients env ENCODERD_TOY="http://127.0.0.1:$TOY" ENCODERD_BASE="http://127.0.0.1:$BASE" \
+            ENCODERD_CLASSIFIER="http://127.0.0.1:$CLASSIFIER" \
             node --test --test-reporter=tap tests/clients/clients.test.mjs
 else
     fail "node is needed for tests/e2e/*.test.mjs and tests/openapi"

@@ -96,7 +96,7 @@ test('every TEI route: bad input gets TEI\'s status, error shape and the field n
         ['/rerank', { query: 'a', texts: [] }, 400, 'Empty', 'texts is an empty list'],
         ['/rerank', { query: 5, texts: ['b'] }, 422, 'Validation', 'query must be a string'],
         ['/rerank', { query: 'a', texts: ['b'] }, 424, 'Backend', 'Backend error: model is not a re-ranker model'],
-        ['/predict', { inputs: ['a', 'b', 'c'] }, 422, 'Validation', 'inputs must be a string or a list of one or two strings'],
+        ['/predict', { inputs: [['a', 'b', 'c']] }, 422, 'Validation', 'inputs[0] must be a string or a pair of strings [a, b], got a list of 3'],
         ['/predict', { inputs: 'a' }, 424, 'Backend', 'Backend error: Model is not a classifier model'],
         ['/decode', { ids: [] }, 400, 'Empty', 'ids is an empty list'],
         ['/decode', { ids: [2, 500] }, 422, 'Tokenizer', 'ids[1]=500 has no text'],

@@ -6,7 +6,8 @@
 # hand-made ones of tests/tokenizer/units/ (every component and option, small vocabularies):
 #   1. regenerates the oracle output of corpus.jsonl (single texts, and pairs) for each
 #      model into BUILD_DIR/tokenizer/ and fails when it differs from the committed
-#      tests/tokenizer/expected/<model>.jsonl (a fixture cannot go stale);
+#      tests/tokenizer/expected/<model>.jsonl (a fixture cannot go stale); the same for
+#      decode_expected.jsonl (decode_oracle.js: ids -> text with and without specials);
 #   2. runs BUILD_DIR/tests/test_tokenizer (every model: ids, offsets, special flags,
 #      type ids, decoded text) and BUILD_DIR/tests/test_wordpiece (wordpiece.c alone);
 #   3. with --all-codepoints, or when CI=true: the same over every Unicode code point
