@@ -543,7 +543,7 @@ static int cmd_rss(const char *name)
         for (int k = 0; k < 4; k++)
             qbytes += c->n_layers * enc_qweight_bytes(mode, shape[k][0], shape[k][1]);
     }
-    printf("rss\t%s\t%ld\t%ld\t%.1f\t%.1f\n", name, before, after,
+    printf("rss\t%s\t%ld\t%ld\t%.3f\t%.3f\n", name, before, after,
            (double)m->n_params * sizeof(float) / 1e6, (double)qbytes / 1e6);
     enc_model_free(m);
     return 0;
