@@ -8,6 +8,9 @@
 #include "qlinear.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,6 +585,12 @@ enc_status enc_model_set_compute(enc_model *m, enc_compute mode, char *err, size
     m->params = params;
     m->n_params = n;
     m->qblock = q;
+#ifdef __GLIBC__
+    /* The unpacking room came from the heap's top (glibc raises its mmap threshold once a
+     * block as big has been freed) and would stay resident: give it back, so that the
+     * resident size falls by what packing saves (measured: 2.3 MB for MiniLM). */
+    malloc_trim(0);
+#endif
     return ENC_OK;
 }
 

@@ -436,6 +436,8 @@ int main(int argc, char **argv)
         budget_free(sv.answers);
         return 1;
     }
+    fprintf(stderr, "encoderd: compute %s: the linear layers' products run on %s\n",
+            enc_compute_name(mc->compute), enc_compute_path(mc->compute));
     const char *addr = http_address(sv.http);
     bool v6 = strchr(addr, ':') != NULL;
     fprintf(stderr,
@@ -446,8 +448,6 @@ int main(int argc, char **argv)
             mc->pre_ln ? "pre-LN" : "post-LN", enc_pooling_name(ctx0.pooling),
             ctx0.normalize ? ", normalized" : "", v6 ? "[" : "", addr, v6 ? "]" : "",
             http_port(sv.http), cfg->threads);
-    fprintf(stderr, "encoderd: compute %s: the linear layers' products run on %s\n",
-            enc_compute_name(mc->compute), enc_compute_path(mc->compute));
     if (cfg->api_key[0]) fprintf(stderr, "encoderd: an API key is required (not for /health)\n");
 
     uv_loop_t *loop = uv_default_loop();

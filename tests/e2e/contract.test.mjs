@@ -106,7 +106,7 @@ test('GET /model describes the served model; HEAD answers no body', async () => 
         n_heads: 2, d_head: 3, d_ff: 8, n_layers: 6, max_len: 512, type_vocab_size: 0,
         activation: 'relu', positions: 'sinusoidal', pre_ln: false, embedding_layernorm: false,
         ln_eps: 1e-5, tokenizer: { kind: 'word', lowercase: true }, pooling: 'mean',
-        normalize: false, max_batch: 64,
+        normalize: false, max_batch: 64, compute: 'f32',
     });
     const h = await fetch(TOY + '/model', { method: 'HEAD' });
     assert.equal(h.status, 200);
