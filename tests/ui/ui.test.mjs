@@ -4,8 +4,11 @@
 // a 12 layers x 12 heads model at T=128. A person's steps: type a sentence and press Enter, read the tokens and
 // their spans, see heatmaps with real pixels, switch layer and head, hover a token, open
 // every tab, download a PNG and the JSON, give token ids, get clear messages for an
-// over-long and an empty input. Throughout: no console error, no CSP violation, no
-// request leaving loopback. Screenshots go to tests/artifacts/ui/ (not committed).
+// over-long and an empty input; the forward pass step by step checked against the
+// server's hidden states and attention; the neuron view, the feed-forward neurons, norms
+// and rollout, ablation, the logit lens and fill-mask; a second sentence marked where it
+// starts. Throughout: no console error, no CSP violation, no request leaving loopback.
+// Screenshots go to tests/artifacts/ui/ (not committed).
 //
 // Run: make test-ui   (or: cd tests/ui && npm ci; node --test tests/ui/ui.test.mjs)
 // ENCODERD_BIN names the binary (default build/encoderd); CHROMIUM the browser
@@ -450,12 +453,15 @@ test('base preset: no step-by-step tab (too big to print), the compute mode besi
     await page.close();
 });
 
-// ---- a server with the interpretability API, where this build's server lacks it -------------
-// The views below read /encode outputs, ablate and /fill-mask. On a server
-// that has them the tests run against it; on one that lacks them each view must say so,
-// and the page is then also driven against answers made here: queries and keys computed
-// from the server's own weights and hidden states (so the neuron view's scores can be held
-// against the server's `scores`) and, for the rest, deterministic made-up numbers of the contract's shapes.
+// ---- the views of the inside of the pass: on the server, or on answers made here --------------
+// The views below read /encode's inside outputs, ablate and /fill-mask; a server has them
+// when GET /model names has_mlm_head. On such a server the tests run against it, and the
+// page's numbers are held against the server's own answers (scores, predictions,
+// fill-mask guesses). On a server without them each view must say so plainly, and the
+// page is then also driven against answers made here, behind a model card that names
+// them: queries and keys computed from the server's own weights and hidden states (so
+// the neuron view's scores are still held against the server's `scores`), and for the
+// rest deterministic made-up numbers of the contract's shapes.
 
 const f32 = (a) => ({ dtype: 'float32', shape: a.shape, data: Buffer.from(new Float32Array(a.data).buffer).toString('base64') });
 const unf32 = (b64) => { const b = Buffer.from(b64, 'base64'); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
