@@ -99,7 +99,7 @@ export class StepsView {
         this.el = h('section', { class: 'view', 'data-view': 'steps' }, this.body);
     }
 
-    reset() { this.chain = null; }
+    reset() { this.chain = null; this.embedding = null; }
 
     async render() {
         const { S } = this.app, m = S.model;
@@ -121,6 +121,11 @@ export class StepsView {
         }
         await this.app.needHidden();
         if (!S.hidden || S.tab !== 'steps') return;
+        if (!this.embedding && m.pooling !== 'none') {
+            const json = await this.app.encode({ outputs: ['embedding'] });
+            if (!json || S.tab !== 'steps') return;
+            this.embedding = json.embedding.data;
+        }
         const T = S.T, D = m.d_model, L = m.n_layers;
         // The whole pass from hidden_states[0]: each layer's input is the page's own output
         // of the layer before, never the server's.
@@ -147,7 +152,31 @@ export class StepsView {
                 h('p', { class: `check${bad ? ' bad' : ''}`, 'data-testid': 'steps-check' },
                     `${bad ? '✗' : '✓'} This page’s output of each layer against the server’s hidden_states: largest difference ${worst.map((w, l) => `layer ${l}: ${fmt(w, 2)}`).join(', ')}.`)),
             ...(this.layer === 0 ? [this.embeddingCard()] : []),
-            ...this.layerCards(this.chain[this.layer], this.layer));
+            ...this.layerCards(this.chain[this.layer], this.layer),
+            ...(this.layer === L - 1 && this.embedding ? [this.poolingCard()] : []));
+    }
+
+    // The model's output: the last hidden state pooled (and normalised when the model says
+    // so), against the server's embedding.
+    poolingCard() {
+        const { S } = this.app, m = S.model, Y = this.chain[m.n_layers - 1].Y, D = m.d_model, T = S.T;
+        const e = mat(1, D);
+        for (let d = 0; d < D; d++) {
+            if (m.pooling === 'cls') e.d[d] = Y.d[d];
+            else for (let i = 0; i < T; i++) e.d[d] += Y.d[i * D + d] / T;
+        }
+        if (m.normalize) {
+            const n = Math.hypot(...e.d) || 1;
+            for (let d = 0; d < D; d++) e.d[d] /= n;
+        }
+        let worst = 0;
+        for (let d = 0; d < D; d++) worst = Math.max(worst, Math.abs(e.d[d] - this.embedding[d]));
+        const formula = `${m.pooling === 'cls' ? 'X′[0] (the first token’s row)' : 'mean over the tokens of X′'}${m.normalize ? ', divided by its length' : ''}`;
+        return h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h3', {}, 'The output: one vector for the text')),
+            h('p', { class: 'explain' }, `The model’s pooling (${m.pooling}) makes one vector of the last layer’s output: the embedding /encode answers.`),
+            h('div', { class: 'steps-row' }, this.block(`embedding = ${formula}`, e, { id: 'step-embedding', rowLabels: ['text'] })),
+            h('p', { class: `check${worst < 1e-4 ? '' : ' bad'}`, 'data-testid': 'steps-embedding-check' },
+                `${worst < 1e-4 ? '✓' : '✗'} Against the server’s embedding: largest difference ${fmt(worst, 2)}.`));
     }
 
     // A titled matrix: the formula, its shape, its numbers (rows labelled by token).

@@ -416,7 +416,7 @@ test('toy: the forward pass step by step, checked against the server', async () 
     await page.waitForSelector('[data-testid=steps-check]');
     assert.match(await page.textContent('[data-testid=steps-check]'), /^✓/);
     // What the page did not compute: the server's hidden states and attention.
-    const ref = await encodeApi('toy', { text, outputs: ['tokens', 'hidden_states', 'attention'], precision: 6 });
+    const ref = await encodeApi('toy', { text, outputs: ['tokens', 'hidden_states', 'attention', 'embedding'], precision: 6 });
     const T = ref.tokens.length;
     assertClose(await printed(page, 'step-sum'), ref.hidden_states[0], 1e-4, 'X = E + PE');
     const model = await (await fetch(servers.toy.url + 'model')).json();
@@ -428,6 +428,9 @@ test('toy: the forward pass step by step, checked against the server', async () 
             assertClose(await printed(page, `step-softmax-${k}`), ref.attention[l][k], 1e-3, `layer ${l} head ${k} softmax`);
         assert.equal((await printed(page, 'step-q-0')).length, T);
     }
+    // The output: the last layer pooled, as the server's embedding.
+    assertClose(await printed(page, 'step-embedding'), [ref.embedding], 1e-3, 'the pooled embedding');
+    assert.match(await page.textContent('[data-testid=steps-embedding-check]'), /^✓/);
     // Every step is there, every matrix has numbers.
     const formulas = await page.$$eval('[data-view=steps] .formula', (f) => f.map((e) => e.textContent));
     for (const want of [/^Q0 =/, /^K1 =/, /^V0 =/, /^S0 = Q0 K0ᵀ/, /^A1 = softmax/, /^Z0 = A0 V0/, /^concat/, /W_Oᵀ/, /^U = LayerNorm/, /^U W_1ᵀ/, /^RELU\(/, /^F = /, /^U \+ F/, /^X′ = LayerNorm/])
