@@ -91,12 +91,17 @@ export class AblateView {
         for (const b of this.gridBox.querySelectorAll('.ahead')) b.classList.toggle('off', this.off.has(`${b.dataset.l}:${b.dataset.h}`));
     }
 
+    // The heads switched off, as /encode's "ablate" list.
+    ablations() {
+        return [...this.off].map((s) => s.split(':').map(Number)).sort((a, b) => a[0] - b[0] || a[1] - b[1])
+            .map(([layer, head]) => ({ layer, head, mode: this.mode }));
+    }
+
     async run() {
         const { S } = this.app, m = S.model, T = S.T, D = m.d_model, L = m.n_layers;
         this.markGrid();
         if (!this.clean) return;
-        const ablate = [...this.off].map((s) => s.split(':').map(Number)).sort((a, b) => a[0] - b[0] || a[1] - b[1])
-            .map(([layer, head]) => ({ layer, head, mode: this.mode }));
+        const ablate = this.ablations();
         const key = JSON.stringify(ablate), gen = S.gen;
         this.want = key;
         let moved = this.clean;

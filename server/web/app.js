@@ -376,8 +376,17 @@ async function downloadJson() {
             attention: { outputs: ['tokens', 'attention'], layers: [S.layer], heads: hd },
             layers: { outputs: ['tokens', 'hidden_states'], layers: [S.hs] },
             qk: { outputs: ['tokens', 'scores', 'attention'], layers: [S.layer], heads: [S.head === 'avg' ? 0 : S.head] },
+            neurons: { outputs: ['tokens', 'queries', 'keys', 'ffn_intermediate'], layers: [S.layer], heads: [S.head === 'avg' ? 0 : S.head] },
+            flow: { outputs: ['tokens', 'attention', 'attention_norms', 'rollout'], layers: [S.layer], heads: hd },
+            ablate: { outputs: ['tokens', 'hidden_states', 'embedding'], ablate: views.ablate?.ablations() },
+            lens: { outputs: ['tokens', 'predictions'], top_k: 5 },
+            steps: { outputs: ['tokens', 'hidden_states', 'attention', 'embedding'] },
         };
-        const body = { ...S.input.body, ...bodies[S.tab], precision: 6 };
+        const b = bodies[S.tab];
+        // Only what this server has (an output it lacks would be a 422).
+        b.outputs = b.outputs?.filter((o) => o === 'tokens' || app.has(o) || ['hidden_states', 'attention', 'embedding'].includes(o));
+        if (!b.ablate?.length) delete b.ablate;
+        const body = { ...S.input.body, ...b, precision: 6 };
         const name = S.tab === 'layers' ? `hidden-${S.hs}` : `${S.tab}-L${S.layer}-H${S.tab === 'qk' && S.head === 'avg' ? 0 : S.head}`;
         saveText(await encodeText(body), `encoderd-${name}.json`);
     } catch (e) { showError(e); }

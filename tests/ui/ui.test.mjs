@@ -570,6 +570,12 @@ async function driveViews(page, server, real) {
     assert.ok((await pixels(page, '[data-testid=ffn-heatmap] canvas')).ink > 500, 'the feed-forward heatmap has ink');
     const order = (await page.getAttribute('[data-testid=ffn-heatmap] canvas', 'data-order')).split(',').map(Number);
     assert.equal(order.length, Math.min(256, model.d_ff));
+    // The JSON of the tab: what it shows, asked of the server.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+    const file = join(SHOTS, `download-${server}-${dl.suggestedFilename()}`);
+    await dl.saveAs(file);
+    const got = JSON.parse(readFileSync(file, 'utf8'));
+    assert.ok(got.queries && got.keys && got.ffn_intermediate, `the neurons JSON holds queries, keys and ffn_intermediate: ${Object.keys(got)}`);
     await shot(page, `${server}-11-neurons`, true);
 
     // Norms beside weights, and rollout.
