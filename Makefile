@@ -33,8 +33,21 @@ TEST_SRC   := $(wildcard tests/unit/test_*.c)
 # core/kernels.c is compiled twice, 16-lane (AVX-512) and 8-lane code; kernels_pick.c
 # chooses at run time (see kernels.c).
 KERNEL_W   := 16 8
-CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o,$(CORE_SRC:%.c=$(BUILD)/%.o)) \
-              $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o)
+# The bf16 and int8 products (core/qkernels.c, qkernels_bf16.c, qkernels_int8.c) are
+# compiled once per path, with the flags of its instruction set (core/qkernels_path.h);
+# qlinear.c runs the first one the processor has (cpu.h).
+QKERNEL_PATHS := avx512native avx512 avx2 scalar
+QK_FLAGS_avx512native := -march=x86-64-v4 -mavx512bf16 -mavx512vnni -DQK_AVX512NATIVE
+QK_FLAGS_avx512 := -march=x86-64-v4 -DQK_AVX512
+QK_FLAGS_avx2   := -march=x86-64-v3 -DQK_AVX2
+QK_FLAGS_scalar :=
+QK_SRC     := qkernels qkernels_bf16 qkernels_int8
+QK_OBJ_qkernels      := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_%.o)
+QK_OBJ_qkernels_bf16 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_bf16_%.o)
+QK_OBJ_qkernels_int8 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_int8_%.o)
+QK_OBJ     := $(foreach f,$(QK_SRC),$(QK_OBJ_$(f)))
+CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o $(QK_SRC:%=$(BUILD)/core/%.o),$(CORE_SRC:%.c=$(BUILD)/%.o)) \
+              $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o) $(QK_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 # Server objects the unit tests may link against (everything but main).
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
@@ -62,6 +75,21 @@ $(BUILD)/%.o: %.c
 $(BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
+
+# No FP contraction (-std=c11's default, said here): every path must round alike, so the
+# only fused multiply-adds are the ones the code asks for (qkernels_bf16.c). The path is
+# the last word of the object's name ($* is not the stem here, as these objects are in a
+# second static pattern rule below).
+QK_FLAGS = $(QK_FLAGS_$(lastword $(subst _, ,$(basename $(notdir $@)))))
+$(QK_OBJ_qkernels): $(BUILD)/core/qkernels_%.o: core/qkernels.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
+$(QK_OBJ_qkernels_bf16): $(BUILD)/core/qkernels_bf16_%.o: core/qkernels_bf16.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
+$(QK_OBJ_qkernels_int8): $(BUILD)/core/qkernels_int8_%.o: core/qkernels_int8.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 
 $(BUILD)/libencoder.a: $(CORE_OBJ)
 	@rm -f $@
@@ -172,6 +200,19 @@ clean:
 bench: deps all
 	tests/bench/bench.sh $(BUILD)
 
+# ---- the products' microbenchmark (not part of test) --------------------------------
+# GFLOP/s of the float32, bf16 and int8 products at MiniLM's shapes beside each
+# instruction's peak here (tests/bench/README.md); QBENCH_ARGS="--paths" adds the
+# emulations, "--threads 1 --rows 128" narrows it.
+QBENCH_ARGS ?=
+.PHONY: qbench
+$(BUILD)/qbench: tests/bench/qbench.c $(BUILD)/libencoder.a
+	$(CC) $(CFLAGS) -Icore -o $@ $< $(BUILD)/libencoder.a $(LDLIBS)
+
+qbench: deps
+	$(MAKE) $(BUILD)/qbench
+	nice $(BUILD)/qbench $(QBENCH_ARGS)
+
 # ---- every float's text (not part of test) ------------------------------------------
 # Each of the 2^32 floats written at 9 digits, by the 8-lane path and the scalar one,
 # against printf (~13 min on 2 cores); FLOAT_CHECK_STRIDE=k checks every k-th (CI: 251).
@@ -196,8 +237,10 @@ FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -pthread -fno-math-errno -fno-omit
                 $(filter -fopenmp,$(CFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=undefined $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
                 -Icore -Icore/tokenizer -Iserver -Iserver/json
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c,$(CORE_SRC)) \
-                  $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o)
+FUZZ_QK_OBJ  := $(patsubst $(BUILD)/%,$(FUZZ_BUILD)/%,$(QK_OBJ))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out core/kernels.c $(QK_SRC:%=core/%.c),$(CORE_SRC)) \
+                  $(filter-out server/main.c,$(SERVER_SRC))) $(KERNEL_W:%=$(FUZZ_BUILD)/core/kernels_w%.o) \
+                $(FUZZ_QK_OBJ)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz fuzz-ci fuzz-deps clean-fuzz test-hostile
@@ -232,6 +275,13 @@ $(FUZZ_BUILD)/%.o: %.c
 $(FUZZ_BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=fast -DVW=$* -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+# the source of a path's object: its name without the path
+QK_SOURCE = core/$(subst _$(lastword $(subst _, ,$(basename $(notdir $@)))),,$(basename $(notdir $@))).c
+.SECONDEXPANSION:
+$(FUZZ_QK_OBJ): $$(QK_SOURCE)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=off $(QK_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 .SECONDARY: $(FUZZ_LIB_OBJ)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)

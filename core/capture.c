@@ -73,7 +73,8 @@ void enc_keep_maps(const enc_model *m, const enc_layer *ly, const enc_workspace 
     const enc_config *c = &m->cfg;
     size_t H = c->n_heads, Dh = c->d_head, HD = H * Dh, D = c->d_model;
     if (r->attention_norms) /* W_o unpacked once for the layer: rows read contiguously */
-        for (size_t o = 0; o < D; o++) enc_unpack_row(r->w_o + o * HD, ly->wo, HD, o);
+        for (size_t o = 0; o < D; o++)
+            enc_linear_row(m, ly->wo, ly->q_wo, D, HD, o, r->w_o + o * HD);
     for (size_t s = sp->s0; s < sp->s1; s++) {
         size_t first = r->offsets[s] - sp->n0, T = r->offsets[s + 1] - r->offsets[s], TT = T * T;
         for (size_t h = 0; h < H; h++) {

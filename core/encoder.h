@@ -84,6 +84,24 @@ typedef enum { ENC_POS_SINUSOIDAL = 0, ENC_POS_LEARNED = 1, ENC_POS_NONE = 2 } e
 typedef enum { ENC_POOL_CLS = 0, ENC_POOL_MEAN = 1, ENC_POOL_NONE = 2 } enc_pooling;
 /* "cls", "mean" or "none" (never NULL; "none" for a value out of the enum). */
 const char *enc_pooling_name(enc_pooling p);
+/* The arithmetic of the linear layers' products (the attention heads' Q K^T and A V,
+ * softmax, LayerNorm, activations and residuals are float32 in every mode):
+ *   F32   float32 weights and sums (exact against PyTorch's float32);
+ *   BF16  weights rounded to bf16 at load, activations rounded to bf16 entering each
+ *         product, float32 sums;
+ *   INT8  weights quantised per output channel (symmetric) at load, activations per row
+ *         at run time (u8 with a zero point), int32 sums, dequantised to float32.
+ * core/qlinear.h has the details. */
+typedef enum { ENC_COMPUTE_F32 = 0, ENC_COMPUTE_BF16, ENC_COMPUTE_INT8 } enc_compute;
+/* "f32", "bf16", "int8"; NULL for a value outside the enum. */
+const char *enc_compute_name(enc_compute mode);
+/* The mode named `name` ("f32", "bf16", "int8") into *out; false for any other name. */
+bool enc_compute_parse(const char *name, enc_compute *out);
+/* Which code runs mode's products on this processor, for a start-up line: F32 "avx512",
+ * "avx2" or "x86-64"; BF16 "avx512_bf16", "avx512 emulation", "avx2 emulation" or
+ * "scalar"; INT8 "avx512_vnni" or the same three. */
+const char *enc_compute_path(enc_compute mode);
+
 typedef enum {
     ENC_TOK_WORD = 0,      /* the random models' word tokenizer */
     ENC_TOK_WORDPIECE = 1, /* a checkpoint's tokenizer (enc_model_tokenizer_kind says which) */
@@ -139,6 +157,8 @@ typedef struct {
                               token embeddings see), as Hugging Face's ModernBERT reports */
     size_t n_layer_groups;         /* weight sets the layers share: layer l uses set l * groups / L
                               (ALBERT: 1 for all); 0 = L, each its own */
+    enc_compute compute;           /* the products' arithmetic: a random model is made in it; a
+                            checkpoint loads in F32 (enc_model_set_compute changes it) */
 } enc_config;
 
 /* Fills *cfg with a named preset: "base" (the classic paper's encoder: D 512, 8 heads
@@ -161,6 +181,15 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
  * sentence-transformers pooling files when present. Every shape, dtype and offset is
  * checked; on failure returns NULL and err names the file and the tensor. */
 enc_model *enc_model_load_hf(const char *dir, char *err, size_t errlen);
+
+/* Changes a float32 model's linear layers (every layer's Q/K/V, W_o, W_1 and W_2) to
+ * `mode`: their weights packed for it in one new block and the float32 copies freed
+ * (about half their bytes stay in BF16, a quarter in INT8). The embedding projection
+ * and the masked-LM and classifier heads stay float32. Once, after loading and before
+ * any workspace is sized for the model; F32 is a no-op. ENC_ERR_INVALID (a model
+ * already changed, a weight that cannot be packed, named) or ENC_ERR_NOMEM; the model
+ * is then unchanged. */
+enc_status enc_model_set_compute(enc_model *m, enc_compute mode, char *err, size_t errlen);
 
 /* Frees a model; NULL is allowed. */
 void enc_model_free(enc_model *m);
@@ -194,6 +223,9 @@ typedef struct {
     const float *data;   /* (shape[0] * shape[1]) row-major; NULL for a linear weight */
     const float *panels; /* a linear weight: the packed matrix holding it (rows row0 .. of */
     size_t row0;         /* a matrix shape[1] inputs wide, core/panels.h); else NULL, 0 */
+    const void *qpacked; /* a linear weight of a BF16 or INT8 model instead of panels: the */
+    size_t q_rows;       /* matrix (q_rows, shape[1]) packed for `compute` (qlinear.h), */
+    enc_compute compute; /* read back as the values multiplied; else NULL, 0, F32 */
 } enc_tensor_view;
 
 /* Row r of a view, shape[1] floats (1 for a 1-D view), into out. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "heads.h"
+#include "qlinear.h"
 
 /* ---- checking the request --------------------------------------------------------- */
 
@@ -243,14 +244,46 @@ static void ablate(const enc_model *m, enc_workspace *ws, const enc_request *q, 
     }
 }
 
-/* The feed-forward's units (n, F) from its input: act(in W_1^T + b_1), or the gated form. */
+/* out (N, Dout) = in (N, Din) W^T + b in the model's compute mode: W's float32 panels w,
+ * or its packed form qw (BF16, INT8). */
+static void product(const enc_model *m, enc_workspace *ws, float *out, const float *in,
+                    const float *w, const void *qw, const float *b, size_t N, size_t Din,
+                    size_t Dout)
+{
+    if (m->cfg.compute == ENC_COMPUTE_F32) ws->k->linear(out, in, w, b, N, Din, Dout);
+    else enc_qlinear(out, in, qw, b, N, Din, Dout, m->cfg.compute, ws->qscratch);
+}
+
+/* The gating of a BF16 or INT8 pass, in float32: units (N, F) = act(h[:, :F]) * h[:, F:]
+ * from h (N, 2F), with the float32 kernels' activation. */
+static void gate(const enc_kernels *k, float *units, const float *h, size_t N, size_t F,
+                 enc_act act)
+{
+    for (size_t n = 0; n < N; n++) memcpy(units + n * F, h + n * 2 * F, F * sizeof *units);
+    k->activate(units, N * F, act);
+    for (size_t n = 0; n < N; n++)
+        for (size_t f = 0; f < F; f++) units[n * F + f] *= h[n * 2 * F + F + f];
+}
+
+/* The feed-forward's units (n, F) from its input: act(in W_1^T + b_1), or the gated form.
+ * BF16 and INT8: the product, then the activation and gating in float32 (the products
+ * apply only ReLU and GELU themselves). */
 static void ffn_units(const enc_model *m, const enc_layer *ly, enc_workspace *ws, const float *in,
                       size_t N)
 {
     const enc_config *c = &m->cfg;
-    if (c->glu)
-        ws->k->linear_glu(ws->ff, ws->ff2, in, ly->w1, ly->b1, N, c->d_model, c->d_ff, c->act);
-    else ws->k->linear_act(ws->ff, in, ly->w1, ly->b1, N, c->d_model, c->d_ff, c->act);
+    size_t D = c->d_model, F = c->d_ff;
+    if (c->compute == ENC_COMPUTE_F32) {
+        if (c->glu) ws->k->linear_glu(ws->ff, ws->ff2, in, ly->w1, ly->b1, N, D, F, c->act);
+        else ws->k->linear_act(ws->ff, in, ly->w1, ly->b1, N, D, F, c->act);
+    } else if (c->glu) {
+        enc_qlinear(ws->ff2, in, ly->q_w1, ly->b1, N, D, 2 * F, c->compute, ws->qscratch);
+        gate(ws->k, ws->ff, ws->ff2, N, F, c->act);
+    } else if (enc_qlinear_act(ws->ff, in, ly->q_w1, ly->b1, N, D, F, c->compute, ws->qscratch,
+                               c->act) != ENC_OK) { /* an activation the product lacks */
+        enc_qlinear(ws->ff, in, ly->q_w1, ly->b1, N, D, F, c->compute, ws->qscratch);
+        ws->k->activate(ws->ff, N * F, c->act);
+    }
 }
 
 /* Layer l's attention: queries, keys and values from `in` (n, D), rotary positions, the
@@ -261,13 +294,13 @@ static void attention(const enc_model *m, size_t l, const enc_layer *ly, enc_wor
     const enc_config *c = &m->cfg;
     size_t D = c->d_model, HD = c->n_heads * c->d_head, N = sp->n;
     bool local = enc_layer_is_local(c, l);
-    ws->k->linear(ws->qkv, in, ly->wqkv, ly->bqkv, N, D, 3 * HD);
+    product(m, ws, ws->qkv, in, ly->wqkv, ly->q_wqkv, ly->bqkv, N, D, 3 * HD);
     if (c->rotary_dim) rotate(m, ws, r, sp, local);
     if (a >= 0) enc_keep_qkv(m, ws, r, a, sp);
     attend(m, ws, r, a, local, sp);
     if (q->n_ablate) ablate(m, ws, q, r, l, sp);
     if (a >= 0) enc_keep_heads(m, ws, r, a, sp);
-    ws->k->linear(ws->proj, ws->z, ly->wo, ly->bo, N, HD, D);
+    product(m, ws, ws->proj, ws->z, ly->wo, ly->q_wo, ly->bo, N, HD, D);
     if (r->all_maps) enc_keep_maps(m, ly, ws, r, a, sp);
     if (a >= 0 && r->attention_output)
         memcpy(r->attention_output + ((size_t)a * r->n_tokens + sp->n0) * D, ws->proj,
@@ -287,7 +320,7 @@ static void layer_post_ln(const enc_model *m, size_t l, enc_workspace *ws, const
     k->add_layernorm(ws->u, ws->x, ws->proj, ly->ln1_g, ly->ln1_b, N, D, c->ln_eps);
     ffn_units(m, ly, ws, ws->u, N);
     if (a >= 0) enc_keep_ffn(m, ws, r, a, sp);
-    k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
+    product(m, ws, ws->proj, ws->ff, ly->w2, ly->q_w2, ly->b2, N, F, D);
     k->add_layernorm(ws->x, ws->u, ws->proj, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
 }
 
@@ -310,7 +343,7 @@ static void layer_pre_ln(const enc_model *m, size_t l, enc_workspace *ws, const 
     k->add_layernorm(ws->h, ws->x, NULL, ly->ln2_g, ly->ln2_b, N, D, c->ln_eps);
     ffn_units(m, ly, ws, ws->h, N);
     if (a >= 0) enc_keep_ffn(m, ws, r, a, sp);
-    k->linear(ws->proj, ws->ff, ly->w2, ly->b2, N, F, D);
+    product(m, ws, ws->proj, ws->ff, ly->w2, ly->q_w2, ly->b2, N, F, D);
     for (size_t i = 0; i < N * D; i++) ws->x[i] += ws->proj[i];
 }
 

@@ -4,8 +4,12 @@
 #include "model.h"
 #include "hugepages.h"
 #include "panels.h"
+#include "qlinear.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +101,9 @@ enc_status enc_config_check(const enc_config *c, char *err, size_t errlen)
         {"d_head", c->d_head},         {"d_ff", c->d_ff},       {"n_layers", c->n_layers},
         {"max_len", c->max_len},
     };
+    if (!enc_compute_name(c->compute))
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "model compute %d is not a mode",
+                        (int)c->compute);
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (sizes[i].v == 0 || sizes[i].v > ENC_MAX_ELEMS)
             return enc_fail(err, errlen, ENC_ERR_INVALID,
@@ -166,17 +173,26 @@ size_t enc_layer_sets(const enc_config *c)
 }
 
 /* Walks the parameter block: with base == NULL it only counts, otherwise it points
- * every tensor of m into base. The one place that says how the block is laid out. */
-static size_t layout(enc_model *m, float *base)
+ * every tensor of m into base, first copying each (copy) from where m's pointer had it.
+ * The one place that says how the block is laid out. The layers' linear weights are in
+ * it only in F32; other modes keep them packed in m->qblock. */
+static size_t layout(enc_model *m, float *base, bool copy)
 {
+    bool linear_here = m->cfg.compute == ENC_COMPUTE_F32;
     const enc_config *c = &m->cfg;
     size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, E = enc_emb_width(c);
     size_t F1 = c->glu ? 2 * F : F, half = c->rotary_dim / 2;
     size_t off = 0;
 #define TAKE(ptr, count)                                                                           \
     do {                                                                                           \
+        if (base && copy && (ptr)) memcpy(base + off, (ptr), (count) * sizeof *base);              \
         if (base) (ptr) = base + off;                                                              \
         off += (count);                                                                            \
+    } while (0)
+#define TAKE_LINEAR(ptr, count)                                                                    \
+    do {                                                                                           \
+        if (linear_here) TAKE(ptr, count);                                                         \
+        else if (base) (ptr) = NULL;                                                               \
     } while (0)
     TAKE(m->tok_emb, c->vocab_size * E);
     if (c->pos != ENC_POS_NONE) TAKE(m->pos_emb, enc_pos_rows(c) * E);
@@ -207,22 +223,23 @@ static size_t layout(enc_model *m, float *base)
     }
     for (size_t l = 0; l < enc_layer_sets(c); l++) {
         enc_layer *ly = base ? &m->layers[l] : NULL;
-        enc_layer dummy;
+        enc_layer dummy = {0};
         if (!ly) ly = &dummy;
-        TAKE(ly->wqkv, enc_panels_size(3 * HD, D)); /* linear weights: packed (panels.h) */
+        TAKE_LINEAR(ly->wqkv, enc_panels_size(3 * HD, D)); /* linear weights: panels.h */
         TAKE(ly->bqkv, 3 * HD);
-        TAKE(ly->wo, enc_panels_size(D, HD));
+        TAKE_LINEAR(ly->wo, enc_panels_size(D, HD));
         TAKE(ly->bo, D);
         TAKE(ly->ln1_g, D);
         TAKE(ly->ln1_b, D);
-        TAKE(ly->w1, enc_panels_size(F1, D));
+        TAKE_LINEAR(ly->w1, enc_panels_size(F1, D));
         TAKE(ly->b1, F1);
-        TAKE(ly->w2, enc_panels_size(D, F));
+        TAKE_LINEAR(ly->w2, enc_panels_size(D, F));
         TAKE(ly->b2, D);
         TAKE(ly->ln2_g, D);
         TAKE(ly->ln2_b, D);
     }
 #undef TAKE
+#undef TAKE_LINEAR
     return off;
 }
 
@@ -252,7 +269,8 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
     }
     m->cfg = *cfg;
     m->specials = (enc_specials){-1, -1, -1, -1, -1};
-    m->n_params = layout(m, NULL);
+    m->cfg.compute = ENC_COMPUTE_F32; /* loaded in float32; enc_model_set_compute changes it */
+    m->n_params = layout(m, NULL, false);
     m->layers = calloc(enc_layer_sets(cfg), sizeof *m->layers);
     m->params = calloc(m->n_params, sizeof(float));
     enc_advise_huge_pages(m->params, m->n_params * sizeof(float)); /* load: 570 -> ~200 ms */
@@ -262,7 +280,7 @@ enc_model *enc_model_alloc(const enc_config *cfg, char *err, size_t errlen)
         enc_model_free(m);
         return NULL;
     }
-    layout(m, m->params);
+    layout(m, m->params, false);
     size_t D = cfg->d_model, E = enc_emb_width(cfg);
     if (m->emb_ln_g) fill(m->emb_ln_g, E, 1.0f);
     if (m->final_ln_g) fill(m->final_ln_g, D, 1.0f);
@@ -304,6 +322,7 @@ void enc_model_free(enc_model *m)
     heads_free(m);
     enc_tokenizer_free(m->tokenizer);
     free(m->params);
+    free(m->qblock);
     free(m->layers);
     free(m);
 }
@@ -320,6 +339,7 @@ static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *d
                      const float *panels, size_t row0, size_t rows, size_t cols, size_t n_dims,
                      const char *fmt, ...)
 {
+    if (out && *n < max) memset(&out[*n], 0, sizeof out[*n]);
     if (out && *n < max) {
         enc_tensor_view *v = &out[*n];
         va_list ap;
@@ -339,11 +359,32 @@ static void add_view(enc_tensor_view *out, size_t max, size_t *n, const float *d
     add_view(out, max, &n, data, NULL, 0, rows, cols, n_dims, __VA_ARGS__)
 #define LINEAR_VIEW(panels, row0, rows, cols, ...)                                                 \
     add_view(out, max, &n, NULL, panels, row0, rows, cols, 2, __VA_ARGS__)
+/* A layer's linear weight: its float32 panels, or (BF16, INT8) its packed form qw, a
+ * matrix of q_rows outputs. */
+#define LAYER_VIEW(panels, qw, qn, row0, rows, cols, ...)                                          \
+    do {                                                                                           \
+        if (out && n < max && (qw)) {                                                              \
+            LINEAR_VIEW(NULL, row0, rows, cols, __VA_ARGS__);                                      \
+            out[n - 1].qpacked = (qw);                                                             \
+            out[n - 1].q_rows = (qn);                                                              \
+            out[n - 1].compute = c->compute;                                                       \
+        } else LINEAR_VIEW(panels, row0, rows, cols, __VA_ARGS__);                                 \
+    } while (0)
 
 void enc_tensor_row(const enc_tensor_view *v, size_t r, float *out)
 {
     if (v->data) memcpy(out, v->data + r * v->shape[1], v->shape[1] * sizeof *out);
+    else if (v->qpacked)
+        enc_qweight_row(v->compute, v->qpacked, v->q_rows, v->shape[1], v->row0 + r, out);
     else enc_unpack_row(out, v->panels, v->shape[1], v->row0 + r);
+}
+
+void enc_linear_row(const enc_model *m, const float *panels, const void *qpacked, size_t Dout,
+                    size_t Din, size_t o, float *out)
+{
+    if (m->cfg.compute != ENC_COMPUTE_F32 && qpacked)
+        enc_qweight_row(m->cfg.compute, qpacked, Dout, Din, o, out);
+    else enc_unpack_row(out, panels, Din, o);
 }
 
 size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
@@ -369,16 +410,17 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
         for (size_t h = 0; h < H; h++)
             for (size_t p = 0; p < 3; p++) {
                 size_t row = p * HD + h * Dh;
-                LINEAR_VIEW(y->wqkv, row, Dh, D, "layer%zu.head%zu.W_%s", l, h, qkv[p]);
+                LAYER_VIEW(y->wqkv, y->q_wqkv, 3 * HD, row, Dh, D, "layer%zu.head%zu.W_%s", l, h,
+                           qkv[p]);
                 VIEW(y->bqkv + row, Dh, 1, 1, "layer%zu.head%zu.b_%s", l, h, qkv[p]);
             }
-        LINEAR_VIEW(y->wo, 0, D, HD, "layer%zu.W_o", l);
+        LAYER_VIEW(y->wo, y->q_wo, D, 0, D, HD, "layer%zu.W_o", l);
         VIEW(y->bo, D, 1, 1, "layer%zu.b_o", l);
         VIEW(y->ln1_g, D, 1, 1, "layer%zu.ln1.gamma", l);
         VIEW(y->ln1_b, D, 1, 1, "layer%zu.ln1.beta", l);
-        LINEAR_VIEW(y->w1, 0, F1, D, "layer%zu.W_1", l);
+        LAYER_VIEW(y->w1, y->q_w1, F1, 0, F1, D, "layer%zu.W_1", l);
         VIEW(y->b1, F1, 1, 1, "layer%zu.b_1", l);
-        LINEAR_VIEW(y->w2, 0, D, F, "layer%zu.W_2", l);
+        LAYER_VIEW(y->w2, y->q_w2, D, 0, D, F, "layer%zu.W_2", l);
         VIEW(y->b2, D, 1, 1, "layer%zu.b_2", l);
         VIEW(y->ln2_g, D, 1, 1, "layer%zu.ln2.gamma", l);
         VIEW(y->ln2_b, D, 1, 1, "layer%zu.ln2.beta", l);
@@ -391,6 +433,7 @@ size_t enc_model_tensors(const enc_model *m, enc_tensor_view *out, size_t max)
 }
 #undef VIEW
 #undef LINEAR_VIEW
+#undef LAYER_VIEW
 
 const char *enc_model_token_text(const enc_model *m, int32_t id)
 {
@@ -451,6 +494,96 @@ enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen)
         pack_in_place(y->w2, w, D, F);
     }
     free(w);
+    return ENC_OK;
+}
+
+/* Bytes of one packed weight rounded up to a cache line, so each starts on one. */
+static size_t q_slot(enc_compute mode, size_t Dout, size_t Din)
+{
+    return (enc_qweight_bytes(mode, Dout, Din) + 63) / 64 * 64;
+}
+
+enc_status enc_model_set_compute(enc_model *m, enc_compute mode, char *err, size_t errlen)
+{
+    enc_config *c = &m->cfg;
+    if (!enc_compute_name(mode))
+        return enc_fail(err, errlen, ENC_ERR_INVALID, "compute: unknown mode %d", (int)mode);
+    if (mode == c->compute) return ENC_OK;
+    if (c->compute != ENC_COMPUTE_F32)
+        return enc_fail(err, errlen, ENC_ERR_INVALID,
+                        "compute: the model is already in %s; only a float32 model changes",
+                        enc_compute_name(c->compute));
+    size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff, G = enc_layer_sets(c);
+    size_t F1 = c->glu ? 2 * F : F;
+    size_t shape[4][2] = {{3 * HD, D}, {D, HD}, {F1, D}, {D, F}}; /* (Dout, Din) */
+    static const char *const names[4] = {"qkv", "W_o", "W_1", "W_2"};
+    size_t per_set = 0, most = 0;
+    for (int k = 0; k < 4; k++) {
+        size_t bytes = q_slot(mode, shape[k][0], shape[k][1]);
+        if (bytes == 0)
+            return enc_fail(err, errlen, ENC_ERR_INVALID, "compute: cannot pack %s (%zu, %zu)",
+                            names[k], shape[k][0], shape[k][1]);
+        per_set += bytes;
+        if (shape[k][0] * shape[k][1] > most) most = shape[k][0] * shape[k][1];
+    }
+    void *q = aligned_alloc(64, per_set * G);
+    float *w = malloc(most * sizeof *w);
+    if (!q || !w) {
+        free(q);
+        free(w);
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory packing the weights for %s",
+                        enc_compute_name(mode));
+    }
+    char *at = q;
+    for (size_t l = 0; l < G; l++) {
+        enc_layer *y = &m->layers[l];
+        const float *panels[4] = {y->wqkv, y->wo, y->w1, y->w2};
+        const void **dst[4] = {&y->q_wqkv, &y->q_wo, &y->q_w1, &y->q_w2};
+        for (int k = 0; k < 4; k++) {
+            size_t Dout = shape[k][0], Din = shape[k][1];
+            for (size_t o = 0; o < Dout; o++) enc_unpack_row(w + o * Din, panels[k], Din, o);
+            char what[64];
+            snprintf(what, sizeof what, "layer %zu %s", l, names[k]);
+            enc_status s = enc_qweight_pack(mode, at, w, Dout, Din, what, err, errlen);
+            if (s != ENC_OK) {
+                for (size_t j = 0; j <= l; j++)
+                    m->layers[j].q_wqkv = m->layers[j].q_wo = m->layers[j].q_w1 =
+                        m->layers[j].q_w2 = NULL;
+                free(q);
+                free(w);
+                return s;
+            }
+            *dst[k] = at;
+            at += q_slot(mode, Dout, Din);
+        }
+    }
+    free(w);
+    /* The parameter block again without the float32 copies: a new block, every other
+     * tensor copied over, the old one given back. */
+    c->compute = mode;
+    size_t n = layout(m, NULL, false);
+    float *params = calloc(n, sizeof(float));
+    if (!params) {
+        c->compute = ENC_COMPUTE_F32;
+        for (size_t l = 0; l < G; l++)
+            m->layers[l].q_wqkv = m->layers[l].q_wo = m->layers[l].q_w1 = m->layers[l].q_w2 = NULL;
+        free(q);
+        return enc_fail(err, errlen, ENC_ERR_NOMEM, "out of memory for %zu parameters", n);
+    }
+    enc_advise_huge_pages(params, n * sizeof(float));
+    const float *old_tok = m->tok_emb;
+    layout(m, params, true);
+    if (m->mlm && m->mlm->decoder == old_tok) m->mlm->decoder = m->tok_emb; /* tied */
+    free(m->params);
+    m->params = params;
+    m->n_params = n;
+    m->qblock = q;
+#ifdef __GLIBC__
+    /* The unpacking room came from the heap's top (glibc raises its mmap threshold once a
+     * block as big has been freed) and would stay resident: give it back, so that the
+     * resident size falls by what packing saves (measured: 2.3 MB for MiniLM). */
+    malloc_trim(0);
+#endif
     return ENC_OK;
 }
 
@@ -538,11 +671,9 @@ enc_model *enc_model_new_random(const enc_config *cfg, char *err, size_t errlen)
         uniform(&r, ly->w2, D * F, aF);
         uniform(&r, ly->b2, D, aF);
     }
-    if (enc_model_pack_weights(m, err, errlen) != ENC_OK) {
-        enc_model_free(m);
-        return NULL;
-    }
-    if (tie_random_mlm_head(m, err, errlen) != ENC_OK) {
+    if (enc_model_pack_weights(m, err, errlen) != ENC_OK ||
+        tie_random_mlm_head(m, err, errlen) != ENC_OK ||
+        enc_model_set_compute(m, cfg->compute, err, errlen) != ENC_OK) {
         enc_model_free(m);
         return NULL;
     }

@@ -28,6 +28,12 @@ typedef struct {
     float *b2;    /* (D) */
     float *ln2_g; /* (D) LayerNorm after the feed-forward (post-LN) or before it (pre-LN) */
     float *ln2_b; /* (D) */
+    /* In a BF16 or INT8 model (cfg.compute), the four linear weights packed for it
+     * (qlinear.h) in the model's qblock, in place of wqkv, wo, w1, w2 (then NULL). */
+    const void *q_wqkv; /* (3*H*Dh, D) */
+    const void *q_wo;   /* (D, H*Dh) */
+    const void *q_w1;   /* (F, D), or (2F, D) with cfg.glu */
+    const void *q_w2;   /* (D, F) */
 } enc_layer;
 
 /* The masked-language-model head: x (n, D) -> t (n, W) = norm(act(x Wd^T + bd)) -> logits
@@ -83,6 +89,8 @@ struct enc_model {
     float *rope_cos_local;    /* the same with rope_theta_local, for local layers (NULL when */
     float *rope_sin_local;    /* there are none) */
     enc_layer *layers;        /* (G) the layers' weight sets */
+    void *qblock;             /* BF16, INT8: the layers' packed linear weights (64-byte
+                              aligned); NULL in F32 */
     enc_mlm_head *mlm;        /* NULL: none */
     enc_cls_head *cls;        /* NULL: none */
     enc_tokenizer *tokenizer; /* the checkpoint's tokenizer; NULL for the word tokenizer */
@@ -100,6 +108,11 @@ bool enc_pack_panels_in_place(float *slot, size_t out, size_t in);
 /* The four linear weights of every layer, written (out, in) row-major at the start of
  * their slots by a loader, packed in place (panels.h). Once, after loading. */
 enc_status enc_model_pack_weights(enc_model *m, char *err, size_t errlen);
+
+/* Row o of a layer's linear weight (Dout, Din) into out (Din floats): from its float32
+ * panels, or (BF16, INT8) the values its packed form multiplies. */
+void enc_linear_row(const enc_model *m, const float *panels, const void *qpacked, size_t Dout,
+                    size_t Din, size_t o, float *out);
 
 /* PE[pos][2i] = sin(pos / 10000^(2i/D)), PE[pos][2i+1] = cos(same), into (max_len, D). */
 void enc_sinusoidal_table(float *pe, size_t max_len, size_t d_model);

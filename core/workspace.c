@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "hugepages.h"
+#include "qlinear.h"
 #include "workspace.h"
 
 enc_workspace *enc_workspace_new(void)
@@ -58,16 +59,24 @@ static size_t per_token(const enc_config *c)
     return 4 * D + 3 * HD + HD + F + (c->glu ? 2 * F : 0) + emb_extra(c);
 }
 
+/* The products' scratch (BF16, INT8) for N rows of the widest input among D, H*Dh, F. */
+static size_t qscratch_floats(enc_compute mode, size_t N, size_t D, size_t HD, size_t F)
+{
+    size_t widest = D > HD ? D : HD;
+    return enc_qlinear_scratch_floats(mode, N, widest > F ? widest : F);
+}
+
 static size_t activation_floats(const enc_config *c, size_t N, size_t T, int threads)
 {
-    return N * per_token(c) + (size_t)threads * ENC_ATT_SCRATCH(T, c->d_head) + c->n_heads;
+    return N * per_token(c) + (size_t)threads * ENC_ATT_SCRATCH(T, c->d_head) + c->n_heads +
+        qscratch_floats(c->compute, N, c->d_model, c->n_heads * c->d_head, c->d_ff);
 }
 
 static bool same_sizes(const enc_workspace *ws, const enc_config *c)
 {
     return ws->D == c->d_model && ws->HD == c->n_heads * c->d_head && ws->F == c->d_ff &&
         ws->Dh == c->d_head && ws->H == c->n_heads && ws->E == emb_extra(c) &&
-        ws->F2 == (c->glu ? 2 * c->d_ff : 0);
+        ws->F2 == (c->glu ? 2 * c->d_ff : 0) && ws->compute == c->compute;
 }
 
 void enc_ws_lay_out(enc_workspace *ws, size_t n)
@@ -85,6 +94,8 @@ void enc_ws_lay_out(enc_workspace *ws, size_t n)
     ws->emb = ws->E ? p : NULL, p += n * ws->E;
     ws->scratch = p, p += (size_t)ws->threads * ENC_ATT_SCRATCH(ws->cap_T, ws->Dh);
     ws->head_slot = (int32_t *)p;
+    p += ws->H;
+    ws->qscratch = ws->compute != ENC_COMPUTE_F32 ? p : NULL;
 }
 
 /* Records what the activations now hold: N tokens in sequences of up to T, for model c's
@@ -100,6 +111,7 @@ static void set_capacity(enc_workspace *ws, const enc_config *c, size_t N, size_
     ws->H = c->n_heads;
     ws->E = emb_extra(c);
     ws->F2 = c->glu ? 2 * c->d_ff : 0;
+    ws->compute = c->compute;
     ws->threads = threads;
 }
 

@@ -15,6 +15,7 @@ struct enc_workspace {
     size_t cap_tokens, cap_T; /* what the activations hold */
     size_t D, HD, F, Dh, H;   /* the model sizes they were made for */
     size_t E, F2;             /* embedding width (when not D, else 0); 2F when glu, else 0 */
+    enc_compute compute;      /* the products' mode the scratch below was made for */
     int threads;              /* the team size the scratch was made for */
     float *block;             /* the activations (grown mode: malloc'd; reserved: in map) */
     /* The buffers, laid out back to back for the N tokens of the current pass. */
@@ -29,6 +30,8 @@ struct enc_workspace {
     float *emb;         /* (N, E) the embeddings before their projection to D; else NULL */
     float *scratch;     /* (threads, ENC_ATT_SCRATCH(T, Dh)) each thread's attention scratch */
     int32_t *head_slot; /* (H) where head h is kept among the selected heads, -1 if not */
+    float *qscratch;    /* BF16, INT8: the products' converted activations
+                           (enc_qlinear_scratch_floats(compute, N, max(D, H*Dh, F))); else NULL */
     /* Set by enc_workspace_reserve: one mapping, the activations then the result room. */
     void *map;
     size_t map_bytes;

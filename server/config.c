@@ -31,6 +31,7 @@ void srv_config_defaults(srv_config *c)
     c->max_connections = 1000;
     c->answer_memory_mb = 256;
     c->auto_truncate = 0;
+    c->compute = ENC_COMPUTE_F32;
     snprintf(c->model.preset, sizeof c->model.preset, "base");
     c->model.seed = 42;
     c->model.activation = c->model.pre_ln = SRV_UNSET;
@@ -68,6 +69,7 @@ typedef struct key_spec {
 /* Choices are listed in the order of their enum values. */
 static const char *const ACTIVATIONS[] = {"relu", "gelu", NULL};
 static const char *const POOLINGS[] = {"cls", "mean", "none", NULL};
+static const char *const COMPUTES[] = {"f32", "bf16", "int8", NULL}; /* enc_compute */
 
 static const key_spec MODEL_KEYS[] = {
     {"path", K_PATH, FIELD(model.path), 0, 0, NULL, NULL},
@@ -106,6 +108,7 @@ static const key_spec TOP_KEYS[] = {
     {"auto_truncate", K_BOOL, FIELD(auto_truncate), 0, 0, NULL, NULL},
     {"cors_origins", K_ORIGINS, FIELD(cors_origins), 0, 0, NULL, NULL},
     {"api_key", K_PATH, FIELD(api_key), 0, 0, NULL, NULL},
+    {"compute", K_CHOICE, FIELD(compute), 0, 0, COMPUTES, NULL},
     {"model", K_OBJECT, 0, 0, 0, 0, NULL, MODEL_KEYS},
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };

@@ -44,6 +44,8 @@ typedef struct {
     char cors_origins[2048];       /* []: origins allowed by CORS, comma-joined; "*" = any */
     char api_key[256];             /* null: when set, requests need "Authorization: Bearer KEY"
                                   (not /health); ENCODERD_API_KEY overrides it */
+    int compute;                   /* "f32": the linear layers' arithmetic, an enc_compute
+                                      ("bf16", "int8": packed at load) */
     struct {
         char path[4096]; /* a Hugging Face checkpoint folder; "" (null) = random model */
         char preset[64]; /* "base": the random model's preset (enc_config_preset) */

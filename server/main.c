@@ -58,6 +58,8 @@ static void usage(FILE *out)
             "  --host HOST     address to listen on (default 127.0.0.1)\n"
             "  --port N        port to listen on, 0 for any free one (default 8080)\n"
             "  --threads N     compute threads of a forward pass (default 2)\n"
+            "  --compute MODE  the linear layers' arithmetic: f32 (default, exact), bf16 or\n"
+            "                  int8 (weights packed at load; overrides the config's compute)\n"
             "  --help          this text\n");
 }
 
@@ -74,18 +76,23 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi, unsign
 
 typedef struct {
     const char *config, *model, *preset, *host;
-    bool has_port, has_threads;
+    bool has_port, has_threads, has_compute;
     unsigned port, threads;
+    enc_compute compute;
 } flags;
 
 /* Fills *f from argv. Returns -1 to go on, else the exit code (0 after --help). */
 static int parse_flags(int argc, char **argv, flags *f)
 {
-    static const struct option OPTS[] = {
-        {"config", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
-        {"preset", required_argument, NULL, 'p'}, {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'P'},   {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option OPTS[] = {{"config", required_argument, NULL, 'c'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"preset", required_argument, NULL, 'p'},
+                                         {"host", required_argument, NULL, 'H'},
+                                         {"port", required_argument, NULL, 'P'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"compute", required_argument, NULL, 'C'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     memset(f, 0, sizeof *f);
     int o;
     while ((o = getopt_long(argc, argv, "h", OPTS, NULL)) != -1) {
@@ -104,6 +111,13 @@ static int parse_flags(int argc, char **argv, flags *f)
         case 't':
             if (!(f->has_threads = parse_uint(optarg, 1, 256, &f->threads))) {
                 fprintf(stderr, "encoderd: --threads must be a number in 1..256, got \"%s\"\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'C':
+            if (!(f->has_compute = enc_compute_parse(optarg, &f->compute))) {
+                fprintf(stderr, "encoderd: --compute must be f32, bf16 or int8, got \"%s\"\n",
                         optarg);
                 return 2;
             }
@@ -140,6 +154,7 @@ static bool load_config(const flags *f, srv_config *cfg)
     }
     if (f->has_port) cfg->port = f->port;
     if (f->has_threads) cfg->threads = f->threads;
+    if (f->has_compute) cfg->compute = (int)f->compute;
     if (f->preset) {
         if (strlen(f->preset) >= sizeof cfg->model.preset) {
             fprintf(stderr, "encoderd: unknown preset \"%.40s...\"\n", f->preset);
@@ -183,6 +198,11 @@ static enc_model *load_model(const srv_config *cfg)
         m = enc_model_load_hf(cfg->model.path, err, sizeof err);
         if (!m)
             fprintf(stderr, "encoderd: cannot load the model in %s: %s\n", cfg->model.path, err);
+        else if (enc_model_set_compute(m, (enc_compute)cfg->compute, err, sizeof err) != ENC_OK) {
+            fprintf(stderr, "encoderd: compute %s: %s\n", enc_compute_name(cfg->compute), err);
+            enc_model_free(m);
+            m = NULL;
+        }
         return m;
     }
     enc_config ec;
@@ -190,6 +210,7 @@ static enc_model *load_model(const srv_config *cfg)
         fprintf(stderr, "encoderd: bad model config: %s\n", err);
         return NULL;
     }
+    ec.compute = (enc_compute)cfg->compute;
     m = enc_model_new_random(&ec, err, sizeof err);
     if (!m)
         fprintf(stderr, "encoderd: cannot build the random model \"%s\": %s\n", cfg->model.preset,
@@ -242,7 +263,9 @@ static http_model *make_model(service *sv, const srv_config *cfg)
     ctx.observe_inputs = metrics_inputs;
     http_model *hm = http_model_new(m, &ctx);
     if (!hm) fprintf(stderr, "encoderd: out of memory\n");
-    else metrics_set_model(sv->metrics, enc_model_config(m)->name);
+    else
+        metrics_set_model(sv->metrics, enc_model_config(m)->name,
+                          enc_compute_name(enc_model_config(m)->compute));
     return hm;
 }
 
@@ -304,8 +327,8 @@ static void reload(service *sv)
     const enc_config *mc = enc_model_config(http_model_get(hm));
     http_set_model(sv->http, hm);
     metrics_reload(sv->metrics, true);
-    fprintf(stderr, "encoderd: reloaded: now serving %s (d_model %zu, %zu layers)\n", mc->name,
-            mc->d_model, mc->n_layers);
+    fprintf(stderr, "encoderd: reloaded: now serving %s (d_model %zu, %zu layers, compute %s)\n",
+            mc->name, mc->d_model, mc->n_layers, enc_compute_name(mc->compute));
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -413,6 +436,8 @@ int main(int argc, char **argv)
         budget_free(sv.answers);
         return 1;
     }
+    fprintf(stderr, "encoderd: compute %s: the linear layers' products run on %s\n",
+            enc_compute_name(mc->compute), enc_compute_path(mc->compute));
     const char *addr = http_address(sv.http);
     bool v6 = strchr(addr, ':') != NULL;
     fprintf(stderr,

@@ -52,6 +52,7 @@ struct metrics {
     histogram tokenize, queue, forward, batch_size, pass_inputs, pass_tokens, input_tokens;
     metrics_gauges gauges;
     char model[256];
+    char compute[8];
 };
 
 metrics *metrics_new(const char *const *labels, size_t n)
@@ -146,9 +147,10 @@ void metrics_set_gauges(metrics *m, const metrics_gauges *g)
     pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_set_model(metrics *m, const char *name)
+void metrics_set_model(metrics *m, const char *name, const char *compute)
 {
     pthread_mutex_lock(&m->mu);
+    snprintf(m->compute, sizeof m->compute, "%s", compute); /* one of enc_compute's names */
     /* A label value: keep it printable and free of quotes and backslashes. */
     size_t j = 0;
     for (size_t i = 0; name[i] && j + 1 < sizeof m->model; i++) {
@@ -316,7 +318,8 @@ bool metrics_text(void *arg, char **out, size_t *len)
         "encoderd_reloads_total{result=\"failed\"} %llu\n",
         m->reloads_ok, m->reloads_failed);
     put_header(&t, "encoderd_model_info", "gauge", "The model being served.");
-    put(&t, "encoderd_model_info{model=\"%s\"} 1\n", m->model);
+    put(&t, "encoderd_model_info{model=\"%s\",compute=\"%s\"} 1\n", m->model,
+        m->compute[0] ? m->compute : "f32");
     pthread_mutex_unlock(&m->mu);
     put_process(&t);
     if (t.failed) {

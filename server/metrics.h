@@ -52,8 +52,8 @@ typedef struct {
 } metrics_gauges;
 void metrics_set_gauges(metrics *m, const metrics_gauges *g);
 
-/* The model's name for encoderd_model_info. */
-void metrics_set_model(metrics *m, const char *name);
+/* The model's name and compute mode ("f32", "bf16", "int8") for encoderd_model_info. */
+void metrics_set_model(metrics *m, const char *name, const char *compute);
 
 /* Renders everything into a malloc'd text; arg is a metrics *. false when out of memory.
  * (The signature is api_ctx's metrics_text.) */

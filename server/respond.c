@@ -517,6 +517,7 @@ static void write_model(jsonw *w, const api_ctx *ctx)
     jw_key(w, "pooling"), jw_str(w, enc_pooling_name(ctx->pooling));
     jw_key(w, "normalize"), jw_bool(w, ctx->normalize);
     jw_key(w, "max_batch"), jw_uint(w, ctx->max_batch);
+    jw_key(w, "compute"), jw_str(w, enc_compute_name(c->compute));
     jw_key(w, "family"), jw_str(w, c->family[0] ? c->family : "random");
     jw_key(w, "has_mlm_head"), jw_bool(w, enc_model_has_mlm(ctx->model));
     int32_t mask = enc_model_specials(ctx->model)->mask;

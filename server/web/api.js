@@ -34,6 +34,7 @@ function hintFor(status, message) {
     if (status === 413 && /max_len/.test(message))
         return 'Shorten the text, or tick “truncate” to keep the first max_len tokens.';
     if (status === 413) return 'Ask for fewer layers or heads, or a shorter input.';
+    if (status === 422 && /text_pair/.test(message)) return 'This server does not take a second sentence: clear the second box and press Enter again.';
     if (status === 422 && /empty|no tokens/.test(message)) return 'Type a sentence first, then press Enter.';
     if (status === 422 && /vocabulary/.test(message)) return 'Token ids must be below the model’s vocab_size (see the Model tab).';
     if (status === 429 || status === 503) return 'Wait a moment and press Enter again.';
@@ -71,9 +72,37 @@ export const getWeights = (signal) => request('GET', 'model/weights', undefined,
 // POST /encode; `base64` float tensors come back as { shape, data: Float32Array }.
 export async function encode(body, signal) {
     const { json, text } = await request('POST', 'encode', body, signal);
-    for (const k of ['embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores'])
+    for (const k of FLOAT_OUTPUTS)
         if (json[k] && typeof json[k] === 'object' && json[k].dtype === 'float32') json[k] = decodeTensor(json[k]);
     return { json, bytes: text.length };
+}
+
+// The outputs of /encode that are float tensors (base64 when asked so).
+const FLOAT_OUTPUTS = ['embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores', 'queries', 'keys',
+    'values', 'head_outputs', 'attention_output', 'ffn_intermediate', 'attention_norms', 'rollout'];
+
+// POST /fill-mask {text, top_k}: per mask token a list of {id, token, score}.
+export const fillMask = (body, signal) => request('POST', 'fill-mask', body, signal).then((r) => r.json);
+
+// What this server offers beyond the first API, without provoking an error to find out:
+// the /encode outputs GET /model lists (else those of openapi.yaml's enum), and whether
+// ablate and /fill-mask are there (they come with the model card's has_mlm_head). A
+// second sentence (text_pair) is simply sent: a server without it answers a clear 422.
+export async function getFeatures(model, signal) {
+    const interp = 'has_mlm_head' in model;
+    let outputs = Array.isArray(model.outputs) ? model.outputs : null;
+    if (!outputs) {
+        let doc = '';
+        try {
+            const res = await fetch('openapi.yaml', { signal });
+            if (res.ok) doc = await res.text();
+        } catch (e) {
+            if (e.name === 'AbortError') throw e;
+        }
+        const m = /enum:\s*\[(tokens,[^\]]*)\]/.exec(doc);
+        outputs = m ? m[1].split(',').map((s) => s.trim()) : ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention'];
+    }
+    return { outputs: new Set(outputs), fillMask: interp, ablate: interp };
 }
 
 // The raw JSON text of a request (for the download links).

@@ -2,14 +2,24 @@
 // data the views share. Data is fetched lazily from POST /encode, base64-encoded, and only
 // for the layers and heads a view shows: the first answer holds the tokens and one layer's
 // attention; the other layers, the scores and the hidden states come when a view needs them.
-import { ApiError, codePointIndex, encode, encodeText, getModel, modelText, setApiKey } from './api.js';
+import { ApiError, codePointIndex, encode, encodeText, getFeatures, getModel, modelText, setApiKey } from './api.js';
 import { h, headColor, saveText } from './draw.js';
 import { AttentionView } from './attention.js';
 import { LayersView } from './layers.js';
 import { QkView } from './qk.js';
 import { ModelView } from './model.js';
+import { NeuronView } from './neuron.js';
+import { FlowView } from './flow.js';
+import { AblateView } from './ablate.js';
+import { LensView } from './lens.js';
+import { StepsView } from './steps.js';
 
 const $ = (id) => document.getElementById(id);
+
+const STEPS_MAX_D = 16; // the step-by-step tab prints every matrix: small models only
+
+// The first token of the second sentence in an /encode answer, -1 without one.
+const pairStartOf = (json) => (Number.isInteger(json.pair_start) ? json.pair_start : -1);
 
 const EXAMPLES = [
     'The animal didn’t cross the street because it was too tired.',
@@ -21,9 +31,11 @@ const EXAMPLES = [
 // Everything the views read. Caches hold Float32Arrays of the current input only.
 const S = {
     model: null,         // GET /model
+    features: null,      // what the server offers beyond the first API (api.js getFeatures)
     gen: 0,              // bumped by every new input: answers of older ones are dropped
     input: null,         // { body: the /encode fields naming the input, text, mode }
     tokens: [],          // [{id, text, start, end, special}]
+    pairStart: -1,       // the first token of the second sentence, -1 without one
     T: 0,
     layer: 0,            // attention layer 0..L-1
     head: 0,             // 0..H-1 or 'avg'
@@ -62,6 +74,15 @@ async function fetchMaps(kind, layers) {
 
 const app = {
     S,
+    // POST /encode on the current input with more fields; null when a newer input came.
+    async encode(extra) {
+        const gen = S.gen;
+        const { json } = await encode({ ...S.input.body, encoding: 'base64', ...extra }, controller.signal);
+        return gen === S.gen ? json : null;
+    },
+    has: (output) => S.features?.outputs.has(output) ?? false,
+    // The message a view shows when the server lacks what it needs.
+    missing: (what) => h('p', { class: 'missing', 'data-testid': 'missing' }, `This server does not provide ${what}, so this view cannot be drawn here.`),
     needAttention: (layers) => fetchMaps('attention', layers),
     needScores: (layers) => fetchMaps('scores', layers),
     async needHidden() {
@@ -91,6 +112,8 @@ const app = {
         return t ? (t.text ?? `#${t.id}`) : '';
     },
     labels() { return S.tokens.map((_, i) => app.label(i)); },
+    // Heatmap options marking the second sentence on a T x T map (rows only: tokens x other).
+    split: (square = true) => (S.pairStart > 0 ? { splitRow: S.pairStart, splitCol: square ? S.pairStart : -1 } : { splitRow: -1, splitCol: -1 }),
     setLayer(l) {
         const L = S.model.n_layers;
         l = Math.max(0, Math.min(L - 1, l));
@@ -167,7 +190,12 @@ function mode() { return document.querySelector('input[name=mode]:checked').valu
 // The /encode fields naming the input, or an ApiError for ids that are not ids.
 function readInput() {
     const raw = $('text').value, truncate = $('truncate').checked;
-    if (mode() === 'text') return { body: { text: raw, add_special_tokens: $('special').checked, truncate }, text: raw, mode: 'text' };
+    if (mode() === 'text') {
+        const pair = $('text-pair').value;
+        const body = { text: raw, add_special_tokens: $('special').checked, truncate };
+        if (pair.trim()) body.text_pair = pair;
+        return { body, text: raw, pair: body.text_pair ?? null, mode: 'text' };
+    }
     const s = raw.trim().replace(/^\[|\]$/g, '');
     const parts = s.split(/[\s,]+/).filter(Boolean);
     const bad = parts.find((p) => !/^\d+$/.test(p));
@@ -191,7 +219,7 @@ async function submit() {
         if (gen !== S.gen) return;
         hideError();
         Object.assign(S, {
-            input, tokens: json.tokens, T: json.tokens.length, layer, focus: -1, qrow: 0,
+            input, tokens: json.tokens, T: json.tokens.length, pairStart: pairStartOf(json), layer, focus: -1, qrow: 0,
             attn: new Map([[layer, json.attention.data]]), scores: new Map(), hidden: null,
         });
         if (S.hs > S.model.n_layers) S.hs = S.model.n_layers;
@@ -218,23 +246,30 @@ function renderTokens() {
     const hover = (i) => () => app.setFocus(i);
     const out = () => app.setFocus(-1);
     if (S.input.mode === 'text') {
-        const text = S.input.text, at = codePointIndex(text), parts = [];
-        let pos = 0; // UTF-16
-        S.tokens.forEach((t, i) => {
-            if (t.special || t.start === null || t.end <= t.start) return;
-            const a = at[t.start], b = at[t.end];
-            if (a === undefined || b === undefined || a < pos) return;
-            if (a > pos) parts.push(text.slice(pos, a));
-            parts.push(h('span', { class: `span c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out, title: `token ${i}: id ${t.id}` }, text.slice(a, b)));
-            pos = b;
-        });
-        if (pos < text.length) parts.push(text.slice(pos));
-        src.replaceChildren(...parts);
+        // Offsets count in their own sentence: the second one's from its own start.
+        const spans = (text, from, to) => {
+            const at = codePointIndex(text), parts = [];
+            let pos = 0; // UTF-16
+            S.tokens.slice(from, to).forEach((t, k) => {
+                const i = from + k;
+                if (t.special || t.start === null || t.end <= t.start) return;
+                const a = at[t.start], b = at[t.end];
+                if (a === undefined || b === undefined || a < pos) return;
+                if (a > pos) parts.push(text.slice(pos, a));
+                parts.push(h('span', { class: `span c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out, title: `token ${i}: id ${t.id}` }, text.slice(a, b)));
+                pos = b;
+            });
+            if (pos < text.length) parts.push(text.slice(pos));
+            return parts;
+        };
+        const b = S.pairStart > 0 && S.input.pair !== null ? S.pairStart : S.T;
+        src.replaceChildren(...spans(S.input.text, 0, b),
+            ...(b < S.T ? [h('span', { class: 'pair-sep', title: 'the second sentence starts here' }, ' ‖ B: '), ...spans(S.input.pair, b, S.T)] : []));
     } else {
         src.replaceChildren(h('span', { class: 'meta' }, 'Token ids given: there is no text, so no character spans.'));
     }
     list.replaceChildren(...S.tokens.map((t, i) => h('span', {
-        class: `chip${t.special ? ' special' : ''} c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out,
+        class: `chip${t.special ? ' special' : ''}${i === S.pairStart ? ' pair-start' : ''} c${i % 6}`, 'data-i': i, onmouseenter: hover(i), onmouseleave: out,
         onclick: () => app.setQrow(i),
         title: `token ${i} · id ${t.id}${t.start !== null && !t.special ? ` · characters ${t.start}–${t.end}` : ''}${t.special ? ' · special' : ''}`,
     }, h('span', { class: 'tt' }, app.label(i)), h('span', { class: 'id' }, t.id))));
@@ -242,10 +277,12 @@ function renderTokens() {
 
 // ---- tabs, layer and head ------------------------------------------------------------------
 
+const TOOLBAR_TABS = ['attention', 'qk', 'neurons', 'flow'];
+
 function selectTab(tab) {
     S.tab = tab;
     for (const b of document.querySelectorAll('#tabs [data-tab]')) b.classList.toggle('on', b.dataset.tab === tab);
-    $('toolbar').hidden = !S.input || !(tab === 'attention' || tab === 'qk');
+    $('toolbar').hidden = !S.input || !TOOLBAR_TABS.includes(tab);
     for (const [name, v] of Object.entries(views)) v.el.hidden = name !== tab;
     saveHash();
     renderView();
@@ -285,7 +322,7 @@ function syncToolbar() {
 
 document.addEventListener('keydown', (ev) => {
     if (!S.input || ev.target.closest?.('textarea, input[type=text], input[type=password]') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (S.tab !== 'attention' && S.tab !== 'qk') return;
+    if (!TOOLBAR_TABS.includes(S.tab)) return;
     const d = ev.key === 'ArrowRight' ? 1 : ev.key === 'ArrowLeft' ? -1 : 0;
     if (!d || ev.target.matches?.('input[type=range]')) return;
     ev.preventDefault();
@@ -299,8 +336,10 @@ document.addEventListener('keydown', (ev) => {
 function saveHash() {
     if (!S.input) return;
     const p = new URLSearchParams();
-    if (S.input.mode === 'text') p.set('text', S.input.text);
-    else p.set('ids', S.input.body.tokens.join(','));
+    if (S.input.mode === 'text') {
+        p.set('text', S.input.text);
+        if (S.input.pair) p.set('pair', S.input.pair);
+    } else p.set('ids', S.input.body.tokens.join(','));
     p.set('tab', S.tab);
     p.set('layer', S.layer);
     p.set('head', S.head);
@@ -316,8 +355,9 @@ function loadHash() {
         $('text').value = p.get('ids').split(',').join(' ');
     } else {
         $('text').value = p.get('text') ?? EXAMPLES[0];
+        $('text-pair').value = p.get('pair') ?? '';
     }
-    if (['attention', 'layers', 'qk', 'model'].includes(p.get('tab'))) S.tab = p.get('tab');
+    if (Object.keys(views).includes(p.get('tab'))) S.tab = p.get('tab');
     const l = Number(p.get('layer')), hd = p.get('head'), hs = Number(p.get('hs'));
     if (Number.isInteger(l) && l >= 0 && l < L) S.layer = l;
     if (hd === 'avg') S.head = 'avg';
@@ -336,8 +376,17 @@ async function downloadJson() {
             attention: { outputs: ['tokens', 'attention'], layers: [S.layer], heads: hd },
             layers: { outputs: ['tokens', 'hidden_states'], layers: [S.hs] },
             qk: { outputs: ['tokens', 'scores', 'attention'], layers: [S.layer], heads: [S.head === 'avg' ? 0 : S.head] },
+            neurons: { outputs: ['tokens', 'queries', 'keys', 'ffn_intermediate'], layers: [S.layer], heads: [S.head === 'avg' ? 0 : S.head] },
+            flow: { outputs: ['tokens', 'attention', 'attention_norms', 'rollout'], layers: [S.layer], heads: hd },
+            ablate: { outputs: ['tokens', 'hidden_states', 'embedding'], ablate: views.ablate?.ablations() },
+            lens: { outputs: ['tokens', 'predictions'], top_k: 5 },
+            steps: { outputs: ['tokens', 'hidden_states', 'attention', 'embedding'] },
         };
-        const body = { ...S.input.body, ...bodies[S.tab], precision: 6 };
+        const b = bodies[S.tab];
+        // Only what this server has (an output it lacks would be a 422).
+        b.outputs = b.outputs?.filter((o) => o === 'tokens' || app.has(o) || ['hidden_states', 'attention', 'embedding'].includes(o));
+        if (!b.ablate?.length) delete b.ablate;
+        const body = { ...S.input.body, ...b, precision: 6 };
         const name = S.tab === 'layers' ? `hidden-${S.hs}` : `${S.tab}-L${S.layer}-H${S.tab === 'qk' && S.head === 'avg' ? 0 : S.head}`;
         saveText(await encodeText(body), `encoderd-${name}.json`);
     } catch (e) { showError(e); }
@@ -348,17 +397,25 @@ async function downloadJson() {
 async function start() {
     try {
         S.model = await getModel();
+        S.features = await getFeatures(S.model);
     } catch (e) {
         $('model-badge').textContent = 'model unavailable';
         showError(e);
         return;
     }
     const m = S.model;
-    $('model-badge').textContent = `${m.name} · ${m.n_layers} layers · ${m.n_heads} heads · d_model ${m.d_model}`;
+    $('model-badge').textContent = `${m.name}${m.compute ? ` · ${m.compute}` : ''} · ${m.n_layers} layers · ${m.n_heads} heads · d_model ${m.d_model}`;
+    $('model-badge').title = m.compute ? `GET /model · compute ${m.compute}${m.compute === 'f32' ? ' (exact)' : ' (approximate: faster, not the f32 numbers)'}` : 'GET /model';
     if (!views.attention) {
         views.attention = new AttentionView(app);
         views.layers = new LayersView(app);
         views.qk = new QkView(app);
+        views.neurons = new NeuronView(app);
+        views.flow = new FlowView(app);
+        views.ablate = new AblateView(app);
+        views.lens = new LensView(app);
+        if (m.d_model <= STEPS_MAX_D) views.steps = new StepsView(app);
+        else document.querySelector('#tabs [data-tab=steps]').remove();
         views.model = new ModelView(app);
         $('views').append(...Object.values(views).map((v) => v.el));
         for (const v of Object.values(views)) v.el.hidden = true;
@@ -370,9 +427,10 @@ async function start() {
 }
 
 $('input-form').addEventListener('submit', (ev) => { ev.preventDefault(); if (S.model) submit(); else start(); });
-$('text').addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $('input-form').requestSubmit(); }
-});
+for (const id of ['text', 'text-pair'])
+    $(id).addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); $('input-form').requestSubmit(); }
+    });
 for (const r of document.querySelectorAll('input[name=mode]'))
     r.addEventListener('change', () => {
         $('special').disabled = mode() === 'ids';

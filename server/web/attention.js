@@ -150,6 +150,7 @@ export class AttentionView {
                 }
             }
         }
+        drawPairSplit(ctx, S.pairStart, [[4, g.labelW - 4], [xr + 4, xr + g.labelW - 4]], g.top + S.pairStart * g.rowH);
     }
 
     hoverHeadView(ev) {
@@ -175,6 +176,7 @@ export class AttentionView {
             rows: T, cols: T, valueAt: (i, j) => A[i * T + j], scale: scale(SEQ, 0, hi || 1),
             rowLabels: labels, colLabels: labels, rowTick: T > 40 ? 16 : 0, colTick: T > 40 ? 16 : 0,
             maxW: roomIn(this.mapBox), maxH: 480, digits: 2, legendText: 'weight',
+            ...this.app.split(),
             tipText: (i, j, v) => [h('b', {}, fmt(v, 4)), h('br'), `query ${i} “${labels[i]}” → key ${j} “${labels[j]}”`],
             onHover: (i, j) => { if (i >= 0) { this.pinned = { i, side: 'q' }; this.app.setFocus(i); } },
             onClick: (i) => this.app.setQrow(i),
@@ -272,4 +274,27 @@ export class AttentionView {
             if (gen === S.gen) { this.gridLoading = null; this.app.error(e); }
         }
     }
+}
+
+// A dashed line over the given spans [[x0, x1], ...] at height y where the second sentence
+// starts (nothing without one), labelled "B" at its left.
+export function drawPairSplit(ctx, pairStart, spans, y) {
+    if (!(pairStart > 0)) return;
+    ctx.save();
+    ctx.strokeStyle = '#0f766e';
+    ctx.lineWidth = 2;
+    ctx.setLineDash([5, 3]);
+    for (const [x0, x1] of spans) {
+        ctx.beginPath();
+        ctx.moveTo(x0, y);
+        ctx.lineTo(x1, y);
+        ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#0f766e';
+    ctx.font = 'bold 10px system-ui, "DejaVu Sans", sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.fillText('B', spans[0][0], y + 1);
+    ctx.restore();
 }

@@ -139,7 +139,8 @@ function darkAt(lut, k) { return 0.299 * lut[3 * k] + 0.587 * lut[3 * k + 1] + 0
 
 // ---- the heatmap -----------------------------------------------------------------------------
 // new Heatmap({ rows, cols, valueAt(i, j), scale, rowLabels, colLabels, colTick, maxW,
-//               maxH, square, digits, legend, tipText(i, j, v), onHover(i, j), onClick(i, j) })
+//               maxH, square, digits, legend, splitRow, splitCol, tipText(i, j, v),
+//               onHover(i, j), onClick(i, j) })
 // .el is the canvas; update({...}) merges options and redraws; highlight({row, col}).
 export class Heatmap {
     constructor(opts) {
@@ -235,6 +236,24 @@ export class Heatmap {
             ctx.fillStyle = '#666';
             for (let j = 0; j < o.cols; j += o.colTick) ctx.fillText(String(j), L.left + (j + 0.5) * L.cw, L.top - 4);
         }
+        // Where a second sentence starts (splitRow / splitCol: its first token's index).
+        ctx.save();
+        ctx.strokeStyle = '#0f766e';
+        ctx.lineWidth = 2;
+        ctx.setLineDash([5, 3]);
+        if (o.splitRow > 0 && o.splitRow < o.rows) {
+            ctx.beginPath();
+            ctx.moveTo(L.left - 4, L.top + o.splitRow * L.ch);
+            ctx.lineTo(L.left + L.cw * o.cols + 2, L.top + o.splitRow * L.ch);
+            ctx.stroke();
+        }
+        if (o.splitCol > 0 && o.splitCol < o.cols) {
+            ctx.beginPath();
+            ctx.moveTo(L.left + o.splitCol * L.cw, L.top - 4);
+            ctx.lineTo(L.left + o.splitCol * L.cw, L.top + L.ch * o.rows + 2);
+            ctx.stroke();
+        }
+        ctx.restore();
         const { row, col } = this.hl;
         ctx.strokeStyle = '#f97316';
         ctx.lineWidth = 2;

@@ -57,6 +57,7 @@ export class QkView {
         const common = {
             rows: T, cols: T, rowLabels: labels, colLabels: labels, rowTick: T > 40 ? 16 : 0, colTick: T > 40 ? 16 : 0,
             maxW: roomIn(this.scoreBox), maxH: 480, onClick: (i) => this.app.setQrow(i), onHover: (i) => this.app.setFocus(i),
+            ...this.app.split(),
         };
         const sOpts = {
             ...common, valueAt: (i, j) => Sc[i * T + j], scale: scale(DIV, -ms || -1, ms || 1), digits: 2, legendText: 'score',

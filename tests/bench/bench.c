@@ -10,8 +10,15 @@
  *   bench gemm N THREADS... [--reps R]
  *                                   cblas_sgemm N x N x N: best GFLOP/s of R runs
  *   bench forward [--shapes 1x8,32x16] [--threads 1,2] [--min-time S] [--min-reps N]
- *                 [--max-reps N] [--warmup-time S]
- *                                   enc_forward latency of the minilm preset
+ *                 [--max-reps N] [--warmup-time S] [--compute f32,bf16,int8]
+ *                                   enc_forward latency of the minilm preset, in each
+ *                                   compute mode (f32 alone by default)
+ *   bench accuracy CORPUS [--threads N]
+ *                                   the bf16 and int8 passes against float32 on every
+ *                                   text of CORPUS (a JSON string a line): the least and
+ *                                   mean cosine of the pooled embeddings, the largest
+ *                                   |diff| of any attention weight
+ *   bench rss MODE                  VmRSS after making the minilm model in MODE
  *
  * Results are tab-separated lines on stdout, read by tests/bench/report.py; progress
  * goes to stderr. The timing policy (warm-up, then repeat until min-time and min-reps,
@@ -19,6 +26,8 @@
  */
 #include <cblas.h>
 #include <errno.h>
+#include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +37,7 @@
 #include "encoder.h"
 #include "model.h"
 #include "panels.h"
+#include "qlinear.h"
 
 /* The reference input: B sequences of T ids, no padding. */
 #define REF_B 2
@@ -57,14 +67,29 @@ static void make_ids(int32_t *ids, size_t n, size_t V, uint64_t seed)
     }
 }
 
-static enc_model *minilm(void)
+static enc_model *minilm_in(enc_compute mode)
 {
     char err[512];
     enc_config cfg;
     if (enc_config_preset(&cfg, "minilm", err, sizeof err) != ENC_OK) die(err);
+    cfg.compute = mode;
     enc_model *m = enc_model_new_random(&cfg, err, sizeof err);
     if (!m) die(err);
     return m;
+}
+
+static enc_model *minilm(void) { return minilm_in(ENC_COMPUTE_F32); }
+
+/* "f32,bf16,int8" into modes; the count. */
+static size_t parse_modes(const char *s, enc_compute *modes, size_t max)
+{
+    size_t n = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *w = strtok_r(buf, ",", &save); w && n < max;
+         w = strtok_r(NULL, ",", &save))
+        if (!enc_compute_parse(w, &modes[n++])) die("--compute takes f32, bf16, int8");
+    return n;
 }
 
 /* ---- safetensors writer ------------------------------------------------------------- */
@@ -304,9 +329,13 @@ static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
     return n;
 }
 
+static void forward_mode(enc_compute mode, const size_t *Bs, const size_t *Ts, size_t n_shapes,
+                         const size_t *th, size_t n_th, double min_time, double warmup_time,
+                         size_t min_reps, size_t max_reps);
+
 static int cmd_forward(int argc, char **argv)
 {
-    const char *shapes = "1x8,1x128,1x512,32x16,32x128", *threads = "1,2";
+    const char *shapes = "1x8,1x128,1x512,32x16,32x128", *threads = "1,2", *computes = "f32";
     double min_time = 2.0, warmup_time = 0.5;
     size_t min_reps = 5, max_reps = 500;
     for (int i = 0; i + 1 < argc; i += 2) {
@@ -316,11 +345,25 @@ static int cmd_forward(int argc, char **argv)
         else if (strcmp(argv[i], "--warmup-time") == 0) warmup_time = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--min-reps") == 0) min_reps = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--max-reps") == 0) max_reps = strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--compute") == 0) computes = argv[i + 1];
         else die("unknown forward option");
     }
     size_t Bs[16], Ts[16], th[8];
     size_t n_shapes = parse_list(shapes, Bs, Ts, 16), n_th = parse_list(threads, th, NULL, 8);
-    enc_model *m = minilm();
+    enc_compute modes[3];
+    size_t n_modes = parse_modes(computes, modes, 3);
+    for (size_t k = 0; k < n_modes; k++)
+        forward_mode(modes[k], Bs, Ts, n_shapes, th, n_th, min_time, warmup_time, min_reps,
+                     max_reps);
+    return 0;
+}
+
+/* The latency of every shape and thread count in one compute mode. */
+static void forward_mode(enc_compute mode, const size_t *Bs, const size_t *Ts, size_t n_shapes,
+                         const size_t *th, size_t n_th, double min_time, double warmup_time,
+                         size_t min_reps, size_t max_reps)
+{
+    enc_model *m = minilm_in(mode);
     enc_workspace *ws = enc_workspace_new();
     if (!ws) die("out of memory");
     double *samples = malloc(max_reps * sizeof *samples);
@@ -362,18 +405,146 @@ static int cmd_forward(int argc, char **argv)
             double med = reps % 2 ? samples[reps / 2]
                                   : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]);
             double flops = forward_flops(&m->cfg, B, T);
-            /* forward  threads  B  T  median_ms  min_ms  max_ms  reps  gflop_per_pass */
-            printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\n", th[t], B, T, med * 1e3,
-                   samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9);
+            /* forward  threads  B  T  median_ms  min_ms  max_ms  reps  gflop_per_pass  compute */
+            printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\t%s\n", th[t], B, T,
+                   med * 1e3, samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9,
+                   enc_compute_name(mode));
             fflush(stdout);
-            fprintf(stderr, "  encoderd %zux%zu threads %zu: %.3f ms (%zu runs)\n", B, T, th[t],
-                    med * 1e3, reps);
+            fprintf(stderr, "  encoderd %s %zux%zu threads %zu: %.3f ms (%zu runs)\n",
+                    enc_compute_name(mode), B, T, th[t], med * 1e3, reps);
             free(ids);
             free(lens);
         }
     }
     free(samples);
     enc_workspace_free(ws);
+    enc_model_free(m);
+}
+
+/* ---- accuracy and memory of the compute modes ------------------------------------------ */
+
+static double cosine(const float *a, const float *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+/* One text's pooled embedding (D) and attention maps (L, H, T, T) from model m. */
+static void embed_one(enc_model *m, enc_workspace *ws, const enc_tokens *tok, float *emb,
+                      float *att)
+{
+    char err[512];
+    size_t len = tok->n;
+    enc_batch batch = {.ids = tok->ids, .lengths = &len, .n_seq = 1};
+    enc_request req = enc_request_default(m);
+    req.outputs |= ENC_OUT_ATTENTION;
+    enc_result res;
+    if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+    const enc_config *c = enc_model_config(m);
+    memcpy(emb, res.embedding, c->d_model * sizeof *emb);
+    memcpy(att, res.attention, c->n_layers * c->n_heads * len * len * sizeof *att);
+    enc_result_free(&res);
+}
+
+static int cmd_accuracy(int argc, char **argv)
+{
+    if (argc < 1) die("accuracy CORPUS");
+    int threads = argc >= 3 && strcmp(argv[1], "--threads") == 0 ? atoi(argv[2]) : 2;
+    enc_set_num_threads(threads);
+    FILE *f = fopen(argv[0], "r");
+    if (!f) die("cannot open the corpus");
+    enc_model *m[3] = {minilm_in(ENC_COMPUTE_F32), minilm_in(ENC_COMPUTE_BF16),
+                       minilm_in(ENC_COMPUTE_INT8)};
+    enc_workspace *ws = enc_workspace_new();
+    const enc_config *c = enc_model_config(m[0]);
+    size_t D = c->d_model, maxT = c->max_len, per = c->n_layers * c->n_heads * maxT * maxT;
+    float *emb[3], *att[3];
+    for (int k = 0; k < 3; k++) {
+        emb[k] = malloc(D * sizeof(float));
+        att[k] = malloc(per * sizeof(float));
+        if (!emb[k] || !att[k]) die("out of memory");
+    }
+    double worst[3] = {1, 1, 1}, sum[3] = {0}, att_diff[3] = {0};
+    size_t n = 0, tokens = 0;
+    char line[1 << 16], err[512];
+    while (fgets(line, sizeof line, f)) {
+        json_t *j = json_loads(line, JSON_DECODE_ANY, NULL);
+        if (!json_is_string(j) || json_string_length(j) == 0) {
+            json_decref(j);
+            continue;
+        }
+        enc_tokens tok;
+        if (enc_tokenize(m[0], json_string_value(j), json_string_length(j), true, maxT, &tok, err,
+                         sizeof err) != ENC_OK)
+            die(err);
+        json_decref(j);
+        size_t TT = c->n_layers * c->n_heads * tok.n * tok.n;
+        for (int k = 0; k < 3; k++) embed_one(m[k], ws, &tok, emb[k], att[k]);
+        for (int k = 1; k < 3; k++) {
+            double cs = cosine(emb[k], emb[0], D);
+            if (cs < worst[k]) worst[k] = cs;
+            sum[k] += cs;
+            for (size_t i = 0; i < TT; i++) {
+                double d = fabs((double)att[k][i] - att[0][i]);
+                if (d > att_diff[k]) att_diff[k] = d;
+            }
+        }
+        n++;
+        tokens += tok.n;
+        enc_tokens_free(&tok);
+    }
+    fclose(f);
+    for (int k = 1; k < 3; k++) {
+        /* accuracy  compute  texts  tokens  worst_cosine  mean_cosine  max_attention_diff */
+        printf("accuracy\t%s\t%zu\t%zu\t%.7f\t%.7f\t%.3e\n", enc_compute_name((enc_compute)k), n,
+               tokens, worst[k], sum[k] / (double)n, att_diff[k]);
+        fprintf(stderr, "  %s: %zu texts, worst cosine %.7f, max |attention diff| %.3e\n",
+                enc_compute_name((enc_compute)k), n, worst[k], att_diff[k]);
+    }
+    for (int k = 0; k < 3; k++) {
+        free(emb[k]);
+        free(att[k]);
+        enc_model_free(m[k]);
+    }
+    enc_workspace_free(ws);
+    return 0;
+}
+
+/* VmRSS of this process, kB. */
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+static int cmd_rss(const char *name)
+{
+    enc_compute mode;
+    if (!enc_compute_parse(name, &mode)) die("rss takes f32, bf16 or int8");
+    long before = rss_kb();
+    enc_model *m = minilm_in(mode);
+    long after = rss_kb();
+    /* rss  compute  kB_before  kB_after_load  parameter_block_MB  packed_MB */
+    size_t qbytes = 0;
+    if (m->qblock) {
+        const enc_config *c = enc_model_config(m);
+        size_t D = c->d_model, HD = c->n_heads * c->d_head, F = c->d_ff;
+        size_t shape[4][2] = {{3 * HD, D}, {D, HD}, {F, D}, {D, F}};
+        for (int k = 0; k < 4; k++)
+            qbytes += c->n_layers * enc_qweight_bytes(mode, shape[k][0], shape[k][1]);
+    }
+    printf("rss\t%s\t%ld\t%ld\t%.3f\t%.3f\n", name, before, after,
+           (double)m->n_params * sizeof(float) / 1e6, (double)qbytes / 1e6);
     enc_model_free(m);
     return 0;
 }
@@ -392,9 +563,12 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "dump") == 0) return cmd_dump(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "gemm") == 0) return cmd_gemm(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "forward") == 0) return cmd_forward(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "accuracy") == 0) return cmd_accuracy(argc - 2, argv + 2);
+    if (argc == 3 && strcmp(argv[1], "rss") == 0) return cmd_rss(argv[2]);
     fprintf(stderr,
             "usage: bench info | dump DIR | gemm N THREADS... [--reps R] | "
             "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
-            "[--max-reps N] [--warmup-time S]\n");
+            "[--max-reps N] [--warmup-time S] [--compute f32,bf16,int8] | accuracy CORPUS "
+            "[--threads N] | rss f32|bf16|int8\n");
     return 2;
 }

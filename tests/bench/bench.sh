@@ -101,7 +101,7 @@ if [ "$INSIDE" -eq 0 ]; then
     fi
 
     # ---- 1. encoderd in-process ------------------------------------------------------------
-    PKGS="openblas libmicrohttpd jansson libutf8proc"
+    PKGS="openblas libmicrohttpd jansson libutf8proc libpcre2-8"
     say "building $OUT/bench"
     # shellcheck disable=SC2046
     "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -fno-math-errno -fopenmp \
@@ -112,7 +112,12 @@ if [ "$INSIDE" -eq 0 ]; then
     step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }
     step gemm "$OUT/gemm.tsv" "${CLEAN[@]}" "$OUT/bench" gemm "${GEMM[@]}"
     step encoderd "$OUT/encoderd.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
-        --threads 1,2 "${TIMING[@]}"
+        --threads 1,2 "${TIMING[@]}" --compute f32,bf16,int8
+    # The compute modes: bf16 and int8 against float32 on the tokenizer corpus (524 texts), and
+    # the resident size after making the model in each mode.
+    step accuracy "$OUT/accuracy.tsv" "${CLEAN[@]}" "$OUT/bench" accuracy tests/tokenizer/corpus.jsonl \
+        --threads 2
+    step rss "$OUT/rss.tsv" bash -c "for m in f32 bf16 int8; do \"$OUT/bench\" rss \$m || exit 1; done"
 
     # ---- 2. PyTorch (one process per thread count) and ONNX Runtime -------------------------
     # Debian's torch runs its own OpenMP threads and calls OpenBLAS, which has its own: GOMP's
@@ -129,6 +134,17 @@ if [ "$INSIDE" -eq 0 ]; then
     if [ -f "$OUT/minilm.onnx" ]; then
         step ort "$OUT/ort.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
             --shapes $SHAPES "${TIMING[@]}"
+        # ONNX Runtime's int8 peer: the export dynamically quantised (quantize_onnx.py, Debian's
+        # python3-onnx), checked against encoderd's float32 output with a looser tolerance.
+        rm -f "$OUT/minilm.int8.onnx"
+        if apt_install python3-onnx &&
+            step quantize "$OUT/quantize.tsv" $PY $HERE/quantize_onnx.py "$OUT/minilm.onnx" \
+                "$OUT/minilm.int8.onnx"; then
+            step ort_int8 "$OUT/ort_int8.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" \
+                --model "$OUT/minilm.int8.onnx" --tol 0.1 --threads 1,2 --shapes $SHAPES "${TIMING[@]}"
+        else
+            FAILED+=(quantize)
+        fi
     else
         FAILED+=(ort)
         say "ort skipped: no ONNX export"
@@ -137,12 +153,15 @@ if [ "$INSIDE" -eq 0 ]; then
     # each side's better median per shape, so that a burst of other work on this shared
     # machine during one side's turn does not decide a ratio.
     step encoderd2 "$OUT/encoderd2.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
-        --threads 1,2 "${TIMING[@]}"
+        --threads 1,2 "${TIMING[@]}" --compute f32,bf16,int8
     if [ -f "$OUT/minilm.onnx" ]; then
         step ort2 "$OUT/ort2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" --threads 1,2 \
             --shapes $SHAPES "${TIMING[@]}"
     fi
-
+    if [ -f "$OUT/minilm.int8.onnx" ]; then
+        step ort_int8_2 "$OUT/ort_int8_2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" \
+            --model "$OUT/minilm.int8.onnx" --tol 0.1 --threads 1,2 --shapes $SHAPES "${TIMING[@]}"
+    fi
 fi
 
 # ---- 3. HTTP: encoderd under wrk --------------------------------------------------------
@@ -293,6 +312,19 @@ http_part() {
     start_server '"max_batch_requests": 1' || return 1
     run_wrk emb16-unbatched emb16 32 8 || return 1
     stop_server
+    # The compute modes over HTTP: the resident size after load, and a few of the rows above.
+    local mode
+    for mode in bf16 int8; do
+        start_server "\"compute\": \"$mode\"" || return 1
+        echo -e "rss_loaded_kb_$mode\t$(awk '/^VmRSS/ {print $2}' /proc/$SERVER_PID/status)" \
+            >>"$OUT/server.tsv"
+        for r in "emb8@$mode emb8 1 6" "emb16@$mode emb16 32 8" "emb128@$mode emb128 1 6" \
+            "all128@$mode all128 1 10"; do
+            # shellcheck disable=SC2086
+            run_wrk $r || return 1
+        done
+        stop_server
+    done
     # The floor under the all-outputs answer's time: wrk receiving the same bytes from a
     # server that does nothing but send them (sink.c).
     cc -O2 -pthread -o "$OUT/sink" $HERE/sink.c || return 1

@@ -2,24 +2,26 @@
 // The ONNX Runtime side of `make bench` (tests/bench/README.md): npm onnxruntime-node, CPU.
 //
 //   node bench_ort.js DIR [--threads 1,2] [--shapes 1x8,...] [--min-time S] [--min-reps N]
-//                         [--max-reps N] [--warmup-time S]
+//                         [--max-reps N] [--warmup-time S] [--model FILE] [--tol X]
 //
 // Runs DIR/minilm.onnx (exported by bench_torch.py from the weights `bench dump` wrote),
 // checks its outputs against encoderd's (DIR/ref.safetensors) for every session, and times
 // each shape with intraOpNumThreads = 1 and 2 (interOpNumThreads 1, sequential, all graph
-// optimizations). Timed runs fetch only the pooled embedding, as encoderd's timed runs
+// optimizations). --model runs another export of the same weights (quantize_onnx.py's int8
+// copy) against the same reference, with the max |diff| allowed by --tol (1e-3); each check
+// also prints an `accuracy` line (relative error, and the embedding rows' least cosine
+// similarity). Timed runs fetch only the pooled embedding, as encoderd's timed runs
 // return only it. Results are tab-separated lines on stdout; progress goes to stderr.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
 
-const TOL = 1e-3;
 const VOCAB = 30522;
 
 function parseArgs(argv) {
   const a = { threads: '1,2', shapes: '1x8,1x128,1x512,32x16,32x128', minTime: 2.0,
-              warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null };
+              warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null, model: null, tol: 1e-3 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -29,6 +31,8 @@ function parseArgs(argv) {
     else if (k === '--warmup-time') { a.warmupTime = Number(v); i++; }
     else if (k === '--min-reps') { a.minReps = Number(v); i++; }
     else if (k === '--max-reps') { a.maxReps = Number(v); i++; }
+    else if (k === '--model') { a.model = v; i++; }
+    else if (k === '--tol') { a.tol = Number(v); i++; }
     else if (!a.dir) a.dir = k;
     else throw new Error(`unknown argument ${k}`);
   }
@@ -78,7 +82,8 @@ function countOps(file) {
   const buf = fs.readFileSync(file);
   const names = ['Attention', 'MultiHeadAttention', 'SkipLayerNormalization', 'LayerNormalization',
                  'EmbedLayerNormalization', 'BiasGelu', 'Gelu', 'FastGelu', 'MatMul', 'FusedMatMul',
-                 'Gemm', 'Softmax', 'Erf'];
+                 'Gemm', 'Softmax', 'Erf', 'DynamicQuantizeLinear', 'MatMulInteger',
+                 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul'];
   const counts = {};
   for (const name of names) {
     const pat = Buffer.concat([Buffer.from([0x22, name.length]), Buffer.from(name)]);
@@ -94,7 +99,8 @@ function countOps(file) {
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
-  const model = path.join(a.dir, 'minilm.onnx');
+  const model = a.model || path.join(a.dir, 'minilm.onnx');
+  const TOL = a.tol;
   const ref = readSafetensors(path.join(a.dir, 'ref.safetensors'));
   const pkg = require('onnxruntime-node/package.json');
   console.log(`ort_version\t${pkg.version}`);
@@ -125,10 +131,22 @@ async function main() {
         if (!(d <= diff)) diff = d; // NaN makes it NaN
       }
       const good = diff <= TOL;
+      // relative error over the whole output; per embedding row, the cosine similarity
+      let num = 0, den = 0, cosMin = 1;
+      for (let i = 0; i < want.length; i++) num += (got[i] - want[i]) ** 2, den += want[i] ** 2;
+      const D = out[name].dims[out[name].dims.length - 1];
+      for (let r = 0; r < want.length / D; r++) {
+        let gw = 0, gg = 0, ww = 0;
+        for (let j = r * D; j < (r + 1) * D; j++) gw += got[j] * want[j], gg += got[j] ** 2, ww += want[j] ** 2;
+        cosMin = Math.min(cosMin, gw / Math.sqrt(gg * ww));
+      }
+      console.log(`accuracy\tort\t${threads}\t${name}\t${Math.sqrt(num / den).toExponential(3)}\t` +
+                  `${cosMin.toFixed(6)}`);
       ok = ok && good;
       console.log(`check\tort\t${threads}\t${name}\t${diff.toExponential(3)}\t${TOL}\t${good ? 'ok' : 'FAIL'}`);
       process.stderr.write(`  ORT (threads ${threads}) vs encoderd, ${name} [${out[name].dims}]: ` +
-                           `max |diff| ${diff.toExponential(3)}\n`);
+                           `max |diff| ${diff.toExponential(3)}, relative error ` +
+                           `${Math.sqrt(num / den).toExponential(3)}, least row cosine ${cosMin.toFixed(6)}\n`);
     }
 
     for (const shape of a.shapes.split(',')) {

@@ -62,6 +62,88 @@ def inside(d):
     return 0 if {"emb128", "inside128", "inside128b64"} <= set(p50) else 1
 
 
+def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
+    """The compute modes: bf16 and int8 beside ONNX Runtime float32 and int8, their accuracy
+    on the corpus, and the resident size after load in each mode."""
+    if not any(k[0].startswith("encoderd-") for k in lat):
+        return
+    p("### Compute modes: encoderd f32 / bf16 / int8 beside ONNX Runtime f32 and int8 "
+      "(median ms, in-process, embedding only)")
+    p("")
+    p("| B×T | threads | encoderd f32 | bf16 | int8 | ORT f32 | ORT int8 | bf16 / ORT f32 | "
+      "int8 / ORT f32 | int8 / ORT int8 |")
+    p("|---|---|---|---|---|---|---|---|---|---|")
+    get = lambda side, t, B, T: lat.get((side, t, B, T), (None,))[0]
+    ratio = lambda a, b: f"{a / b:.2f}" if a and b else "—"
+    shapes = sorted({(k[2], k[3]) for k in lat})
+    for t in (1, 2):
+        for B, T in shapes:
+            e, bf, i8, o, oi = (get(s, t, B, T) for s in
+                                ("encoderd", "encoderd-bf16", "encoderd-int8", "ort", "ort-int8"))
+            if not (bf or i8):
+                continue
+            p(f"| {B}×{T} | {t} | {fmt_ms(e)} | {fmt_ms(bf)} | {fmt_ms(i8)} | {fmt_ms(o)} | "
+              f"{fmt_ms(oi)} | {ratio(bf, o)} | {ratio(i8, o)} | {ratio(i8, oi)} |")
+    p("")
+    targets = []
+    for t in (1, 2):
+        for B, T in ((1, 128), (32, 128)):
+            bf, i8, o, oi = (get(s, t, B, T) for s in
+                             ("encoderd-bf16", "encoderd-int8", "ort", "ort-int8"))
+            for what, a, b, lim in (("bf16 / ORT f32", bf, o, 0.6), ("int8 / ORT f32", i8, o, 0.45),
+                                    ("int8 / ORT int8", i8, oi, 0.85)):
+                if a and b:
+                    targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''}", a / b,
+                                    f"≤ {lim}", a / b <= lim))
+    acc = rows(f"{d}/accuracy.tsv")
+    for r in acc:
+        if r[0] == "accuracy":
+            mode, n, _tokens, worst = r[1], int(r[2]), r[3], float(r[4])
+            lim = 0.9999 if mode == "bf16" else 0.999
+            targets.append((f"{mode}: least cosine to float32's pooled embedding over {n} texts "
+                            f"(mean {float(r[5]):.7f}; max |attention diff| {float(r[6]):.2e})",
+                            worst, f"≥ {lim}", worst >= lim, 7))
+    rss = {r[1]: r for r in rows(f"{d}/rss.tsv") if r[0] == "rss"}
+    if "f32" in rss:
+        # the model's own resident size: RSS after making it less RSS before (kB)
+        own = lambda r: int(r[3]) - int(r[2])
+        f32_kb, f32_mb = own(rss["f32"]), float(rss["f32"][4])
+        for mode in ("bf16", "int8"):
+            if mode in rss:
+                r = rss[mode]
+                saves = (f32_mb - float(r[4])) - float(r[5])  # float32 linear MB - packed MB
+                fell = (f32_kb - own(r)) * 1024 / 1e6
+                targets.append((f"{mode}: the model's RSS (after making it, less before) falls "
+                                f"{fell:.1f} MB ({f32_kb * 1024 / 1e6:.1f} → "
+                                f"{own(r) * 1024 / 1e6:.1f} MB); packing saves {saves:.1f} MB "
+                                f"(met within 0.1 MB: the resident size before loading varies "
+                                f"by as much from run to run)",
+                                fell / saves if saves else 0, "≥ 1.00", fell >= saves - 0.1))
+    if targets:
+        p("| figure | value | target | met |")
+        p("|---|---|---|---|")
+        for tg in targets:
+            what, v, want, met = tg[:4]
+            digits = tg[4] if len(tg) > 4 else 2
+            p(f"| {what} | {v:.{digits}f} | {want} | {'yes' if met else '**no**'} |")
+        p("")
+    srv = [(m, server.get(k)) for m, k in (("f32", "rss_loaded_kb"), ("bf16", "rss_loaded_kb_bf16"),
+                                          ("int8", "rss_loaded_kb_int8"))]
+    if any(v for _, v in srv[1:]):
+        p("Server RSS after load (`encoderd --preset minilm`, `compute`): " +
+          ", ".join(f"{m} {int(v) / 1024:.0f} MiB" for m, v in srv if v) + ".")
+        p("")
+    for r in int8_acc:
+        p(f"ONNX Runtime int8 ({r[1]} thread(s)) vs encoderd float32, {r[2]}: relative error "
+          f"{r[3]}, least row cosine {r[4]}.")
+    if int8_acc:
+        p("")
+    bad = [c for c in int8_checks if c[-1] != "ok"]
+    if bad:
+        p(f"**ONNX Runtime int8 check failed**: {bad}")
+        p("")
+
+
 def main():
     if sys.argv[1] == "--inside":
         sys.exit(inside(sys.argv[2]))
@@ -81,8 +163,19 @@ def main():
         for r in rows(f"{d}/{name}"):
             if r[0] == "forward":
                 key = (int(r[2]), int(r[3]))
-                keep_best(("encoderd", int(r[1])) + key, float(r[4]), int(r[7]))
+                mode = r[9] if len(r) > 9 else "f32"
+                side = "encoderd" if mode == "f32" else f"encoderd-{mode}"
+                keep_best((side, int(r[1])) + key, float(r[4]), int(r[7]))
                 gflop[key] = float(r[8])
+    int8_checks, int8_acc = [], []
+    for name in ("ort_int8.tsv", "ort_int8_2.tsv"):
+        for r in rows(f"{d}/{name}"):
+            if r[0] == "forward":
+                keep_best(("ort-int8", int(r[1]), int(r[2]), int(r[3])), float(r[4]), int(r[7]))
+            elif r[0] == "check" and name == "ort_int8.tsv":
+                int8_checks.append(r[1:])
+            elif r[0] == "accuracy" and name == "ort_int8.tsv":
+                int8_acc.append(r[1:])
     for r in rows(f"{d}/ort2.tsv"):  # the second round: its timings only
         if r[0] == "forward":
             keep_best(("ort", int(r[1]), int(r[2]), int(r[3])), float(r[4]), int(r[7]))
@@ -181,6 +274,8 @@ def main():
       "encoderd / ORT below 1 means encoderd is faster.")
     p("")
 
+    compute_section(p, d, lat, dump, server, int8_checks, int8_acc)
+
     # HTTP.
     http = rows(f"{d}/http.tsv")
     if not quick:
@@ -202,6 +297,9 @@ def main():
             p50, p99, rate, few = {}, {}, {}, False
             for r in http:
                 payload, conns, n, _dur, rps, r50, r99, _mean, _mx, non2xx, sock, size = r
+                if "@" in payload:  # a compute mode's row: "emb16@int8"
+                    base, mode = payload.split("@")
+                    labels[payload] = f"{labels.get(base, base)}, `--compute {mode}`"
                 p50[(payload, conns)] = float(r50)
                 p99[(payload, conns)] = float(r99)
                 rate[(payload, conns)] = float(rps)

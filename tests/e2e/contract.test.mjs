@@ -106,7 +106,7 @@ test('GET /model describes the served model; HEAD answers no body', async () => 
         n_heads: 2, d_head: 3, d_ff: 8, n_layers: 6, max_len: 512, type_vocab_size: 0,
         activation: 'relu', positions: 'sinusoidal', pre_ln: false, embedding_layernorm: false,
         ln_eps: 1e-5, tokenizer: { kind: 'word', lowercase: true }, pooling: 'mean',
-        normalize: false, max_batch: 64, family: 'random', has_mlm_head: true, mask_token: '[MASK]',
+        normalize: false, max_batch: 64, compute: 'f32', family: 'random', has_mlm_head: true, mask_token: '[MASK]',
         labels: null,
         outputs: ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores',
             'queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate',

@@ -16,10 +16,10 @@ let nconf = 0;
 
 // Starts encoderd with `config` (an object, written to a file) and resolves once it
 // listens: { url, proc, log(), exited, stop() }.
-function start(config, { env = {} } = {}) {
+function start(config, { env = {}, args = [] } = {}) {
     const file = join(dir, `c${nconf++}.json`);
     writeFileSync(file, JSON.stringify({ host: '127.0.0.1', port: 0, ...config }));
-    const proc = spawn(BIN, ['--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(BIN, ['--config', file, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     const exited = new Promise((res) => proc.on('exit', (code, sig) => res({ code, sig })));
     return new Promise((resolve, reject) => {
@@ -214,6 +214,37 @@ test('/metrics counts requests by route and status, tokens and timings', async (
         assert.match(m, /encoderd_forward_seconds_count 3\n/);
         assert.match(m, /encoderd_queue_seconds_bucket\{le="\+Inf"\} 3\n/);
         assert.match(m, /encoderd_tokenize_seconds_count 4\n/);
-        assert.match(m, /encoderd_model_info\{model="random-toy"\} 1\n/);
+        assert.match(m, /encoderd_model_info\{model="random-toy",compute="f32"\} 1\n/);
     } finally { await s.stop(); }
+});
+
+test('--compute int8 serves a packed model; GET /model and /metrics say so; a bad mode is refused', async () => {
+    const s = await start({ model: { preset: 'toy' } }, { args: ['--compute', 'int8'] });
+    try {
+        assert.match(s.log(), /compute int8: the linear layers' products run on \S/);
+        const model = await (await fetch(s.url + '/model')).json();
+        assert.equal(model.compute, 'int8');
+        const r = await post(s.url, '/encode', { text: 'hello world', outputs: ['embedding', 'attention'] });
+        assert.equal(r.status, 200, r.text);
+        assert.ok(r.json.embedding.every(Number.isFinite));
+        const m = await (await fetch(s.url + '/metrics')).text();
+        assert.match(m, /encoderd_model_info\{model="random-toy",compute="int8"\} 1\n/);
+    } finally { await s.stop(); }
+    const bf = await start({ compute: 'bf16', model: { preset: 'toy' } });
+    try {
+        assert.equal((await (await fetch(bf.url + '/model')).json()).compute, 'bf16');
+    } finally { await bf.stop(); }
+    for (const [config, args, want] of [
+        [{ compute: 'fp8' }, [], /compute must be "f32" or "bf16" or "int8", got "fp8"/],
+        [{}, ['--compute', 'fp16'], /--compute must be f32, bf16 or int8, got "fp16"/],
+    ]) {
+        const file = join(dir, `c${nconf++}.json`);
+        writeFileSync(file, JSON.stringify({ host: '127.0.0.1', port: 0, ...config }));
+        const p = spawn(BIN, ['--config', file, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let log = '';
+        p.stderr.on('data', (d) => { log += d; });
+        const code = await new Promise((res) => p.on('exit', (c) => res(c)));
+        assert.notEqual(code, 0);
+        assert.match(log, want);
+    }
 });

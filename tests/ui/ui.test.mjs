@@ -4,8 +4,11 @@
 // a 12 layers x 12 heads model at T=128. A person's steps: type a sentence and press Enter, read the tokens and
 // their spans, see heatmaps with real pixels, switch layer and head, hover a token, open
 // every tab, download a PNG and the JSON, give token ids, get clear messages for an
-// over-long and an empty input. Throughout: no console error, no CSP violation, no
-// request leaving loopback. Screenshots go to tests/artifacts/ui/ (not committed).
+// over-long and an empty input; the forward pass step by step checked against the
+// server's hidden states and attention; the neuron view, the feed-forward neurons, norms
+// and rollout, ablation, the logit lens and fill-mask; a second sentence marked where it
+// starts. Throughout: no console error, no CSP violation, no request leaving loopback.
+// Screenshots go to tests/artifacts/ui/ (not committed).
 //
 // Run: make test-ui   (or: cd tests/ui && npm ci; node --test tests/ui/ui.test.mjs)
 // ENCODERD_BIN names the binary (default build/encoderd); CHROMIUM the browser
@@ -341,7 +344,7 @@ test('base preset: the default model end to end', async () => {
     await submit(page, 'The animal didn’t cross the street because it was too tired.');
     await page.waitForFunction(() => /because/.test(document.getElementById('source').textContent));
     await page.waitForSelector('[data-testid=attention-heatmap] canvas');
-    assert.match(await page.textContent('#model-badge'), /random-base · 6 layers · 8 heads/);
+    assert.match(await page.textContent('#model-badge'), /random-base( · (f32|bf16|int8))? · 6 layers · 8 heads/);
     assert.ok((await pixels(page, '[data-testid=attention-heatmap] canvas')).ink > 5000);
     await page.click('#heads [data-head="5"]');
     await page.click('#layer-next');
@@ -386,3 +389,314 @@ test('12 layers x 12 heads at T=128: lazy, and the page stays responsive', async
     await checkClean(page, 'big');
     await page.close();
 });
+
+// ---- the views of the whole forward pass ----------------------------------------------------
+
+// Whether a server has the interpretability API: its model card's masked-LM fields come
+// with it (as the page reads it).
+async function hasInterp(server) {
+    return 'has_mlm_head' in await (await fetch(servers[server].url + 'model')).json();
+}
+
+// The numbers of a step-by-step matrix as printed: rows of floats.
+const printed = (page, id) => page.$$eval(`[data-testid=${id}] tbody tr`, (rows) => rows.map((r) =>
+    [...r.querySelectorAll('td')].map((td) => Number(td.textContent.replace('−', '-')))));
+
+function assertClose(got, want, tol, what) {
+    assert.equal(got.length, want.length, `${what}: rows`);
+    got.forEach((row, i) => {
+        assert.equal(row.length, want[i].length, `${what}: row ${i} width`);
+        row.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= tol, `${what}[${i}][${j}]: page ${v}, server ${want[i][j]}`));
+    });
+}
+
+test('toy: the forward pass step by step, checked against the server', async () => {
+    const text = 'the cat sat on the mat';
+    const page = await open('toy', '#tab=steps&text=' + encodeURIComponent(text));
+    await page.waitForSelector('[data-testid=steps-check]');
+    assert.match(await page.textContent('[data-testid=steps-check]'), /^✓/);
+    // What the page did not compute: the server's hidden states and attention.
+    const ref = await encodeApi('toy', { text, outputs: ['tokens', 'hidden_states', 'attention', 'embedding'], precision: 6 });
+    const T = ref.tokens.length;
+    assertClose(await printed(page, 'step-sum'), ref.hidden_states[0], 1e-4, 'X = E + PE');
+    const model = await (await fetch(servers.toy.url + 'model')).json();
+    for (const l of [0, model.n_layers - 1]) {
+        await page.selectOption('[data-testid=steps-layer]', String(l));
+        await page.waitForFunction((k) => new RegExp(`hidden_states\\[${k + 1}\\]`).test(document.querySelector('[data-testid=step-output] figcaption').textContent), l);
+        assertClose(await printed(page, 'step-output'), ref.hidden_states[l + 1], 2e-3, `layer ${l} output`);
+        for (let k = 0; k < model.n_heads; k++)
+            assertClose(await printed(page, `step-softmax-${k}`), ref.attention[l][k], 1e-3, `layer ${l} head ${k} softmax`);
+        assert.equal((await printed(page, 'step-q-0')).length, T);
+    }
+    // The output: the last layer pooled, as the server's embedding.
+    assertClose(await printed(page, 'step-embedding'), [ref.embedding], 1e-3, 'the pooled embedding');
+    assert.match(await page.textContent('[data-testid=steps-embedding-check]'), /^✓/);
+    // Every step is there, every matrix has numbers.
+    const formulas = await page.$$eval('[data-view=steps] .formula', (f) => f.map((e) => e.textContent));
+    for (const want of [/^Q0 =/, /^K1 =/, /^V0 =/, /^S0 = Q0 K0ᵀ/, /^A1 = softmax/, /^Z0 = A0 V0/, /^concat/, /W_Oᵀ/, /^U = LayerNorm/, /^U W_1ᵀ/, /^RELU\(/, /^F = /, /^U \+ F/, /^X′ = LayerNorm/])
+        assert.ok(formulas.some((f) => want.test(f)), `a step ${want}: ${formulas.join(' | ')}`);
+    const empty = await page.$$eval('[data-view=steps] table.matrix td', (tds) => tds.filter((td) => !/\d/.test(td.textContent)).length);
+    assert.equal(empty, 0, 'no empty cell');
+    await page.selectOption('[data-testid=steps-layer]', '0');
+    await page.waitForSelector('[data-testid=step-positions]');
+    await shot(page, 'toy-10-steps', true);
+    await checkClean(page, 'toy steps');
+    await page.close();
+});
+
+test('base preset: no step-by-step tab (too big to print), the compute mode beside the name', async () => {
+    const page = await open('base', '#text=hello');
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    assert.equal(await page.$('#tabs [data-tab=steps]'), null);
+    const model = await (await fetch(servers.base.url + 'model')).json();
+    const badge = await page.textContent('#model-badge');
+    if (model.compute) assert.match(badge, new RegExp(`random-base · ${model.compute} ·`));
+    else assert.match(badge, /^random-base · 6 layers/);
+    await checkClean(page, 'base steps');
+    await page.close();
+});
+
+// ---- the views of the inside of the pass: on the server, or on answers made here --------------
+// The views below read /encode's inside outputs, ablate and /fill-mask; a server has them
+// when GET /model names has_mlm_head. On such a server the tests run against it, and the
+// page's numbers are held against the server's own answers (scores, predictions,
+// fill-mask guesses). On a server without them each view must say so plainly, and the
+// page is then also driven against answers made here, behind a model card that names
+// them: queries and keys computed from the server's own weights and hidden states (so
+// the neuron view's scores are still held against the server's `scores`), and for the
+// rest deterministic made-up numbers of the contract's shapes.
+
+const f32 = (a) => ({ dtype: 'float32', shape: a.shape, data: Buffer.from(new Float32Array(a.data).buffer).toString('base64') });
+const unf32 = (b64) => { const b = Buffer.from(b64, 'base64'); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
+const noise = (k, seed = 1) => { const x = Math.sin(k * 12.9898 + seed * 78.233) * 43758.5453; return 2 * (x - Math.floor(x)) - 1; };
+
+async function post(server, path, body) {
+    const r = await fetch(servers[server].url + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return r.json();
+}
+
+async function mockApi(page, server) {
+    const url = servers[server].url;
+    const model = await (await fetch(url + 'model')).json();
+    const weights = model.d_model <= 16 ? new Map((await (await fetch(url + 'model/weights')).json()).tensors.map((t) => [t.name, t])) : null;
+    // The model card of a server with the API: its masked-LM fields and its outputs.
+    await page.route(url + 'model', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify({
+        ...model, family: 'random', has_mlm_head: true, mask_token: '[MASK]', labels: null,
+        outputs: ['tokens', 'embedding', 'token_embeddings', 'hidden_states', 'attention', 'scores', 'queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate', 'attention_norms', 'rollout', 'predictions'],
+    }) }));
+    await page.route(url + 'fill-mask', async (route) => {
+        const { text, tokens, top_k: k } = JSON.parse(route.request().postData());
+        const n = tokens ? 1 : (text.match(/\[MASK\]/g) ?? []).length;
+        const guesses = Array.from({ length: n }, (_, m) => Array.from({ length: k }, (_, r) => ({ id: 100 + r, token: `word${m}${r}`, score: 0.5 / (r + 1) })));
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(n === 1 ? guesses[0] : guesses) });
+    });
+    const NEW = ['queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate', 'attention_norms', 'rollout', 'predictions'];
+    await page.route(url + 'encode', async (route) => {
+        const body = JSON.parse(route.request().postData());
+        const asks = (body.outputs ?? []).filter((o) => NEW.includes(o));
+        if (!asks.length && !body.ablate) { route.continue(); return; }
+        const input = { text: body.text, text_pair: body.text_pair, add_special_tokens: body.add_special_tokens, truncate: body.truncate };
+        const real = (body.outputs ?? []).filter((o) => !NEW.includes(o));
+        const ans = await post(server, 'encode', { ...input, outputs: [...new Set(['tokens', 'hidden_states', ...real])], encoding: 'base64', ...(real.includes('attention') || real.includes('scores') ? { layers: body.layers, heads: body.heads } : {}) });
+        const T = ans.tokens.length, L = model.n_layers, H = model.n_heads, Dh = model.d_head, D = model.d_model;
+        const hs = unf32(ans.hidden_states.data);
+        const layers = body.layers ?? Array.from({ length: L }, (_, l) => l), heads = body.heads ?? Array.from({ length: H }, (_, k) => k);
+        const out = { model: ans.model, tokens: ans.tokens, usage: ans.usage, layers, heads };
+        if (ans.pair_start !== undefined) out.pair_start = ans.pair_start;
+        for (const k of ['attention', 'scores', 'embedding']) if (ans[k]) out[k] = ans[k];
+        // Per head, from the weights: X W^T + b of hidden_states[l] (queries, keys, values).
+        const proj = (what) => {
+            const data = [];
+            for (const l of layers) for (const k of heads) {
+                const W = weights.get(`layer${l}.head${k}.W_${what}`).data, b = weights.get(`layer${l}.head${k}.b_${what}`).data;
+                for (let i = 0; i < T; i++) for (let o = 0; o < Dh; o++) {
+                    let s = b[o];
+                    for (let d = 0; d < D; d++) s += hs[(l * T + i) * D + d] * W[o][d];
+                    data.push(s);
+                }
+            }
+            return f32({ shape: [layers.length, heads.length, T, Dh], data });
+        };
+        const made = (shape, seed) => { const n = shape.reduce((a, b) => a * b, 1); return f32({ shape, data: Array.from({ length: n }, (_, k) => noise(k, seed)) }); };
+        const stochastic = (shape, seed) => { // rows of positive numbers summing to 1
+            const n = shape.reduce((a, b) => a * b, 1), d = Array.from({ length: n }, (_, k) => 0.05 + Math.abs(noise(k, seed)));
+            for (let r = 0; r < n / T; r++) { let s = 0; for (let j = 0; j < T; j++) s += d[r * T + j]; for (let j = 0; j < T; j++) d[r * T + j] /= s; }
+            return f32({ shape, data: d });
+        };
+        for (const o of asks) {
+            if (o === 'queries') out.queries = weights ? proj('q') : made([layers.length, heads.length, T, Dh], 2);
+            if (o === 'keys') out.keys = weights ? proj('k') : made([layers.length, heads.length, T, Dh], 3);
+            if (o === 'ffn_intermediate') { const m = made([layers.length, T, model.d_ff], 4); out.ffn_intermediate = m; }
+            if (o === 'attention_norms') out.attention_norms = stochastic([layers.length, heads.length, T, T], 5);
+            if (o === 'rollout') out.rollout = stochastic([layers.length, T, T], 6);
+            if (o === 'predictions') {
+                const sel = body.layers ?? Array.from({ length: L + 1 }, (_, l) => l);
+                out.layers = sel;
+                out.predictions = sel.map((l) => ans.tokens.map((t, i) => Array.from({ length: body.top_k }, (_, r) => ({ id: r === 0 && l === L ? t.id : 10 + r, token: r === 0 && l === L ? t.text : `guess${l}.${i}.${r}`, score: 0.6 / (r + 1) }))));
+            }
+        }
+        if (body.ablate) {
+            // Ablating a head of layer l moves hidden_states l+1 onwards and the embedding.
+            const first = Math.min(...body.ablate.map((a) => a.layer)) + 1, moved = Float32Array.from(hs);
+            for (let k = first * T * D; k < moved.length; k++) moved[k] += 0.5 * noise(k, 7);
+            out.hidden_states = f32({ shape: ans.hidden_states.shape, data: moved });
+            out.embedding = f32({ shape: ans.embedding.shape, data: unf32(ans.embedding.data).map((v, k) => v + 0.5 * noise(k, 8)) });
+        } else if (real.includes('hidden_states')) out.hidden_states = ans.hidden_states;
+        route.fulfill({ contentType: 'application/json', body: JSON.stringify(out) });
+    });
+}
+
+// Drives every view of the interpretability API; `real`: the server provides it.
+async function driveViews(page, server, real) {
+    const text = 'the cat sat on the mat';
+    const model = await (await fetch(servers[server].url + 'model')).json();
+    await submit(page, text);
+    await page.waitForFunction((t) => document.querySelector('#source')?.textContent === t, text);
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const T = (await tokensShown(page)).length;
+
+    // Neurons: q ⊙ k for query 2 and every key; Σ/√d_head held against the server's scores.
+    await page.click('[data-tab=neurons]');
+    await page.click('#heads [data-head="1"]');
+    await page.click('#tokens .chip[data-i="2"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid=neuron-view] canvas')?.dataset.query === '2' &&
+        /layer 0 · head 1/.test(document.querySelector('[data-view=neurons] h3').textContent));
+    assert.ok((await pixels(page, '[data-testid=neuron-view] canvas')).ink > 500, 'the neuron view has ink');
+    const shownScores = await page.$$eval('[data-testid=neuron-scores] tbody tr', (rs) => rs.map((r) => Number(r.children[2].textContent.replace('−', '-'))));
+    const sc = await encodeApi(server, { text, outputs: ['scores'], layers: [0], heads: [1] });
+    assert.equal(shownScores.length, T);
+    if (real || model.d_model <= 16) shownScores.forEach((v, j) => assert.ok(Math.abs(v - sc.scores[0][0][2][j]) < 2e-3, `score 2→${j}: page ${v}, server ${sc.scores[0][0][2][j]}`));
+    await page.waitForSelector('[data-testid=ffn-heatmap] canvas');
+    assert.ok((await pixels(page, '[data-testid=ffn-heatmap] canvas')).ink > 500, 'the feed-forward heatmap has ink');
+    const order = (await page.getAttribute('[data-testid=ffn-heatmap] canvas', 'data-order')).split(',').map(Number);
+    assert.equal(order.length, Math.min(256, model.d_ff));
+    // The JSON of the tab: what it shows, asked of the server.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+    const file = join(SHOTS, `download-${server}-${dl.suggestedFilename()}`);
+    await dl.saveAs(file);
+    const got = JSON.parse(readFileSync(file, 'utf8'));
+    assert.ok(got.queries && got.keys && got.ffn_intermediate, `the neurons JSON holds queries, keys and ffn_intermediate: ${Object.keys(got)}`);
+    await shot(page, `${server}-11-neurons`, true);
+
+    // Norms beside weights, and rollout.
+    await page.click('[data-tab=flow]');
+    for (const id of ['flow-weights', 'attention-norms', 'rollout']) {
+        await page.waitForSelector(`[data-testid=${id}] canvas`);
+        assert.ok((await pixels(page, `[data-testid=${id}] canvas`)).ink > 1000, `${id} has ink`);
+    }
+    await shot(page, `${server}-12-flow`, true);
+
+    // Ablation: switch head 0 of layer 1 off; hidden_states 0 and 1 do not move, 2 does.
+    await page.click('[data-tab=ablate]');
+    await page.waitForSelector('[data-testid=ablate-summary] table');
+    await page.click('.ahead[data-l="1"][data-h="0"]');
+    await page.waitForSelector('[data-testid=ablate-summary][data-off="1"]');
+    const cos = await page.$$eval('[data-testid=ablate-summary] tbody tr', (rs) => rs.map((r) => Number(r.children[1].textContent.replace('−', '-'))));
+    assert.equal(cos.length, model.n_layers + 2, 'hidden_states 0…L and the embedding');
+    assert.ok(Math.abs(cos[0] - 1) < 1e-5 && Math.abs(cos[1] - 1) < 1e-5, `layers before the ablated head do not move: ${cos}`);
+    assert.ok(cos[2] < 0.99999, `the ablated layer's output moves: ${cos}`);
+    assert.ok((await pixels(page, '[data-testid=ablate-heatmap] canvas')).ink > 300);
+    await shot(page, `${server}-13-ablate`, true);
+
+    // Logit lens and fill-mask.
+    await page.click('[data-tab=lens]');
+    await page.waitForSelector('[data-testid=logit-lens] table');
+    const cells = await page.$$eval('[data-testid=logit-lens] tbody tr', (rs) => rs.map((r) => [...r.querySelectorAll('td .tt')].map((td) => td.textContent.trim())));
+    assert.equal(cells.length, model.n_layers + 1, 'a row per hidden state');
+    assert.ok(cells.every((r) => r.length === T && r.every((c) => c.length > 0)), 'no empty cell');
+    if (real) { // each cell's best guess is the server's
+        const want = await encodeApi(server, { text, outputs: ['predictions'], top_k: 5 });
+        assert.deepEqual(cells, want.predictions.map((row) => row.map((top) => top[0].token ?? `#${top[0].id}`)));
+    }
+    // A word tokenizer never writes the mask token: the box then takes ids, the mask's
+    // id where a token is missing (the server names it when asked with text).
+    let maskId = 4;
+    if (real && model.tokenizer.kind === 'word') {
+        const r = await post(server, 'fill-mask', { text: 'the cat' });
+        maskId = Number(/mask id (\d+)/.exec(r.error.message)[1]);
+    }
+    const ids = (await encodeApi(server, { text: 'the cat sat', outputs: ['tokens'] })).tokens.map((t) => t.id);
+    const masked = [...ids.slice(0, 2), maskId, ...ids.slice(3)];
+    await page.fill('[data-testid=fill-mask-text]', model.tokenizer.kind === 'word' ? masked.join(' ') : `the cat ${model.mask_token} .`);
+    await page.press('[data-testid=fill-mask-text]', 'Enter');
+    await page.waitForSelector('[data-testid=fill-mask-out] table tbody tr');
+    const guesses = await page.$$eval('[data-testid=fill-mask-out] tbody tr', (rs) => rs.map((r) => Number(r.children[1].textContent)));
+    assert.equal(guesses.length, 5);
+    if (real && model.tokenizer.kind === 'word') assert.deepEqual(guesses, (await post(server, 'fill-mask', { tokens: masked, top_k: 5 })).map((g) => g.id), 'the server’s guesses');
+    await shot(page, `${server}-14-lens`, true);
+
+}
+
+
+// A second sentence (text_pair): the server says where it starts; the page marks it.
+async function drivePair(page, server) {
+    const text = 'the cat sat on the mat';
+    await submit(page, text);
+    await page.waitForFunction((t) => document.querySelector('#source')?.textContent === t, text);
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    const teal = () => page.evaluate(() => [...document.querySelectorAll('[data-testid=attention-heatmap] canvas, [data-testid=headview]')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 15) < 30 && Math.abs(d[i + 1] - 118) < 30 && Math.abs(d[i + 2] - 110) < 30) n++;
+        return n;
+    }));
+    assert.deepEqual(await teal(), [0, 0], 'no mark without a second sentence');
+    await page.fill('#text-pair', 'it was tired');
+    await page.press('#text-pair', 'Enter');
+    await page.waitForSelector('#tokens .chip.pair-start');
+    const want = await encodeApi(server, { text, text_pair: 'it was tired', outputs: ['tokens'] });
+    assert.ok(Number.isInteger(want.pair_start), 'the server says where sentence b starts');
+    assert.equal(Number(await page.getAttribute('#tokens .chip.pair-start', 'data-i')), want.pair_start);
+    assert.deepEqual((await tokensShown(page)).map((t) => t.id), want.tokens.map((t) => t.id));
+    const spans = await page.$$eval('#source .span', (els) => els.map((e) => [Number(e.dataset.i), e.textContent]));
+    assert.deepEqual(spans.filter(([i]) => i >= want.pair_start).map(([, t]) => t), ['it', 'was', 'tired'], 'sentence b’s spans read from its own text');
+    await page.waitForFunction(() => /pair=/.test(location.hash));
+    const marks = await teal();
+    assert.ok(marks[0] > 20 && marks[1] > 20, `the start of sentence b is marked in the heatmap and the head view: ${marks}`);
+    await shot(page, `${server}-15-pair`, true);
+    // The marks in the other attention views: scores and softmax, norms and weights.
+    await page.click('[data-tab=qk]');
+    await page.waitForFunction(() => /✓/.test(document.querySelector('[data-testid=softmax-check]').textContent));
+    const qkTeal = await page.evaluate(() => [...document.querySelectorAll('[data-view=qk] canvas.heatmap')].map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 15) < 30 && Math.abs(d[i + 1] - 118) < 30 && Math.abs(d[i + 2] - 110) < 30) n++;
+        return n;
+    }));
+    assert.ok(qkTeal.length === 2 && qkTeal.every((n) => n > 20), `scores and softmax mark sentence b: ${qkTeal}`);
+}
+
+async function missingViews(page) {
+    await submit(page, 'the cat sat');
+    await page.waitForSelector('[data-testid=attention-heatmap] canvas');
+    for (const [tab, n] of [['neurons', 2], ['flow', 2], ['ablate', 1], ['lens', 2]]) {
+        await page.click(`[data-tab=${tab}]`);
+        await page.waitForFunction(([t, k]) => document.querySelectorAll(`[data-view=${t}] [data-testid=missing]`).length === k, [tab, n]);
+        assert.match(await page.textContent(`[data-view=${tab}] [data-testid=missing]`), /This server does not provide/);
+    }
+}
+
+for (const server of ['toy', 'base']) {
+    test(`${server}: a second sentence, marked where it starts`, async () => {
+        const page = await open(server);
+        await drivePair(page, server);
+        await checkClean(page, `${server} pair`);
+        await page.close();
+    });
+    test(`${server}: neurons, norms and rollout, ablation, logit lens, fill-mask`, async () => {
+        const real = await hasInterp(server);
+        let page = await open(server);
+        if (!real) {
+            await missingViews(page);
+            await checkClean(page, `${server} without the API`);
+            await page.close();
+            page = await open(server);
+            await mockApi(page, server);
+            await page.reload();
+            await page.waitForFunction(() => !/loading/.test(document.getElementById('model-badge').textContent));
+        }
+        await driveViews(page, server, real);
+        await checkClean(page, `${server} views`);
+        await page.close();
+    });
+}

@@ -278,15 +278,16 @@ START_TEST(model_route)
     ck_assert_int_eq(a.status, 200);
     json_t *want = json_pack(
         "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:b, s:f,"
-        " s:{s:s, s:b}, s:s, s:b, s:i, s:s, s:b, s:s, s:n, s:[sssssssssssssss]}",
+        " s:{s:s, s:b}, s:s, s:b, s:i, s:s, s:s, s:b, s:s, s:n, s:[sssssssssssssss]}",
         "name", "random-toy", "kind", "random", "preset", "toy", "seed", 42, "vocab_size", 1000,
         "d_model", 4, "n_heads", 2, "d_head", 3, "d_ff", 8, "n_layers", 6, "max_len", 512,
         "type_vocab_size", 0, "activation", "relu", "positions", "sinusoidal", "pre_ln", 0,
         "embedding_layernorm", 0, "ln_eps", 1e-5, "tokenizer", "kind", "word", "lowercase", 1,
-        "pooling", "mean", "normalize", 0, "max_batch", 4, "family", "random", "has_mlm_head", 1,
-        "mask_token", "[MASK]", "labels", "outputs", "tokens", "embedding", "token_embeddings",
-        "hidden_states", "attention", "scores", "queries", "keys", "values", "head_outputs",
-        "attention_output", "ffn_intermediate", "attention_norms", "rollout", "predictions");
+        "pooling", "mean", "normalize", 0, "max_batch", 4, "compute", "f32", "family", "random",
+        "has_mlm_head", 1, "mask_token", "[MASK]", "labels", "outputs", "tokens", "embedding",
+        "token_embeddings", "hidden_states", "attention", "scores", "queries", "keys", "values",
+        "head_outputs", "attention_output", "ffn_intermediate", "attention_norms", "rollout",
+        "predictions");
     ck_assert_msg(json_equal(a.json, want), "got %s", a.reply.body);
     json_decref(want);
     answer h = call_full("HEAD", "/model", NULL, NULL);
@@ -357,7 +358,8 @@ START_TEST(model_route_checkpoint)
     ck_assert_str_eq(json_string_value(json_object_get(j, "mask_token")), "[MASK]");
     ck_assert(json_is_null(json_object_get(j, "labels")));
     ck_assert_int_eq(json_array_size(json_object_get(j, "outputs")), 14);
-    ck_assert_int_eq(json_object_size(j), 26);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "compute")), "f32");
+    ck_assert_int_eq(json_object_size(j), 27);
     answer_free(&a);
     /* And the OpenAI route on it. */
     a = call_any(&c, "POST", "/v1/embeddings", NULL, "{\"input\": [\"hello world\", \"a\"]}", true);

@@ -317,6 +317,14 @@ START_TEST(service_keys)
     ck_assert_msg(load(&c, "{\"auto_truncate\": true}"), "%s", err);
     ck_assert_int_eq(c.auto_truncate, 1);
     ck_refused("{\"auto_truncate\": 1}", "auto_truncate must be true or false, got an integer");
+    /* compute: f32 by default, one of the three names. */
+    ck_assert_int_eq(c.compute, ENC_COMPUTE_F32);
+    ck_assert_msg(load(&c, "{\"compute\": \"int8\"}"), "%s", err);
+    ck_assert_int_eq(c.compute, ENC_COMPUTE_INT8);
+    ck_assert_msg(load(&c, "{\"compute\": \"bf16\"}"), "%s", err);
+    ck_assert_int_eq(c.compute, ENC_COMPUTE_BF16);
+    ck_refused("{\"compute\": \"fp16\"}", "compute must be \"f32\" or \"bf16\" or \"int8\"");
+    ck_refused("{\"compute\": 8}", "compute must be");
 }
 END_TEST
 
