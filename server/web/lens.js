@@ -36,9 +36,8 @@ export class LensView {
         if (!this.maskText.value) this.maskText.value = `the cat sat on the ${mask} .`;
         const canFill = S.features.fillMask && m.has_mlm_head !== false;
         this.maskForm.hidden = !canFill;
-        const words = m.tokenizer?.kind === 'word';
         this.maskExplain.replaceChildren(canFill
-            ? `Write ${mask} where a word is missing and press Enter: the model’s ${TOP_K} best tokens for each ${mask}, with their probabilities.${words ? ` This model’s word tokenizer never writes ${mask} itself: give token ids instead (numbers only), with the mask token’s id where a token is missing.` : ''}`
+            ? `Write ${mask} where a word is missing and press Enter: the model’s ${TOP_K} best tokens for each ${mask}, with their probabilities. Token ids (numbers only) are sent as ids.`
             : this.app.missing(S.features.fillMask ? 'fill-mask for this model (it has no masked-language-model head)' : 'fill-mask (POST /fill-mask)'));
         await this.renderLens();
     }
@@ -76,7 +75,7 @@ export class LensView {
 
     async fill() {
         const raw = this.maskText.value.trim();
-        // Token ids (numbers only) go as ids: a word tokenizer never writes the mask token.
+        // Token ids (numbers only) go as ids, the mask token's id where a token is missing.
         const ids = /^\[?\s*\d+([\s,]+\d+)*\s*\]?$/.test(raw) ? raw.replace(/[[\]]/g, '').split(/[\s,]+/).map(Number) : null;
         this.maskOut.replaceChildren(h('p', { class: 'meta' }, 'filling…'));
         try {
