@@ -1,7 +1,7 @@
 /*
  * api.c - routes, jobs, and packing jobs into forward passes (see api.h).
  *
- * Reading order: content types; the job (validate in request.c, tokenize, size checks);
+ * Reading order: content types; the job (validate in request_parse.c, tokenize, size checks);
  * admission (the answer's memory); the batch key; running jobs (one enc_forward per group
  * of compatible jobs, the answers written by respond.c); api_handle.
  */
@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "job.h"
+#include "request_parse.h"
 #include "respond.h"
 #include "respond_mlm.h"
 

@@ -1,7 +1,7 @@
 /*
- * request.h - a request body, validated: what request.c makes of the JSON of /encode,
- * /tokenize and /v1/embeddings, and request_tei.c of text-embeddings-inference's bodies
- * (see api.h for the fields each route takes).
+ * request.h - a request body, validated: what request_parse.c makes of the JSON of
+ * /encode, /tokenize, /fill-mask and /v1/embeddings, and request_tei.c of
+ * text-embeddings-inference's bodies (see api.h for the fields each route takes).
  */
 #ifndef ENCODERD_REQUEST_H
 #define ENCODERD_REQUEST_H
@@ -81,13 +81,6 @@ typedef struct {
     enc_ablation *ablate; /* (n_ablate) /encode "ablate": heads knocked out in the pass */
     size_t n_ablate;
 } api_request;
-
-/* Parses and validates a JSON body for route `route` (one of the routes with a body)
- * into *req (emptied first). On failure returns false with a 400 (malformed JSON, with
- * line, column and byte) or a 422 (what is wrong and where) in err, and leaves *req
- * empty. On success the caller frees *req with api_request_free. */
-bool api_request_parse(const api_ctx *ctx, api_route_id route, const char *body, size_t len,
-                       api_request *req, api_error *err);
 
 /* Frees what *req owns and empties it; an emptied or zeroed request is allowed. */
 void api_request_free(api_request *req);

@@ -1,7 +1,7 @@
 /*
- * request_json.h - the readers request.c and request_tei.c share: one body's JSON (a
+ * request_json.h - the readers request_parse.c and request_tei.c share: one body's JSON (a
  * jansson document) into an api_request, each failure a 422 (or 400) naming the field.
- * Not for other files: request.h is the interface.
+ * Not for other files: request_parse.h is the interface.
  */
 #ifndef ENCODERD_REQUEST_JSON_H
 #define ENCODERD_REQUEST_JSON_H
@@ -24,15 +24,15 @@ bool api_req_check_fields(const json_t *root, const char *const *fields, api_err
 bool api_req_get_inputs(const api_ctx *ctx, const json_t *v, const char *field, api_request *req,
                         api_error *err);
 
+/* A string or a list of strings in v, named `field`: each a non-empty text. */
+bool api_req_get_text(const api_ctx *ctx, const json_t *v, const char *field, api_request *req,
+                      api_error *err);
+
 /* The token ids in v, named `field`: a list of ids or a list of lists of ids. */
 bool api_req_get_tokens(const api_ctx *ctx, const json_t *v, const char *field, api_request *req,
                         api_error *err);
 
 /* Room for n inputs in req (texts, their lengths, id lengths). */
 bool api_req_alloc_inputs(api_request *req, size_t n, api_error *err);
-
-/* The parser of TEI's bodies (request_tei.c): root is the body, an object; req->route
- * one of TEI's routes, or API_ROUTE_TOKENIZE for TEI's form of it. */
-bool api_tei_parse(const api_ctx *ctx, const json_t *root, api_request *req, api_error *err);
 
 #endif

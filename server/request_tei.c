@@ -18,6 +18,7 @@
 
 #include "jsonkind.h"
 #include "request_json.h"
+#include "request_tei.h"
 
 static const char *const EMBED_FIELDS[] = {
     "inputs", "truncate", "truncation_direction", "prompt_name", "normalize", "dimensions", NULL};

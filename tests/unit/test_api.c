@@ -4,6 +4,7 @@
  * The answers' contents are in test_api_output.c, the JSON writer in test_jsonw.c.
  */
 #include "api_fixture.h"
+#include "request_parse.h"
 
 /* ---- routes and content types ------------------------------------------------------ */
 
