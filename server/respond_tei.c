@@ -158,7 +158,10 @@ static void write_info(jsonw *w, const api_ctx *ctx)
     jw_obj_begin(w);
     jw_key(w, "model_id"), jw_str(w, c->name);
     jw_key(w, "model_sha"), jw_null(w);
-    jw_key(w, "model_dtype"), jw_str(w, "float32");
+    /* TEI names the weights' type; here the linear layers' arithmetic (compute). */
+    static const char *const DTYPE[] = {
+        [ENC_COMPUTE_F32] = "float32", [ENC_COMPUTE_BF16] = "bfloat16", [ENC_COMPUTE_INT8] = "int8"};
+    jw_key(w, "model_dtype"), jw_str(w, DTYPE[c->compute]);
     jw_key(w, "served_model_name"), jw_str(w, c->name);
     jw_key(w, "model_type"), jw_obj_begin(w);
     if (ctx->kind == API_MODEL_EMBEDDING) {

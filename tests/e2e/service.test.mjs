@@ -224,6 +224,7 @@ test('--compute int8 serves a packed model; GET /model and /metrics say so; a ba
         assert.match(s.log(), /compute int8: the linear layers' products run on \S/);
         const model = await (await fetch(s.url + '/model')).json();
         assert.equal(model.compute, 'int8');
+        assert.equal((await (await fetch(s.url + '/info')).json()).model_dtype, 'int8');
         const r = await post(s.url, '/encode', { text: 'hello world', outputs: ['embedding', 'attention'] });
         assert.equal(r.status, 200, r.text);
         assert.ok(r.json.embedding.every(Number.isFinite));
@@ -233,6 +234,7 @@ test('--compute int8 serves a packed model; GET /model and /metrics say so; a ba
     const bf = await start({ compute: 'bf16', model: { preset: 'toy' } });
     try {
         assert.equal((await (await fetch(bf.url + '/model')).json()).compute, 'bf16');
+        assert.equal((await (await fetch(bf.url + '/info')).json()).model_dtype, 'bfloat16');
     } finally { await bf.stop(); }
     for (const [config, args, want] of [
         [{ compute: 'fp8' }, [], /compute must be "f32" or "bf16" or "int8", got "fp8"/],
