@@ -26,6 +26,7 @@ struct api_job {
     int32_t *packed;    /* (N) every input's ids back to back */
     size_t n_tokens;    /* N */
     bool admitted;      /* api_job_admit said yes */
+    bool held;          /* api_job_admit said no at least once: no room for its answer */
     bool stream;        /* ... for a stream: the answer is streamed */
     budget_claim claim; /* the answer's memory, from admission until it moves into the
                            reply (api_respond) */
