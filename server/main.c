@@ -291,7 +291,7 @@ static void reload(service *sv)
         cfg.max_batch_requests != o->max_batch_requests ||
         cfg.queue_timeout_ms != o->queue_timeout_ms ||
         cfg.connection_timeout_s != o->connection_timeout_s ||
-        cfg.max_connections != o->max_connections)
+        cfg.max_connections != o->max_connections || cfg.answer_memory_mb != o->answer_memory_mb)
         fprintf(stderr,
                 "encoderd: note: the new config changes keys that need a restart "
                 "(listening, threads, limits, CORS, API key); only the model, "
