@@ -186,23 +186,31 @@ async function unreadBurst(n) {
         const log = s.log();
         const cut = (log.match(/^access POST \/encode 200 tokens=512 .*\(not fully sent\)$/gm) || []).length;
         const refused = seen.filter((c) => c.status === 503);
+        const forRoom = refused.filter((c) => /room for its answer.*answer_memory_mb/.test(c.message));
         // back to where it was once they are gone (the writer gives its kept block back
         // after a second idle)
         let after = rssMB(s.pid);
         for (let i = 0; i < 30 && after > before * 1.02; i++) { await sleep(100); after = rssMB(s.pid); }
         console.log(`# ${n} unread: RSS ${before.toFixed(0)} MB warm, peak ${peakDuring.toFixed(0)} (bound ` +
             `${bound.toFixed(0)}), ${after.toFixed(0)} after; answer memory held at most ${(maxHeld / MB).toFixed(0)} MB; ` +
-            `${cut} answers cut after connection_timeout_s, ${refused.length} refused 503; slowest /health ` +
+            `${cut} answers cut after connection_timeout_s, ${refused.length} refused 503 (${forRoom.length} for ` +
+            `room, the others for a worker); slowest /health ` +
             `${worstHealth} ms, slowest of ${smalls.length} small /encode ${worstSmall} ms`);
         assert.equal(seen.length, n);
         assert.ok(seen.every((c) => c.status === 200 || c.status === 503), JSON.stringify(seen.map((c) => c.status)));
         assert.equal(cut, seen.filter((c) => c.status === 200).length, 'every 200 answer was cut unsent');
         assert.ok(cut >= 1, 'no answer was held and cut');
-        assert.ok(refused.length >= 1, 'no request waited past queue_timeout_ms for room');
+        assert.ok(refused.length >= 1, 'no request waited past queue_timeout_ms');
         for (const c of refused) {
             assert.ok(c.retry_after >= 1, `a 503 without Retry-After: ${JSON.stringify(c)}`);
-            assert.match(c.message, /room for its answer.*answer_memory_mb/);
+            assert.match(c.message, /queue_timeout_ms/);
         }
+        // Once the answers held left no room for one more (on a machine busy enough, the
+        // passes may be too slow for that to happen), the requests still waiting were
+        // asked and told no: their 503s say they waited for room.
+        // (a streamed answer claims its floats, RESULT_MB; big ones may use 7/8 of the memory)
+        if (maxHeld / MB + RESULT_MB > ANSWER_MEMORY_MB * 7 / 8)
+            assert.ok(forRoom.length >= 1, `the answer memory was full, yet no 503 says it waited for room`);
         assert.ok(maxHeld <= ANSWER_MEMORY_MB * MB, `the answers held ${maxHeld} bytes`);
         assert.ok(worstHealth < 1000 * SCALE, `slowest /health: ${worstHealth} ms`);
         assert.ok(smalls.length >= 3 && smalls.every((c) => c === 200), `small requests: ${smalls}`);
