@@ -419,6 +419,17 @@ int main(int argc, char **argv)
         .workers = sv.workers,
         .metrics = sv.metrics,
     };
+    /* The signals are caught from before the start-up line says that it listens: a SIGHUP
+     * sent as soon as it is read reloads (its handler runs once the loop does) rather than
+     * killing the process. */
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t *sigs[] = {&sv.sigint, &sv.sigterm, &sv.sighup};
+    const int nums[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(loop, sigs[i]);
+        sigs[i]->data = &sv;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
     sv.http = http_start(&opt, hm, err, sizeof err);
     if (!sv.http) {
         fprintf(stderr, "encoderd: %s\n", err);
@@ -439,14 +450,6 @@ int main(int argc, char **argv)
             http_port(sv.http), cfg->threads);
     if (cfg->api_key[0]) fprintf(stderr, "encoderd: an API key is required (not for /health)\n");
 
-    uv_loop_t *loop = uv_default_loop();
-    uv_signal_t *sigs[] = {&sv.sigint, &sv.sigterm, &sv.sighup};
-    const int nums[] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) {
-        uv_signal_init(loop, sigs[i]);
-        sigs[i]->data = &sv;
-        uv_signal_start(sigs[i], on_signal, nums[i]);
-    }
     uv_timer_init(loop, &sv.trim);
     uv_timer_start(&sv.trim, on_trim, TRIM_EVERY_MS, TRIM_EVERY_MS);
     uv_run(loop, UV_RUN_DEFAULT);
