@@ -391,6 +391,8 @@ static bool may_stream(const api_job *job)
         api_answer_text_bytes(job) >= job->ctx->stream_min_bytes;
 }
 
+bool api_job_held(const api_job *job) { return job->held && !job->admitted; }
+
 size_t api_job_answer_min_bytes(const api_job *job)
 {
     return may_stream(job) ? api_answer_stream_bytes(job) : api_answer_text_bytes(job);
@@ -409,6 +411,7 @@ bool api_job_admit(api_job *job)
         job->admitted = true;
     else if (stream && budget_try(b, api_answer_stream_bytes(job), &job->claim))
         job->admitted = job->stream = true;
+    else job->held = true;
     return job->admitted;
 }
 

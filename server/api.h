@@ -142,6 +142,10 @@ bool api_job_needs_forward(const api_job *job);
  * budget. Once true, further calls do nothing and say true. (The workers' admit.) */
 bool api_job_admit(api_job *job);
 
+/* true when the job is not admitted and api_job_admit said no to it at least once: it
+ * waits for room for its answer in ctx->answers (not only for a free worker). */
+bool api_job_held(const api_job *job);
+
 /* The least memory the job's answer can hold while sent (its stream's when it may be
  * streamed, else its text's), in bytes: api_job_prepare refuses a job for which this
  * passes budget_max_claim with a 413. */

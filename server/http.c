@@ -546,10 +546,17 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, request *rq)
         return close_connection(rq, "closed before an answer: the client left");
     if (rq->job.expired) {
         api_error err;
-        api_error_set(&err, ERR_UNAVAILABLE,
-                      "the request waited %.0f ms for a worker, more "
-                      "than queue_timeout_ms; try again later",
-                      rq->job.queued_ms);
+        if (api_job_held(rq->ajob))
+            api_error_set(&err, ERR_UNAVAILABLE,
+                          "the request waited %.0f ms, more than queue_timeout_ms, for room "
+                          "for its answer: the answers not yet taken by their clients hold "
+                          "the server's answer memory (answer_memory_mb); try again later",
+                          rq->job.queued_ms);
+        else
+            api_error_set(&err, ERR_UNAVAILABLE,
+                          "the request waited %.0f ms for a worker, more "
+                          "than queue_timeout_ms; try again later",
+                          rq->job.queued_ms);
         err.retry_after = 1;
         return send_error(c, rq, &err);
     }

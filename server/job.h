@@ -28,6 +28,7 @@ struct api_job {
                            tokenizer says so), or NULL when the model has no type table */
     size_t n_tokens;    /* N */
     bool admitted;      /* api_job_admit said yes */
+    bool held;          /* api_job_admit said no at least once: no room for its answer */
     bool stream;        /* ... for a stream: the answer is streamed */
     budget_claim claim; /* the answer's memory, from admission until it moves into the
                            reply (api_respond) */

@@ -183,7 +183,9 @@ void jw_mem_free(void *p)
     }
     block b = blocks[i];
     blocks[i] = blocks[--n_blocks];
-    if (b.len >= spare.len) { /* keep the bigger of the two */
+    if (b.len > JW_KEPT_MAX) {
+        gone = b;
+    } else if (b.len >= spare.len) { /* keep the bigger of the two */
         gone = spare, spare = b;
         spare_since = now_ms();
     } else {

@@ -12,6 +12,11 @@
  * ms for 20 MB on this machine, against 11 ms with 4 KB pages and 0.4 ms reusing a
  * block; so the last block freed is kept for the next one (one at a time), and given
  * back when nothing has taken it for a while (jw_mem_trim).
+ *
+ * The kept block is memory that no answer's claim counts (budget.h): it is at most
+ * JW_KEPT_MAX, so that what the answers hold stays within their budget plus that much
+ * (the bound README.md documents). A bigger block goes back when freed; its answer took
+ * tens of milliseconds to send, against the few its first touch costs.
  */
 #ifndef ENCODERD_JSON_MEMORY_H
 #define ENCODERD_JSON_MEMORY_H
@@ -21,6 +26,8 @@
 
 /* Blocks of at least this many bytes are mapped. */
 #define JW_MAPPED_MIN ((size_t)1 << 20)
+/* The biggest freed block kept for reuse. */
+#define JW_KEPT_MAX ((size_t)32 << 20)
 
 /* A block of at least n bytes (its capacity in *cap); NULL when out of memory. */
 void *jw_mem_alloc(size_t n, size_t *cap);
@@ -31,7 +38,7 @@ void *jw_mem_grow(void *p, size_t keep, size_t n, size_t *cap);
  * tail back. Returns the block (the same or moved). */
 void *jw_mem_shrink(void *p, size_t n, size_t *cap);
 /* Frees a block of jw_mem_alloc or any pointer from malloc (NULL is allowed); the last
- * mapped block freed is kept for reuse (see jw_mem_trim). */
+ * mapped block freed, when at most JW_KEPT_MAX, is kept for reuse (see jw_mem_trim). */
 void jw_mem_free(void *p);
 /* Gives the kept block back to the system when it has been kept `idle_ms` or longer (0:
  * at once), then asks malloc to give back what its heaps hold free. Returns whether a

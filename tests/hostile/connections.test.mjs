@@ -1,11 +1,14 @@
 // Floods of connections that do nothing useful: idle sockets, slow-drip senders
-// (slowloris), clients that never read their answer, more connections than
-// max_connections. /health must keep answering within a second (HOSTILE_TIME_SCALE
+// (slowloris), clients that never read their large answers (the answer memory's bound),
+// more connections than max_connections. /health must keep answering within a second (HOSTILE_TIME_SCALE
 // stretches it for sanitizer builds), and the server must shed what it cannot keep.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { start, health, rssMB, sleep, words } from './lib.mjs';
+import { join } from 'node:path';
+import { start, health, rssMB, sleep, tmp } from './lib.mjs';
 
 const SCALE = Number(process.env.HOSTILE_TIME_SCALE || 1);
 
@@ -92,46 +95,154 @@ test('past max_connections new connections wait unserved, and are served once ot
     } finally { for (const c of socks) c.destroy(); await s.stop(); }
 });
 
-// glibc keeps freed memory for reuse, so RSS does not fall back to where it started after
-// a burst of large answers; what must hold is that another burst costs nothing more. The
-// first burst only warms up: glibc serves its big blocks with mmap (given back when
-// freed) until the first one is freed, then raises its mmap threshold and serves the
-// next ones from its heap, which keeps them (a streamed answer's floats, 12 MB here,
-// cross that line: 19 MB after the first burst, 80 after the second).
-test('clients that never read a large answer: /health still answers, no growth from burst to burst', async () => {
-    const s = await start({ connection_timeout_s: 2, model: { preset: 'toy' } });
-    const socks = [];
-    const body = JSON.stringify({ text: words(500), outputs: ['hidden_states', 'attention', 'token_embeddings'] });
-    async function burst() {
-        for (let i = 0; i < 12; i++) {
-            const c = await connect(s.port);
-            c.on('error', () => {});
-            c.pause(); // never read: the answer (~20 MB of JSON each) stays in the server's hands
-            c.write(`POST /encode HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-            socks.push(c);
-        }
-        await sleep(1000);
-        const { codes, worst } = await probe(s.url, 10, 100);
-        assert.deepEqual(codes, Array(10).fill(200));
-        assert.ok(worst < 1000 * SCALE, `slowest /health: ${worst} ms`);
-        // every answer computed, then connection_timeout_s closes the sockets
-        await until(() => (s.log().match(/^access POST \/encode/gm) || []).length >= socks.length, 60000);
-        await sleep(3000);
-        return rssMB(s.pid);
-    }
+// Clients that never read a large answer, 20 and then 48 at once, each with a 4 KB
+// receive buffer (unread_clients.py): every one asks for the hidden states and attention
+// maps of 512 tokens on the base model (D 512, 8 heads, 6 layers): 14.4M numbers, 58 MB
+// of floats kept for the stream, ~200 MB of JSON. The answer memory (answer_memory_mb:
+// the default 256 MB for the 20, which takes 4 such answers at a time; 128 MB for the 48,
+// which takes 2, so that it fills well before queue_timeout_ms even on a busy machine,
+// where a pass may take 3 s instead of 0.7) holds what it can; the others wait for room, and
+// those still waiting at queue_timeout_ms get a 503 with Retry-After saying so; an
+// answer not taken for connection_timeout_s is cut and its memory given back. Meanwhile
+// /health answers within a second and small requests are served (they go past the
+// passes waiting for room, not the ones that have it); peak RSS stays within
+// the bound README.md documents (the warm service's RSS + answer_memory_mb + the pass's
+// results + what the writer may keep + 16 MB), and RSS falls back to within 10% of where
+// it was once the clients are gone.
+const MB = 1 << 20;
+const KEPT_RESULT_MB = 16;      // what a workspace keeps of its results after a pass (api.h)
+const WRITER_KEPT_MB = 32;      // the biggest freed block the writer keeps (json/memory.h)
+const OTHER_MB = 16;            // connections, request bodies, error answers, heap slack
+const UNREAD_TOKENS = [2, ...Array.from({ length: 510 }, (_, i) => 100 + i), 3];
+const UNREAD_BODY = JSON.stringify({ tokens: UNREAD_TOKENS, outputs: ['hidden_states', 'attention'] });
+// the pass's results: 7 hidden states of 512 x 512, 6 x 8 attention maps of 512 x 512
+const RESULT_MB = (7 * 512 * 512 + 6 * 8 * 512 * 512) * 4 / MB;
+const HELPER = new URL('./unread_clients.py', import.meta.url).pathname;
+
+// The whole answer of one request, read and dropped: { status, bytes }.
+function readAll(port, body) {
+    return new Promise((resolve) => {
+        const c = net.connect(port, '127.0.0.1', () => c.write(`POST /encode HTTP/1.1\r\nHost: x\r\n` +
+            `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+        let head = '', bytes = 0;
+        c.on('data', (d) => { if (head.length < 64) head += d.toString('latin1', 0, 64); bytes += d.length; });
+        c.on('close', () => resolve({ status: Number((head.match(/^HTTP\/1\.1 (\d{3})/) || [])[1] || 0), bytes }));
+        c.on('error', () => {});
+    });
+}
+
+// The gauges of /metrics: { answers (bytes held), queued, running }.
+async function gauges(url) {
+    const m = await (await fetch(url + '/metrics')).text();
+    const g = (name) => Number((m.match(new RegExp(`^${name} (\\S+)`, 'm')) || [])[1]);
+    return { answers: g('encoderd_answer_bytes_in_use'), queued: g('encoderd_queue_depth'),
+        running: g('encoderd_batches_running') };
+}
+
+async function unreadBurst(n, answerMemoryMB) {
+    // queue_timeout_ms before connection_timeout_s: no answer has left when the requests
+    // still waiting time out
+    const config = { connection_timeout_s: 12, queue_timeout_ms: 10000, model: { preset: 'base' } };
+    if (answerMemoryMB !== 256) config.answer_memory_mb = answerMemoryMB; // else the default
+    const s = await start(config);
+    let helper = null, sampler = null;
     try {
-        const rss0 = rssMB(s.pid);
-        const r0 = await burst(); // the warm-up
-        const r1 = await burst();
-        const r2 = await burst();
-        console.log(`# RSS: ${rss0.toFixed(0)} MB at start, ${r0.toFixed(0)} MB after 12 unread ~20 MB answers (the warm-up), ${r1.toFixed(0)} MB after 12 more, ${r2.toFixed(0)} MB after 12 more`);
-        assert.ok(r2 <= r1 * 1.1 + 10, `RSS grew from ${r1.toFixed(0)} to ${r2.toFixed(0)} MB`);
-    } finally { for (const c of socks) c.destroy(); await s.stop(); }
-});
+        // The warm service: one such answer read whole sizes the workspace's pages.
+        const warm = await readAll(s.port, UNREAD_BODY);
+        assert.equal(warm.status, 200);
+        assert.ok(warm.bytes > 100 * MB, `the warm-up answer is only ${warm.bytes} bytes`);
+        await sleep(1500); // the writer's kept block goes back after a second idle
+        const before = rssMB(s.pid);
+        const bound = before + answerMemoryMB + (RESULT_MB - KEPT_RESULT_MB) + WRITER_KEPT_MB + OTHER_MB;
+        let peak = before;
+        sampler = setInterval(() => { try { peak = Math.max(peak, rssMB(s.pid)); } catch { /* gone */ } }, 20);
+        const logged = () => (s.log().match(/^access POST \/encode \d+ tokens=512 /gm) || []).length;
+        const body = join(tmp, 'unread.json');
+        writeFileSync(body, UNREAD_BODY);
+        helper = spawn('python3', [HELPER, String(s.port), String(n), body], { stdio: ['pipe', 'pipe', 'inherit'] });
+        let out = '';
+        helper.stdout.on('data', (d) => { out += d; });
+        await until(() => out.startsWith(`sent ${n}`), 10000);
+        // Until every unread request is in the access log (cut, or a 503): /health and the
+        // gauges every 400 ms, and a small request too once the answers hold the memory -
+        // requests wait and no pass runs: each waiting one was asked and had no room - or
+        // an unread request ended (before, a small request waits its turn behind the big
+        // passes that had room, as any request does).
+        let worstHealth = 0, worstSmall = 0, maxHeld = 0, full = false, idleSamples = 0;
+        const smalls = [];
+        const t0 = Date.now();
+        while (logged() < n + 1) {
+            assert.ok(Date.now() - t0 < 120000 * SCALE, `only ${logged() - 1} of ${n} unread requests logged`);
+            const h = await health(s.url, 5000);
+            assert.equal(h.status, 200, 'GET /health failed');
+            worstHealth = Math.max(worstHealth, h.ms);
+            const g = await gauges(s.url);
+            maxHeld = Math.max(maxHeld, g.answers);
+            // twice in a row: not the instant between one pass and the next
+            idleSamples = g.queued > 0 && g.running === 0 ? idleSamples + 1 : 0;
+            full ||= idleSamples >= 2;
+            if (!full && logged() < 2) {
+                await sleep(400);
+                continue;
+            }
+            const t1 = Date.now();
+            const r = await fetch(s.url + '/encode', { method: 'POST', body: '{"text": "still served"}' });
+            await r.text();
+            smalls.push(r.status);
+            worstSmall = Math.max(worstSmall, Date.now() - t1);
+            await sleep(400);
+        }
+        // Cut, not left: the memory went back while the clients still hold their sockets.
+        await until(async () => (await gauges(s.url)).answers === 0, 3000);
+        const peakDuring = peak;
+        helper.stdin.end();
+        await new Promise((res) => helper.on('exit', res));
+        const seen = out.trim().split('\n').slice(1).map((l) => JSON.parse(l));
+        const log = s.log();
+        const cut = (log.match(/^access POST \/encode 200 tokens=512 .*\(not fully sent\)$/gm) || []).length;
+        const refused = seen.filter((c) => c.status === 503);
+        const forRoom = refused.filter((c) => /room for its answer.*answer_memory_mb/.test(c.message));
+        // back to where it was once they are gone (the writer gives its kept block back
+        // after a second idle)
+        let after = rssMB(s.pid);
+        for (let i = 0; i < 30 && after > before * 1.02; i++) { await sleep(100); after = rssMB(s.pid); }
+        console.log(`# ${n} unread: RSS ${before.toFixed(0)} MB warm, peak ${peakDuring.toFixed(0)} (bound ` +
+            `${bound.toFixed(0)}), ${after.toFixed(0)} after; answer memory held at most ${(maxHeld / MB).toFixed(0)} MB; ` +
+            `${cut} answers cut after connection_timeout_s, ${refused.length} refused 503 (${forRoom.length} for ` +
+            `room, the others for a worker); slowest /health ` +
+            `${worstHealth} ms, slowest of ${smalls.length} small /encode ${worstSmall} ms`);
+        assert.equal(seen.length, n);
+        assert.ok(seen.every((c) => c.status === 200 || c.status === 503), JSON.stringify(seen.map((c) => c.status)));
+        assert.equal(cut, seen.filter((c) => c.status === 200).length, 'every 200 answer was cut unsent');
+        assert.ok(cut >= 1, 'no answer was held and cut');
+        assert.ok(refused.length >= 1, 'no request waited past queue_timeout_ms');
+        for (const c of refused) {
+            assert.ok(c.retry_after >= 1, `a 503 without Retry-After: ${JSON.stringify(c)}`);
+            assert.match(c.message, /queue_timeout_ms/);
+        }
+        // Once the answers held the memory (on a machine busy enough, the passes may be too
+        // slow for that to happen before queue_timeout_ms), the requests still waiting had
+        // been told no: their 503s say they waited for room.
+        assert.ok(!full || forRoom.length >= 1, 'the answers held the memory, yet no 503 says it waited for room');
+        if (answerMemoryMB < 256) assert.ok(forRoom.length >= 1, 'no 503 says it waited for room');
+        assert.ok(maxHeld <= answerMemoryMB * MB, `the answers held ${maxHeld} bytes`);
+        assert.ok(worstHealth < 1000 * SCALE, `slowest /health: ${worstHealth} ms`);
+        assert.ok(smalls.length >= 3 && smalls.every((c) => c === 200), `small requests: ${smalls}`);
+        assert.ok(peakDuring <= bound, `peak RSS ${peakDuring.toFixed(0)} MB, over the bound ${bound.toFixed(0)} MB`);
+        assert.ok(after <= before * 1.1, `RSS ${after.toFixed(0)} MB after, ${before.toFixed(0)} MB before`);
+    } finally {
+        clearInterval(sampler);
+        if (helper && helper.exitCode === null) helper.kill();
+        await s.stop();
+    }
+}
+
+test('20 clients that never read a large answer: bounded memory, /health and small requests served, RSS back', () => unreadBurst(20, 256));
+test('48 clients that never read a large answer, 128 MB of answer memory: the same, and 503s for room', () => unreadBurst(48, 128));
 
 async function until(cond, ms) {
     const t0 = Date.now();
-    while (!cond()) {
+    while (!(await cond())) {
         if (Date.now() - t0 > ms) throw new Error('timed out waiting');
         await sleep(100);
     }

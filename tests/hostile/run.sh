@@ -2,7 +2,10 @@
 # tests/hostile/run.sh BUILD_DIR [FILE...] - the real BUILD_DIR/encoderd on 127.0.0.1 against
 # hostile clients, one test file at a time (they measure time and memory):
 #   bodies       deep nesting, huge lists, surrogates, 1e999, big integers: a 4xx in < 1 s
-#   connections  200 idle sockets + slowloris, unread answers, max_connections, timeouts
+#   connections  200 idle sockets + slowloris, max_connections, timeouts; 20 and 48 clients
+#                that never read a ~200 MB answer: peak RSS within the answer memory's
+#                bound, 503 + Retry-After past queue_timeout_ms, cut after
+#                connection_timeout_s, RSS back within 10% (needs python3)
 #   disconnects  50 clients vanishing mid-request (large T, every output): RSS flat
 #   load         wrk -c 64 on /encode, 2 rounds of HOSTILE_WRK_SECONDS (default 30)
 #   signals      SIGTERM with 16 long requests in flight (all 200, exit 0), SIGTERM with

@@ -688,6 +688,8 @@ START_TEST(answers_claim_their_memory)
     size_t held = budget_in_use(b);
     admitted_job waits = admit_and_run(&c, body, false);
     ck_assert(!waits.admitted);
+    ck_assert(api_job_held(waits.job)); /* an expiry says it waited for room */
+    ck_assert(!api_job_held(whole.job));
     ck_assert_uint_eq(budget_in_use(b), held);
     admitted_job small = admit_and_run(&c, "{\"text\": \"a b\"}", true);
     ck_assert(small.admitted);
@@ -700,6 +702,7 @@ START_TEST(answers_claim_their_memory)
     api_reply_free(&whole.reply);
     ck_assert_uint_eq(budget_in_use(b), held - whole_len);
     ck_assert(api_job_admit(waits.job));
+    ck_assert(!api_job_held(waits.job));
     api_job_free(waits.job); /* its claim goes with it, unused */
     ck_assert_uint_eq(budget_in_use(b), held - whole_len);
 

@@ -256,6 +256,15 @@ START_TEST(jsonw_big_texts_are_mapped_and_given_back)
     ck_assert_uint_eq(jw_mem_mapped(), 2 * MB);
     ck_assert(jw_trim(0));
     ck_assert_uint_eq(jw_mem_mapped(), 0);
+    /* a block bigger than JW_KEPT_MAX is never kept: it goes back when freed */
+    size_t cap;
+    char *huge = jw_mem_alloc(JW_KEPT_MAX + 1, &cap);
+    ck_assert_ptr_nonnull(huge);
+    ck_assert_uint_gt(cap, JW_KEPT_MAX);
+    ck_assert_uint_eq(jw_mem_mapped(), cap);
+    jw_mem_free(huge);
+    ck_assert_uint_eq(jw_mem_mapped(), 0);
+    ck_assert(!jw_trim(0)); /* nothing was kept */
     /* small texts, and anything malloc'd, go back to malloc */
     jw_release(big_text(1000, "d"));
     jw_release(malloc(100));
