@@ -9,10 +9,16 @@
  *                                   (last_hidden_state (B, T, D), embedding (B, D))
  *   bench gemm N THREADS... [--reps R]
  *                                   cblas_sgemm N x N x N: best GFLOP/s of R runs
+ *   bench dump --model DIR OUT      OUT (safetensors): a fixed padded batch for the model
+ *                                   of the checkpoint folder DIR (input_ids, attention_mask
+ *                                   I64 (B, T)) and encoderd's outputs for it
+ *                                   (last_hidden_state (B, T, D), zero where the mask is 0;
+ *                                   embedding (B, D), the model's pooling)
  *   bench forward [--shapes 1x8,32x16] [--threads 1,2] [--min-time S] [--min-reps N]
- *                 [--max-reps N] [--warmup-time S] [--compute f32,bf16,int8]
- *                                   enc_forward latency of the minilm preset, in each
- *                                   compute mode (f32 alone by default)
+ *                 [--max-reps N] [--warmup-time S] [--compute f32,bf16,int8] [--model DIR]
+ *                                   enc_forward latency of the minilm preset (or of the
+ *                                   checkpoint folder DIR, ids drawn from its vocabulary),
+ *                                   in each compute mode (f32 alone by default)
  *   bench accuracy CORPUS [--threads N]
  *                                   the bf16 and int8 passes against float32 on every
  *                                   text of CORPUS (a JSON string a line): the least and
@@ -79,6 +85,15 @@ static enc_model *minilm_in(enc_compute mode)
 }
 
 static enc_model *minilm(void) { return minilm_in(ENC_COMPUTE_F32); }
+
+/* The checkpoint folder dir (enc_model_load_hf, as encoderd --model loads it) in `mode`. */
+static enc_model *checkpoint_in(const char *dir, enc_compute mode)
+{
+    char err[512];
+    enc_model *m = enc_model_load_hf(dir, err, sizeof err);
+    if (!m || enc_model_set_compute(m, mode, err, sizeof err) != ENC_OK) die(err);
+    return m;
+}
 
 /* "f32,bf16,int8" into modes; the count. */
 static size_t parse_modes(const char *s, enc_compute *modes, size_t max)
@@ -254,6 +269,65 @@ static int cmd_dump(const char *dir)
     return 0;
 }
 
+/* The padded reference batch of `dump --model`: sequences of these lengths, padded to
+ * the longest; the first is longer than a local layer's window (ModernBERT's 128), so
+ * that local and global layers differ on it. */
+static const size_t MODEL_REF_LENS[] = {200, 137, 9};
+#define MODEL_REF_B (sizeof MODEL_REF_LENS / sizeof MODEL_REF_LENS[0])
+#define MODEL_REF_T 200
+
+static int cmd_dump_model(const char *dir, const char *out)
+{
+    enc_model *m = checkpoint_in(dir, ENC_COMPUTE_F32);
+    const enc_config *c = enc_model_config(m);
+    size_t B = MODEL_REF_B, T = MODEL_REF_T, D = c->d_model, N = 0;
+    for (size_t b = 0; b < B; b++) N += MODEL_REF_LENS[b];
+    int32_t *ids = malloc(N * sizeof *ids);
+    int64_t *ids64 = calloc(B * T, sizeof *ids64), *mask = calloc(B * T, sizeof *mask);
+    float *last = calloc(B * T * D, sizeof *last);
+    if (!ids || !ids64 || !mask || !last) die("out of memory");
+    make_ids(ids, N, c->vocab_size, 11);
+    /* Padded positions hold the model's padding id (0 when it has none); the mask hides
+     * them from every key and the comparison skips their rows. */
+    int32_t pad = enc_model_specials(m)->pad;
+    size_t at = 0;
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < T; t++) {
+            bool real = t < MODEL_REF_LENS[b];
+            ids64[b * T + t] = real ? ids[at++] : (pad >= 0 ? pad : 0);
+            mask[b * T + t] = real;
+        }
+    enc_batch batch = {.ids = ids, .lengths = MODEL_REF_LENS, .n_seq = B};
+    enc_request req = enc_request_default(m);
+    req.outputs |= ENC_OUT_TOKEN_EMB;
+    enc_workspace *ws = enc_workspace_new();
+    enc_result res;
+    char err[512];
+    if (!ws || enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+    if (!res.embedding) die("the model has no pooling: nothing to compare the embedding with");
+    for (size_t b = 0; b < B; b++) /* packed (N, D) rows into the padded (B, T, D) */
+        memcpy(last + b * T * D, res.token_embeddings + res.offsets[b] * D,
+               MODEL_REF_LENS[b] * D * sizeof *last);
+    st_list r = {0};
+    st_add(&r, "input_ids", "I64", ids64, 8, 2, B, T, 0);
+    st_add(&r, "attention_mask", "I64", mask, 8, 2, B, T, 0);
+    st_add(&r, "last_hidden_state", "F32", last, 4, 3, B, T, D);
+    st_add(&r, "embedding", "F32", res.embedding, 4, 2, B, D, 0);
+    st_write(&r, out);
+    printf("model\t%s\nvocab\t%zu\nweights_mb\t%.1f\n", dir, c->vocab_size,
+           (double)m->n_params * sizeof(float) / 1e6);
+    fprintf(stderr, "bench: wrote %s (%s, padded batch %zux%zu)\n", out, dir, B, T);
+    enc_result_free(&res);
+    enc_workspace_free(ws);
+    free(r.e);
+    free(ids);
+    free(ids64);
+    free(mask);
+    free(last);
+    enc_model_free(m);
+    return 0;
+}
+
 /* ---- gemm peak ------------------------------------------------------------------------- */
 
 static int cmd_gemm(int argc, char **argv)
@@ -296,14 +370,21 @@ static int cmd_gemm(int argc, char **argv)
 
 /* ---- forward latency ---------------------------------------------------------------- */
 
-/* FLOPs of the products of one pass: QKV, scores, AV, W_o, FFN (2 per multiply-add). */
+/* FLOPs of the products of one pass: QKV, scores, AV, W_o, FFN (2 per multiply-add). A
+ * gated FFN's first product has 2F outputs; a local layer's query sees at most window + 1
+ * keys (counted so, whatever the kernel computes). */
 static double forward_flops(const enc_config *c, size_t B, size_t T)
 {
     double N = (double)(B * T), D = (double)c->d_model, HD = (double)(c->n_heads * c->d_head),
-           F = (double)c->d_ff, TT = (double)B * (double)T * (double)T;
-    double per_layer = 2 * N * D * 3 * HD /* QKV */ + 2 * TT * HD /* QK^T */ +
-        2 * TT * HD /* AV */ + 2 * N * HD * D /* W_o */ + 2 * 2 * N * D * F /* FFN */;
-    return per_layer * (double)c->n_layers;
+           F = (double)c->d_ff, total = 0;
+    for (size_t l = 0; l < c->n_layers; l++) {
+        bool local = c->window && c->global_every && l % c->global_every != 0;
+        size_t keys = local && c->window + 1 < T ? c->window + 1 : T;
+        double TK = (double)B * (double)T * (double)keys;
+        total += 2 * N * D * 3 * HD /* QKV */ + 2 * TK * HD /* QK^T */ + 2 * TK * HD /* AV */ +
+            2 * N * HD * D /* W_o */ + 2 * N * D * F * (c->glu ? 3 : 2) /* FFN */;
+    }
+    return total;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -329,13 +410,14 @@ static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
     return n;
 }
 
-static void forward_mode(enc_compute mode, const size_t *Bs, const size_t *Ts, size_t n_shapes,
-                         const size_t *th, size_t n_th, double min_time, double warmup_time,
-                         size_t min_reps, size_t max_reps);
+static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, const size_t *Ts,
+                         size_t n_shapes, const size_t *th, size_t n_th, double min_time,
+                         double warmup_time, size_t min_reps, size_t max_reps);
 
 static int cmd_forward(int argc, char **argv)
 {
-    const char *shapes = "1x8,1x128,1x512,32x16,32x128", *threads = "1,2", *computes = "f32";
+    const char *shapes = "1x8,1x128,1x512,32x16,32x128", *threads = "1,2", *computes = "f32",
+               *dir = NULL;
     double min_time = 2.0, warmup_time = 0.5;
     size_t min_reps = 5, max_reps = 500;
     for (int i = 0; i + 1 < argc; i += 2) {
@@ -346,6 +428,7 @@ static int cmd_forward(int argc, char **argv)
         else if (strcmp(argv[i], "--min-reps") == 0) min_reps = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--max-reps") == 0) max_reps = strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--compute") == 0) computes = argv[i + 1];
+        else if (strcmp(argv[i], "--model") == 0) dir = argv[i + 1];
         else die("unknown forward option");
     }
     size_t Bs[16], Ts[16], th[8];
@@ -353,17 +436,17 @@ static int cmd_forward(int argc, char **argv)
     enc_compute modes[3];
     size_t n_modes = parse_modes(computes, modes, 3);
     for (size_t k = 0; k < n_modes; k++)
-        forward_mode(modes[k], Bs, Ts, n_shapes, th, n_th, min_time, warmup_time, min_reps,
+        forward_mode(dir, modes[k], Bs, Ts, n_shapes, th, n_th, min_time, warmup_time, min_reps,
                      max_reps);
     return 0;
 }
 
 /* The latency of every shape and thread count in one compute mode. */
-static void forward_mode(enc_compute mode, const size_t *Bs, const size_t *Ts, size_t n_shapes,
-                         const size_t *th, size_t n_th, double min_time, double warmup_time,
-                         size_t min_reps, size_t max_reps)
+static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, const size_t *Ts,
+                         size_t n_shapes, const size_t *th, size_t n_th, double min_time,
+                         double warmup_time, size_t min_reps, size_t max_reps)
 {
-    enc_model *m = minilm_in(mode);
+    enc_model *m = dir ? checkpoint_in(dir, mode) : minilm_in(mode);
     enc_workspace *ws = enc_workspace_new();
     if (!ws) die("out of memory");
     double *samples = malloc(max_reps * sizeof *samples);
@@ -561,14 +644,17 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "info") == 0) return cmd_info();
     if (argc == 3 && strcmp(argv[1], "dump") == 0) return cmd_dump(argv[2]);
+    if (argc == 5 && strcmp(argv[1], "dump") == 0 && strcmp(argv[2], "--model") == 0)
+        return cmd_dump_model(argv[3], argv[4]);
     if (argc >= 2 && strcmp(argv[1], "gemm") == 0) return cmd_gemm(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "forward") == 0) return cmd_forward(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "accuracy") == 0) return cmd_accuracy(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "rss") == 0) return cmd_rss(argv[2]);
     fprintf(stderr,
-            "usage: bench info | dump DIR | gemm N THREADS... [--reps R] | "
+            "usage: bench info | dump DIR | dump --model DIR OUT | gemm N THREADS... [--reps R] | "
             "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
-            "[--max-reps N] [--warmup-time S] [--compute f32,bf16,int8] | accuracy CORPUS "
+            "[--max-reps N] [--warmup-time S] [--compute f32,bf16,int8] [--model DIR] | "
+            "accuracy CORPUS "
             "[--threads N] | rss f32|bf16|int8\n");
     return 2;
 }

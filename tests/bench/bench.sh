@@ -3,12 +3,13 @@
 # and PyTorch on the same weights, then HTTP with wrk; prints a Markdown table and writes
 # it to BUILD_DIR/bench.md.
 #
-#   tests/bench/bench.sh [BUILD_DIR] [--quick | --inside]
+#   tests/bench/bench.sh [BUILD_DIR] [--quick | --inside | --modernbert]
 #
 # BUILD_DIR (default build) must hold libencoder.a and encoderd (`make bench` builds them).
 # --quick: few repetitions, shapes 1x8 and 32x16 only, no HTTP part (a sanity pass).
 # --inside: only the HTTP rows of every output of the pass (queries ... predictions) for one
 # 128-token input, JSON and base64, beside embedding only; table in BUILD_DIR/bench-inside.md.
+# --modernbert: only the ModernBERT-shaped block (encoderd --model vs ONNX Runtime).
 #
 # Every side runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its own
 # environment (as on a user's machine); nothing is changed globally. Exits non-zero when
@@ -19,11 +20,13 @@ cd "$(dirname "$0")/../.."
 BUILD=build
 QUICK=0
 INSIDE=0
+MB_ONLY=0
 for a in "$@"; do
     case $a in
     --quick) QUICK=1 ;;
     --inside) INSIDE=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --modernbert) MB_ONLY=1 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) BUILD=$a ;;
     esac
 done
@@ -65,15 +68,20 @@ if [ "$QUICK" -eq 1 ]; then
     SHAPES=1x8,32x16
     TIMING=(--min-time 0.2 --warmup-time 0.1 --min-reps 3 --max-reps 20)
     GEMM=(1024 1 2 --reps 2)
+    MB_SHAPES=1x128
 else
     SHAPES=1x8,1x128,1x512,32x16,32x128
     TIMING=(--min-time 2 --warmup-time 0.5 --min-reps 5 --max-reps 500)
     GEMM=(2048 1 2 --reps 5)
+    # ModernBERT's point is long inputs (local layers attend within a window of 128):
+    # 1x2048 too, about half a minute per side and round here.
+    MB_SHAPES=1x128,1x512,32x128,1x2048
 fi
 START=$(date +%s)
 {
     echo -e "started\t$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo -e "quick\t$QUICK"
+    echo -e "modernbert_only\t$MB_ONLY"
     echo -e "cpu\t$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
     echo -e "cores\t$(nproc)"
     echo -e "loadavg_start\t$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -81,6 +89,45 @@ START=$(date +%s)
     echo -e "env_l2\t${OPENBLAS_L2_SIZE:-(unset)}"
 } >"$OUT/machine.tsv"
 
+# ---- ModernBERT-shaped: encoderd --model against ONNX Runtime ---------------------------
+# modernbert_export.py writes one set of seeded weights as a Hugging Face folder (loaded
+# here as encoderd --model loads it) and as an ONNX graph; `bench dump --model` writes
+# encoderd's last hidden state for a padded batch, which bench_ort.js checks the graph
+# against before timing it. Two rounds per side, in the same order; the table takes the
+# better median.
+modernbert_part() {
+    local mb=$OUT/modernbert vocab r
+    rm -rf "$mb"
+    apt_install python3-onnx || { FAILED+=(modernbert_export); return 1; }
+    step modernbert_export "$OUT/mb_export.tsv" "${CLEAN[@]}" OMP_WAIT_POLICY=PASSIVE \
+        PYTHONWARNINGS=ignore $PY $HERE/modernbert_export.py "$mb" || return 1
+    step mb_dump "$OUT/mb_dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump --model "$mb/hf" \
+        "$mb/ref.safetensors" || return 1
+    vocab=$(sed -n 's/^vocab\t//p' "$OUT/mb_dump.tsv")
+    for r in "" 2; do
+        step "mb_encoderd$r" "$OUT/mb_encoderd$r.tsv" "${CLEAN[@]}" "$OUT/bench" forward \
+            --model "$mb/hf" --shapes $MB_SHAPES --threads 1,2 "${TIMING[@]}"
+        step "mb_ort$r" "$OUT/mb_ort$r.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$mb" \
+            --model "$mb/modernbert.onnx" --ref "$mb/ref.safetensors" --vocab "$vocab" \
+            --threads 1,2 --shapes $MB_SHAPES "${TIMING[@]}"
+    done
+}
+
+# ---- 4. the table (called at the end; --modernbert: after its block) ----------------------------------------------------
+finish() {
+    echo -e "loadavg_end\t$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.tsv"
+    echo -e "wall_s\t$(( $(date +%s) - START ))" >>"$OUT/machine.tsv"
+    echo -e "failed\t${FAILED[*]:-}" >>"$OUT/machine.tsv"
+    $PY $HERE/report.py "$OUT" >"$BUILD/bench.md"
+    local report_rc=$?
+    cat "$BUILD/bench.md"
+    say "table written to $BUILD/bench.md; raw results in $OUT/"
+    if [ ${#FAILED[@]} -gt 0 ] || [ $report_rc -ne 0 ]; then
+        say "FAILED: ${FAILED[*]:-} $([ $report_rc -ne 0 ] && echo 'a correctness check')"
+        exit 1
+    fi
+    exit 0
+}
 # The in-process sides (skipped by --inside, which needs only the server and wrk).
 if [ "$INSIDE" -eq 0 ]; then
     # ---- prerequisites -------------------------------------------------------------------
@@ -90,7 +137,7 @@ if [ "$INSIDE" -eq 0 ]; then
     apt_install python3-torch python3-numpy || { say "cannot install python3-torch"; exit 1; }
     echo -e "torch_deb\t$(dpkg-query -W -f='${Version}' python3-torch)" >>"$OUT/machine.tsv"
     echo -e "node\t$(node --version)" >>"$OUT/machine.tsv"
-    [ "$QUICK" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
+    [ "$QUICK" -eq 1 ] || [ "$MB_ONLY" -eq 1 ] || apt_install wrk || { say "cannot install wrk"; exit 1; }
     # OpenBLAS: the single-precision GEMM peak that the table puts beside our figures.
     apt_install libopenblas-dev || { say "cannot install libopenblas-dev"; exit 1; }
     want=$(sed -n 's/.*"onnxruntime-node": *"\([^"]*\)".*/\1/p' $HERE/package.json)
@@ -109,6 +156,10 @@ if [ "$INSIDE" -eq 0 ]; then
         $(pkg-config --libs $PKGS) -lm -pthread -fopenmp || { say "cannot build bench.c"; exit 1; }
 
     step info "$OUT/info.tsv" "${CLEAN[@]}" "$OUT/bench" info
+    if [ "$MB_ONLY" -eq 1 ]; then
+        modernbert_part
+        finish
+    fi
     step dump "$OUT/dump.tsv" "${CLEAN[@]}" "$OUT/bench" dump "$OUT" || { say "no weights: stopping"; exit 1; }
     step gemm "$OUT/gemm.tsv" "${CLEAN[@]}" "$OUT/bench" gemm "${GEMM[@]}"
     step encoderd "$OUT/encoderd.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
@@ -162,6 +213,8 @@ if [ "$INSIDE" -eq 0 ]; then
         step ort_int8_2 "$OUT/ort_int8_2.tsv" "${CLEAN[@]}" node $HERE/bench_ort.js "$OUT" \
             --model "$OUT/minilm.int8.onnx" --tol 0.1 --threads 1,2 --shapes $SHAPES "${TIMING[@]}"
     fi
+
+    modernbert_part
 fi
 
 # ---- 3. HTTP: encoderd under wrk --------------------------------------------------------
@@ -381,15 +434,4 @@ if [ "$QUICK" -eq 0 ]; then
     ckpt_part || { FAILED+=(ckpt); stop_server; }
 fi
 
-# ---- 4. the table ------------------------------------------------------------------------
-echo -e "loadavg_end\t$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.tsv"
-echo -e "wall_s\t$(( $(date +%s) - START ))" >>"$OUT/machine.tsv"
-echo -e "failed\t${FAILED[*]:-}" >>"$OUT/machine.tsv"
-$PY $HERE/report.py "$OUT" >"$BUILD/bench.md"
-report_rc=$?
-cat "$BUILD/bench.md"
-say "table written to $BUILD/bench.md; raw results in $OUT/"
-if [ ${#FAILED[@]} -gt 0 ] || [ $report_rc -ne 0 ]; then
-    say "FAILED: ${FAILED[*]:-} $([ $report_rc -ne 0 ] && echo 'a correctness check')"
-    exit 1
-fi
+finish

@@ -3,6 +3,7 @@
 //
 //   node bench_ort.js DIR [--threads 1,2] [--shapes 1x8,...] [--min-time S] [--min-reps N]
 //                         [--max-reps N] [--warmup-time S] [--model FILE] [--tol X]
+//                         [--ref FILE] [--vocab V]
 //
 // Runs DIR/minilm.onnx (exported by bench_torch.py from the weights `bench dump` wrote),
 // checks its outputs against encoderd's (DIR/ref.safetensors) for every session, and times
@@ -12,16 +13,22 @@
 // also prints an `accuracy` line (relative error, and the embedding rows' least cosine
 // similarity). Timed runs fetch only the pooled embedding, as encoderd's timed runs
 // return only it. Results are tab-separated lines on stdout; progress goes to stderr.
+//
+// A graph without an `embedding` output (modernbert_export.py's: last_hidden_state only)
+// is checked on last_hidden_state's unmasked rows and on the mean over the mask of its
+// rows against encoderd's pooled embedding, and timed fetching last_hidden_state (the
+// pooling, B x T x D adds, is left out of its time). --ref names encoderd's reference
+// (`bench dump --model`: a padded batch with its attention_mask) and --vocab the range of
+// the timed ids (30522, MiniLM's, by default).
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
 
-const VOCAB = 30522;
-
 function parseArgs(argv) {
   const a = { threads: '1,2', shapes: '1x8,1x128,1x512,32x16,32x128', minTime: 2.0,
-              warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null, model: null, tol: 1e-3 };
+              warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null, model: null, tol: 1e-3,
+              ref: null, vocab: 30522 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -33,6 +40,8 @@ function parseArgs(argv) {
     else if (k === '--max-reps') { a.maxReps = Number(v); i++; }
     else if (k === '--model') { a.model = v; i++; }
     else if (k === '--tol') { a.tol = Number(v); i++; }
+    else if (k === '--ref') { a.ref = v; i++; }
+    else if (k === '--vocab') { a.vocab = Number(v); i++; }
     else if (!a.dir) a.dir = k;
     else throw new Error(`unknown argument ${k}`);
   }
@@ -58,20 +67,20 @@ function readSafetensors(file) {
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 
-function feeds(B, T, ids) {
+function feeds(B, T, ids, mask) {
   return {
     input_ids: new ort.Tensor('int64', ids, [B, T]),
-    attention_mask: new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]),
+    attention_mask: new ort.Tensor('int64', mask || new BigInt64Array(B * T).fill(1n), [B, T]),
   };
 }
 
-// Deterministic ids in [5, VOCAB) for a timed shape (any ids do: no padding, same cost).
-function randomIds(n, seed) {
+// Deterministic ids in [5, vocab) for a timed shape (any ids do: no padding, same cost).
+function randomIds(n, seed, vocab) {
   let s = BigInt(seed) * 6364136223846793005n + 1442695040888963407n;
   const ids = new BigInt64Array(n);
   for (let i = 0; i < n; i++) {
     s = (s * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
-    ids[i] = 5n + (s >> 33n) % BigInt(VOCAB - 5);
+    ids[i] = 5n + (s >> 33n) % BigInt(vocab - 5);
   }
   return ids;
 }
@@ -97,18 +106,59 @@ function countOps(file) {
   return Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
 }
 
+// The median, least and largest seconds of repeated calls of run (an async function):
+// warm-up calls until warmupTime has gone by (at least one, at most 50), then calls until
+// minTime and minReps are both reached, or maxReps.
+async function timeRuns(run, a) {
+  const w0 = now();
+  for (let r = 0; r < 50; r++) {
+    await run();
+    if (now() - w0 >= a.warmupTime) break;
+  }
+  const samples = [];
+  const tStart = now();
+  while (samples.length < a.maxReps) {
+    const t0 = now();
+    await run();
+    samples.push(now() - t0);
+    if (samples.length >= a.minReps && now() - tStart >= a.minTime) break;
+  }
+  samples.sort((x, y) => x - y);
+  const n = samples.length;
+  const med = n % 2 ? samples[(n - 1) / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+  return { med, min: samples[0], max: samples[n - 1], n };
+}
+
+// Mean over the mask of each sequence's rows: (B, T, D) -> (B, D), as encoderd's (and
+// sentence-transformers') mean pooling.
+function meanPool(hidden, mask, B, T, D) {
+  const out = new Float32Array(B * D);
+  for (let b = 0; b < B; b++) {
+    let count = 0;
+    for (let t = 0; t < T; t++) {
+      if (!mask[b * T + t]) continue;
+      count++;
+      for (let j = 0; j < D; j++) out[b * D + j] += hidden[(b * T + t) * D + j];
+    }
+    for (let j = 0; j < D; j++) out[b * D + j] /= count;
+  }
+  return out;
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const model = a.model || path.join(a.dir, 'minilm.onnx');
   const TOL = a.tol;
-  const ref = readSafetensors(path.join(a.dir, 'ref.safetensors'));
+  const ref = readSafetensors(a.ref || path.join(a.dir, 'ref.safetensors'));
+  const [B, T] = ref.input_ids.shape;
+  const mask = ref.attention_mask ? ref.attention_mask.data : new BigInt64Array(B * T).fill(1n);
   const pkg = require('onnxruntime-node/package.json');
   console.log(`ort_version\t${pkg.version}`);
   let ok = true;
   for (const threads of a.threads.split(',').map(Number)) {
     const opts = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
                    executionMode: 'sequential', graphOptimizationLevel: 'all' };
-    const optimized = path.join(a.dir, 'minilm.ort-optimized.onnx');
+    const optimized = path.join(a.dir, path.basename(model, '.onnx') + '.ort-optimized.onnx');
     if (threads === 1) {
       opts.optimizedModelFilePath = optimized; // to list the fused ops; deleted below
       opts.logSeverityLevel = 3; // no warning that the saved graph is machine-specific
@@ -119,23 +169,36 @@ async function main() {
       fs.unlinkSync(optimized);
     }
 
-    // The check: the reference input, both outputs, against encoderd's.
-    const [B, T] = ref.input_ids.shape;
-    const out = await session.run(feeds(B, T, ref.input_ids.data));
+    // The check: the reference input, both outputs, against encoderd's (the rows the
+    // mask keeps: a padded position's row is not part of the function).
+    const hasEmbedding = session.outputNames.includes('embedding');
+    const timed = hasEmbedding ? 'embedding' : 'last_hidden_state';
+    if (threads === 1) console.log(`timed_output\t${timed}`);
+    const out = await session.run(feeds(B, T, ref.input_ids.data, mask));
+    const Dm = out.last_hidden_state.dims[2];
+    if (!hasEmbedding) {
+      const data = meanPool(out.last_hidden_state.data, mask, B, T, Dm);
+      out.embedding = { data, dims: [B, Dm] };
+    }
     for (const name of ['last_hidden_state', 'embedding']) {
       const got = out[name].data;
       const want = ref[name].data;
+      const D = out[name].dims[out[name].dims.length - 1];
+      const keep = (r) => name !== 'last_hidden_state' || mask[r] !== 0n;
       let diff = got.length === want.length ? 0 : Infinity;
       for (let i = 0; i < want.length && diff !== Infinity; i++) {
+        if (!keep(Math.floor(i / D))) continue;
         const d = Math.abs(got[i] - want[i]);
         if (!(d <= diff)) diff = d; // NaN makes it NaN
       }
       const good = diff <= TOL;
       // relative error over the whole output; per embedding row, the cosine similarity
       let num = 0, den = 0, cosMin = 1;
-      for (let i = 0; i < want.length; i++) num += (got[i] - want[i]) ** 2, den += want[i] ** 2;
-      const D = out[name].dims[out[name].dims.length - 1];
+      for (let i = 0; i < want.length; i++) {
+        if (keep(Math.floor(i / D))) num += (got[i] - want[i]) ** 2, den += want[i] ** 2;
+      }
       for (let r = 0; r < want.length / D; r++) {
+        if (!keep(r)) continue;
         let gw = 0, gg = 0, ww = 0;
         for (let j = r * D; j < (r + 1) * D; j++) gw += got[j] * want[j], gg += got[j] ** 2, ww += want[j] ** 2;
         cosMin = Math.min(cosMin, gw / Math.sqrt(gg * ww));
@@ -151,25 +214,10 @@ async function main() {
 
     for (const shape of a.shapes.split(',')) {
       const [b, t] = shape.split('x').map(Number);
-      const f = feeds(b, t, randomIds(b * t, 1000 + b * t));
-      const w0 = now();
-      for (let r = 0; r < 50; r++) {
-        await session.run(f, ['embedding']);
-        if (now() - w0 >= a.warmupTime) break;
-      }
-      const samples = [];
-      const tStart = now();
-      while (samples.length < a.maxReps) {
-        const t0 = now();
-        await session.run(f, ['embedding']);
-        samples.push(now() - t0);
-        if (samples.length >= a.minReps && now() - tStart >= a.minTime) break;
-      }
-      samples.sort((x, y) => x - y);
-      const n = samples.length;
-      const med = n % 2 ? samples[(n - 1) / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+      const f = feeds(b, t, randomIds(b * t, 1000 + b * t, a.vocab));
+      const { med, min, max, n } = await timeRuns(() => session.run(f, [timed]), a);
       console.log(`forward\t${threads}\t${b}\t${t}\t${(med * 1e3).toFixed(4)}\t` +
-                  `${(samples[0] * 1e3).toFixed(4)}\t${(samples[n - 1] * 1e3).toFixed(4)}\t${n}`);
+                  `${(min * 1e3).toFixed(4)}\t${(max * 1e3).toFixed(4)}\t${n}`);
       process.stderr.write(`  ORT ${b}x${t} threads ${threads}: ${(med * 1e3).toFixed(3)} ms (${n} runs)\n`);
     }
     await session.release();

@@ -144,6 +144,78 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
         p("")
 
 
+def modernbert_section(p, d):
+    """The ModernBERT-shaped block: encoderd --model against ONNX Runtime on the same seeded
+    weights (modernbert_export.py), the check of the ONNX graph against encoderd's padded
+    batch first. Returns False when a check failed or did not run, None when the block did
+    not run at all."""
+    files = [f"{d}/{n}.tsv" for n in ("mb_encoderd", "mb_encoderd2", "mb_ort", "mb_ort2")]
+    if not any(os.path.exists(f) for f in files + [f"{d}/mb_export.tsv"]):
+        return None
+    lat, gflop, checks, acc, graph, timed = {}, {}, [], [], "", "?"
+    for f in files:
+        side = "ort" if "_ort" in f else "encoderd"
+        for r in rows(f):
+            if r[0] == "forward":
+                k = (side, int(r[1]), int(r[2]), int(r[3]))
+                if k not in lat or float(r[4]) < lat[k]:
+                    lat[k] = float(r[4])
+                if side == "encoderd":
+                    gflop[(int(r[2]), int(r[3]))] = float(r[8])
+            elif r[0] == "check" and f.endswith("mb_ort.tsv"):
+                checks.append(r[1:])
+            elif r[0] == "accuracy" and f.endswith("mb_ort.tsv"):
+                acc.append(r[1:])
+            elif r[0] == "ort_graph" and f.endswith("mb_ort.tsv"):
+                graph = r[1]
+            elif r[0] == "timed_output" and f.endswith("mb_ort.tsv"):
+                timed = r[1]
+    dump = kv(f"{d}/mb_dump.tsv")
+    p("### ModernBERT-shaped (hidden 384, 6 layers, GeGLU, rotary, local window 128): "
+      "encoderd vs ONNX Runtime")
+    p("")
+    p(f"Seeded random weights ({dump.get('weights_mb', '?')} MB, V {dump.get('vocab', '?')}; "
+      "layers 0 and 3 global, the others local) written by `modernbert_export.py` as a Hugging "
+      "Face folder (encoderd: `enc_model_load_hf`, as `--model` loads it) and as an ONNX graph "
+      "(opset 14, exported from the golden PyTorch reference"
+      + (f"; ops after ORT's optimization: {graph}" if graph else "") + "). Median ms, better "
+      f"of two rounds per side; encoderd returns the mean-pooled embedding, ONNX Runtime "
+      f"`{timed}` (the graph has no pooling; B×T×D adds left out of its time).")
+    p("")
+    ok = True
+    if checks:
+        p("| check: ORT vs encoderd, padded batch 3×200 (lengths 200, 137, 9) | threads | "
+          "max abs diff | relative error | tolerance | ok |")
+        p("|---|---|---|---|---|---|")
+        rel = {(a[1], a[2]): a[3] for a in acc}
+        for side, threads, output, diff, tol, good in checks:
+            what = ("last_hidden_state, unmasked rows" if output == "last_hidden_state"
+                    else "embedding (ORT: mean of its rows over the mask)")
+            ok &= good == "ok"
+            p(f"| {what} | {threads} | {float(diff):.2e} | {rel.get((threads, output), '—')} | "
+              f"{tol} | {'ok' if good == 'ok' else '**FAIL**'} |")
+        p("")
+    if len(checks) != 4:
+        ok = False
+        p("**The ModernBERT check is missing** (see the mb_* logs).")
+        p("")
+    p("| B×T | threads | GFLOP | encoderd ms | ORT ms | encoderd GFLOP/s | encoderd / ORT |")
+    p("|---|---|---|---|---|---|---|")
+    for t in (1, 2):
+        for B, T in sorted({(k[2], k[3]) for k in lat}):
+            e, o, g = lat.get(("encoderd", t, B, T)), lat.get(("ort", t, B, T)), gflop.get((B, T))
+            if not (e or o):
+                continue
+            p(f"| {B}×{T} | {t} | {f'{g:.2f}' if g else '—'} | {fmt_ms(e)} | {fmt_ms(o)} | "
+              f"{f'{g / (e / 1e3):.0f}' if g and e else '—'} | "
+              f"{f'{e / o:.2f}' if e and o else '—'} |")
+    p("")
+    p("GFLOP counts the products a pass needs (QKV, scores and AV within the window on local "
+      "layers, W_o, the GeGLU FFN's 2F-wide first product); below 1 encoderd is faster.")
+    p("")
+    return ok
+
+
 def main():
     if sys.argv[1] == "--inside":
         sys.exit(inside(sys.argv[2]))
@@ -151,6 +223,7 @@ def main():
     machine, info, dump = kv(f"{d}/machine.tsv"), kv(f"{d}/info.tsv"), kv(f"{d}/dump.tsv")
     server = kv(f"{d}/server.tsv")
     quick = machine.get("quick") == "1"
+    mb_only = machine.get("modernbert_only") == "1"
     torch_version, ort_version, ort_graph = "—", "—", ""
     checks, lat = [], {}  # lat[(side, threads, B, T)] = (median_ms, reps)
     gflop = {}  # (B, T) -> GFLOP per pass
@@ -208,12 +281,21 @@ def main():
       f"ONNX Runtime {ort_version} (npm onnxruntime-node under Node.js {machine.get('node', '?')}, "
       f"CPU EP, sequential, all graph optimizations"
       + (f"; ops after optimization: {ort_graph}" if ort_graph else "") + ").")
-    p(f"- Model: all-MiniLM-L6-v2 shape (6 layers, D 384, 12 heads, F 1536, V 30522), the "
-      f"`minilm` preset's seeded random weights ({dump.get('weights_mb', '?')} MB), the same "
-      f"in every column.")
-    p(f"- Command: `make bench` (tests/bench/bench.sh{' --quick' if quick else ''}); "
-      f"took {machine.get('wall_s', '?')} s.")
+    if not mb_only:
+        p(f"- Model: all-MiniLM-L6-v2 shape (6 layers, D 384, 12 heads, F 1536, V 30522), the "
+          f"`minilm` preset's seeded random weights ({dump.get('weights_mb', '?')} MB), the same "
+          f"in every column.")
+    flags = (" --quick" if quick else "") + (" --modernbert" if mb_only else "")
+    p(f"- Command: {'`make bench` (' if not flags else '`'}tests/bench/bench.sh{flags}"
+      f"{')' if not flags else '`'}; took {machine.get('wall_s', '?')} s.")
     p("")
+    if mb_only:
+        mb_ok = modernbert_section(p, d)
+        if machine.get("failed"):
+            p(f"**Steps that failed: {machine['failed']}** (see BUILD_DIR/bench/*.log).")
+            p("")
+        print("\n".join(out))
+        sys.exit(0 if mb_ok else 1)
 
     # Correctness.
     p("### Correctness: max |diff| against encoderd's output (same 2×48 input)")
@@ -275,6 +357,8 @@ def main():
     p("")
 
     compute_section(p, d, lat, dump, server, int8_checks, int8_acc)
+    if modernbert_section(p, d) is False:
+        ok = False
 
     # HTTP.
     http = rows(f"{d}/http.tsv")
