@@ -95,7 +95,7 @@ after(async () => { for (const s of Object.values(servers)) await s.stop(); });
 
 const INSIDE = ['queries', 'keys', 'values', 'head_outputs', 'attention_output', 'ffn_intermediate',
     'attention_norms', 'rollout'];
-// The tolerances of the brief: hidden-sized floats 1e-4; attention-sized (maps, rows
+// The golden tests' tolerances: hidden-sized floats 1e-4; attention-sized (maps, rows
 // that sum to 1) 1e-5.
 const TOL = { queries: 1e-4, keys: 1e-4, values: 1e-4, head_outputs: 1e-4, attention_output: 1e-4,
     ffn_intermediate: 1e-4, attention_norms: 1e-4, rollout: 1e-5, attention: 1e-5, hidden_states: 1e-4 };
