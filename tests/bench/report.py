@@ -118,7 +118,7 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
                                 f"{own(r) * 1024 / 1e6:.1f} MB); packing saves {saves:.1f} MB "
                                 f"(met within 0.1 MB: the resident size before loading varies "
                                 f"by as much from run to run)",
-                                fell / saves if saves else 0, "≥ 1.00", fell >= saves - 0.1))
+                                fell / saves if saves else 0, "≥ 1.00", round(fell, 1) >= round(saves, 1) - 0.1))
     if targets:
         p("| figure | value | target | met |")
         p("|---|---|---|---|")
