@@ -25,7 +25,7 @@ endif
 # prometheus brings promtool, which checks /metrics in the end-to-end tests.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libjansson-dev \
             libuv1-dev libutf8proc-dev libpcre2-dev check curl ca-certificates valgrind clang-format \
-            python3 prometheus
+            python3 python3-yaml prometheus
 
 CORE_SRC   := $(wildcard core/*.c core/tokenizer/*.c)
 SERVER_SRC := $(wildcard server/*.c server/json/*.c)

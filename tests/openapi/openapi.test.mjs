@@ -17,7 +17,7 @@
 // ENCODERD_OPENAPI another file to check (default openapi.yaml).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -158,6 +158,15 @@ async function check(server, method, path, { body, headers = {}, status } = {}) 
     covered.add(`${method} ${template(path)} ${res.status}`);
     return { status: res.status, headers: res.headers, text, json };
 }
+
+// Clients read the file with other parsers than npm yaml (a YAML 1.2 one): PyYAML, a YAML
+// 1.1 parser, refuses what 1.2 allows in plain scalars ("What is it?," in a flow mapping).
+test('openapi.yaml parses with PyYAML too, to the same document', () => {
+    const r = spawnSync('python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'],
+        { input: SPEC_TEXT, encoding: 'utf8', maxBuffer: 64 << 20 });
+    assert.equal(r.status, 0, `PyYAML: ${r.stderr}`);
+    assert.deepEqual(JSON.parse(r.stdout), YAML.parse(SPEC_TEXT));
+});
 
 test('openapi.yaml is valid OpenAPI 3.1 (swagger-parser)', async () => {
     const doc = await SwaggerParser.validate(YAML.parse(SPEC_TEXT));
