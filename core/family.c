@@ -15,7 +15,7 @@
 
 /* ---- reading config.json -------------------------------------------------------------- */
 
-static const char *describe(const json_t *v, char *buf, size_t len)
+const char *enc_json_describe(const json_t *v, char *buf, size_t len)
 {
     switch (json_typeof(v)) {
     case JSON_INTEGER: snprintf(buf, len, "%lld", (long long)json_integer_value(v)); break;
@@ -45,7 +45,7 @@ static enc_status get_size(const json_t *c, const char *key, size_t dflt, size_t
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: %s must be a positive integer, got %s", key,
-                        describe(v, b, sizeof b));
+                        enc_json_describe(v, b, sizeof b));
     if (json_integer_value(v) > INT32_MAX)
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s = %lld is too large", key,
                         (long long)json_integer_value(v));
@@ -66,7 +66,7 @@ static enc_status get_count(const json_t *c, const char *key, size_t dflt, size_
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: %s must be a non-negative integer, got %s", key,
-                        describe(v, b, sizeof b));
+                        enc_json_describe(v, b, sizeof b));
     *out = (size_t)json_integer_value(v);
     return ENC_OK;
 }
@@ -84,7 +84,7 @@ static enc_status get_number(const json_t *c, const char *key, double dflt, doub
     if (!json_is_number(v) || !(json_number_value(v) > lo) || !(json_number_value(v) < hi))
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: %s must be a number in (%g, %g), got %s", key, lo, hi,
-                        describe(v, b, sizeof b));
+                        enc_json_describe(v, b, sizeof b));
     *out = json_number_value(v);
     return ENC_OK;
 }
@@ -101,7 +101,7 @@ static enc_status get_bool(const json_t *c, const char *key, bool dflt, bool *ou
     if (!json_is_boolean(v))
         return enc_fail(err, errlen, ENC_ERR_FORMAT,
                         "config.json: %s must be true or false, got %s", key,
-                        describe(v, b, sizeof b));
+                        enc_json_describe(v, b, sizeof b));
     *out = json_is_true(v);
     return ENC_OK;
 }
@@ -117,7 +117,7 @@ static enc_status get_string(const json_t *c, const char *key, const char *dflt,
     }
     if (!json_is_string(v))
         return enc_fail(err, errlen, ENC_ERR_FORMAT, "config.json: %s must be a string, got %s",
-                        key, describe(v, b, sizeof b));
+                        key, enc_json_describe(v, b, sizeof b));
     *out = json_string_value(v);
     return ENC_OK;
 }

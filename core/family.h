@@ -73,4 +73,8 @@ enc_status enc_family_config(const enc_family *f, const json_t *config, enc_conf
 /* The supported model types, comma-separated, for messages. */
 const char *enc_family_list(void);
 
+/* A short description of a JSON value for messages ("-3", "2.5", "\"abc\"", "null",
+ * "an array"), written into buf (len bytes) where it needs one. */
+const char *enc_json_describe(const json_t *v, char *buf, size_t len);
+
 #endif

@@ -70,22 +70,6 @@ static enc_status load_json(const char *dir, const char *name, json_t **out, cha
     return ENC_OK;
 }
 
-/* A short description of a JSON value for messages ("-3", "2.5", "\"abc\"", "null"). */
-static const char *describe(const json_t *v, char *buf, size_t len)
-{
-    switch (json_typeof(v)) {
-    case JSON_INTEGER: snprintf(buf, len, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: snprintf(buf, len, "%g", json_real_value(v)); break;
-    case JSON_STRING: snprintf(buf, len, "\"%.40s\"", json_string_value(v)); break;
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
-    case JSON_ARRAY: return "an array";
-    default: return "an object";
-    }
-    return buf;
-}
-
 /* ---- config.json ---------------------------------------------------------------- */
 
 /* config.json -> the family and every size and choice of *cfg (family.c). ENC_ERR_IO when
@@ -138,7 +122,7 @@ static enc_status read_pooling_config(hf_loader *L, const char *rel, enc_config 
             if (strncmp(key, "pooling_mode_", 13) != 0) continue;
             if (!json_is_boolean(v)) {
                 s = enc_fail(err, errlen, ENC_ERR_FORMAT, "%s: %s must be true or false, got %s",
-                             rel, key, describe(v, b, sizeof b));
+                             rel, key, enc_json_describe(v, b, sizeof b));
                 break;
             }
             if (!json_is_true(v)) continue;
@@ -167,7 +151,7 @@ static enc_status read_pooling_config(hf_loader *L, const char *rel, enc_config 
         (!json_is_integer(dim) || json_integer_value(dim) != (json_int_t)cfg->d_model))
         s = enc_fail(err, errlen, ENC_ERR_FORMAT,
                      "%s: word_embedding_dimension is %s, but config.json hidden_size is %zu", rel,
-                     describe(dim, b, sizeof b), cfg->d_model);
+                     enc_json_describe(dim, b, sizeof b), cfg->d_model);
     json_decref(pc);
     return s;
 }

@@ -243,37 +243,6 @@ const char *enc_wordpiece_text(const enc_wordpiece *wp, int32_t id)
 
 /* ---- UTF-8 and character classes ------------------------------------------------ */
 
-/* Decodes one strict UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF)
- * at s[0..n). Returns its length (1..4) with *cp set, or 0 when invalid. */
-static size_t wp_utf8(const unsigned char *s, size_t n, int32_t *cp)
-{
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = (int32_t)c;
-        return 1;
-    }
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (len == 0 || c > 0xF4 || len > n) return 0;
-    uint32_t v = c & (0x3Fu >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = (int32_t)v;
-    return len;
-}
-
-/* Rust's char::is_whitespace (the White_Space property), which HF uses to split. */
-static bool wp_is_space(int32_t c)
-{
-    if (c == ' ' || (c >= '\t' && c <= '\r') || c == 0x85) return true;
-    if (c < 0x80) return false;
-    utf8proc_category_t k = utf8proc_category(c);
-    return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
-}
-
 /* What HF's category tables say of a code point. HF takes categories from the
  * `unicode_categories` crate, whose tables are Unicode 8.0; utf8proc 2.8 is Unicode 15.
  * wp_hf_unicode8 lists where the verdicts differ: 565 code points assigned since 8.0
@@ -447,7 +416,7 @@ static void wp_word_end(wp_stream *s)
 /* Stage 5: the BERT pre-tokenizer - whitespace ends a word, punctuation is a word. */
 static void wp_pretok(wp_stream *s, int32_t cp, int32_t at)
 {
-    if (wp_is_space(cp)) {
+    if (tk_is_whitespace(cp)) {
         wp_word_end(s);
         return;
     }
@@ -543,7 +512,7 @@ static void wp_nfd(wp_stream *s, int32_t cp, int32_t at)
 static void wp_feed(wp_stream *s, int32_t cp, int32_t at)
 {
     if (cp == 0 || cp == 0xFFFD || wp_class(cp) == WP_CONTROL) return;
-    if (wp_is_space(cp)) cp = ' ';
+    if (tk_is_whitespace(cp)) cp = ' ';
     if (wp_is_cjk(cp)) {
         wp_nfd(s, ' ', at);
         wp_nfd(s, cp, at);
@@ -589,7 +558,7 @@ enc_status enc_wordpiece_encode(const enc_wordpiece *wp, const char *text, size_
     const unsigned char *u = (const unsigned char *)text;
     for (size_t i = 0; i < len;) { /* validate first, so nothing is appended on failure */
         int32_t cp;
-        size_t k = wp_utf8(u + i, len - i, &cp);
+        size_t k = tk_utf8_decode(u + i, len - i, &cp);
         if (k == 0)
             return enc_fail(err, errlen, ENC_ERR_INVALID,
                             "text is not valid UTF-8 at byte offset %zu (byte 0x%02x)", i, u[i]);
@@ -609,7 +578,7 @@ enc_status enc_wordpiece_encode(const enc_wordpiece *wp, const char *text, size_
             continue;
         }
         int32_t cp;
-        i += wp_utf8(u + i, len - i, &cp);
+        i += tk_utf8_decode(u + i, len - i, &cp);
         wp_feed(&s, cp, at);
     }
     if (s.st == ENC_OK) wp_segment_end(&s);

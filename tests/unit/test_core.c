@@ -14,6 +14,7 @@
 #include "model.h"
 #include "tokens.h"
 #include "check_run.h"
+#include "float_diff.h"
 
 static char err[512];
 
@@ -48,17 +49,6 @@ static enc_model *small(bool pre_ln, enc_act act, enc_pos pos)
     enc_model *m = enc_model_new_random(&c, err, sizeof err);
     ck_assert_msg(m != NULL, "%s", err);
     return m;
-}
-
-static float max_abs_diff(const float *a, const float *b, size_t n)
-{
-    float w = 0;
-    for (size_t i = 0; i < n; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (isnan(d)) return d; /* NaN counts as worst */
-        if (d > w) w = d;
-    }
-    return w;
 }
 
 /* ---- model ---------------------------------------------------------------------- */

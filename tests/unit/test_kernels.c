@@ -14,17 +14,7 @@
 #include "model.h"
 #include "vecmath.h"
 #include "check_run.h"
-
-static float max_abs_diff(const float *a, const float *b, size_t n)
-{
-    float w = 0;
-    for (size_t i = 0; i < n; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (isnan(d)) return d; /* NaN counts as worst */
-        if (d > w) w = d;
-    }
-    return w;
-}
+#include "float_diff.h"
 
 static void fill_random(float *x, size_t n, uint64_t seed, double a)
 {
