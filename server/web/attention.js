@@ -209,7 +209,14 @@ export class AttentionView {
                     this.el.scrollIntoView({ behavior: 'smooth', block: 'start' });
                 });
                 this.thumbs[l][k] = c;
-                cells.push(c);
+                // Where the second sentence starts: dashed lines over the map (the pixels
+                // under them stay the weights'), at the row and the column of its first token.
+                const marks = S.pairStart > 0 ? ['row', 'col'].map((d) => {
+                    const m = h('span', { class: `thumb-split ${d}` });
+                    m.style[d === 'row' ? 'top' : 'left'] = `${(100 * S.pairStart) / S.T}%`;
+                    return m;
+                }) : [];
+                cells.push(h('span', { class: 'thumbbox' }, c, ...marks));
             }
         }
         this.gridBox.style.gridTemplateColumns = `auto repeat(${H}, minmax(0, 64px))`;

@@ -651,6 +651,7 @@ async function drivePair(page, server) {
         return n;
     }));
     assert.deepEqual(await teal(), [0, 0], 'no mark without a second sentence');
+    assert.equal(await page.evaluate(() => document.querySelectorAll('.thumb-split').length), 0, 'no mark in the grid either');
     await page.fill('#text-pair', 'it was tired');
     await page.press('#text-pair', 'Enter');
     await page.waitForSelector('#tokens .chip.pair-start');
@@ -663,6 +664,12 @@ async function drivePair(page, server) {
     await page.waitForFunction(() => /pair=/.test(location.hash));
     const marks = await teal();
     assert.ok(marks[0] > 20 && marks[1] > 20, `the start of sentence b is marked in the heatmap and the head view: ${marks}`);
+    // Every thumbnail of the layer x head grid: a row and a column line at pair_start / T.
+    const model = await (await fetch(servers[server].url + 'model')).json();
+    const split = await page.evaluate(() => [...document.querySelectorAll('.thumb-split')].map((m) => m.style.top || m.style.left));
+    const at = (100 * want.pair_start) / want.tokens.length;
+    assert.equal(split.length, 2 * model.n_layers * model.n_heads, 'two lines on every thumbnail');
+    assert.ok(split.every((v) => Math.abs(parseFloat(v) - at) < 1e-3), `the lines at ${at}%: ${[...new Set(split)]}`);
     await shot(page, `${server}-15-pair`, true);
     // The marks in the other attention views: scores and softmax, norms and weights.
     await page.click('[data-tab=qk]');
