@@ -215,6 +215,7 @@ static void free_pieces(tk_piece *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < t[i].n_ids; j++) free(t[i].tokens[j]);
         free(t[i].tokens);
+        free(t[i].name);
         free(t[i].ids);
     }
     free(t);

@@ -275,6 +275,7 @@ typedef struct {
     int32_t *ids;    /* a special token's ids */
     char **tokens;   /* and texts */
     size_t n_ids;
+    char *name; /* its key in special_tokens */
 } tk_piece;
 
 typedef struct tk_post {

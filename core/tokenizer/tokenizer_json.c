@@ -436,7 +436,8 @@ static enc_status read_template(jctx *c, const json_t *o, const char *path, cons
         p->n_ids = json_array_size(ids);
         p->ids = calloc(p->n_ids + 1, sizeof *p->ids);
         p->tokens = calloc(p->n_ids + 1, sizeof *p->tokens);
-        if (!p->ids || !p->tokens) return FAIL(c, ENC_ERR_NOMEM, "out of memory reading %s", path);
+        p->name = strdup(name);
+        if (!p->ids || !p->tokens || !p->name) return FAIL(c, ENC_ERR_NOMEM, "out of memory reading %s", path);
         for (size_t j = 0; j < p->n_ids; j++) {
             const json_t *ji = json_array_get(ids, j), *jt = json_array_get(toks, j);
             if (!json_is_integer(ji) || !json_is_string(jt) || json_integer_value(ji) < 0 ||
@@ -620,6 +621,43 @@ static enc_status read_added(jctx *c, const json_t *root, enc_tokenizer *t)
     return ENC_OK;
 }
 
+/* Every id a post-processor adds must be a token of the vocabulary (or an added token):
+ * an id past the vocabulary has no embedding row, and one in a gap of the vocabulary has
+ * no text to show or decode. Hugging Face takes such ids as they are and fails later, in
+ * the model; this refuses the file at load, naming the place. */
+static enc_status check_post_ids(jctx *c, const enc_tokenizer *t, const tk_post *p,
+                                 const char *path)
+{
+    if (p->kind == TK_PP_BERT || p->kind == TK_PP_ROBERTA) {
+        const char *key[2] = {"cls", "sep"};
+        int32_t id[2] = {p->cls_id, p->sep_id};
+        for (int k = 0; k < 2; k++)
+            if (!enc_tokenizer_id_to_token(t, id[k]))
+                return FAIL(c, ENC_ERR_FORMAT,
+                            "%s.%s: id %d is not a token of the vocabulary (%zu ids)", path,
+                            key[k], id[k], enc_tokenizer_vocab_size(t));
+    }
+    for (int which = 0; which < 2; which++) {
+        const tk_piece *ps = which ? p->pair : p->single;
+        size_t n = which ? p->n_pair : p->n_single;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < ps[i].n_ids; j++)
+                if (!enc_tokenizer_id_to_token(t, ps[i].ids[j]))
+                    return FAIL(c, ENC_ERR_FORMAT,
+                                "%s.special_tokens[\"%.40s\"].ids[%zu]: id %d is not a token of "
+                                "the vocabulary (%zu ids)",
+                                path, ps[i].name, j, ps[i].ids[j],
+                                enc_tokenizer_vocab_size(t));
+    }
+    for (size_t k = 0; k < p->n_sub; k++) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s.processors[%zu]", path, k);
+        enc_status st = check_post_ids(c, t, &p->sub[k], sub);
+        if (st != ENC_OK) return st;
+    }
+    return ENC_OK;
+}
+
 enc_tokenizer *enc_tokenizer_from_json_text(const char *json, size_t len, const char *name,
                                             char *err, size_t errlen)
 {
@@ -663,5 +701,9 @@ enc_tokenizer *enc_tokenizer_from_json_text(const char *json, size_t len, const 
         : t->model.kind == TK_M_BPE           ? "bpe"
                                               : "unigram";
     tk_finish_setup(t);
+    if (t->post && check_post_ids(&c, t, t->post, "post_processor") != ENC_OK) {
+        enc_tokenizer_free(t);
+        return NULL;
+    }
     return t;
 }

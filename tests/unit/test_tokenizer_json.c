@@ -224,6 +224,23 @@ START_TEST(broken_files)
             "normalizer: precompiled_charsmap is not base64");
     refused("normalizer", "{\"type\": \"Precompiled\", \"precompiled_charsmap\": \"AAAA\"}",
             "normalizer: precompiled_charsmap is malformed");
+    /* A post-processor may only add ids that are tokens: 6 is past the vocabulary, 1 is a
+     * gap in the second one (ids 0, 2, 3, 4), 9 past a nested template's. */
+    refused("post_processor",
+            "{\"type\": \"BertProcessing\", \"sep\": [\"[SEP]\", 2], \"cls\": [\"[CLS]\", 6]}",
+            "post_processor.cls: id 6 is not a token of the vocabulary (6 ids)");
+    refused("model",
+            "{\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"vocab\": {\"[UNK]\": 0, "
+            "\"[SEP]\": 2, \"hello\": 3, \"[CLS]\": 4}}",
+            "post_processor.cls: id 1 is not a token of the vocabulary (5 ids)");
+    refused("post_processor",
+            "{\"type\": \"Sequence\", \"processors\": [{\"type\": \"TemplateProcessing\", "
+            "\"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, "
+            "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], \"pair\": [], "
+            "\"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": [1, 9], "
+            "\"tokens\": [\"[CLS]\", \"?\"]}}}]}",
+            "post_processor.processors[0].special_tokens[\"<s>\"].ids[1]: id 9 is not a token "
+            "of the vocabulary (6 ids)");
 }
 END_TEST
 
