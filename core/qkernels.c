@@ -7,7 +7,8 @@
  * (qkernels_bf16.c and qkernels_int8.c say how).
  *
  * GELU after a product uses vecmath.h's v_erf; these files are compiled without FP
- * contraction, so the 16-lane, 8-lane and plain builds round it alike.
+ * contraction and ask for their fused multiply-adds (VECMATH_FMA), so the 16-lane, 8-lane
+ * and plain builds round it alike.
  */
 #include <math.h>
 #include <omp.h>
@@ -18,6 +19,7 @@
 #include "kernels.h"
 #include "qkernels.h"
 #include "qkernels_path.h"
+#define VECMATH_FMA 1
 #include "vecmath.h"
 
 /* Below this many multiply-adds a product is not worth splitting. */
