@@ -72,11 +72,11 @@ ENC_VEC_INLINE void v_fma_lanes(vf *r, const vf *a, const vf *b, const vf *c)
 {
     for (int i = 0; i < VW; i++) (*r)[i] = __builtin_fmaf((*a)[i], (*b)[i], (*c)[i]);
 }
-#define V_FMA(a, b, c)                                                                         \
-    __extension__({                                                                            \
-        vf a_ = (a), b_ = (b), c_ = (c), r_;                                                   \
-        v_fma_lanes(&r_, &a_, &b_, &c_);                                                       \
-        r_;                                                                                    \
+#define V_FMA(a, b, c)                                                                             \
+    __extension__({                                                                                \
+        vf a_ = (a), b_ = (b), c_ = (c), r_;                                                       \
+        v_fma_lanes(&r_, &a_, &b_, &c_);                                                           \
+        r_;                                                                                        \
     })
 #else
 #define V_FMA(a, b, c) ((a) * (b) + (c))

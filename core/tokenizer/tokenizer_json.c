@@ -437,7 +437,8 @@ static enc_status read_template(jctx *c, const json_t *o, const char *path, cons
         p->ids = calloc(p->n_ids + 1, sizeof *p->ids);
         p->tokens = calloc(p->n_ids + 1, sizeof *p->tokens);
         p->name = strdup(name);
-        if (!p->ids || !p->tokens || !p->name) return FAIL(c, ENC_ERR_NOMEM, "out of memory reading %s", path);
+        if (!p->ids || !p->tokens || !p->name)
+            return FAIL(c, ENC_ERR_NOMEM, "out of memory reading %s", path);
         for (size_t j = 0; j < p->n_ids; j++) {
             const json_t *ji = json_array_get(ids, j), *jt = json_array_get(toks, j);
             if (!json_is_integer(ji) || !json_is_string(jt) || json_integer_value(ji) < 0 ||
@@ -634,8 +635,8 @@ static enc_status check_post_ids(jctx *c, const enc_tokenizer *t, const tk_post 
         for (int k = 0; k < 2; k++)
             if (!enc_tokenizer_id_to_token(t, id[k]))
                 return FAIL(c, ENC_ERR_FORMAT,
-                            "%s.%s: id %d is not a token of the vocabulary (%zu ids)", path,
-                            key[k], id[k], enc_tokenizer_vocab_size(t));
+                            "%s.%s: id %d is not a token of the vocabulary (%zu ids)", path, key[k],
+                            id[k], enc_tokenizer_vocab_size(t));
     }
     for (int which = 0; which < 2; which++) {
         const tk_piece *ps = which ? p->pair : p->single;
@@ -646,8 +647,7 @@ static enc_status check_post_ids(jctx *c, const enc_tokenizer *t, const tk_post 
                     return FAIL(c, ENC_ERR_FORMAT,
                                 "%s.special_tokens[\"%.40s\"].ids[%zu]: id %d is not a token of "
                                 "the vocabulary (%zu ids)",
-                                path, ps[i].name, j, ps[i].ids[j],
-                                enc_tokenizer_vocab_size(t));
+                                path, ps[i].name, j, ps[i].ids[j], enc_tokenizer_vocab_size(t));
     }
     for (size_t k = 0; k < p->n_sub; k++) {
         char sub[128];
