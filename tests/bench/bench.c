@@ -193,6 +193,20 @@ static float *unpacked(const float *P, size_t out, size_t in, float **keep, size
     return w;
 }
 
+/* The pass a reference file holds: the default outputs (the pooled embedding) and the
+ * last hidden state of every token, into *res. Returns the workspace, for the caller to
+ * free with res. */
+static enc_workspace *reference_pass(enc_model *m, const enc_batch *batch, enc_result *res)
+{
+    enc_request req = enc_request_default(m);
+    req.outputs |= ENC_OUT_TOKEN_EMB;
+    enc_workspace *ws = enc_workspace_new();
+    char err[512];
+    if (!ws) die("out of memory");
+    if (enc_forward(m, ws, batch, &req, res, err, sizeof err) != ENC_OK) die(err);
+    return ws;
+}
+
 static int cmd_dump(const char *dir)
 {
     enc_model *m = minilm();
@@ -245,12 +259,8 @@ static int cmd_dump(const char *dir)
     size_t lens[REF_B];
     for (size_t b = 0; b < REF_B; b++) lens[b] = REF_T;
     enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = REF_B};
-    enc_request req = enc_request_default(m);
-    req.outputs |= ENC_OUT_TOKEN_EMB;
-    enc_workspace *ws = enc_workspace_new();
     enc_result res;
-    char err[512];
-    if (!ws || enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+    enc_workspace *ws = reference_pass(m, &batch, &res);
     st_list r = {0};
     st_add(&r, "input_ids", "I64", ids64, 8, 2, REF_B, REF_T, 0);
     st_add(&r, "last_hidden_state", "F32", res.token_embeddings, 4, 3, REF_B, REF_T, D);
@@ -298,12 +308,8 @@ static int cmd_dump_model(const char *dir, const char *out)
             mask[b * T + t] = real;
         }
     enc_batch batch = {.ids = ids, .lengths = MODEL_REF_LENS, .n_seq = B};
-    enc_request req = enc_request_default(m);
-    req.outputs |= ENC_OUT_TOKEN_EMB;
-    enc_workspace *ws = enc_workspace_new();
     enc_result res;
-    char err[512];
-    if (!ws || enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
+    enc_workspace *ws = reference_pass(m, &batch, &res);
     if (!res.embedding) die("the model has no pooling: nothing to compare the embedding with");
     for (size_t b = 0; b < B; b++) /* packed (N, D) rows into the padded (B, T, D) */
         memcpy(last + b * T * D, res.token_embeddings + res.offsets[b] * D,
