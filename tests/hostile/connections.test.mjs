@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { start, health, rssMB, sleep, tmp } from './lib.mjs';
+import { start, health, request, rssMB, sleep, tmp } from './lib.mjs';
 
 const SCALE = Number(process.env.HOSTILE_TIME_SCALE || 1);
 
@@ -119,11 +119,11 @@ const UNREAD_BODY = JSON.stringify({ tokens: UNREAD_TOKENS, outputs: ['hidden_st
 const RESULT_MB = (7 * 512 * 512 + 6 * 8 * 512 * 512) * 4 / MB;
 const HELPER = new URL('./unread_clients.py', import.meta.url).pathname;
 
-// The whole answer of one request, read and dropped: { status, bytes }.
+// The whole answer of one request, read and dropped: { status, bytes }. (lib.mjs's raw
+// keeps and parses every chunk: too slow for the ~200 MB answers this reads.)
 function readAll(port, body) {
     return new Promise((resolve) => {
-        const c = net.connect(port, '127.0.0.1', () => c.write(`POST /encode HTTP/1.1\r\nHost: x\r\n` +
-            `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+        const c = net.connect(port, '127.0.0.1', () => c.write(request('POST', '/encode', body)));
         let head = '', bytes = 0;
         c.on('data', (d) => { if (head.length < 64) head += d.toString('latin1', 0, 64); bytes += d.length; });
         c.on('close', () => resolve({ status: Number((head.match(/^HTTP\/1\.1 (\d{3})/) || [])[1] || 0), bytes }));
