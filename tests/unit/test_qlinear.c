@@ -251,7 +251,7 @@ static double check_shape(enc_compute mode, size_t N, size_t Din, size_t Dout, i
                         if (!same_bits(g, r)) what = "not the reference's bits";
                     } else {
                         /* through GELU (slope below 1.13) the product's error grows by
-                         * 1.2 at most; GELU's own v_erf is within 4e-7 of libm's erf
+                         * 1.2 at most; GELU's own v_erf is within 1e-7 of libm's erf
                          * (vecmath.h) */
                         if (mode == ENC_COMPUTE_BF16)
                             bound = bf16_bound(x + n * Din, P, bias, Din, o) *
