@@ -41,10 +41,11 @@ QK_FLAGS_avx512native := -march=x86-64-v4 -mavx512bf16 -mavx512vnni -DQK_AVX512N
 QK_FLAGS_avx512 := -march=x86-64-v4 -DQK_AVX512
 QK_FLAGS_avx2   := -march=x86-64-v3 -DQK_AVX2
 QK_FLAGS_scalar :=
-QK_SRC     := qkernels qkernels_bf16 qkernels_int8
+QK_SRC     := qkernels qkernels_bf16 qkernels_int8 qkernels_att
 QK_OBJ_qkernels      := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_%.o)
 QK_OBJ_qkernels_bf16 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_bf16_%.o)
 QK_OBJ_qkernels_int8 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_int8_%.o)
+QK_OBJ_qkernels_att  := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_att_%.o)
 QK_OBJ     := $(foreach f,$(QK_SRC),$(QK_OBJ_$(f)))
 CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o $(QK_SRC:%=$(BUILD)/core/%.o),$(CORE_SRC:%.c=$(BUILD)/%.o)) \
               $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o) $(QK_OBJ)
@@ -88,6 +89,9 @@ $(QK_OBJ_qkernels_bf16): $(BUILD)/core/qkernels_bf16_%.o: core/qkernels_bf16.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 $(QK_OBJ_qkernels_int8): $(BUILD)/core/qkernels_int8_%.o: core/qkernels_int8.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
+$(QK_OBJ_qkernels_att): $(BUILD)/core/qkernels_att_%.o: core/qkernels_att.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 

@@ -199,6 +199,8 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, long a,
         work += H * T * T * Dh;
     }
     float scale = 1.0f / sqrtf((float)Dh);
+    enc_attention_fn *attention_head = c->compute == ENC_COMPUTE_F32 ? ws->k->attention_head
+                                                                     : enc_qattention(c->compute);
     int nt = ws->threads > 1 && work >= ((size_t)1 << 16) ? ws->threads : 1;
 #pragma omp parallel for schedule(dynamic) num_threads(nt)
     for (size_t p = 0; p < pairs; p++) {
@@ -215,9 +217,8 @@ static void attend(const enc_model *m, enc_workspace *ws, enc_result *r, long a,
         }
         if (r->all_maps) att = r->all_maps + (H * r->sq_offset[s] + h * TT);
         const float *rel = m->rel_table ? m->rel_table + h * width + (c->max_len - 1) : NULL;
-        ws->k->attention_head(att, scores, ws->z + first * HD + h * Dh, rows + h * Dh,
-                              rows + HD + h * Dh, rows + 2 * HD + h * Dh, T, Dh, 3 * HD, HD, scale,
-                              rel, half_window, scratch);
+        attention_head(att, scores, ws->z + first * HD + h * Dh, rows + h * Dh, rows + HD + h * Dh,
+                       rows + 2 * HD + h * Dh, T, Dh, 3 * HD, HD, scale, rel, half_window, scratch);
     }
 }
 

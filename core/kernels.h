@@ -12,6 +12,11 @@
 #include "encoder.h"
 #include "panels.h"
 
+/* One sequence, one head of attention: see attention_head below. */
+typedef void enc_attention_fn(float *att, float *scores, float *z, const float *q, const float *k,
+                              const float *v, size_t T, size_t Dh, size_t ld, size_t ldz,
+                              float scale, const float *rel, size_t half_window, float *scratch);
+
 typedef struct {
     /* out (N, Dout) = in (N, Din) W^T + b, with W (Dout, Din) packed in panels as the
      * model keeps it (panels.h); b (Dout) may be NULL. */
@@ -36,9 +41,7 @@ typedef struct {
      * sit inside the fused QKV rows); z rows are `ldz` apart. scores (T, T), when not
      * NULL, gets s (the bias in, the window not applied). att may be NULL (not kept).
      * scratch holds ENC_ATT_SCRATCH(T, Dh) floats of the calling thread's own. */
-    void (*attention_head)(float *att, float *scores, float *z, const float *q, const float *k,
-                           const float *v, size_t T, size_t Dh, size_t ld, size_t ldz, float scale,
-                           const float *rel, size_t half_window, float *scratch);
+    enc_attention_fn *attention_head;
     /* x (n) = act(x), in place. */
     void (*activate)(float *x, size_t n, enc_act act);
     /* out (N, Dout) = in (N, Din) W^T + b with W (Dout, Din) row-major, not packed: the
@@ -48,10 +51,10 @@ typedef struct {
 } enc_kernels;
 
 /* T rounded up to whole vectors of 16 floats (the widest of vecmath.h's VW); the scratch
- * holds K^T
- * (Dh, TV), 4 score rows (4, TV) and 4 scaled query rows (4, Dh) (kernels.c). */
+ * holds K^T (Dh, TV), 4 score rows (4, TV) and 4 scaled query rows (4, Dh) (kernels.c),
+ * or the bf16 attention's pairs of K^T, V, the exps and the queries (qkernels_att.c). */
 #define ENC_ATT_TV(T) (((T) + 15) & ~(size_t)15)
-#define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 4) * ENC_ATT_TV(T) + 4 * (Dh))
+#define ENC_ATT_SCRATCH(T, Dh) (((Dh) + 8) * ENC_ATT_TV(T) + 4 * (Dh) + 4)
 
 /* The size of the thread team of every forward pass (1 at start). Set it before passes
  * run, not during one. */

@@ -160,13 +160,21 @@ const enc_qkernels enc_qkernels_avx512native = {"avx512_bf16",
                                                 ENC_CPU_AVX512 | ENC_CPU_AVX512_BF16,
                                                 ENC_CPU_AVX512 | ENC_CPU_AVX512_VNNI,
                                                 qlinear_bf16,
-                                                qlinear_int8};
+                                                qlinear_int8,
+                                                QK_FN(enc_qk_attention_head)};
 #elif defined(QK_AVX512)
-const enc_qkernels enc_qkernels_avx512 = {"avx512 emulation", "avx512 emulation", ENC_CPU_AVX512,
-                                          ENC_CPU_AVX512,     qlinear_bf16,       qlinear_int8};
+const enc_qkernels enc_qkernels_avx512 = {
+    "avx512 emulation", "avx512 emulation",          ENC_CPU_AVX512, ENC_CPU_AVX512, qlinear_bf16,
+    qlinear_int8,       QK_FN(enc_qk_attention_head)};
 #elif defined(QK_AVX2)
-const enc_qkernels enc_qkernels_avx2 = {"avx2 emulation", "avx2 emulation", ENC_CPU_AVX2,
-                                        ENC_CPU_AVX2,     qlinear_bf16,     qlinear_int8};
+const enc_qkernels enc_qkernels_avx2 = {"avx2 emulation",
+                                        "avx2 emulation",
+                                        ENC_CPU_AVX2,
+                                        ENC_CPU_AVX2,
+                                        qlinear_bf16,
+                                        qlinear_int8,
+                                        QK_FN(enc_qk_attention_head)};
 #else
-const enc_qkernels enc_qkernels_scalar = {"scalar", "scalar", 0, 0, qlinear_bf16, qlinear_int8};
+const enc_qkernels enc_qkernels_scalar = {
+    "scalar", "scalar", 0, 0, qlinear_bf16, qlinear_int8, QK_FN(enc_qk_attention_head)};
 #endif

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "panels.h"
 
 /* Pairs (bf16) and quads (int8) of inputs of one packed row. */
@@ -144,6 +145,9 @@ typedef struct {
     const char *bf16_name, *int8_name; /* for a start-up line: "avx512_bf16", "scalar" */
     unsigned bf16_needs, int8_needs;   /* ENC_CPU_* sets each needs (cpu.h) */
     enc_qlinear_fn *bf16, *int8;
+    /* attention of one head with bf16 products (qkernels_att.c), for both modes; it needs
+     * what bf16 needs */
+    enc_attention_fn *attention;
 } enc_qkernels;
 
 /* Fastest first: AVX-512 with vdpbf16ps / vpdpbusd; AVX-512 (BW) emulating them; AVX2

@@ -111,4 +111,10 @@ void QK_FN(enc_qk_q8_panels)(float *out, const uint8_t *xq, const float *rs, con
                              const void *packed, const float *b, size_t r0, size_t r1, size_t c0,
                              size_t c1, size_t Din, size_t Dout);
 
+/* qkernels_att.c: kernels.h's attention_head with bf16 products. */
+void QK_FN(enc_qk_attention_head)(float *att, float *scores, float *z, const float *q,
+                                  const float *k, const float *v, size_t T, size_t Dh, size_t ld,
+                                  size_t ldz, float scale, const float *rel, size_t half_window,
+                                  float *scratch);
+
 #endif

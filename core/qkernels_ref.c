@@ -67,4 +67,37 @@ static void int8_ref(float *out, const float *in, const void *packed, const floa
     act_ref(out, N * Dout, act);
 }
 
-const enc_qkernels enc_qkernels_ref = {"reference", "reference", 0, 0, bf16_ref, int8_ref};
+static double bf16_of(float x) { return enc_bf16_float(enc_bf16_round(x)); }
+
+/* One head of attention with bf16 products (qkernels_att.c), in double: score s[j] =
+ * sum over e of bf16(q[e] x scale) bf16(k[j][e]), plus rel[j - i]; keys past the window
+ * left out; weights w[j] = exp(s[j] - max) and att = w / sum w; then z = sum over j of
+ * bf16(w[j]) bf16(v[j]) / sum w. scratch: 2 T + 16 floats. */
+static void att_ref(float *att, float *scores, float *z, const float *q, const float *k,
+                    const float *v, size_t T, size_t Dh, size_t ld, size_t ldz, float scale,
+                    const float *rel, size_t half_window, float *scratch)
+{
+    double *w = enc_q_align64(scratch); /* (T) */
+    for (size_t i = 0; i < T; i++) {
+        double max = -INFINITY, sum = 0;
+        for (size_t j = 0; j < T; j++) {
+            double s = 0;
+            for (size_t e = 0; e < Dh; e++)
+                s += bf16_of(q[i * ld + e] * scale) * bf16_of(k[j * ld + e]);
+            if (rel) s += rel[(ptrdiff_t)j - (ptrdiff_t)i];
+            if (scores) scores[i * T + j] = (float)s;
+            int out = half_window < T && (j + half_window < i || j > i + half_window);
+            w[j] = out ? -INFINITY : s;
+            if (w[j] > max) max = w[j];
+        }
+        for (size_t j = 0; j < T; j++) sum += w[j] = exp(w[j] - max);
+        for (size_t j = 0; j < T && att; j++) att[i * T + j] = (float)(w[j] / sum);
+        for (size_t d = 0; d < Dh; d++) {
+            double o = 0;
+            for (size_t j = 0; j < T; j++) o += bf16_of((float)w[j]) * bf16_of(v[j * ld + d]);
+            z[i * ldz + d] = (float)(o / sum);
+        }
+    }
+}
+
+const enc_qkernels enc_qkernels_ref = {"reference", "reference", 0, 0, bf16_ref, int8_ref, att_ref};

@@ -199,6 +199,12 @@ void enc_qweight_row(enc_compute mode, const void *packed, size_t Dout, size_t D
     }
 }
 
+enc_attention_fn *enc_qattention(enc_compute mode)
+{
+    if (mode == ENC_COMPUTE_F32) return enc_kernels_fast.attention_head;
+    return pick(ENC_COMPUTE_BF16)->attention; /* vdpbf16ps: what bf16 needs, in both modes */
+}
+
 const char *enc_compute_path(enc_compute mode) { return enc_qlinear_path(mode); }
 
 const char *enc_qlinear_path(enc_compute mode)

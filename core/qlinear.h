@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include "encoder.h"
+#include "kernels.h"
 
 /* enc_compute and enc_compute_name are in encoder.h. */
 
@@ -74,6 +75,12 @@ enc_status enc_qlinear_act(float *out, const float *in, const void *packed, cons
  * values the products multiply (bf16 widened; int8 times the output's scale). */
 void enc_qweight_row(enc_compute mode, const void *packed, size_t Dout, size_t Din, size_t o,
                      float *out);
+
+/* Attention of one head (kernels.h, attention_head) in mode: F32 the float32 kernel;
+ * BF16 and INT8 the one with bf16 products (qkernels_att.c: q, k, v and the softmax
+ * weights rounded to bf16 as they enter q.k and a.v, float32 sums, the rest float32), on
+ * the path the bf16 products take. */
+enc_attention_fn *enc_qattention(enc_compute mode);
 
 /* Which path runs mode's products on this processor, for a start-up line: F32 "avx512"
  * or "avx2" (kernels.c's 16- or 8-lane build); BF16 "avx512_bf16", "avx512 emulation",
