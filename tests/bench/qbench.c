@@ -5,10 +5,11 @@
  * this machine, measured here.
  *
  *   qbench [--threads 1,2] [--rows 1,8,128,4096] [--min-time S] [--rounds R] [--paths]
- *          [--pass]
+ *          [--attention]
  *
  * --paths also times the emulations (AVX-512, AVX2) and the plain C path of bf16 and int8.
- * --pass runs, instead of the products, a preview of the whole pass (pass_preview below).
+ * --attention times, instead of the products, one head of attention (attention_rows below)
+ * in float32 and with the bf16 products of the bf16 and int8 modes.
  * Peak: a loop of 12 independent vfmadd231ps / vdpbf16ps / vpdpbusd on zmm registers only
  * (no memory), 12 x 2^24 instructions, best of 3; the clock from a chain of dependent adds
  * (one cycle each), so instructions per cycle = instructions per second / clock. With 2
@@ -152,167 +153,80 @@ static double time_product(const kernel *k, float *out, const float *in, const v
     return t[n / 2];
 }
 
-/* ---- a preview of the whole pass -----------------------------------------------------------
- * enc_forward of the minilm preset (random weights, as tests/bench/bench.c) at 1x128 and
- * 32x128 tokens, with the float32 kernel table's two products (linear, linear_act) replaced
- * by enc_qlinear: each weight, kept by the model in float32 panels, is unpacked and packed for
- * the mode on first use (through enc_workspace_use_kernels, a hook for tests), so that the
- * figures show what the modes give the pass before the forward pass carries them itself.
- * Everything else (attention, LayerNorm, embeddings, pooling) stays float32. Prints the median
- * ms per pass (0.3 s warm-up, then --min-time and 5 passes; the three modes in turn --rounds
- * times, each keeping its best median), and for bf16 and int8 the relative error of the last
- * hidden state and the least cosine similarity of an embedding against the float32 pass. */
-static enc_compute preview_mode;
-static struct {
-    const float *w;
-    void *packed;
-} preview_cache[3][64]; /* per mode: a weight's panels, its packed form */
-static int preview_n[3];
-static float *preview_scratch;
-
-static const void *preview_packed(const float *w, size_t Din, size_t Dout)
-{
-    int m = (int)preview_mode;
-    for (int i = 0; i < preview_n[m]; i++)
-        if (preview_cache[m][i].w == w) return preview_cache[m][i].packed;
-    float *W = malloc(Dout * Din * sizeof *W);
-    size_t bytes = enc_qweight_bytes(preview_mode, Dout, Din);
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    char err[256];
-    if (!W || !p || preview_n[m] == 64) exit(1);
-    for (size_t o = 0; o < Dout; o++) enc_unpack_row(W + o * Din, w, Din, o);
-    if (enc_qweight_pack(preview_mode, p, W, Dout, Din, "w", err, sizeof err)) {
-        fprintf(stderr, "qbench: %s\n", err);
-        exit(1);
-    }
-    free(W);
-    preview_cache[m][preview_n[m]].w = w, preview_cache[m][preview_n[m]++].packed = p;
-    return p;
-}
-
-static void preview_linear(float *out, const float *in, const float *w, const float *b, size_t N,
-                           size_t Din, size_t Dout)
-{
-    enc_qlinear(out, in, preview_packed(w, Din, Dout), b, N, Din, Dout, preview_mode,
-                preview_scratch);
-}
-
-static void preview_linear_act(float *out, const float *in, const float *w, const float *b,
-                               size_t N, size_t Din, size_t Dout, enc_act act)
-{
-    if (enc_qlinear_act(out, in, preview_packed(w, Din, Dout), b, N, Din, Dout, preview_mode,
-                        preview_scratch, act) != ENC_OK)
-        exit(1);
-}
-
+/* ---- attention ---------------------------------------------------------------------------
+ * One head of one sequence (kernels.h, attention_head) at T tokens, Dh 32 (MiniLM), q, k, v
+ * inside fused rows of 12 heads as the pass keeps them, embedding only (no maps kept), one
+ * thread: the float32 kernel (16 and 8 lanes) and the bf16 one of each path this processor
+ * runs. GFLOP = 4 T^2 Dh (q.k and a.v); the softmax's exps come on top, uncounted. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return (x > y) - (x < y);
 }
 
-/* Median seconds of enc_forward over min_time (and 5 passes) after 0.3 s of warm-up. */
-static double time_pass(const enc_model *m, enc_workspace *ws, const enc_batch *batch,
-                        const enc_request *req, double min_time)
+static double time_attention(enc_attention_fn *fn, float *z, const float *qkv, size_t T,
+                             size_t Dh, size_t ld, float *scratch, double min_time)
 {
-    static double t[1000];
-    char err[512];
-    enc_result r;
-    size_t n = 0;
-    double t0 = now();
-    while (now() - t0 < 0.3) {
-        if (enc_forward(m, ws, batch, req, &r, err, sizeof err)) exit(1);
-        enc_result_free(&r);
-    }
-    t0 = now();
-    while (n < 1000 && (n < 5 || now() - t0 < min_time)) {
+    static double t[100000];
+    size_t n = 0, H = ld / (3 * Dh);
+    float scale = 1.0f / sqrtf((float)Dh);
+#define ATT_CALL() fn(NULL, NULL, z, qkv, qkv + H * Dh, qkv + 2 * H * Dh, T, Dh, ld, H * Dh, scale, \
+                      NULL, SIZE_MAX, scratch)
+    double t0 = now(), start;
+    while (now() - t0 < 0.2) ATT_CALL();
+    start = now();
+    while (n < sizeof t / sizeof *t && (n < 5 || now() - start < min_time)) {
         double a = now();
-        if (enc_forward(m, ws, batch, req, &r, err, sizeof err)) exit(1);
+        ATT_CALL();
         t[n++] = now() - a;
-        enc_result_free(&r);
     }
+#undef ATT_CALL
     qsort(t, n, sizeof *t, cmp_double);
     return t[n / 2];
 }
 
-static void pass_preview(const size_t *threads, int nthreads, double min_time, int rounds)
+static void attention_rows(const double peak_gops[3][4], double min_time, int rounds)
 {
-    char err[512];
-    enc_config cfg;
-    enc_model *m = NULL;
-    if (enc_config_preset(&cfg, "minilm", err, sizeof err) == ENC_OK)
-        m = enc_model_new_random(&cfg, err, sizeof err);
-    preview_scratch = malloc(enc_qlinear_scratch_floats(ENC_COMPUTE_BF16, 4096, 1536) * 4);
-    if (!m || !preview_scratch) {
-        fprintf(stderr, "qbench: %s\n", m ? "out of memory" : err);
-        exit(1);
-    }
-    size_t D = cfg.d_model;
-    static const size_t shapes[2][2] = {{1, 128}, {32, 128}};
-    printf("# pass\tB\tT\tthreads\tmode\tmedian_ms\thidden_rel_err\tleast_cosine\n");
-    enc_kernels tables[3];
-    for (int mode = 0; mode < 3; mode++) {
-        tables[mode] = enc_kernels_fast;
-        if (mode)
-            tables[mode].linear = preview_linear, tables[mode].linear_act = preview_linear_act;
-    }
-    for (int th = 0; th < nthreads; th++) {
-        enc_set_num_threads((int)threads[th]);
-        enc_workspace *ws = enc_workspace_new();
-        if (!ws || enc_workspace_reserve(ws, m, 16384, (size_t)32 << 20, err, sizeof err)) exit(1);
-        for (int s = 0; s < 2; s++) {
-            size_t B = shapes[s][0], T = shapes[s][1], N = B * T;
-            int32_t *ids = malloc(N * sizeof *ids);
-            size_t *lens = malloc(B * sizeof *lens);
-            float *h32 = malloc(N * D * 4), *e32 = malloc(B * D * 4);
-            if (!ids || !lens || !h32 || !e32) exit(1);
-            for (size_t i = 0; i < N; i++) ids[i] = (int32_t)(5 + (i * 2654435761u) % 30000);
-            for (size_t i = 0; i < B; i++) lens[i] = T;
-            enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
-            enc_request req = enc_request_default(m);
-            req.outputs |= ENC_OUT_TOKEN_EMB;
-            double rel[3] = {0}, least[3] = {1, 1, 1}, best[3];
-            for (int mode = 0; mode < 3; mode++) { /* accuracy against the float32 pass */
-                preview_mode = (enc_compute)mode;
-                enc_workspace_use_kernels(ws, &tables[mode]);
-                enc_result r;
-                if (enc_forward(m, ws, &batch, &req, &r, err, sizeof err)) exit(1);
-                if (mode == 0) {
-                    memcpy(h32, r.token_embeddings, N * D * 4);
-                    memcpy(e32, r.embedding, B * D * 4);
-                }
-                double num = 0, den = 0;
-                for (size_t i = 0; i < N * D; i++) {
-                    double d = (double)r.token_embeddings[i] - h32[i];
-                    num += d * d, den += (double)h32[i] * h32[i];
-                }
-                rel[mode] = sqrt(num / den);
-                for (size_t b = 0; b < B; b++) {
-                    double gw = 0, gg = 0, ww = 0;
-                    for (size_t j = 0; j < D; j++) {
-                        double g = r.embedding[b * D + j], w = e32[b * D + j];
-                        gw += g * w, gg += g * g, ww += w * w;
-                    }
-                    least[mode] = fmin(least[mode], gw / sqrt(gg * ww));
-                }
-                enc_result_free(&r);
+    typedef struct {
+        const char *name;
+        enc_attention_fn *fn;
+        int mode; /* the peak it is measured against: 0 float32 FMA, 1 vdpbf16ps */
+    } att_kernel;
+    att_kernel k[8];
+    int nk = 0;
+    if (enc_cpu_has(ENC_CPU_AVX512))
+        k[nk++] = (att_kernel){"f32", enc_kernels_fast_w16.attention_head, 0};
+    k[nk++] = (att_kernel){"f32-8lanes", enc_kernels_fast_w8.attention_head, 0};
+    const enc_qkernels *all[] = {&enc_qkernels_avx512native, &enc_qkernels_avx512,
+                                 &enc_qkernels_avx2, &enc_qkernels_scalar};
+    const char *names[] = {"bf16", "bf16-avx512emu", "bf16-avx2emu", "bf16-scalar"};
+    for (int i = 0; i < 4; i++)
+        if (enc_cpu_has(all[i]->bf16_needs)) k[nk++] = (att_kernel){names[i], all[i]->attention, 1};
+    static const size_t Ts[] = {128, 512};
+    size_t Dh = 32, H = 12, ld = 3 * H * Dh;
+    printf("# attention\tT\tDh\tkernel\tus\tGFLOP/s\tpct_peak\tx_f32\n");
+    for (size_t s = 0; s < 2; s++) {
+        size_t T = Ts[s];
+        float *qkv = malloc(T * ld * 4), *z = malloc(T * H * Dh * 4);
+        float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * 4);
+        if (!qkv || !z || !scratch) exit(1);
+        uint64_t x = 88172645463325252ull;
+        for (size_t i = 0; i < T * ld; i++)
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17, qkv[i] = (float)(x >> 40) / 8388608.0f - 1.0f;
+        double best[8];
+        for (int round = 0; round < rounds; round++)
+            for (int i = 0; i < nk; i++) {
+                double sec = time_attention(k[i].fn, z, qkv, T, Dh, ld, scratch, min_time);
+                best[i] = round == 0 || sec < best[i] ? sec : best[i];
             }
-            /* rounds of the three modes in turn, each keeping its best median */
-            for (int round = 0; round < rounds; round++)
-                for (int mode = 0; mode < 3; mode++) {
-                    preview_mode = (enc_compute)mode;
-                    enc_workspace_use_kernels(ws, &tables[mode]);
-                    double sec = time_pass(m, ws, &batch, &req, min_time);
-                    best[mode] = round == 0 || sec < best[mode] ? sec : best[mode];
-                }
-            for (int mode = 0; mode < 3; mode++)
-                printf("pass\t%zu\t%zu\t%zu\t%s\t%.2f\t%.2e\t%.6f\n", B, T, threads[th],
-                       enc_compute_name((enc_compute)mode), best[mode] * 1e3, rel[mode],
-                       least[mode]);
+        for (int i = 0; i < nk; i++) {
+            double gflops = 4.0 * (double)(T * T * Dh) / best[i] / 1e9;
+            double pk = peak_gops[k[i].mode][0];
+            printf("attention\t%zu\t%zu\t%s\t%.1f\t%.1f\t%.0f\t%.2f\n", T, Dh, k[i].name,
+                   best[i] * 1e6, gflops, pk > 0 ? 100.0 * gflops / pk : 0.0, best[0] / best[i]);
             fflush(stdout);
-            free(ids), free(lens), free(h32), free(e32);
         }
-        enc_workspace_free(ws);
+        free(qkv), free(z), free(scratch);
     }
 }
 
@@ -329,7 +243,7 @@ static int parse_list(const char *s, size_t *out, int max)
 int main(int argc, char **argv)
 {
     size_t threads[4] = {1, 2}, rows[8] = {1, 8, 128, 4096};
-    int nthreads = 2, nrows = 4, paths = 0, pass = 0;
+    int nthreads = 2, nrows = 4, paths = 0, attention = 0;
     double min_time = 0.5;
     int rounds = 2;
     for (int i = 1; i < argc; i++) {
@@ -339,23 +253,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--min-time") && i + 1 < argc) min_time = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--paths")) paths = 1;
-        else if (!strcmp(argv[i], "--pass")) pass = 1;
+        else if (!strcmp(argv[i], "--attention")) attention = 1;
         else {
             fprintf(stderr,
                     "usage: qbench [--threads 1,2] [--rows 1,8,128,4096] [--min-time S] "
-                    "[--rounds R] [--paths] [--pass]\n");
+                    "[--rounds R] [--paths] [--attention]\n");
             return 2;
         }
     }
     if (rounds < 1) rounds = 1;
+    if (attention) threads[0] = 1, nthreads = 1; /* one head runs on one thread */
     printf("paths\tf32 %s\tbf16 %s\tint8 %s\n", enc_qlinear_path(ENC_COMPUTE_F32),
            enc_qlinear_path(ENC_COMPUTE_BF16), enc_qlinear_path(ENC_COMPUTE_INT8));
     print_load("start");
-    if (pass) {
-        pass_preview(threads, nthreads, min_time, rounds);
-        print_load("end");
-        return 0;
-    }
     double ghz = clock_ghz();
     printf("clock_ghz\t%.3f\n", ghz);
     /* peak: instruction, threads, instructions/cycle/thread, G operations/s (FMA: 16 lanes x 2;
@@ -379,6 +289,11 @@ int main(int argc, char **argv)
                        ips / threads[t] / (ghz * 1e9), peak_gops[k][t]);
                 fflush(stdout);
             }
+    }
+    if (attention) {
+        attention_rows(peak_gops, min_time, rounds);
+        print_load("end");
+        return 0;
     }
     kernel kernels[16] = {{"f32", ENC_COMPUTE_F32, NULL},
                           {"bf16", ENC_COMPUTE_BF16, NULL},
