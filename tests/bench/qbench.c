@@ -164,14 +164,15 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double time_attention(enc_attention_fn *fn, float *z, const float *qkv, size_t T,
-                             size_t Dh, size_t ld, float *scratch, double min_time)
+static double time_attention(enc_attention_fn *fn, float *z, const float *qkv, size_t T, size_t Dh,
+                             size_t ld, float *scratch, double min_time)
 {
     static double t[100000];
     size_t n = 0, H = ld / (3 * Dh);
     float scale = 1.0f / sqrtf((float)Dh);
-#define ATT_CALL() fn(NULL, NULL, z, qkv, qkv + H * Dh, qkv + 2 * H * Dh, T, Dh, ld, H * Dh, scale, \
-                      NULL, SIZE_MAX, scratch)
+#define ATT_CALL()                                                                                 \
+    fn(NULL, NULL, z, qkv, qkv + H * Dh, qkv + 2 * H * Dh, T, Dh, ld, H * Dh, scale, NULL,         \
+       SIZE_MAX, scratch)
     double t0 = now(), start;
     while (now() - t0 < 0.2) ATT_CALL();
     start = now();
