@@ -295,33 +295,38 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
         for (size_t e = 0; e < Dh; e += 16) __builtin_prefetch(q + i * ld + e);
     for (int r = 0; r < R; r++)
         for (size_t e = 0; e < Dh; e++) qs[r * Dh + e] = q[(i0 + r) * ld + e] * scale;
-    rows_times(R, qs, Dh, kt, TV, Dh, TV, rows, TV, NULL); /* rows (R, TV) = qs kt */
+    size_t j0, j1; /* the keys scored: [j0, j1) of the row, [j0, jn) of them real */
+    enc_att_keys(i0, i0 + R, T, TV, half_window, scores != NULL, &j0, &j1);
+    size_t jn = j1 < T ? j1 : T;
+    rows_times(R, qs, Dh, kt + j0, TV, Dh, j1 - j0, rows + j0, TV, NULL); /* rows = qs kt */
     float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = rows + r * TV;
         size_t i = i0 + r;
         if (rel) { /* key j's bias is rel[j - i]: a contiguous run of the table */
             const float *b = rel - (ptrdiff_t)i;
-            size_t j = 0;
-            for (; j + VW <= T; j += VW) V_STORE(row + j, V_LOAD(row + j) + V_LOAD(b + j));
-            for (; j < T; j++) row[j] += b[j];
+            size_t j = j0;
+            for (; j + VW <= jn; j += VW) V_STORE(row + j, V_LOAD(row + j) + V_LOAD(b + j));
+            for (; j < jn; j++) row[j] += b[j];
         }
         if (scores) memcpy(scores + i * T, row, T * sizeof *row);
         if (half_window < T) { /* keys past the window weigh nothing */
-            for (size_t j = 0; j + half_window < i; j++) row[j] = -INFINITY;
-            for (size_t j = i + half_window + 1; j < T; j++) row[j] = -INFINITY;
+            for (size_t j = j0; j + half_window < i; j++) row[j] = -INFINITY;
+            for (size_t j = i + half_window + 1; j < jn; j++) row[j] = -INFINITY;
         }
-        inv[r] = softmax_exp_row(row, T, TV);
+        inv[r] = softmax_exp_row(row + j0, jn - j0, j1 - j0);
         if (att) {
             float *a = att + (i0 + r) * T;
             vf vinv = V1(inv[r]);
-            size_t j = 0;
-            for (; j + VW <= T; j += VW) V_STORE(a + j, V_LOAD(row + j) * vinv);
-            for (; j < T; j++) a[j] = row[j] * inv[r];
+            size_t j = j0;
+            memset(a, 0, j0 * sizeof *a);
+            for (; j + VW <= jn; j += VW) V_STORE(a + j, V_LOAD(row + j) * vinv);
+            for (; j < jn; j++) a[j] = row[j] * inv[r];
+            memset(a + jn, 0, (T - jn) * sizeof *a);
         }
     }
-    /* z rows (R, Dh) = exp rows (R, T) V (T, Dh), scaled by 1 / each row's sum */
-    rows_times(R, rows, TV, v, ld, T, Dh, z + i0 * ldz, ldz, inv);
+    /* z rows (R, Dh) = exp rows (R, keys) V (keys, Dh), scaled by 1 / each row's sum */
+    rows_times(R, rows + j0, TV, v + j0 * ld, ld, jn - j0, Dh, z + i0 * ldz, ldz, inv);
 }
 
 /* One head of one sequence without a matrix library: for T of a few hundred at most,

@@ -203,31 +203,34 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
                                     float scale, const float *rel, size_t half_window,
                                     const att_scratch *s, size_t TV)
 {
-    size_t DP = (Dh + 1) / 2, TP = (T + 1) / 2;
+    size_t DP = (Dh + 1) / 2, j0, j1; /* the keys scored: [j0, j1), [j0, jn) of them real */
     for (int r = 0; r < R; r++) pairs_of(s->qs + r * DP, q + (i0 + r) * ld, Dh, scale);
-    pair_rows_times(R, s->qs, DP, s->kt, TV, DP, TV, s->rows, TV, NULL); /* (R, TV) */
+    enc_att_keys(i0, i0 + R, T, TV, half_window, scores != NULL, &j0, &j1);
+    size_t jn = j1 < T ? j1 : T;
+    pair_rows_times(R, s->qs, DP, s->kt + j0, TV, DP, j1 - j0, s->rows + j0, TV, NULL);
     float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = s->rows + r * TV;
         size_t i = i0 + r;
         if (rel) {
             const float *b = rel - (ptrdiff_t)i;
-            for (size_t j = 0; j < T; j++) row[j] += b[j];
+            for (size_t j = j0; j < jn; j++) row[j] += b[j];
         }
         if (scores) memcpy(scores + i * T, row, T * sizeof *row);
         if (half_window < T) {
-            for (size_t j = 0; j + half_window < i; j++) row[j] = -INFINITY;
-            for (size_t j = i + half_window + 1; j < T; j++) row[j] = -INFINITY;
+            for (size_t j = j0; j + half_window < i; j++) row[j] = -INFINITY;
+            for (size_t j = i + half_window + 1; j < jn; j++) row[j] = -INFINITY;
         }
-        inv[r] = softmax_exp_row(row, T, TV);
+        inv[r] = softmax_exp_row(row + j0, jn - j0, j1 - j0);
         if (att) {
             float *a = att + i * T;
-            for (size_t j = 0; j < T; j++) a[j] = row[j] * inv[r];
+            for (size_t j = 0; j < T; j++) a[j] = j >= j0 && j < jn ? row[j] * inv[r] : 0.0f;
         }
-        pairs_of(s->ap + r * (TV / 2), row, TV, 1.0f);
+        pairs_of(s->ap + r * (TV / 2) + j0 / 2, row + j0, j1 - j0, 1.0f);
     }
-    /* z rows (R, Dh) = exps (R, T) V (T, Dh), scaled by 1 / each row's sum */
-    pair_rows_times(R, s->ap, TV / 2, s->vp, Dh, TP, Dh, z + i0 * ldz, ldz, inv);
+    /* z rows (R, Dh) = exps (R, keys) V (keys, Dh), scaled by 1 / each row's sum; j0 even */
+    pair_rows_times(R, s->ap + j0 / 2, TV / 2, s->vp + j0 / 2 * Dh, Dh, (jn + 1) / 2 - j0 / 2, Dh,
+                    z + i0 * ldz, ldz, inv);
 }
 
 void QK_FN(enc_qk_attention_head)(float *att, float *scores, float *z, const float *q,

@@ -214,6 +214,43 @@ START_TEST(fast_kernels_match_reference_across_shapes)
 }
 END_TEST
 
+/* With a local window and no scores kept, a block scores only the keys near its rows
+ * (enc_att_keys); the keys left out weigh exactly 0, so the weights and the output must
+ * keep the bits of the pass that scores every key (as it does when the scores are kept). */
+START_TEST(window_leaves_out_keys_without_changing_bits)
+{
+    const enc_kernels *builds[2];
+    const char *bnames[2];
+    size_t nb = fast_builds(builds, bnames);
+    static const size_t Ts[] = {40, 300}, Dhs[] = {16, 64}, hws[] = {2, 20, 64};
+    for (size_t k = 0; k < nb; k++)
+        for (size_t a = 0; a < 2; a++)
+            for (size_t c = 0; c < 2; c++)
+                for (size_t h = 0; h < 3; h++) {
+                    size_t T = Ts[a], Dh = Dhs[c], LD = 3 * Dh;
+                    float *qkv = malloc(T * LD * 4), *s = malloc(T * T * 4);
+                    float *a1 = malloc(T * T * 4), *a2 = malloc(T * T * 4);
+                    float *z1 = malloc(T * Dh * 4), *z2 = malloc(T * Dh * 4);
+                    float *table = malloc((2 * T - 1) * 4);
+                    float *scratch = malloc(ENC_ATT_SCRATCH(T, Dh) * sizeof(float));
+                    fill_random(qkv, T * LD, 50 + a + c + h, 3.0);
+                    fill_random(table, 2 * T - 1, 60 + h, 2.0);
+                    const float *rel = h == 1 ? table + T - 1 : NULL;
+                    float scale = 1.0f / sqrtf((float)Dh);
+                    builds[k]->attention_head(a1, s, z1, qkv, qkv + Dh, qkv + 2 * Dh, T, Dh, LD, Dh,
+                                              scale, rel, hws[h], scratch);
+                    memset(a2, 0xff, T * T * 4);
+                    builds[k]->attention_head(a2, NULL, z2, qkv, qkv + Dh, qkv + 2 * Dh, T, Dh, LD,
+                                              Dh, scale, rel, hws[h], scratch);
+                    ck_assert_msg(memcmp(a1, a2, T * T * 4) == 0 && memcmp(z1, z2, T * Dh * 4) == 0,
+                                  "%s T %zu Dh %zu window %zu: the keys left out changed bits",
+                                  bnames[k], T, Dh, hws[h]);
+                    free(qkv), free(s), free(a1), free(a2), free(z1), free(z2), free(table),
+                        free(scratch);
+                }
+}
+END_TEST
+
 START_TEST(layernorm_uses_its_eps)
 {
     /* A row whose variance (1e-8) is far below 1e-5 but far above 1e-12: the eps the
@@ -308,6 +345,7 @@ int main(void)
     tcase_add_test(tc, fast_kernels_match_reference_across_shapes);
     tcase_add_test(tc, layernorm_uses_its_eps);
     tcase_add_test(tc, softmax_does_not_overflow);
+    tcase_add_test(tc, window_leaves_out_keys_without_changing_bits);
     tcase_add_test(tc, vector_exp_and_erf_are_accurate);
     suite_add_tcase(s, tc);
     return check_run(s);

@@ -51,8 +51,10 @@ typedef struct {
     float *att, *scores, *z, *scratch;
 } outputs;
 
-static outputs run(enc_attention_fn *fn, const float *qkv, size_t T, size_t Dh, size_t ld,
-                   size_t ldz, float scale, const float *rel, size_t half_window)
+/* scores NULL when keep_scores is 0 (then a window limits the keys scored). */
+static outputs run_keeping(enc_attention_fn *fn, const float *qkv, size_t T, size_t Dh, size_t ld,
+                           size_t ldz, float scale, const float *rel, size_t half_window,
+                           int keep_scores)
 {
     outputs o;
     size_t ns = ENC_ATT_SCRATCH(T, Dh);
@@ -65,14 +67,20 @@ static outputs run(enc_attention_fn *fn, const float *qkv, size_t T, size_t Dh, 
     memset(o.scores, 0xff, T * T * sizeof(float));
     for (size_t i = 0; i < T * ldz; i++) o.z[i] = CANARY;
     for (size_t i = 0; i < GUARD; i++) o.scratch[ns + i] = CANARY;
-    fn(o.att, o.scores, o.z, qkv, qkv + Dh, qkv + 2 * Dh, T, Dh, ld, ldz, scale, rel, half_window,
-       o.scratch);
+    fn(o.att, keep_scores ? o.scores : NULL, o.z, qkv, qkv + Dh, qkv + 2 * Dh, T, Dh, ld, ldz,
+       scale, rel, half_window, o.scratch);
     for (size_t i = 0; i < GUARD; i++)
         ck_assert_msg(same_bits(o.scratch[ns + i], CANARY), "scratch written past its end");
     for (size_t i = 0; i < T; i++)
         for (size_t d = Dh; d < ldz; d++)
             ck_assert_msg(same_bits(o.z[i * ldz + d], CANARY), "z written past its row");
     return o;
+}
+
+static outputs run(enc_attention_fn *fn, const float *qkv, size_t T, size_t Dh, size_t ld,
+                   size_t ldz, float scale, const float *rel, size_t half_window)
+{
+    return run_keeping(fn, qkv, T, Dh, ld, ldz, scale, rel, half_window, 1);
 }
 
 static void release(outputs *o)
@@ -141,6 +149,15 @@ static void check_shape(size_t T, size_t Dh, int with_rel, size_t half_window, u
                               name, T, Dh, i, d, g, r, bound);
             }
         }
+        if (half_window < T) { /* without the scores: the window's keys only, the same bits */
+            outputs w =
+                run_keeping(paths[p]->attention, qkv, T, Dh, ld, ldz, scale, relc, half_window, 0);
+            ck_assert_msg(memcmp(w.att, got.att, T * T * 4) == 0 &&
+                              memcmp(w.z, got.z, T * ldz * 4) == 0,
+                          "%s T %zu Dh %zu window %zu: the keys left out changed bits", name, T, Dh,
+                          half_window);
+            release(&w);
+        }
         if (p == 0) {
             first = got;
             continue;
@@ -174,6 +191,7 @@ START_TEST(paths_match_reference_and_each_other)
         {1, 32, 0, SIZE_MAX},   {2, 8, 0, SIZE_MAX},   {7, 33, 0, SIZE_MAX},
         {16, 32, 0, SIZE_MAX},  {33, 64, 0, SIZE_MAX}, {128, 32, 0, SIZE_MAX},
         {100, 24, 1, SIZE_MAX}, {50, 16, 0, 5},        {47, 1, 1, 3},
+        {300, 32, 1, 64},       {300, 64, 0, 20},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         check_shape(shapes[s].T, shapes[s].Dh, shapes[s].rel, shapes[s].half_window, 100 + s);
