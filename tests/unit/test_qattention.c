@@ -18,6 +18,7 @@
 #include "qkernels.h"
 #include "qlinear.h"
 #include "check_run.h"
+#include "fill_normal.h"
 
 /* Every path this processor runs the bf16 products of, fastest first. */
 static size_t runnable(const enc_qkernels **out)
@@ -28,17 +29,6 @@ static size_t runnable(const enc_qkernels **out)
     for (size_t i = 0; i < 4; i++)
         if (enc_cpu_has(all[i]->bf16_needs)) out[n++] = all[i];
     return n;
-}
-
-static void fill_normal(float *x, size_t n, uint64_t seed, double sigma)
-{
-    enc_rng r = {seed};
-    double a = sigma * sqrt(3.0) / 2.0; /* 4 uniforms of variance a^2/3 each */
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int k = 0; k < 4; k++) s += enc_rng_uniform(&r, a);
-        x[i] = (float)s;
-    }
 }
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }

@@ -17,6 +17,7 @@
 #include "qkernels.h"
 #include "qlinear.h"
 #include "check_run.h"
+#include "fill_normal.h"
 
 static char err[512];
 
@@ -31,18 +32,6 @@ static void fill_uniform(float *x, size_t n, uint64_t seed, double a)
 {
     enc_rng r = {seed};
     for (size_t i = 0; i < n; i++) x[i] = enc_rng_uniform(&r, a);
-}
-
-/* Roughly normal (the sum of 4 uniforms), standard deviation sigma. */
-static void fill_normal(float *x, size_t n, uint64_t seed, double sigma)
-{
-    enc_rng r = {seed};
-    double a = sigma * sqrt(3.0) / 2.0; /* 4 uniforms of variance a^2/3 each */
-    for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int k = 0; k < 4; k++) s += enc_rng_uniform(&r, a);
-        x[i] = (float)s;
-    }
 }
 
 static const char *mode_name(enc_compute mode) { return enc_compute_name(mode); }
