@@ -8,11 +8,13 @@
  *
  * Why: attention was a fifth of an int8 pass of 128 tokens (perf, MiniLM shape, one
  * thread), mostly float32 multiply-adds; vdpbf16ps does twice as many per instruction.
- * One head of T 128, Dh 32 took 24 us here against the float32 kernel's 38 (the AVX-512
- * emulation 41, the AVX2 one 50 against 40 for float32's 8-lane build).
+ * One head of T 128, Dh 32 took 25 us here against the float32 kernel's 40 (`make qbench
+ * QBENCH_ARGS=--attention`; the AVX-512 emulation 44, the AVX2 one 68 against 41 for the
+ * float32 kernel's 8-lane build).
  *
  * The same bits on every path, as in qkernels_bf16.c: each pair adds its odd product, then
- * its even one, under MXCSR's DAZ and FTZ; and the softmax sum adds 16 lanes in one order
+ * its even one, the products alone under MXCSR's DAZ and FTZ (everything float32 around
+ * them runs as on the instruction's path); and the softmax sum adds 16 lanes in one order
  * whatever the vector width (softmax_exp_row). qkernels_ref.c has the plain reference.
  */
 #include <math.h>
@@ -30,7 +32,6 @@
 #define ATT_R 4
 
 typedef unsigned vu __attribute__((vector_size(4 * VW)));
-typedef uint32_t u32_u __attribute__((aligned(4), may_alias));
 typedef vu vu_u __attribute__((aligned(4), may_alias));
 #define VU_LOAD(p) (*(const vu_u *)(const void *)(p))
 #define VU_STORE(p, v) (*(vu_u *)(void *)(p) = (v))
@@ -140,15 +141,13 @@ ENC_VEC_INLINE float softmax_exp_row(float *row, size_t n, size_t TV)
     return 1.0f / v_hsum(&sum);
 }
 
-/* C (R, n) = A (R, K pairs) B (K pairs, n), times scale[r] (NULL: 1); B's pair rows ldb
- * apart, C's rows ldc floats apart. Two vectors of columns at a time, then one, then
- * single columns. */
+/* C (R, n) = A (R, K pairs) B (K pairs, n); B's pair rows ldb apart, C's rows ldc floats
+ * apart. Two vectors of columns at a time, then one, then single columns; under DAZ and
+ * FTZ on the emulated paths, as the instruction adds. */
 ENC_VEC_INLINE void pair_rows_times(int R, const uint32_t *A, size_t lda, const uint32_t *B,
-                                    size_t ldb, size_t K, size_t n, float *C, size_t ldc,
-                                    const float *scale)
+                                    size_t ldb, size_t K, size_t n, float *C, size_t ldc)
 {
-    float sc[ATT_R];
-    for (int r = 0; r < R; r++) sc[r] = scale ? scale[r] : 1.0f;
+    DENORMALS_OFF(csr);
     size_t c = 0;
     for (; c + 2 * VW <= n; c += 2 * VW) {
         vf a[ATT_R][2];
@@ -164,8 +163,8 @@ ENC_VEC_INLINE void pair_rows_times(int R, const uint32_t *A, size_t lda, const 
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            V_STORE(C + r * ldc + c, a[r][0] * V1(sc[r]));
-            V_STORE(C + r * ldc + c + VW, a[r][1] * V1(sc[r]));
+            V_STORE(C + r * ldc + c, a[r][0]);
+            V_STORE(C + r * ldc + c + VW, a[r][1]);
         }
     }
     for (; c + VW <= n; c += VW) {
@@ -178,14 +177,15 @@ ENC_VEC_INLINE void pair_rows_times(int R, const uint32_t *A, size_t lda, const 
             for (int r = 0; r < R; r++) dp(&a[r], A[r * lda + k], &b0);
         }
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) V_STORE(C + r * ldc + c, a[r] * V1(sc[r]));
+        for (int r = 0; r < R; r++) V_STORE(C + r * ldc + c, a[r]);
     }
     for (; c < n; c++)
         for (int r = 0; r < R; r++) {
             float acc = 0.0f;
             for (size_t k = 0; k < K; k++) acc = dp1(acc, A[r * lda + k], B[k * ldb + c]);
-            C[r * ldc + c] = acc * sc[r];
+            C[r * ldc + c] = acc;
         }
+    DENORMALS_BACK(csr);
 }
 
 /* The scratch of one head (ENC_ATT_SCRATCH(T, Dh) floats; TV = ENC_ATT_TV(T)). */
@@ -207,7 +207,7 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
     for (int r = 0; r < R; r++) pairs_of(s->qs + r * DP, q + (i0 + r) * ld, Dh, scale);
     enc_att_keys(i0, i0 + R, T, TV, half_window, scores != NULL, &j0, &j1);
     size_t jn = j1 < T ? j1 : T;
-    pair_rows_times(R, s->qs, DP, s->kt + j0, TV, DP, j1 - j0, s->rows + j0, TV, NULL);
+    pair_rows_times(R, s->qs, DP, s->kt + j0, TV, DP, j1 - j0, s->rows + j0, TV);
     float inv[ATT_R];
     for (int r = 0; r < R; r++) {
         float *row = s->rows + r * TV;
@@ -230,7 +230,13 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
     }
     /* z rows (R, Dh) = exps (R, keys) V (keys, Dh), scaled by 1 / each row's sum; j0 even */
     pair_rows_times(R, s->ap + j0 / 2, TV / 2, s->vp + j0 / 2 * Dh, Dh, (jn + 1) / 2 - j0 / 2, Dh,
-                    z + i0 * ldz, ldz, inv);
+                    z + i0 * ldz, ldz);
+    for (int r = 0; r < R; r++) {
+        float *zr = z + (i0 + r) * ldz;
+        size_t d = 0;
+        for (; d + VW <= Dh; d += VW) V_STORE(zr + d, V_LOAD(zr + d) * V1(inv[r]));
+        for (; d < Dh; d++) zr[d] *= inv[r];
+    }
 }
 
 void QK_FN(enc_qk_attention_head)(float *att, float *scores, float *z, const float *q,
@@ -246,7 +252,6 @@ void QK_FN(enc_qk_attention_head)(float *att, float *scores, float *z, const flo
     s.ap = (uint32_t *)(void *)(s.rows + ATT_R * TV);
     s.qs = s.ap + ATT_R * (TV / 2);
     uint32_t *kp = s.qs + ATT_R * DP; /* (ceil(Dh / 2)) one key's pairs */
-    DENORMALS_OFF(csr);
     /* kt: each key's pairs, then down its column; zero columns past T */
     for (size_t j = 0; j < T; j++) {
         pairs_of(kp, k + j * ld, Dh, 1.0f);
@@ -274,5 +279,4 @@ void QK_FN(enc_qk_attention_head)(float *att, float *scores, float *z, const flo
                         TV);
     for (; i < T; i++)
         attention_block(1, att, scores, z, q, i, T, Dh, ld, ldz, scale, rel, half_window, &s, TV);
-    DENORMALS_BACK(csr);
 }
