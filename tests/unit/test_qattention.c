@@ -6,6 +6,7 @@
  * is given.
  */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +91,13 @@ static void release(outputs *o)
  * last bits of a float, and where bf16(w_j) rounds the other way it moves by one bf16
  * step, at most 2^-8 of w_j; so |diff| <= 2^-8 sum_j a_j |bf16 v[j][d]| + 1e-5 (1 + that
  * sum without the 2^-8). */
-static void check_shape(size_t T, size_t Dh, int with_rel, size_t half_window, uint64_t seed)
+static void check_shape(size_t T, size_t Dh, int with_rel, size_t half_window, double sigma,
+                        uint64_t seed)
 {
     size_t ld = 3 * Dh + 5, ldz = Dh + 3;
     float *qkv = malloc(T * ld * sizeof(float)), *rel = NULL, *relc = NULL;
     ck_assert_ptr_nonnull(qkv);
-    fill_normal(qkv, T * ld, seed, 1.0);
+    fill_normal(qkv, T * ld, seed, sigma);
     if (with_rel) {
         rel = malloc((2 * T - 1) * sizeof(float));
         ck_assert_ptr_nonnull(rel);
@@ -177,14 +179,46 @@ START_TEST(paths_match_reference_and_each_other)
         size_t T, Dh;
         int rel;
         size_t half_window;
+        double sigma; /* of q, k, v: at 12 the scores lie far apart and most weights are 0 */
     } shapes[] = {
-        {1, 32, 0, SIZE_MAX},   {2, 8, 0, SIZE_MAX},   {7, 33, 0, SIZE_MAX},
-        {16, 32, 0, SIZE_MAX},  {33, 64, 0, SIZE_MAX}, {128, 32, 0, SIZE_MAX},
-        {100, 24, 1, SIZE_MAX}, {50, 16, 0, 5},        {47, 1, 1, 3},
-        {300, 32, 1, 64},       {300, 64, 0, 20},
+        {1, 32, 0, SIZE_MAX, 1.0},   {2, 8, 0, SIZE_MAX, 1.0},   {7, 33, 0, SIZE_MAX, 1.0},
+        {16, 32, 0, SIZE_MAX, 1.0},  {33, 64, 0, SIZE_MAX, 1.0}, {128, 32, 0, SIZE_MAX, 1.0},
+        {100, 24, 1, SIZE_MAX, 1.0}, {50, 16, 0, 5, 1.0},        {47, 1, 1, 3, 1.0},
+        {300, 32, 1, 64, 1.0},       {300, 64, 0, 20, 1.0},      {64, 16, 0, SIZE_MAX, 12.0},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-        check_shape(shapes[s].T, shapes[s].Dh, shapes[s].rel, shapes[s].half_window, 100 + s);
+        check_shape(shapes[s].T, shapes[s].Dh, shapes[s].rel, shapes[s].half_window,
+                    shapes[s].sigma, 100 + s);
+}
+END_TEST
+
+/* Weights below 2^-126: scores 0, 0, 0, -86.5, -87 give exps 1, 1, 1, 2.7e-38 and 1.6e-38,
+ * which divided by their sum 3 fall below FLT_MIN. The instruction's path keeps them (only
+ * its products flush), so every path must: the float32 steps around the products run
+ * without MXCSR's DAZ and FTZ on the emulations too. */
+START_TEST(denormal_weights_keep_the_bits)
+{
+    const enc_qkernels *paths[4];
+    size_t np = runnable(paths), T = 5, Dh = 2, ld = 6;
+    float qkv[5 * 6] = {0}, key[5] = {0, 0, 0, -86.5f, -87.0f};
+    for (size_t j = 0; j < T; j++) {
+        qkv[j * ld] = 1.0f;         /* q = (1, 0) */
+        qkv[j * ld + 2] = key[j];   /* k = (key, 0) */
+        qkv[j * ld + 4] = (float)j; /* v = (j, 1) */
+        qkv[j * ld + 5] = 1.0f;
+    }
+    outputs first = run(paths[0]->attention, qkv, T, Dh, ld, Dh, 1.0f, NULL, SIZE_MAX);
+    for (size_t j = 3; j < 5; j++)
+        ck_assert_msg(first.att[j] > 0.0f && first.att[j] < FLT_MIN, "%s: weight %zu is %g",
+                      paths[0]->bf16_name, j, (double)first.att[j]);
+    for (size_t p = 1; p < np; p++) {
+        outputs got = run(paths[p]->attention, qkv, T, Dh, ld, Dh, 1.0f, NULL, SIZE_MAX);
+        ck_assert_msg(memcmp(got.att, first.att, T * T * 4) == 0 &&
+                          memcmp(got.z, first.z, T * Dh * 4) == 0,
+                      "%s: not %s's bits", paths[p]->bf16_name, paths[0]->bf16_name);
+        release(&got);
+    }
+    release(&first);
 }
 END_TEST
 
@@ -204,6 +238,7 @@ int main(void)
     TCase *tc = tcase_create("qattention");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, paths_match_reference_and_each_other);
+    tcase_add_test(tc, denormal_weights_keep_the_bits);
     tcase_add_test(tc, the_modes_use_it);
     suite_add_tcase(s, tc);
     return check_run(s);
