@@ -8,8 +8,8 @@
  *
  * Why: attention was a fifth of an int8 pass of 128 tokens (perf, MiniLM shape, one
  * thread), mostly float32 multiply-adds; vdpbf16ps does twice as many per instruction.
- * One head of T 128, Dh 32 took 25 us here against the float32 kernel's 40 (`make qbench
- * QBENCH_ARGS=--attention`; the AVX-512 emulation 44, the AVX2 one 68 against 41 for the
+ * One head of T 128, Dh 32 took 23 us here against the float32 kernel's 39 (`make qbench
+ * QBENCH_ARGS=--attention`; the AVX-512 emulation 40, the AVX2 one 47 against 39 for the
  * float32 kernel's 8-lane build).
  *
  * The same bits on every path, as in qkernels_bf16.c: each pair adds its odd product, then
