@@ -61,7 +61,7 @@ typedef struct {
  * TV), so the vectors and bf16 pairs of the range line up as those of the whole row do and
  * the keys left out, which weigh exactly 0, change no sum. The whole row [0, TV) without a
  * window (half_window >= T) or when the scores are kept (they hold every key). On a local
- * layer of ModernBERT (window 128) at T 2048 that is 208 keys a block instead of 2048. */
+ * layer of ModernBERT (window 128) at T 2048 that is 144 keys a block instead of 2048. */
 static inline void enc_att_keys(size_t i0, size_t i1, size_t T, size_t TV, size_t half_window,
                                 int every_key, size_t *j0, size_t *j1)
 {
