@@ -33,20 +33,16 @@ TEST_SRC   := $(wildcard tests/unit/test_*.c)
 # core/kernels.c is compiled twice, 16-lane (AVX-512) and 8-lane code; kernels_pick.c
 # chooses at run time (see kernels.c).
 KERNEL_W   := 16 8
-# The bf16 and int8 products (core/qkernels.c, qkernels_bf16.c, qkernels_int8.c) are
-# compiled once per path, with the flags of its instruction set (core/qkernels_path.h);
-# qlinear.c runs the first one the processor has (cpu.h).
+# The bf16 and int8 kernels (core/qkernels.c, qkernels_bf16.c, qkernels_int8.c,
+# qkernels_att.c) are compiled once per path, with the flags of its instruction set
+# (core/qkernels_path.h); qlinear.c runs the first one the processor has (cpu.h).
 QKERNEL_PATHS := avx512native avx512 avx2 scalar
 QK_FLAGS_avx512native := -march=x86-64-v4 -mavx512bf16 -mavx512vnni -DQK_AVX512NATIVE
 QK_FLAGS_avx512 := -march=x86-64-v4 -DQK_AVX512
 QK_FLAGS_avx2   := -march=x86-64-v3 -DQK_AVX2
 QK_FLAGS_scalar :=
 QK_SRC     := qkernels qkernels_bf16 qkernels_int8 qkernels_att
-QK_OBJ_qkernels      := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_%.o)
-QK_OBJ_qkernels_bf16 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_bf16_%.o)
-QK_OBJ_qkernels_int8 := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_int8_%.o)
-QK_OBJ_qkernels_att  := $(QKERNEL_PATHS:%=$(BUILD)/core/qkernels_att_%.o)
-QK_OBJ     := $(foreach f,$(QK_SRC),$(QK_OBJ_$(f)))
+QK_OBJ     := $(foreach f,$(QK_SRC),$(QKERNEL_PATHS:%=$(BUILD)/core/$(f)_%.o))
 CORE_OBJ   := $(filter-out $(BUILD)/core/kernels.o $(QK_SRC:%=$(BUILD)/core/%.o),$(CORE_SRC:%.c=$(BUILD)/%.o)) \
               $(KERNEL_W:%=$(BUILD)/core/kernels_w%.o) $(QK_OBJ)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
@@ -78,20 +74,14 @@ $(BUILD)/core/kernels_w%.o: core/kernels.c
 	$(CC) $(CFLAGS) -ffp-contract=fast -DVW=$* -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 
 # No FP contraction (-std=c11's default, said here): every path must round alike, so the
-# only fused multiply-adds are the ones the code asks for (qkernels_bf16.c). The path is
-# the last word of the object's name ($* is not the stem here, as these objects are in a
-# second static pattern rule below).
+# only fused multiply-adds are the ones the code asks for (qkernels_bf16.c). An object's
+# name is its source's and its path's: qkernels_att_avx2.o is core/qkernels_att.c with
+# QK_FLAGS_avx2. Both are taken from $@, so the source is named by secondary expansion
+# (the fuzzing build below uses the same rule shape).
 QK_FLAGS = $(QK_FLAGS_$(lastword $(subst _, ,$(basename $(notdir $@)))))
-$(QK_OBJ_qkernels): $(BUILD)/core/qkernels_%.o: core/qkernels.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
-$(QK_OBJ_qkernels_bf16): $(BUILD)/core/qkernels_bf16_%.o: core/qkernels_bf16.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
-$(QK_OBJ_qkernels_int8): $(BUILD)/core/qkernels_int8_%.o: core/qkernels_int8.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
-$(QK_OBJ_qkernels_att): $(BUILD)/core/qkernels_att_%.o: core/qkernels_att.c
+QK_SOURCE = core/$(subst _$(lastword $(subst _, ,$(basename $(notdir $@)))),,$(basename $(notdir $@))).c
+.SECONDEXPANSION:
+$(QK_OBJ): $$(QK_SOURCE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -ffp-contract=off $(QK_FLAGS) -MMD -MP -Icore -Icore/tokenizer -Iserver -Iserver/json -c $< -o $@
 
@@ -280,9 +270,6 @@ $(FUZZ_BUILD)/core/kernels_w%.o: core/kernels.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=fast -DVW=$* -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-# the source of a path's object: its name without the path
-QK_SOURCE = core/$(subst _$(lastword $(subst _, ,$(basename $(notdir $@)))),,$(basename $(notdir $@))).c
-.SECONDEXPANSION:
 $(FUZZ_QK_OBJ): $$(QK_SOURCE)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -ffp-contract=off $(QK_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@

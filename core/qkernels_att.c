@@ -222,9 +222,11 @@ ENC_VEC_INLINE void attention_block(int R, float *att, float *scores, float *z, 
             for (size_t j = i + half_window + 1; j < jn; j++) row[j] = -INFINITY;
         }
         inv[r] = softmax_exp_row(row + j0, jn - j0, j1 - j0);
-        if (att) {
+        if (att) { /* the keys not scored weigh 0 */
             float *a = att + i * T;
-            for (size_t j = 0; j < T; j++) a[j] = j >= j0 && j < jn ? row[j] * inv[r] : 0.0f;
+            memset(a, 0, j0 * sizeof *a);
+            for (size_t j = j0; j < jn; j++) a[j] = row[j] * inv[r];
+            memset(a + jn, 0, (T - jn) * sizeof *a);
         }
         pairs_of(s->ap + r * (TV / 2) + j0 / 2, row + j0, j1 - j0, 1.0f);
     }

@@ -118,6 +118,32 @@ static double peak(double (*loop)(void), int threads)
     return best;
 }
 
+/* ---- timing ------------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of call(ctx) timed one by one, after 0.2 s of warm-up, until min_time and 5
+ * calls have passed (at most 10^5 calls). */
+static double median_call(void (*call)(const void *ctx), const void *ctx, double min_time)
+{
+    static double t[100000];
+    size_t n = 0;
+    double t0 = now(), start;
+    while (now() - t0 < 0.2) call(ctx);
+    start = now();
+    while (n < sizeof t / sizeof *t && (n < 5 || now() - start < min_time)) {
+        double a = now();
+        call(ctx);
+        t[n++] = now() - a;
+    }
+    qsort(t, n, sizeof *t, cmp_double);
+    return t[n / 2];
+}
+
 /* ---- the products ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -126,31 +152,28 @@ typedef struct {
     enc_qlinear_fn *fn; /* NULL: enc_qlinear (the path picked) */
 } kernel;
 
+typedef struct {
+    const kernel *k;
+    float *out, *scratch;
+    const float *in, *b;
+    const void *P;
+    size_t N, Din, Dout;
+} product_call;
+
+static void call_product(const void *ctx)
+{
+    const product_call *c = ctx;
+    if (c->k->fn)
+        c->k->fn(c->out, c->in, c->P, c->b, c->N, c->Din, c->Dout, c->scratch, ENC_QACT_NONE);
+    else enc_qlinear(c->out, c->in, c->P, c->b, c->N, c->Din, c->Dout, c->k->mode, c->scratch);
+}
+
 static double time_product(const kernel *k, float *out, const float *in, const void *P,
                            const float *b, size_t N, size_t Din, size_t Dout, float *scratch,
                            double min_time)
 {
-    static double t[100000];
-    size_t n = 0;
-    double t0 = now(), start;
-    while (now() - t0 < 0.2) {
-        if (k->fn) k->fn(out, in, P, b, N, Din, Dout, scratch, ENC_QACT_NONE);
-        else enc_qlinear(out, in, P, b, N, Din, Dout, k->mode, scratch);
-    }
-    start = now();
-    while (n < sizeof t / sizeof *t && (n < 5 || now() - start < min_time)) {
-        double a = now();
-        if (k->fn) k->fn(out, in, P, b, N, Din, Dout, scratch, ENC_QACT_NONE);
-        else enc_qlinear(out, in, P, b, N, Din, Dout, k->mode, scratch);
-        t[n++] = now() - a;
-    }
-    /* median by insertion sort (n is at most a few 10^5, mostly a few hundred) */
-    for (size_t i = 1; i < n; i++)
-        for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
-            double s = t[j];
-            t[j] = t[j - 1], t[j - 1] = s;
-        }
-    return t[n / 2];
+    product_call c = {k, out, scratch, in, b, P, N, Din, Dout};
+    return median_call(call_product, &c, min_time);
 }
 
 /* ---- attention ---------------------------------------------------------------------------
@@ -158,32 +181,26 @@ static double time_product(const kernel *k, float *out, const float *in, const v
  * inside fused rows of 12 heads as the pass keeps them, embedding only (no maps kept), one
  * thread: the float32 kernel (16 and 8 lanes) and the bf16 one of each path this processor
  * runs. GFLOP = 4 T^2 Dh (q.k and a.v); the softmax's exps come on top, uncounted. */
-static int cmp_double(const void *a, const void *b)
+typedef struct {
+    enc_attention_fn *fn;
+    float *z, *scratch;
+    const float *qkv;
+    size_t T, Dh, ld;
+} attention_call;
+
+static void call_attention(const void *ctx)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    const attention_call *c = ctx;
+    size_t HD = c->ld / 3; /* q, k and v of every head side by side in a row */
+    c->fn(NULL, NULL, c->z, c->qkv, c->qkv + HD, c->qkv + 2 * HD, c->T, c->Dh, c->ld, HD,
+          1.0f / sqrtf((float)c->Dh), NULL, SIZE_MAX, c->scratch);
 }
 
 static double time_attention(enc_attention_fn *fn, float *z, const float *qkv, size_t T, size_t Dh,
                              size_t ld, float *scratch, double min_time)
 {
-    static double t[100000];
-    size_t n = 0, H = ld / (3 * Dh);
-    float scale = 1.0f / sqrtf((float)Dh);
-#define ATT_CALL()                                                                                 \
-    fn(NULL, NULL, z, qkv, qkv + H * Dh, qkv + 2 * H * Dh, T, Dh, ld, H * Dh, scale, NULL,         \
-       SIZE_MAX, scratch)
-    double t0 = now(), start;
-    while (now() - t0 < 0.2) ATT_CALL();
-    start = now();
-    while (n < sizeof t / sizeof *t && (n < 5 || now() - start < min_time)) {
-        double a = now();
-        ATT_CALL();
-        t[n++] = now() - a;
-    }
-#undef ATT_CALL
-    qsort(t, n, sizeof *t, cmp_double);
-    return t[n / 2];
+    attention_call c = {fn, z, scratch, qkv, T, Dh, ld};
+    return median_call(call_attention, &c, min_time);
 }
 
 static void attention_rows(const double peak_gops[3][4], double min_time, int rounds)
