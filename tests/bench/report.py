@@ -232,7 +232,8 @@ def main():
         if k not in lat or median < lat[k][0]:
             lat[k] = (median, reps)
 
-    for name in ("encoderd.tsv", "encoderd2.tsv"):
+    rounds = [""] + [str(r) for r in range(2, 10)]  # encoderd.tsv, encoderd2.tsv, ...
+    for name in [f"encoderd{r}.tsv" for r in rounds]:
         for r in rows(f"{d}/{name}"):
             if r[0] == "forward":
                 key = (int(r[2]), int(r[3]))
@@ -241,7 +242,7 @@ def main():
                 keep_best((side, int(r[1])) + key, float(r[4]), int(r[7]))
                 gflop[key] = float(r[8])
     int8_checks, int8_acc = [], []
-    for name in ("ort_int8.tsv", "ort_int8_2.tsv"):
+    for name in ["ort_int8.tsv"] + [f"ort_int8_{r}.tsv" for r in rounds[1:]]:
         for r in rows(f"{d}/{name}"):
             if r[0] == "forward":
                 keep_best(("ort-int8", int(r[1]), int(r[2]), int(r[3])), float(r[4]), int(r[7]))
@@ -249,9 +250,10 @@ def main():
                 int8_checks.append(r[1:])
             elif r[0] == "accuracy" and name == "ort_int8.tsv":
                 int8_acc.append(r[1:])
-    for r in rows(f"{d}/ort2.tsv"):  # the second round: its timings only
-        if r[0] == "forward":
-            keep_best(("ort", int(r[1]), int(r[2]), int(r[3])), float(r[4]), int(r[7]))
+    for name in [f"ort{r}.tsv" for r in rounds[1:]]:  # the later rounds: their timings only
+        for r in rows(f"{d}/{name}"):
+            if r[0] == "forward":
+                keep_best(("ort", int(r[1]), int(r[2]), int(r[3])), float(r[4]), int(r[7]))
     for name in ("torch1.tsv", "torch2.tsv", "ort.tsv"):
         side = "ort" if name == "ort.tsv" else "torch"
         for r in rows(f"{d}/{name}"):
@@ -285,6 +287,10 @@ def main():
         p(f"- Model: all-MiniLM-L6-v2 shape (6 layers, D 384, 12 heads, F 1536, V 30522), the "
           f"`minilm` preset's seeded random weights ({dump.get('weights_mb', '?')} MB), the same "
           f"in every column.")
+        n_rounds = sum(os.path.exists(f"{d}/encoderd{r}.tsv") for r in rounds)
+        p(f"- Timing: the median of each side's timed runs; encoderd and ONNX Runtime (float32 "
+          f"and int8) ran {n_rounds} rounds in turn and each keeps its best median per shape, "
+          f"PyTorch one round.")
     flags = (" --quick" if quick else "") + (" --modernbert" if mb_only else "")
     p(f"- Command: {'`make bench` (' if not flags else '`'}tests/bench/bench.sh{flags}"
       f"{')' if not flags else '`'}; took {machine.get('wall_s', '?')} s.")
