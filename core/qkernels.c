@@ -104,20 +104,26 @@ static void product(const qjob *j, size_t r0, size_t r1, size_t c0, size_t c1)
     }
 }
 
+/* j's converted rows (N of them) at s, a 64-byte boundary (qkernels.h, scratch layout). */
+static void set_copy(qjob *j, char *s, size_t N)
+{
+    if (j->kind == Q_BF16) {
+        j->xb = (uint32_t *)(void *)s;
+        return;
+    }
+    size_t bytes = enc_q_round64(N * 4 * enc_q_quads(j->Din));
+    j->xq = (uint8_t *)s;
+    j->rs = (float *)(void *)(s + bytes);
+    j->rz = (int32_t *)(void *)(s + bytes + enc_q_round64(N * sizeof(float)));
+}
+
 static void qlinear_team(qkind kind, float *out, const float *in, const void *packed,
                          const float *b, size_t N, size_t Din, size_t Dout, float *scratch, int act)
 {
     if (N == 0 || Dout == 0) return;
     qjob j = {kind, out, in, packed, b, N, Din, Dout, NULL, NULL, NULL, NULL};
     char *s = enc_q_align64(scratch);
-    if (kind == Q_BF16) {
-        j.xb = (uint32_t *)(void *)s;
-    } else {
-        size_t bytes = enc_q_round64(N * 4 * enc_q_quads(Din));
-        j.xq = (uint8_t *)s;
-        j.rs = (float *)(void *)(s + bytes);
-        j.rz = (int32_t *)(void *)(s + bytes + enc_q_round64(N * sizeof(float)));
-    }
+    set_copy(&j, s, N);
     int nt = enc_kernel_threads();
     if (nt <= 1 || N * Din * Dout < SPLIT_MIN_MACS) {
         convert(&j, 0, N);
@@ -125,19 +131,31 @@ static void qlinear_team(qkind kind, float *out, const float *in, const void *pa
         act_slice(out, Dout, 0, N, 0, Dout, act);
         return;
     }
+    /* few rows: each thread its share of W's panels, every row; converted into a copy of its
+     * own when there are at most ENC_Q_OWN_ROWS rows (qkernels.h says why) */
+    int by_panels = N <= Dout, own = by_panels && N <= ENC_Q_OWN_ROWS;
+    size_t copy = enc_q_copy_bytes(kind == Q_INT8, N, Din);
 #pragma omp parallel num_threads(nt)
     {
         size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
         size_t r0 = N * t / n, r1 = N * (t + 1) / n, c0 = 0, c1 = Dout;
-        convert(&j, r0, r1);
-        if (N <= Dout) { /* few rows: each thread its share of W's panels, every row */
+        qjob jt = j;
+        if (own) {
+            if (t > 0) set_copy(&jt, s + t * copy, N);
+            convert(&jt, 0, N);
+        } else {
+            convert(&j, r0, r1);
+        }
+        if (by_panels) {
             size_t panels = enc_q_panels(Dout);
             c0 = panels * t / n * ENC_PANEL;
             c1 = t + 1 == n ? Dout : panels * (t + 1) / n * ENC_PANEL;
             r0 = 0, r1 = N;
+            if (!own) {
 #pragma omp barrier
+            }
         }
-        product(&j, r0, r1, c0, c1);
+        product(&jt, r0, r1, c0, c1);
         act_slice(out, Dout, r0, r1, c0, c1, act);
     }
 }

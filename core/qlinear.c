@@ -127,14 +127,13 @@ enc_status enc_qweight_pack(enc_compute mode, void *dst, const float *W, size_t 
     return ENC_OK;
 }
 
-size_t enc_qlinear_scratch_floats(enc_compute mode, size_t N, size_t Din)
+size_t enc_qlinear_scratch_floats(enc_compute mode, size_t N, size_t Din, int threads)
 {
-    switch (mode) {
-    case ENC_COMPUTE_F32: return 0;
-    case ENC_COMPUTE_BF16: return N * enc_q_pairs(Din) + 16;
-    case ENC_COMPUTE_INT8: return N * (enc_q_quads(Din) + 2) + 64;
-    }
-    return 0;
+    if (mode != ENC_COMPUTE_BF16 && mode != ENC_COMPUTE_INT8) return 0;
+    int int8 = mode == ENC_COMPUTE_INT8;
+    size_t own = N < ENC_Q_OWN_ROWS ? N : ENC_Q_OWN_ROWS, more = threads > 1 ? threads - 1 : 0;
+    size_t bytes = enc_q_copy_bytes(int8, N, Din) + more * enc_q_copy_bytes(int8, own, Din);
+    return bytes / sizeof(float) + 16; /* + the way to the first 64-byte boundary */
 }
 
 /* The first path of the list this processor runs, for mode (BF16 or INT8). */

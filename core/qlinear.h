@@ -22,7 +22,7 @@
  *   size_t bytes = enc_qweight_bytes(mode, Dout, Din);
  *   enc_qweight_pack(mode, dst, W, Dout, Din, "layer.0.attention.qkv", err, sizeof err);
  * per pass (scratch reserved beforehand: no allocation in the pass):
- *   float *scratch;   // enc_qlinear_scratch_floats(mode, max N, max Din) floats
+ *   float *scratch;   // enc_qlinear_scratch_floats(mode, max N, max Din, threads) floats
  *   enc_qlinear(out, in, dst, b, N, Din, Dout, mode, scratch);
  */
 #ifndef ENCODERD_QLINEAR_H
@@ -51,16 +51,18 @@ size_t enc_qweight_bytes(enc_compute mode, size_t Dout, size_t Din);
 enc_status enc_qweight_pack(enc_compute mode, void *dst, const float *W, size_t Dout, size_t Din,
                             const char *what, char *err, size_t errlen);
 
-/* Floats of scratch enc_qlinear needs for N rows of Din inputs (the activations converted
- * to bf16 or u8, the rows' int8 scales; 64-byte alignment included): 0 for F32,
- * N ceil(Din / 2) + 16 for BF16, N (ceil(Din / 4) + 2) + 64 for INT8. Enough for any
- * smaller N or Din too. */
-size_t enc_qlinear_scratch_floats(enc_compute mode, size_t N, size_t Din);
+/* Floats of scratch enc_qlinear needs for N rows of Din inputs on a team of `threads` (the
+ * activations converted to bf16 or u8, the rows' int8 scales; a thread's own copy of up
+ * to 512 rows for each thread past the first; 64-byte alignment included): 0 for F32, about
+ * N ceil(Din / 2) for BF16 and N (ceil(Din / 4) + 2) for INT8 at one thread (qkernels.h,
+ * enc_q_copy_bytes). Enough for any smaller N, Din or team too. */
+size_t enc_qlinear_scratch_floats(enc_compute mode, size_t N, size_t Din, int threads);
 
 /* out (N, Dout) = in (N, Din) W^T + b, W packed for mode, b (Dout) or NULL, scratch of
- * enc_qlinear_scratch_floats(mode, N, Din) floats (any alignment; not used by F32), on
- * the team of enc_set_num_threads threads (split as the float32 products are: by rows
- * when N > Dout, else by W's panels). out must not overlap in or scratch. */
+ * enc_qlinear_scratch_floats(mode, N, Din, threads) floats (any alignment; not used by
+ * F32), on the team of enc_set_num_threads threads, at most `threads` (split as the float32
+ * products are: by rows when N > Dout, else by W's panels). out must not overlap in or
+ * scratch. */
 void enc_qlinear(float *out, const float *in, const void *packed, const float *b, size_t N,
                  size_t Din, size_t Dout, enc_compute mode, float *scratch);
 

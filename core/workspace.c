@@ -59,17 +59,19 @@ static size_t per_token(const enc_config *c)
     return 4 * D + 3 * HD + HD + F + (c->glu ? 2 * F : 0) + emb_extra(c);
 }
 
-/* The products' scratch (BF16, INT8) for N rows of the widest input among D, H*Dh, F. */
-static size_t qscratch_floats(enc_compute mode, size_t N, size_t D, size_t HD, size_t F)
+/* The products' scratch (BF16, INT8) for N rows of the widest input among D, H*Dh, F, on a
+ * team of `threads`. */
+static size_t qscratch_floats(enc_compute mode, size_t N, size_t D, size_t HD, size_t F,
+                              int threads)
 {
     size_t widest = D > HD ? D : HD;
-    return enc_qlinear_scratch_floats(mode, N, widest > F ? widest : F);
+    return enc_qlinear_scratch_floats(mode, N, widest > F ? widest : F, threads);
 }
 
 static size_t activation_floats(const enc_config *c, size_t N, size_t T, int threads)
 {
     return N * per_token(c) + (size_t)threads * ENC_ATT_SCRATCH(T, c->d_head) + c->n_heads +
-        qscratch_floats(c->compute, N, c->d_model, c->n_heads * c->d_head, c->d_ff);
+        qscratch_floats(c->compute, N, c->d_model, c->n_heads * c->d_head, c->d_ff, threads);
 }
 
 static bool same_sizes(const enc_workspace *ws, const enc_config *c)

@@ -31,7 +31,8 @@ struct enc_workspace {
     float *scratch;     /* (threads, ENC_ATT_SCRATCH(T, Dh)) each thread's attention scratch */
     int32_t *head_slot; /* (H) where head h is kept among the selected heads, -1 if not */
     float *qscratch;    /* BF16, INT8: the products' converted activations
-                           (enc_qlinear_scratch_floats(compute, N, max(D, H*Dh, F))); else NULL */
+                           (enc_qlinear_scratch_floats(compute, N, max(D, H*Dh, F),
+                           threads)); else NULL */
     /* Set by enc_workspace_reserve: one mapping, the activations then the result room. */
     void *map;
     size_t map_bytes;

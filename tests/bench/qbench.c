@@ -344,8 +344,10 @@ int main(int argc, char **argv)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17, in[i] = (float)(x >> 40) / 8388608.0f - 1.0f;
         for (size_t i = 0; i < Dout; i++) b[i] = 0.01f * (float)i;
         void *packed[3];
-        float *scratch = malloc(enc_qlinear_scratch_floats(ENC_COMPUTE_INT8, maxN, Din) * 4 +
-                                enc_qlinear_scratch_floats(ENC_COMPUTE_BF16, maxN, Din) * 4);
+        int team = 1;
+        for (int t = 0; t < nthreads; t++) team = (int)threads[t] > team ? (int)threads[t] : team;
+        float *scratch = malloc(enc_qlinear_scratch_floats(ENC_COMPUTE_INT8, maxN, Din, team) * 4 +
+                                enc_qlinear_scratch_floats(ENC_COMPUTE_BF16, maxN, Din, team) * 4);
         char err[256];
         for (int m = 0; m < 3; m++) {
             size_t bytes = enc_qweight_bytes((enc_compute)m, Dout, Din);

@@ -71,9 +71,10 @@ static void *pack(enc_compute mode, const float *W, size_t Dout, size_t Din)
     return p;
 }
 
+/* For a team of at most 2 threads. */
 static float *scratch_for(enc_compute mode, size_t N, size_t Din)
 {
-    float *s = malloc(enc_qlinear_scratch_floats(mode, N, Din) * sizeof(float));
+    float *s = malloc(enc_qlinear_scratch_floats(mode, N, Din, 2) * sizeof(float));
     ck_assert_ptr_nonnull(s);
     return s;
 }
@@ -417,16 +418,21 @@ START_TEST(bf16_denormals_as_the_instruction)
 }
 END_TEST
 
-/* The scratch enc_qlinear_scratch_floats promises is enough, at any alignment: the floats
- * past it are never written. */
+/* The scratch enc_qlinear_scratch_floats promises for 2 threads is enough, at any
+ * alignment: the floats past it are never written. The shapes: too small to split; split
+ * by rows (300 > 64 outputs); split by panels, each thread converting every row into its
+ * own copy (40 and 512 rows); split by panels with one copy (600 rows, over 512). */
 START_TEST(scratch_is_enough)
 {
-    static const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {13, 130, 33}, {300, 384, 64}};
+    static const size_t shapes[][3] = {{1, 1, 1},      {3, 5, 7},      {13, 130, 33},
+                                       {300, 384, 64}, {40, 257, 512}, {512, 130, 520},
+                                       {600, 130, 700}};
+    size_t nshapes = sizeof shapes / sizeof *shapes;
     for (int m = 1; m <= 2; m++)
-        for (size_t s = 0; s < 4; s++) {
+        for (size_t s = 0; s < nshapes; s++) {
             enc_compute mode = (enc_compute)m;
             size_t N = shapes[s][0], Din = shapes[s][1], Dout = shapes[s][2];
-            size_t need = enc_qlinear_scratch_floats(mode, N, Din);
+            size_t need = enc_qlinear_scratch_floats(mode, N, Din, 2);
             float *W = malloc(Dout * Din * 4), *x = malloc(N * Din * 4),
                   *out = malloc(N * Dout * 4);
             fill_uniform(W, Dout * Din, 51, 1.0);
@@ -445,7 +451,17 @@ START_TEST(scratch_is_enough)
             }
             free(W), free(x), free(out), free(P);
         }
-    ck_assert_uint_eq(enc_qlinear_scratch_floats(ENC_COMPUTE_F32, 100, 100), 0);
+    ck_assert_uint_eq(enc_qlinear_scratch_floats(ENC_COMPUTE_F32, 100, 100, 2), 0);
+    /* a thread's own copy is counted for up to 512 rows, one more thread at a time */
+    for (int m = 1; m <= 2; m++) {
+        enc_compute mode = (enc_compute)m;
+        size_t one = enc_qlinear_scratch_floats(mode, 40, 257, 1);
+        ck_assert_uint_gt(enc_qlinear_scratch_floats(mode, 40, 257, 2), one);
+        ck_assert_uint_eq(enc_qlinear_scratch_floats(mode, 600, 130, 3) -
+                              enc_qlinear_scratch_floats(mode, 600, 130, 2),
+                          enc_qlinear_scratch_floats(mode, 512, 130, 2) -
+                              enc_qlinear_scratch_floats(mode, 512, 130, 1));
+    }
 }
 END_TEST
 
