@@ -121,6 +121,12 @@ enc_status enc_ws_ready(enc_workspace *ws, const enc_config *c, size_t N, size_t
                         size_t errlen)
 {
     if (ws->map) {
+        /* the attention scratches and the products' copies are counted per thread */
+        if (enc_kernel_threads() > ws->threads)
+            return enc_fail(err, errlen, ENC_ERR_INVALID,
+                            "the workspace was reserved for %d thread(s) and %d run now; "
+                            "reserve it again after enc_set_num_threads",
+                            ws->threads, enc_kernel_threads());
         if (same_sizes(ws, c)) return ENC_OK;
         return enc_fail(err, errlen, ENC_ERR_INVALID,
                         "the workspace was reserved for a model of other sizes; reserve it "

@@ -263,6 +263,33 @@ START_TEST(other_sizes_need_a_new_reservation)
 }
 END_TEST
 
+/* A workspace reserved at one thread refuses a pass on two (its per-thread scratch would
+ * be too small) until reserved again; fewer threads than reserved are fine. */
+START_TEST(more_threads_need_a_new_reservation)
+{
+    enc_model *m = small(false);
+    int32_t ids[3] = {1, 2, 3};
+    size_t len = 3;
+    enc_batch b = {.ids = ids, .lengths = &len, .n_seq = 1};
+    enc_request q = enc_request_default(m);
+    enc_workspace *ws = enc_workspace_new();
+    enc_result r;
+    enc_set_num_threads(1);
+    ck_assert_int_eq(enc_workspace_reserve(ws, m, 64, 4096, err, sizeof err), ENC_OK);
+    enc_set_num_threads(2);
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "reserve") != NULL && strstr(err, "1 thread") != NULL, "%s", err);
+    ck_assert_int_eq(enc_workspace_reserve(ws, m, 64, 4096, err, sizeof err), ENC_OK);
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
+    enc_result_free(&r);
+    enc_set_num_threads(1);
+    ck_assert_int_eq(enc_forward(m, ws, &b, &q, &r, err, sizeof err), ENC_OK);
+    enc_result_free(&r);
+    enc_workspace_free(ws);
+    enc_model_free(m);
+}
+END_TEST
+
 /* Whether the page holding p is in memory. */
 static bool resident(const void *p)
 {
@@ -328,6 +355,7 @@ int main(void)
     tcase_add_test(tc, parts_match_one_pass);
     tcase_add_test(tc, room_is_checked);
     tcase_add_test(tc, other_sizes_need_a_new_reservation);
+    tcase_add_test(tc, more_threads_need_a_new_reservation);
     tcase_add_test(tc, trim_gives_pages_back);
     suite_add_tcase(s, tc);
     return check_run(s);
