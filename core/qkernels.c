@@ -111,10 +111,9 @@ static void set_copy(qjob *j, char *s, size_t N)
         j->xb = (uint32_t *)(void *)s;
         return;
     }
-    size_t bytes = enc_q_round64(N * 4 * enc_q_quads(j->Din));
     j->xq = (uint8_t *)s;
-    j->rs = (float *)(void *)(s + bytes);
-    j->rz = (int32_t *)(void *)(s + bytes + enc_q_round64(N * sizeof(float)));
+    j->rs = (float *)(void *)(s + enc_q8_row_scales_at(N, j->Din));
+    j->rz = (int32_t *)(void *)(s + enc_q8_row_zeros_at(N, j->Din));
 }
 
 static void qlinear_team(qkind kind, float *out, const float *in, const void *packed,

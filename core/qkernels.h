@@ -175,11 +175,21 @@ static inline void *enc_q_align64(void *p)
     return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 static inline size_t enc_q_round64(size_t n) { return (n + 63) & ~(size_t)63; }
+/* One int8 copy of N rows: the u8 quads, then at these byte offsets the rows' scales
+ * (float) and zero points (int32). */
+static inline size_t enc_q8_row_scales_at(size_t N, size_t Din)
+{
+    return enc_q_round64(N * 4 * enc_q_quads(Din));
+}
+static inline size_t enc_q8_row_zeros_at(size_t N, size_t Din)
+{
+    return enc_q8_row_scales_at(N, Din) + enc_q_round64(N * sizeof(float));
+}
 /* Bytes of one copy for N rows of Din inputs: bf16 pairs, or u8 quads, scales, zero points. */
 static inline size_t enc_q_copy_bytes(int int8, size_t N, size_t Din)
 {
     if (!int8) return enc_q_round64(N * 4 * enc_q_pairs(Din));
-    return enc_q_round64(N * 4 * enc_q_quads(Din)) + 2 * enc_q_round64(N * 4);
+    return enc_q8_row_zeros_at(N, Din) + enc_q_round64(N * sizeof(int32_t));
 }
 
 #endif
