@@ -19,6 +19,8 @@
  *                                   enc_forward latency of the minilm preset (or of the
  *                                   checkpoint folder DIR, ids drawn from its vocabulary),
  *                                   in each compute mode (f32 alone by default)
+ *   bench serve [--model DIR]       times a shape per line of stdin ("COMPUTE THREADS B T
+ *                                   SECONDS"), for paired.py (below, cmd_serve)
  *   bench accuracy CORPUS [--threads N]
  *                                   the bf16 and int8 passes against float32 on every
  *                                   text of CORPUS (a JSON string a line): the least and
@@ -416,6 +418,41 @@ static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
     return n;
 }
 
+typedef struct {
+    double med, min, max; /* seconds */
+    size_t reps;
+} timing;
+
+/* The passes of one shape: warm-up passes until warmup_time has gone by (at least one, at
+ * most 50), then timed ones until min_time and min_reps are both reached, or max_reps;
+ * samples holds max_reps. */
+static timing time_passes(enc_model *m, enc_workspace *ws, const enc_batch *batch,
+                          const enc_request *req, double warmup_time, double min_time,
+                          size_t min_reps, size_t max_reps, double *samples)
+{
+    char err[512];
+    enc_result res;
+    double w0 = now();
+    for (int r = 0; r < 50; r++) {
+        if (enc_forward(m, ws, batch, req, &res, err, sizeof err) != ENC_OK) die(err);
+        enc_result_free(&res);
+        if (now() - w0 >= warmup_time) break;
+    }
+    size_t reps = 0;
+    double t_start = now();
+    while (reps < max_reps) {
+        double t0 = now();
+        if (enc_forward(m, ws, batch, req, &res, err, sizeof err) != ENC_OK) die(err);
+        samples[reps++] = now() - t0;
+        enc_result_free(&res);
+        if (reps >= min_reps && now() - t_start >= min_time) break;
+    }
+    qsort(samples, reps, sizeof *samples, cmp_double);
+    timing t = {reps % 2 ? samples[reps / 2] : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]),
+                samples[0], samples[reps - 1], reps};
+    return t;
+}
+
 static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, const size_t *Ts,
                          size_t n_shapes, const size_t *th, size_t n_th, double min_time,
                          double warmup_time, size_t min_reps, size_t max_reps);
@@ -473,34 +510,17 @@ static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, co
             for (size_t b = 0; b < B; b++) lens[b] = T;
             enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
             enc_request req = enc_request_default(m); /* embedding only, as the server's default */
-            enc_result res;
-            /* Warm-up: passes until warmup_time has gone by (at least one, at most 50). */
-            double w0 = now();
-            for (int r = 0; r < 50; r++) {
-                if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
-                enc_result_free(&res);
-                if (now() - w0 >= warmup_time) break;
-            }
-            size_t reps = 0;
-            double t_start = now();
-            while (reps < max_reps) {
-                double t0 = now();
-                if (enc_forward(m, ws, &batch, &req, &res, err, sizeof err) != ENC_OK) die(err);
-                samples[reps++] = now() - t0;
-                enc_result_free(&res);
-                if (reps >= min_reps && now() - t_start >= min_time) break;
-            }
-            qsort(samples, reps, sizeof *samples, cmp_double);
-            double med = reps % 2 ? samples[reps / 2]
-                                  : 0.5 * (samples[reps / 2 - 1] + samples[reps / 2]);
+            timing tm = time_passes(m, ws, &batch, &req, warmup_time, min_time, min_reps, max_reps,
+                                    samples);
+            double med = tm.med;
             double flops = forward_flops(&m->cfg, B, T);
             /* forward  threads  B  T  median_ms  min_ms  max_ms  reps  gflop_per_pass  compute */
             printf("forward\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%.4f\t%zu\t%.4f\t%s\n", th[t], B, T,
-                   med * 1e3, samples[0] * 1e3, samples[reps - 1] * 1e3, reps, flops / 1e9,
+                   med * 1e3, tm.min * 1e3, tm.max * 1e3, tm.reps, flops / 1e9,
                    enc_compute_name(mode));
             fflush(stdout);
             fprintf(stderr, "  encoderd %s %zux%zu threads %zu: %.3f ms (%zu runs)\n",
-                    enc_compute_name(mode), B, T, th[t], med * 1e3, reps);
+                    enc_compute_name(mode), B, T, th[t], med * 1e3, tm.reps);
             free(ids);
             free(lens);
         }
@@ -508,6 +528,62 @@ static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, co
     free(samples);
     enc_workspace_free(ws);
     enc_model_free(m);
+}
+
+/* ---- paired turns --------------------------------------------------------------------
+ * `bench serve`: a line "COMPUTE THREADS B T SECONDS" on stdin times that shape (warm-up
+ * passes for a fifth of a second, at least one, then passes until SECONDS and 3 of them)
+ * and answers "time  COMPUTE  THREADS  B  T  median_ms  min_ms  reps" on stdout; EOF ends.
+ * paired.py runs it in turns with bench_ort.js --serve, so that both sides of a ratio are
+ * timed within seconds of each other. The models (minilm preset, or --model DIR) are made
+ * at their first line, a workspace per mode and thread count. */
+static int cmd_serve(int argc, char **argv)
+{
+    const char *dir = argc == 2 && strcmp(argv[0], "--model") == 0 ? argv[1] : NULL;
+    if (argc != 0 && !dir) die("serve takes only --model DIR");
+    enc_model *models[3] = {NULL, NULL, NULL};
+    enc_workspace *ws[3][3] = {{NULL}}; /* [mode][threads] */
+    double *samples = malloc(10000 * sizeof *samples);
+    if (!samples) die("out of memory");
+    char line[256], name[16], err[512];
+    while (fgets(line, sizeof line, stdin)) {
+        size_t th, B, T;
+        double secs;
+        if (sscanf(line, "%15s %zu %zu %zu %lf", name, &th, &B, &T, &secs) != 5 || th < 1 ||
+            th > 2 || B < 1 || T < 1 || B * T > 16384)
+            die("serve: a line is COMPUTE THREADS(1|2) B T SECONDS, B x T at most 16384");
+        enc_compute mode;
+        if (parse_modes(name, &mode, 1) != 1) die("serve: COMPUTE is f32, bf16 or int8");
+        if (!models[mode]) models[mode] = dir ? checkpoint_in(dir, mode) : minilm_in(mode);
+        enc_model *m = models[mode];
+        enc_set_num_threads((int)th);
+        if (!ws[mode][th]) {
+            /* reserved as forward_mode's */
+            if (!(ws[mode][th] = enc_workspace_new())) die("out of memory");
+            if (enc_workspace_reserve(ws[mode][th], m, 16384, (size_t)32 << 20, err, sizeof err) !=
+                ENC_OK)
+                die(err);
+        }
+        int32_t *ids = malloc(B * T * sizeof *ids);
+        size_t *lens = malloc(B * sizeof *lens);
+        if (!ids || !lens) die("out of memory");
+        make_ids(ids, B * T, m->cfg.vocab_size, 1000 + B * T);
+        for (size_t b = 0; b < B; b++) lens[b] = T;
+        enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
+        enc_request req = enc_request_default(m);
+        timing tm = time_passes(m, ws[mode][th], &batch, &req, 0.2, secs, 3, 10000, samples);
+        printf("time\t%s\t%zu\t%zu\t%zu\t%.4f\t%.4f\t%zu\n", enc_compute_name(mode), th, B, T,
+               tm.med * 1e3, tm.min * 1e3, tm.reps);
+        fflush(stdout);
+        free(ids);
+        free(lens);
+    }
+    for (int k = 0; k < 3; k++) {
+        for (int t = 0; t < 3; t++) enc_workspace_free(ws[k][t]);
+        enc_model_free(models[k]);
+    }
+    free(samples);
+    return 0;
 }
 
 /* ---- accuracy and memory of the compute modes ------------------------------------------ */
@@ -654,12 +730,14 @@ int main(int argc, char **argv)
         return cmd_dump_model(argv[3], argv[4]);
     if (argc >= 2 && strcmp(argv[1], "gemm") == 0) return cmd_gemm(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "forward") == 0) return cmd_forward(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "serve") == 0) return cmd_serve(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "accuracy") == 0) return cmd_accuracy(argc - 2, argv + 2);
     if (argc == 3 && strcmp(argv[1], "rss") == 0) return cmd_rss(argv[2]);
     fprintf(stderr,
             "usage: bench info | dump DIR | dump --model DIR OUT | gemm N THREADS... [--reps R] | "
             "forward [--shapes BxT,...] [--threads 1,2] [--min-time S] [--min-reps N] "
             "[--max-reps N] [--warmup-time S] [--compute f32,bf16,int8] [--model DIR] | "
+            "serve [--model DIR] | "
             "accuracy CORPUS "
             "[--threads N] | rss f32|bf16|int8\n");
     return 2;

@@ -68,12 +68,14 @@ if [ "$QUICK" -eq 1 ]; then
     SHAPES=1x8,32x16
     TIMING=(--min-time 0.2 --warmup-time 0.1 --min-reps 3 --max-reps 20)
     ROUNDS=2
+    PAIRED=(--shapes 1x8,32x16 --rounds 2 --seconds 0.2)
     GEMM=(1024 1 2 --reps 2)
     MB_SHAPES=1x128
 else
     SHAPES=1x8,1x128,1x512,32x16,32x128
     TIMING=(--min-time 2 --warmup-time 0.5 --min-reps 5 --max-reps 500)
     ROUNDS=3 # rounds of encoderd and ONNX Runtime (float32 and int8) on the MiniLM shapes
+    PAIRED=(--shapes 1x128,32x128 --rounds 7 --seconds 1) # about 4 minutes here
     GEMM=(2048 1 2 --reps 5)
     # ModernBERT's point is long inputs (local layers attend within a window of 128):
     # 1x2048 too, about half a minute per side and round here.
@@ -218,6 +220,11 @@ if [ "$INSIDE" -eq 0 ]; then
                 --model "$OUT/minilm.int8.onnx" --tol 0.1 --threads 1,2 --shapes $SHAPES "${TIMING[@]}"
         fi
     done
+    # The compute modes' ratios in paired turns: both sides of each ratio within seconds of
+    # each other, round after round (paired.py); the targets are read from these.
+    if [ -f "$OUT/minilm.int8.onnx" ]; then
+        step paired "$OUT/paired.tsv" "${CLEAN[@]}" $PY $HERE/paired.py "$OUT" "${PAIRED[@]}"
+    fi
 
     modernbert_part
 fi

@@ -4,6 +4,7 @@
 //   node bench_ort.js DIR [--threads 1,2] [--shapes 1x8,...] [--min-time S] [--min-reps N]
 //                         [--max-reps N] [--warmup-time S] [--model FILE] [--tol X]
 //                         [--ref FILE] [--vocab V]
+//   node bench_ort.js DIR --serve
 //
 // Runs DIR/minilm.onnx (exported by bench_torch.py from the weights `bench dump` wrote),
 // checks its outputs against encoderd's (DIR/ref.safetensors) for every session, and times
@@ -20,6 +21,12 @@
 // pooling, B x T x D adds, is left out of its time). --ref names encoderd's reference
 // (`bench dump --model`: a padded batch with its attention_mask) and --vocab the range of
 // the timed ids (30522, MiniLM's, by default).
+//
+// --serve: for paired.py, which runs it in turns with `bench serve`. A line "MODEL THREADS B
+// T SECONDS" on stdin (MODEL f32: DIR/minilm.onnx, int8: DIR/minilm.int8.onnx, both checked
+// by the runs above) times that shape (warm-up calls for a fifth of a second, at least one,
+// then calls until SECONDS and 3 of them) and answers "time  MODEL  THREADS  B  T  median_ms
+// min_ms  reps"; a session per model and thread count, made at its first line; EOF ends.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -28,7 +35,7 @@ const ort = require('onnxruntime-node');
 function parseArgs(argv) {
   const a = { threads: '1,2', shapes: '1x8,1x128,1x512,32x16,32x128', minTime: 2.0,
               warmupTime: 0.5, minReps: 5, maxReps: 500, dir: null, model: null, tol: 1e-3,
-              ref: null, vocab: 30522 };
+              ref: null, vocab: 30522, serve: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -42,6 +49,7 @@ function parseArgs(argv) {
     else if (k === '--tol') { a.tol = Number(v); i++; }
     else if (k === '--ref') { a.ref = v; i++; }
     else if (k === '--vocab') { a.vocab = Number(v); i++; }
+    else if (k === '--serve') a.serve = true;
     else if (!a.dir) a.dir = k;
     else throw new Error(`unknown argument ${k}`);
   }
@@ -145,8 +153,36 @@ function meanPool(hidden, mask, B, T, D) {
   return out;
 }
 
+async function serve(a) {
+  const files = { f32: path.join(a.dir, 'minilm.onnx'), int8: path.join(a.dir, 'minilm.int8.onnx') };
+  const sessions = new Map();
+  const rl = require('readline').createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [name, th, b, t, secs] = line.trim().split(/\s+/);
+    const threads = Number(th), B = Number(b), T = Number(t);
+    if (!files[name] || !(threads >= 1) || !(B >= 1) || !(T >= 1) || !(Number(secs) > 0)) {
+      throw new Error(`serve: a line is MODEL(f32|int8) THREADS B T SECONDS, not "${line}"`);
+    }
+    const key = `${name} ${threads}`;
+    if (!sessions.has(key)) {
+      sessions.set(key, await ort.InferenceSession.create(files[name], {
+        executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
+        executionMode: 'sequential', graphOptimizationLevel: 'all' }));
+    }
+    const session = sessions.get(key);
+    const f = feeds(B, T, randomIds(B * T, 1000 + B * T, a.vocab));
+    const { med, min, n } = await timeRuns(() => session.run(f, ['embedding']),
+                                           { warmupTime: 0.2, minTime: Number(secs), minReps: 3,
+                                             maxReps: 10000 });
+    console.log(`time\t${name}\t${threads}\t${B}\t${T}\t${(med * 1e3).toFixed(4)}\t` +
+                `${(min * 1e3).toFixed(4)}\t${n}`);
+  }
+  for (const s of sessions.values()) await s.release();
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
+  if (a.serve) return serve(a);
   const model = a.model || path.join(a.dir, 'minilm.onnx');
   const TOL = a.tol;
   const ref = readSafetensors(a.ref || path.join(a.dir, 'ref.safetensors'));

@@ -7,6 +7,7 @@ correctness check failed or is missing. With --inside, only the rows of bench.sh
     report.py [--inside] DIR
 """
 import os
+import statistics
 import sys
 
 TOL = 1e-3
@@ -86,15 +87,48 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
               f"{fmt_ms(oi)} | {ratio(bf, o)} | {ratio(i8, o)} | {ratio(i8, oi)} |")
     p("")
     targets = []
-    for t in (1, 2):
-        for B, T in ((1, 128), (32, 128)):
-            bf, i8, o, oi = (get(s, t, B, T) for s in
-                             ("encoderd-bf16", "encoderd-int8", "ort", "ort-int8"))
-            for what, a, b, lim in (("bf16 / ORT f32", bf, o, 0.6), ("int8 / ORT f32", i8, o, 0.45),
-                                    ("int8 / ORT int8", i8, oi, 0.85)):
-                if a and b:
-                    targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''}", a / b,
-                                    f"≤ {lim}", a / b <= lim))
+    ratios = (("bf16 / ORT f32", 0, 2, 0.6), ("int8 / ORT f32", 1, 2, 0.45),
+              ("int8 / ORT int8", 1, 3, 0.85))
+    # paired.tsv: per round, shape and thread count, the medians of encoderd bf16 and int8
+    # and ONNX Runtime f32 and int8, timed in turn within seconds (paired.py).
+    pairs, seconds = {}, "?"
+    for r in rows(f"{d}/paired.tsv"):
+        if r[0] == "settings":
+            seconds = r[2]
+        elif r[0] == "pair":
+            pairs.setdefault((int(r[1]), int(r[2]), int(r[3])), []).append([float(x) for x in r[5:9]])
+    if pairs:
+        n_rounds = max(len(v) for v in pairs.values())
+        p(f"Paired turns (`paired.py`): in each of {n_rounds} rounds, encoderd bf16 and int8 and "
+          f"ONNX Runtime f32 and int8 ran one after another on each shape, {seconds} s of "
+          f"passes each after a warm-up, the order reversed every other round; a ratio is the median over the "
+          f"rounds of that round's ratio (least–largest in brackets), so that other work on "
+          f"the machine weighs on both of its sides alike. The targets below are these.")
+        p("")
+        p("| B×T | threads | bf16 | int8 | ORT f32 | ORT int8 | bf16 / ORT f32 | int8 / ORT f32 | "
+          "int8 / ORT int8 |")
+        p("|---|---|---|---|---|---|---|---|---|")
+        for (t, B, T), rs in sorted(pairs.items()):
+            med_ms = [statistics.median(x[i] for x in rs) for i in range(4)]
+            cells = []
+            for what, a, b, lim in ratios:
+                q = [x[a] / x[b] for x in rs]
+                m = statistics.median(q)
+                cells.append(f"{m:.2f} ({min(q):.2f}–{max(q):.2f})")
+                if (B, T) in ((1, 128), (32, 128)):
+                    targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''} "
+                                    f"(paired, median of {len(q)} rounds)", m, f"≤ {lim}", m <= lim))
+            p(f"| {B}×{T} | {t} | " + " | ".join(fmt_ms(v) for v in med_ms) + " | " +
+              " | ".join(cells) + " |")
+        p("")
+    else:
+        for t in (1, 2):
+            for B, T in ((1, 128), (32, 128)):
+                v = [get(s, t, B, T) for s in ("encoderd-bf16", "encoderd-int8", "ort", "ort-int8")]
+                for what, a, b, lim in ratios:
+                    if v[a] and v[b]:
+                        targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''}",
+                                        v[a] / v[b], f"≤ {lim}", v[a] / v[b] <= lim))
     acc = rows(f"{d}/accuracy.tsv")
     for r in acc:
         if r[0] == "accuracy":
