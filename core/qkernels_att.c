@@ -8,9 +8,9 @@
  *
  * Why: attention was a fifth of an int8 pass of 128 tokens (perf, MiniLM shape, one
  * thread), mostly float32 multiply-adds; vdpbf16ps does twice as many per instruction.
- * One head of T 128, Dh 32 took 23 us here against the float32 kernel's 39 (`make qbench
- * QBENCH_ARGS=--attention`; the AVX-512 emulation 40, the AVX2 one 47 against 39 for the
- * float32 kernel's 8-lane build).
+ * One head of T 128, Dh 32 took 21.6 us here against the float32 kernel's 36.8 (`make qbench
+ * QBENCH_ARGS=--attention`; the AVX-512 emulation 41.7, the AVX2 one 45.7 against 40.2 for
+ * the float32 kernel's 8-lane build).
  *
  * The same bits on every path, as in qkernels_bf16.c: each pair adds its odd product, then
  * its even one, the products alone under MXCSR's DAZ and FTZ (everything float32 around
@@ -110,12 +110,13 @@ ENC_VEC_INLINE void pairs_of(uint32_t *dst, const float *x, size_t n, float s)
     if (i < n) dst[i / 2] = bf16_pair(x[i] * s, 0.0f);
 }
 
-/* R rows (TV floats apart) of w = TV values: row = exp(row - max of row[0, n)), with
- * -inf past n, as kernels.c's softmax_exp_row, and inv[r] = 1 / row r's sum. Each row's sum
- * is kept in 16 lanes on every path (two vectors on 8-lane ones, whose first step of the
- * tree adds them: what the first step does to one of 16), so it rounds alike. The rows'
- * steps are interleaved, each row's in its own order: one row's chains of eight exps were
- * too few to keep the units busy (a MiniLM head of T 128 took 4% less). */
+/* R rows (TV floats apart) of w values each (w a multiple of 16, enc_att_keys): row = exp(row -
+ * max of row[0, n)), with -inf in [n, w), as kernels.c's softmax_exp_row, and inv[r] = 1 /
+ * row r's sum. Each row's sum is kept in 16 lanes on every path (two vectors on 8-lane ones,
+ * whose first step of the tree adds them: what the first step does to one of 16), so it
+ * rounds alike. The rows' steps are interleaved, each row's in its own order, so that more
+ * independent exps are in flight than one row's eight (a MiniLM head of T 128: 1-4% less
+ * time in runs in turn, within their spread). */
 ENC_VEC_INLINE void softmax_exp_rows(int R, float *rows, size_t TV, size_t n, size_t w, float *inv)
 {
     vf vm[ATT_R], sum[ATT_R];

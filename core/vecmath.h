@@ -56,9 +56,14 @@ typedef float vf_u __attribute__((vector_size(4 * VW), aligned(4), may_alias));
 #define V_SELECT(mask, a, b) ((vf)(((mask) & (vi)(a)) | (~(mask) & (vi)(b))))
 /* a < b ? a : b and a > b ? a : b, lane by lane (b where either is NaN). Where the build
  * targets the instruction set (-march, as the bf16 and int8 paths are built), vminps and
- * vmaxps, which are defined exactly so: of the select GCC made a compare and two masked
- * xors, and a MiniLM head of T 128 in bf16 attention took 27.6 us against 23.7 (medians
- * of five runs in turn; the exps' clamps and the rows' maxima). */
+ * vmaxps, which are defined exactly so (with MXCSR's DAZ clear, as every caller runs them):
+ * of the select GCC made a compare and two masked xors, and a MiniLM head of T 128 in bf16
+ * attention took 27.6 us against 23.7 (medians of five runs in turn; the exps' clamps and
+ * the rows' maxima). kernels.c's clones get the select: their target attributes define no
+ * __AVX512F__ for the preprocessor. */
+#if (VW == 16 && defined(__AVX512F__)) || (VW == 8 && defined(__AVX__))
+#include <immintrin.h>
+#endif
 #if VW == 16 && defined(__AVX512F__)
 #define V_MIN(a, b) ((vf)_mm512_min_ps((__m512)(a), (__m512)(b)))
 #define V_MAX(a, b) ((vf)_mm512_max_ps((__m512)(a), (__m512)(b)))
