@@ -75,7 +75,7 @@ else
     SHAPES=1x8,1x128,1x512,32x16,32x128
     TIMING=(--min-time 2 --warmup-time 0.5 --min-reps 5 --max-reps 500)
     ROUNDS=3 # rounds of encoderd and ONNX Runtime (float32 and int8) on the MiniLM shapes
-    PAIRED=(--shapes 1x128,32x128 --rounds 7 --seconds 1) # about 4 minutes here
+    PAIRED=(--shapes 1x128,32x128 --rounds 8 --seconds 1) # about 4 minutes here
     GEMM=(2048 1 2 --reps 5)
     # ModernBERT's point is long inputs (local layers attend within a window of 128):
     # 1x2048 too, about half a minute per side and round here.
@@ -204,10 +204,10 @@ if [ "$INSIDE" -eq 0 ]; then
         FAILED+=(ort)
         say "ort skipped: no ONNX export"
     fi
-    # More rounds of the sides the ratios compare, in the same order: the table takes each
-    # side's best median per shape, so that a burst of other work on this shared machine
-    # during one side's turn does not decide a ratio (with two rounds, three runs in a row
-    # each had one cell decided so: tests/bench/README.md).
+    # More rounds of the sides the ratios compare, in the same order: the tables take each
+    # side's best median per shape, so that a burst of other work on a shared machine during
+    # one side's turn weighs less on a ratio. (It still decided cells: a burst lasts longer
+    # than a round. The compute modes' targets come from the paired turns below.)
     for r in $(seq 2 "$ROUNDS"); do
         step "encoderd$r" "$OUT/encoderd$r.tsv" "${CLEAN[@]}" "$OUT/bench" forward --shapes $SHAPES \
             --threads 1,2 "${TIMING[@]}" --compute f32,bf16,int8

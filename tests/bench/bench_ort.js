@@ -23,10 +23,12 @@
 // the timed ids (30522, MiniLM's, by default).
 //
 // --serve: for paired.py, which runs it in turns with `bench serve`. A line "MODEL THREADS B
-// T SECONDS" on stdin (MODEL f32: DIR/minilm.onnx, int8: DIR/minilm.int8.onnx, both checked
-// by the runs above) times that shape (warm-up calls for a fifth of a second, at least one,
-// then calls until SECONDS and 3 of them) and answers "time  MODEL  THREADS  B  T  median_ms
-// min_ms  reps"; a session per model and thread count, made at its first line; EOF ends.
+// T SECONDS" on stdin (MODEL f32: DIR/minilm.onnx, int8: DIR/minilm.int8.onnx, which
+// bench.sh has checked with this script's other mode first; THREADS 1 or 2, B x T at most
+// 16384, as `bench serve` takes) times that shape (warm-up calls for a fifth of a second, at
+// least one, then calls until SECONDS and 3 of them) and answers "time  MODEL  THREADS  B  T
+// median_ms  min_ms  reps"; a session per model and thread count, made at its first line,
+// fetching `embedding` (or `last_hidden_state` where the graph has none); EOF ends.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -158,10 +160,13 @@ async function serve(a) {
   const sessions = new Map();
   const rl = require('readline').createInterface({ input: process.stdin });
   for await (const line of rl) {
-    const [name, th, b, t, secs] = line.trim().split(/\s+/);
-    const threads = Number(th), B = Number(b), T = Number(t);
-    if (!files[name] || !(threads >= 1) || !(B >= 1) || !(T >= 1) || !(Number(secs) > 0)) {
-      throw new Error(`serve: a line is MODEL(f32|int8) THREADS B T SECONDS, not "${line}"`);
+    const f = line.trim().split(/\s+/);
+    const [name, threads, B, T, secs] = [f[0], ...f.slice(1).map(Number)];
+    if (f.length !== 5 || !Object.hasOwn(files, name) || !(threads === 1 || threads === 2) ||
+        !Number.isInteger(B) || !Number.isInteger(T) || B < 1 || T < 1 || B * T > 16384 ||
+        !(secs > 0 && secs <= 600)) {
+      throw new Error(`serve: a line is MODEL(f32|int8) THREADS(1|2) B T SECONDS, B x T at ` +
+                      `most 16384, SECONDS in (0, 600]; not "${line}"`);
     }
     const key = `${name} ${threads}`;
     if (!sessions.has(key)) {
@@ -170,8 +175,9 @@ async function serve(a) {
         executionMode: 'sequential', graphOptimizationLevel: 'all' }));
     }
     const session = sessions.get(key);
-    const f = feeds(B, T, randomIds(B * T, 1000 + B * T, a.vocab));
-    const { med, min, n } = await timeRuns(() => session.run(f, ['embedding']),
+    const timed = session.outputNames.includes('embedding') ? 'embedding' : 'last_hidden_state';
+    const input = feeds(B, T, randomIds(B * T, 1000 + B * T, a.vocab));
+    const { med, min, n } = await timeRuns(() => session.run(input, [timed]),
                                            { warmupTime: 0.2, minTime: Number(secs), minReps: 3,
                                              maxReps: 10000 });
     console.log(`time\t${name}\t${threads}\t${B}\t${T}\t${(med * 1e3).toFixed(4)}\t` +

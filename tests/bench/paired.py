@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """The compute modes' ratios of `make bench`, timed in paired turns (tests/bench/README.md).
 
-    paired.py DIR [--shapes 1x128,32x128] [--threads 1,2] [--rounds 7] [--seconds 1]
+    paired.py DIR [--shapes 1x128,32x128] [--threads 1,2] [--rounds 8] [--seconds 1]
 
 Starts `DIR/bench serve` (encoderd in-process) and `node bench_ort.js DIR --serve` (ONNX
 Runtime, DIR/minilm.onnx and DIR/minilm.int8.onnx) side by side, both loaded once, and
 sends them one shape at a time: in each round, for each shape and thread count, encoderd
 bf16, encoderd int8, ONNX Runtime float32 and ONNX Runtime int8 in turn (each turn: warm-up,
-then SECONDS of passes, its median), the order reversed every other round. The four medians
-of a turn come from the same half minute or so, so that other work on a shared machine
-weighs on both sides of a ratio alike; report.py takes, per ratio, the median over the
-rounds of the round's ratio.
+then SECONDS of passes, its median), the order reversed every other round (an even number
+of rounds puts each side first as often). The four turns of a shape in a round are seconds
+apart, so that other work on a shared machine weighs on both sides of a ratio alike;
+report.py takes, per ratio, the median over the rounds of the round's ratio.
 
 Prints "settings  rounds  seconds", then "pair  threads  B  T  round  bf16_ms  int8_ms
 ort_f32_ms  ort_int8_ms" lines.
@@ -41,8 +41,13 @@ class Side:
 
     def close(self):
         self.p.stdin.close()
-        if self.p.wait(timeout=60) != 0:
-            sys.exit(f"paired.py: {self.name} exited with {self.p.returncode}")
+        try:
+            rc = self.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            sys.exit(f"paired.py: {self.name} did not exit within 60 s of its input's end")
+        if rc != 0:
+            sys.exit(f"paired.py: {self.name} exited with {rc}")
 
 
 def main():
@@ -50,7 +55,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--shapes", default="1x128,32x128")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=1.0)
     a = ap.parse_args()
     shapes = [tuple(int(x) for x in s.split("x")) for s in a.shapes.split(",")]
