@@ -419,6 +419,32 @@ static size_t parse_list(const char *s, size_t *a, size_t *b, size_t max)
     return n;
 }
 
+/* The timed input of a B x T shape: make_ids's ids (seed 1000 + B T), every sequence of
+ * length T. Free with free_shape. */
+static enc_batch shape_batch(const enc_model *m, size_t B, size_t T)
+{
+    int32_t *ids = malloc(B * T * sizeof *ids);
+    size_t *lens = malloc(B * sizeof *lens);
+    if (!ids || !lens) die("out of memory");
+    make_ids(ids, B * T, m->cfg.vocab_size, 1000 + B * T);
+    for (size_t b = 0; b < B; b++) lens[b] = T;
+    return (enc_batch){.ids = ids, .lengths = lens, .n_seq = B};
+}
+
+static void free_shape(enc_batch *batch)
+{
+    free((void *)batch->ids);
+    free((void *)batch->lengths);
+}
+
+/* Reserved as the server's workers are (config max_batch_tokens 16384 and
+ * API_MAX_OUTPUT_VALUES result floats): the passes allocate nothing. */
+static void reserve_as_server(enc_workspace *ws, const enc_model *m)
+{
+    char err[512];
+    if (enc_workspace_reserve(ws, m, 16384, (size_t)32 << 20, err, sizeof err) != ENC_OK) die(err);
+}
+
 typedef struct {
     double med, min, max; /* seconds */
     size_t reps;
@@ -495,21 +521,12 @@ static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, co
     if (!ws) die("out of memory");
     double *samples = malloc(max_reps * sizeof *samples);
     if (!samples) die("out of memory");
-    char err[512];
     for (size_t t = 0; t < n_th; t++) {
         enc_set_num_threads((int)th[t]);
-        /* Reserved as the server's workers are (config max_batch_tokens 16384 and
-         * API_MAX_OUTPUT_VALUES result floats): the passes allocate nothing. */
-        if (enc_workspace_reserve(ws, m, 16384, (size_t)32 << 20, err, sizeof err) != ENC_OK)
-            die(err);
+        reserve_as_server(ws, m);
         for (size_t s = 0; s < n_shapes; s++) {
-            size_t B = Bs[s], T = Ts[s], N = B * T;
-            int32_t *ids = malloc(N * sizeof *ids);
-            size_t *lens = malloc(B * sizeof *lens);
-            if (!ids || !lens) die("out of memory");
-            make_ids(ids, N, m->cfg.vocab_size, 1000 + N);
-            for (size_t b = 0; b < B; b++) lens[b] = T;
-            enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
+            size_t B = Bs[s], T = Ts[s];
+            enc_batch batch = shape_batch(m, B, T);
             enc_request req = enc_request_default(m); /* embedding only, as the server's default */
             timing tm = time_passes(m, ws, &batch, &req, warmup_time, min_time, min_reps, max_reps,
                                     samples);
@@ -522,8 +539,7 @@ static void forward_mode(const char *dir, enc_compute mode, const size_t *Bs, co
             fflush(stdout);
             fprintf(stderr, "  encoderd %s %zux%zu threads %zu: %.3f ms (%zu runs)\n",
                     enc_compute_name(mode), B, T, th[t], med * 1e3, tm.reps);
-            free(ids);
-            free(lens);
+            free_shape(&batch);
         }
     }
     free(samples);
@@ -546,7 +562,7 @@ static int cmd_serve(int argc, char **argv)
     enc_workspace *ws[3][3] = {{NULL}}; /* [mode][threads] */
     double *samples = malloc(10000 * sizeof *samples);
     if (!samples) die("out of memory");
-    char line[256], name[16], err[512];
+    char line[256], name[16];
     while (fgets(line, sizeof line, stdin)) {
         unsigned th, B, T;
         double secs;
@@ -562,25 +578,16 @@ static int cmd_serve(int argc, char **argv)
         enc_model *m = models[mode];
         enc_set_num_threads((int)th);
         if (!ws[mode][th]) {
-            /* reserved as forward_mode's */
             if (!(ws[mode][th] = enc_workspace_new())) die("out of memory");
-            if (enc_workspace_reserve(ws[mode][th], m, 16384, (size_t)32 << 20, err, sizeof err) !=
-                ENC_OK)
-                die(err);
+            reserve_as_server(ws[mode][th], m);
         }
-        int32_t *ids = malloc(B * T * sizeof *ids);
-        size_t *lens = malloc(B * sizeof *lens);
-        if (!ids || !lens) die("out of memory");
-        make_ids(ids, B * T, m->cfg.vocab_size, 1000 + B * T);
-        for (size_t b = 0; b < B; b++) lens[b] = T;
-        enc_batch batch = {.ids = ids, .lengths = lens, .n_seq = B};
+        enc_batch batch = shape_batch(m, B, T);
         enc_request req = enc_request_default(m);
         timing tm = time_passes(m, ws[mode][th], &batch, &req, 0.2, secs, 3, 10000, samples);
         printf("time\t%s\t%u\t%u\t%u\t%.4f\t%.4f\t%zu\n", enc_compute_name(mode), th, B, T,
                tm.med * 1e3, tm.min * 1e3, tm.reps);
         fflush(stdout);
-        free(ids);
-        free(lens);
+        free_shape(&batch);
     }
     for (int k = 0; k < 3; k++) {
         for (int t = 0; t < 3; t++) enc_workspace_free(ws[k][t]);

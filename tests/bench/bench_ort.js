@@ -155,6 +155,17 @@ function meanPool(hidden, mask, B, T, D) {
   return out;
 }
 
+// The options every timed session runs with: intra-op threads, sequential, all graph
+// optimizations.
+function sessionOptions(threads) {
+  return { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
+           executionMode: 'sequential', graphOptimizationLevel: 'all' };
+}
+
+// What a timed run fetches: the pooled embedding, or last_hidden_state where the graph has none.
+const timedOutput = (session) =>
+  session.outputNames.includes('embedding') ? 'embedding' : 'last_hidden_state';
+
 async function serve(a) {
   const files = { f32: path.join(a.dir, 'minilm.onnx'), int8: path.join(a.dir, 'minilm.int8.onnx') };
   const sessions = new Map();
@@ -170,12 +181,10 @@ async function serve(a) {
     }
     const key = `${name} ${threads}`;
     if (!sessions.has(key)) {
-      sessions.set(key, await ort.InferenceSession.create(files[name], {
-        executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
-        executionMode: 'sequential', graphOptimizationLevel: 'all' }));
+      sessions.set(key, await ort.InferenceSession.create(files[name], sessionOptions(threads)));
     }
     const session = sessions.get(key);
-    const timed = session.outputNames.includes('embedding') ? 'embedding' : 'last_hidden_state';
+    const timed = timedOutput(session);
     const input = feeds(B, T, randomIds(B * T, 1000 + B * T, a.vocab));
     const { med, min, n } = await timeRuns(() => session.run(input, [timed]),
                                            { warmupTime: 0.2, minTime: Number(secs), minReps: 3,
@@ -198,8 +207,7 @@ async function main() {
   console.log(`ort_version\t${pkg.version}`);
   let ok = true;
   for (const threads of a.threads.split(',').map(Number)) {
-    const opts = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
-                   executionMode: 'sequential', graphOptimizationLevel: 'all' };
+    const opts = sessionOptions(threads);
     const optimized = path.join(a.dir, path.basename(model, '.onnx') + '.ort-optimized.onnx');
     if (threads === 1) {
       opts.optimizedModelFilePath = optimized; // to list the fused ops; deleted below
@@ -213,8 +221,8 @@ async function main() {
 
     // The check: the reference input, both outputs, against encoderd's (the rows the
     // mask keeps: a padded position's row is not part of the function).
-    const hasEmbedding = session.outputNames.includes('embedding');
-    const timed = hasEmbedding ? 'embedding' : 'last_hidden_state';
+    const timed = timedOutput(session);
+    const hasEmbedding = timed === 'embedding';
     if (threads === 1) console.log(`timed_output\t${timed}`);
     const out = await session.run(feeds(B, T, ref.input_ids.data, mask));
     const Dm = out.last_hidden_state.dims[2];

@@ -87,6 +87,7 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
               f"{fmt_ms(oi)} | {ratio(bf, o)} | {ratio(i8, o)} | {ratio(i8, oi)} |")
     p("")
     targets = []
+    cell = lambda what, B, T, t: f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''}"
     ratios = (("bf16 / ORT f32", 0, 2, 0.6), ("int8 / ORT f32", 1, 2, 0.45),
               ("int8 / ORT int8", 1, 3, 0.85))
     # paired.tsv: per round, shape and thread count, the medians of encoderd bf16 and int8
@@ -116,8 +117,7 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
                 m = statistics.median(q)
                 cells.append(f"{m:.2f} ({min(q):.2f}–{max(q):.2f})")
                 if (B, T) in ((1, 128), (32, 128)):
-                    targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''} "
-                                    f"(paired, median of {len(q)} rounds)", m, f"≤ {lim}", m <= lim))
+                    targets.append((cell(what, B, T, t) + f" (paired, median of {len(q)} rounds)", m, f"≤ {lim}", m <= lim))
             p(f"| {B}×{T} | {t} | " + " | ".join(fmt_ms(v) for v in med_ms) + " | " +
               " | ".join(cells) + " |")
         p("")
@@ -127,15 +127,14 @@ def compute_section(p, d, lat, dump, server, int8_checks, int8_acc):
                 for B, T in ((1, 128), (32, 128)):
                     if (t, B, T) not in pairs:
                         for what, *_ in ratios:
-                            targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''} "
-                                            f"(paired: no round ran)", float("nan"), "—", False))
+                            targets.append((cell(what, B, T, t) + " (paired: no round ran)", float("nan"), "—", False))
     else:
         for t in (1, 2):
             for B, T in ((1, 128), (32, 128)):
                 v = [get(s, t, B, T) for s in ("encoderd-bf16", "encoderd-int8", "ort", "ort-int8")]
                 for what, a, b, lim in ratios:
                     if v[a] and v[b]:
-                        targets.append((f"{what}, {B}×{T}, {t} thread{'s' if t > 1 else ''}",
+                        targets.append((cell(what, B, T, t),
                                         v[a] / v[b], f"≤ {lim}", v[a] / v[b] <= lim))
     acc = rows(f"{d}/accuracy.tsv")
     for r in acc:
